@@ -1,0 +1,152 @@
+/**
+ * Configuration: defaults ← YAML config file ← `PALLET_*` environment ← command-line flags.
+ * Every key can be overridden from the environment: the variable is `PALLET_` plus the key path
+ * in SCREAMING_SNAKE_CASE (`dataDir` → `PALLET_DATA_DIR`, `database.url` → `PALLET_DATABASE_URL`,
+ * `s3.forcePathStyle` → `PALLET_S3_FORCE_PATH_STYLE`). `examples/pallet.yaml` documents each key.
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { PalletError } from '../base/errors.js';
+
+export interface Config {
+  host: string;
+  port: number;
+  /** Where SQLite and the filesystem storage driver keep their files. */
+  dataDir: string;
+  /** External URL (scheme://host[:port]) used in token realms and Setup Client commands. */
+  baseUrl: string;
+  logLevel: string;
+  adminPassword: string;
+  /** `filesystem` (default, under dataDir), `memory` (tests only) or `s3`. */
+  storage: string;
+  database: {
+    /** `postgres://…`; empty means SQLite at `<dataDir>/pallet.db`. */
+    url: string;
+    /** PostgreSQL schema to use (created when missing); empty means the server default. */
+    schema: string;
+  };
+  s3: {
+    endpoint: string;
+    bucket: string;
+    region: string;
+    accessKeyId: string;
+    secretAccessKey: string;
+    forcePathStyle: boolean;
+  };
+  limits: {
+    /** Largest manifest accepted on PUT. */
+    manifestBytes: number;
+  };
+  uploads: {
+    /** Upload sessions untouched for this long are removed. */
+    staleAfterSeconds: number;
+  };
+}
+
+export const DEFAULTS: Config = {
+  host: '127.0.0.1',
+  port: 5000,
+  dataDir: './data',
+  baseUrl: '',
+  logLevel: 'info',
+  adminPassword: '',
+  storage: 'filesystem',
+  database: { url: '', schema: '' },
+  s3: { endpoint: '', bucket: '', region: 'us-east-1', accessKeyId: '', secretAccessKey: '', forcePathStyle: true },
+  limits: { manifestBytes: 4 * 1024 * 1024 },
+  uploads: { staleAfterSeconds: 24 * 3600 },
+};
+
+type Tree = Record<string, unknown>;
+
+function snake(key: string): string {
+  return key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+}
+
+function coerce(path: string, defaultValue: unknown, raw: unknown): unknown {
+  if (typeof defaultValue === 'number') {
+    const n = typeof raw === 'number' ? raw : Number(raw);
+    if (!Number.isFinite(n)) throw new PalletError('INVALID_ARGUMENT', `config ${path}: expected a number, got ${JSON.stringify(raw)}`);
+    return n;
+  }
+  if (typeof defaultValue === 'boolean') {
+    if (typeof raw === 'boolean') return raw;
+    if (raw === 'true' || raw === '1') return true;
+    if (raw === 'false' || raw === '0') return false;
+    throw new PalletError('INVALID_ARGUMENT', `config ${path}: expected true or false, got ${JSON.stringify(raw)}`);
+  }
+  if (typeof raw !== 'string' && typeof raw !== 'number') {
+    throw new PalletError('INVALID_ARGUMENT', `config ${path}: expected a string, got ${JSON.stringify(raw)}`);
+  }
+  return String(raw);
+}
+
+/** Overlays `source` onto `target` (both shaped like DEFAULTS), rejecting unknown keys. */
+function overlay(target: Tree, defaults: Tree, source: Tree, prefix: string): void {
+  for (const [key, value] of Object.entries(source)) {
+    const path = prefix ? `${prefix}.${key}` : key;
+    if (!(key in defaults)) throw new PalletError('INVALID_ARGUMENT', `config: unknown key ${path}`);
+    const def = defaults[key];
+    if (def !== null && typeof def === 'object') {
+      if (value === null || typeof value !== 'object') throw new PalletError('INVALID_ARGUMENT', `config ${path}: expected a section`);
+      overlay(target[key] as Tree, def as Tree, value as Tree, path);
+    } else if (value !== undefined) {
+      target[key] = coerce(path, def, value);
+    }
+  }
+}
+
+function fromEnv(defaults: Tree, env: NodeJS.ProcessEnv, prefix: string[]): Tree {
+  const out: Tree = {};
+  for (const [key, def] of Object.entries(defaults)) {
+    const path = [...prefix, key];
+    if (def !== null && typeof def === 'object') {
+      const sub = fromEnv(def as Tree, env, path);
+      if (Object.keys(sub).length) out[key] = sub;
+    } else {
+      const name = `PALLET_${path.map(snake).join('_')}`;
+      if (env[name] !== undefined) out[key] = env[name];
+    }
+  }
+  return out;
+}
+
+export interface LoadOptions {
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Flat overrides from the command line, by key path (`port`, `dataDir`). */
+  flags?: Tree;
+}
+
+export function loadConfig(options: LoadOptions = {}): Config {
+  const config = structuredClone(DEFAULTS) as unknown as Tree;
+  const defaults = DEFAULTS as unknown as Tree;
+  const env = options.env ?? process.env;
+  const file = options.file ?? env.PALLET_CONFIG;
+  if (file) {
+    let parsed: unknown;
+    try {
+      parsed = parseYaml(readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new PalletError('INVALID_ARGUMENT', `config file ${file}: ${(err as Error).message}`);
+    }
+    if (parsed !== null && parsed !== undefined) {
+      if (typeof parsed !== 'object') throw new PalletError('INVALID_ARGUMENT', `config file ${file}: expected a mapping`);
+      overlay(config, defaults, parsed as Tree, '');
+    }
+  }
+  overlay(config, defaults, fromEnv(defaults, env, []), '');
+  if (options.flags) overlay(config, defaults, options.flags, '');
+  const result = config as unknown as Config;
+  if (!['filesystem', 'memory', 's3'].includes(result.storage)) {
+    throw new PalletError('INVALID_ARGUMENT', `config storage: expected filesystem, memory or s3, got ${JSON.stringify(result.storage)}`);
+  }
+  return result;
+}
+
+/** The base URL clients reach this server at. */
+export function externalBaseUrl(config: Config): string {
+  if (config.baseUrl) return config.baseUrl.replace(/\/+$/, '');
+  const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  return `http://${host}:${config.port}`;
+}

@@ -1,0 +1,279 @@
+/**
+ * The metadata store interface: everything Pallet knows about spaces, registries, repositories,
+ * blobs, manifests, tags and upload sessions. Two implementations (SQLite and PostgreSQL) pass
+ * the one shared suite in `store.suite.ts`.
+ *
+ * Contracts:
+ * - Every method is atomic: it commits whole or not at all.
+ * - `find…` returns undefined when the row is missing; `create…` throws PalletError
+ *   ALREADY_EXISTS on a duplicate key; methods that take an id of a missing row throw NOT_FOUND
+ *   unless they say otherwise.
+ * - Times are milliseconds since the epoch; sizes are bytes (numbers: safe up to 2^53).
+ * - Lists come back in a stable order that each method states.
+ */
+
+export type PackageType = 'docker' | 'helm';
+export type RegistryKind = 'local' | 'upstream';
+
+export interface SpaceRecord {
+  id: string;
+  /** `acme` or `acme/payments`. */
+  path: string;
+  parentId: string | null;
+  /** The id of the root space (itself for a root). */
+  rootId: string;
+  description: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface RegistryRecord {
+  id: string;
+  spaceId: string;
+  rootSpaceId: string;
+  identifier: string;
+  packageType: PackageType;
+  kind: RegistryKind;
+  description: string;
+  labels: string[];
+  public: boolean;
+  /** The upstream proxy config of a kind `upstream` registry, as the domain stored it (JSON). */
+  upstream: Record<string, unknown> | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface RepositoryRecord {
+  id: string;
+  registryId: string;
+  /** The image/chart name inside the registry, e.g. `team/app`. */
+  name: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface BlobRecord {
+  digest: string;
+  size: number;
+  createdAt: number;
+}
+
+export type ReferenceKind = 'blob' | 'manifest';
+
+/** A descriptor a manifest points at (config, layer, index child). */
+export interface ManifestReference {
+  digest: string;
+  kind: ReferenceKind;
+  mediaType: string;
+  size: number;
+}
+
+export interface ManifestRecord {
+  id: string;
+  repositoryId: string;
+  digest: string;
+  mediaType: string;
+  artifactType: string | null;
+  /** Size of the manifest document itself. */
+  size: number;
+  subjectDigest: string | null;
+  annotations: Record<string, string> | null;
+  createdAt: number;
+  downloadCount: number;
+}
+
+export interface StoredManifest extends ManifestRecord {
+  payload: Buffer;
+}
+
+export interface VersionRecord extends ManifestRecord {
+  /** Tags pointing at this manifest, sorted. */
+  tags: string[];
+  /** Manifest size plus the sizes of everything it references. */
+  totalSize: number;
+}
+
+export interface ArtifactRecord {
+  registryId: string;
+  repositoryId: string;
+  name: string;
+  versionCount: number;
+  /** The most recently updated tag, if any. */
+  latestTag: string | null;
+  /** Sum of the sizes of the distinct blobs linked to the repository plus its manifests. */
+  sizeBytes: number;
+  downloadCount: number;
+  updatedAt: number;
+}
+
+export interface RegistryStats {
+  sizeBytes: number;
+  artifactCount: number;
+  downloadCount: number;
+  /** Latest change to the registry or anything in it. */
+  lastModified: number;
+}
+
+export interface UploadRecord {
+  id: string;
+  repositoryId: string;
+  rootSpaceId: string;
+  /** Bytes received so far (the offset the next chunk must start at). */
+  size: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface NewSpace {
+  path: string;
+  parentId: string | null;
+  description: string;
+}
+
+export interface NewRegistry {
+  spaceId: string;
+  identifier: string;
+  packageType: PackageType;
+  kind: RegistryKind;
+  description: string;
+  labels: string[];
+  public: boolean;
+  upstream: Record<string, unknown> | null;
+}
+
+export interface RegistryPatch {
+  description?: string;
+  labels?: string[];
+  public?: boolean;
+  upstream?: Record<string, unknown> | null;
+}
+
+export interface RegistryFilter {
+  /** Only registries in these spaces (any when omitted). */
+  spaceIds?: string[];
+  packageType?: PackageType;
+  kind?: RegistryKind;
+  /** Case-insensitive substring of identifier, description or a label. */
+  q?: string;
+}
+
+export interface NewManifest {
+  repositoryId: string;
+  digest: string;
+  mediaType: string;
+  artifactType: string | null;
+  subjectDigest: string | null;
+  annotations: Record<string, string> | null;
+  payload: Buffer;
+  references: ManifestReference[];
+  /** When given, the tag is created or moved to this manifest in the same transaction. */
+  tag?: string;
+}
+
+export interface TagPage {
+  /** Only tags sorting after this one. */
+  last?: string;
+  limit?: number;
+}
+
+export interface MetadataStore {
+  /** Applies pending numbered migrations. Safe to call from several replicas at once. */
+  migrate(): Promise<void>;
+  /** Cheap round trip, for readiness. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  // Spaces ---------------------------------------------------------------------------------
+  createSpace(input: NewSpace): Promise<SpaceRecord>;
+  findSpace(path: string): Promise<SpaceRecord | undefined>;
+  findSpaceById(id: string): Promise<SpaceRecord | undefined>;
+  /** Sorted by path. */
+  listSpaces(): Promise<SpaceRecord[]>;
+  updateSpace(id: string, patch: { description?: string }): Promise<SpaceRecord>;
+  /** Child spaces and registries directly in the space. */
+  spaceUsage(id: string): Promise<{ children: number; registries: number }>;
+  /** Deletes an empty space (the caller checks `spaceUsage`). */
+  deleteSpace(id: string): Promise<void>;
+
+  // Registries -----------------------------------------------------------------------------
+  /** ALREADY_EXISTS when the identifier is taken in the root space. */
+  createRegistry(input: NewRegistry): Promise<RegistryRecord>;
+  findRegistry(rootSpaceId: string, identifier: string): Promise<RegistryRecord | undefined>;
+  findRegistryById(id: string): Promise<RegistryRecord | undefined>;
+  /** Sorted by identifier. */
+  listRegistries(filter?: RegistryFilter): Promise<RegistryRecord[]>;
+  updateRegistry(id: string, patch: RegistryPatch): Promise<RegistryRecord>;
+  /**
+   * Deletes the registry and everything in it: repositories, manifests, tags, blob links,
+   * upload sessions and upstream list entries (both directions). Blob rows stay (see
+   * `deleteOrphanBlobs`). Resolves to the ids of the upload sessions removed.
+   */
+  deleteRegistry(id: string): Promise<{ uploadIds: string[] }>;
+  /** Replaces the ordered upstream list of a registry. */
+  setUpstreams(registryId: string, upstreamIds: string[]): Promise<void>;
+  /** The upstream proxies of a registry, in list order. */
+  listUpstreams(registryId: string): Promise<RegistryRecord[]>;
+  /** Registries whose upstream list holds this upstream, sorted by identifier. */
+  listDownstreams(upstreamId: string): Promise<RegistryRecord[]>;
+  /** Stats per registry id (every id asked for is present). */
+  registryStats(registryIds: string[]): Promise<Map<string, RegistryStats>>;
+
+  // Repositories ---------------------------------------------------------------------------
+  /** Finds or creates the repository (idempotent under concurrency). */
+  ensureRepository(registryId: string, name: string): Promise<RepositoryRecord>;
+  findRepository(registryId: string, name: string): Promise<RepositoryRecord | undefined>;
+  /** Repositories of these registries, sorted by (registry id, name). */
+  listRepositories(registryIds: string[]): Promise<RepositoryRecord[]>;
+  /** Deletes the repository and its manifests, tags, links and upload sessions. */
+  deleteRepository(id: string): Promise<{ uploadIds: string[] }>;
+  /** Artifacts (repositories with stats) of these registries, sorted by name. */
+  listArtifacts(registryIds: string[]): Promise<ArtifactRecord[]>;
+
+  // Blobs ----------------------------------------------------------------------------------
+  findBlob(rootSpaceId: string, digest: string): Promise<BlobRecord | undefined>;
+  /** The blob, only when it is linked to this repository. */
+  findLinkedBlob(repositoryId: string, digest: string): Promise<BlobRecord | undefined>;
+  /** Records the blob in its root space (if new) and links it to the repository, atomically. */
+  commitBlob(rootSpaceId: string, repositoryId: string, digest: string, size: number): Promise<BlobRecord>;
+  /** Removes the link; resolves to whether there was one. */
+  unlinkBlob(repositoryId: string, digest: string): Promise<boolean>;
+  /**
+   * Deletes the rows of blobs in the root space that no repository links to, and resolves to
+   * them so the caller can delete their bytes.
+   */
+  deleteOrphanBlobs(rootSpaceId: string): Promise<BlobRecord[]>;
+
+  // Manifests and tags ---------------------------------------------------------------------
+  /**
+   * Stores the manifest (idempotent for the same repository and digest), its references, and
+   * the tag if given, in one transaction.
+   */
+  putManifest(input: NewManifest): Promise<ManifestRecord>;
+  findManifest(repositoryId: string, digest: string): Promise<StoredManifest | undefined>;
+  findManifestByTag(repositoryId: string, tag: string): Promise<StoredManifest | undefined>;
+  /** What the manifest references, in document order. */
+  listReferences(manifestId: string): Promise<ManifestReference[]>;
+  /** Deletes the manifest, the tags pointing at it and its references; resolves to whether it existed. */
+  deleteManifest(repositoryId: string, digest: string): Promise<boolean>;
+  /** Tag names, sorted lexically (byte order). */
+  listTags(repositoryId: string, page?: TagPage): Promise<string[]>;
+  deleteTag(repositoryId: string, tag: string): Promise<boolean>;
+  /** Manifests whose subject is this digest, sorted by digest. */
+  listReferrers(repositoryId: string, subjectDigest: string, artifactType?: string): Promise<ManifestRecord[]>;
+  /** The repository's manifests with their tags and total sizes, newest first. */
+  listVersions(repositoryId: string): Promise<VersionRecord[]>;
+  /** Adds download counts to manifests (batched by the caller). Unknown ids are ignored. */
+  addDownloads(counts: ReadonlyArray<readonly [manifestId: string, count: number]>): Promise<void>;
+
+  // Upload sessions ------------------------------------------------------------------------
+  createUpload(input: { id: string; repositoryId: string; rootSpaceId: string }): Promise<UploadRecord>;
+  findUpload(id: string): Promise<UploadRecord | undefined>;
+  /**
+   * Moves the session's size from `fromSize` to `toSize` only if it is still `fromSize`
+   * (compare-and-set); resolves to whether it did.
+   */
+  advanceUpload(id: string, fromSize: number, toSize: number): Promise<boolean>;
+  deleteUpload(id: string): Promise<void>;
+  /** Sessions not updated since `before`, oldest first. */
+  listStaleUploads(before: number): Promise<UploadRecord[]>;
+}
