@@ -1,0 +1,69 @@
+/**
+ * Builds the HTTP server from config. The one place that picks concrete drivers; `main.ts`
+ * listens, tests call `inject()`.
+ */
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import type { Config } from './config/config.js';
+import { openMetadataStore } from './metadata/open.js';
+import { registerHealth } from './ops/health.js';
+import { registerMetrics } from './ops/metrics.js';
+import { ociRoutes } from './formats/oci/routes.js';
+import { createServices, type Services } from './services.js';
+import { openStorageDriver } from './storage/open.js';
+
+export interface App {
+  server: FastifyInstance;
+  services: Services;
+  log: Logger;
+}
+
+export function createLogger(config: Config): Logger {
+  return pino({
+    level: config.logLevel,
+    redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.token', '*.secret'], censor: '[redacted]' },
+  });
+}
+
+/** Opens the store and driver that `config` names and builds the server over them. */
+export async function buildApp(config: Config, log: Logger = createLogger(config)): Promise<App> {
+  const store = await openMetadataStore({
+    url: config.database.url,
+    dataDir: config.dataDir,
+    ...(config.database.schema ? { schema: config.database.schema } : {}),
+    log: (msg: string) => log.info(msg),
+  });
+  const driver = openStorageDriver({ storage: config.storage, dataDir: config.dataDir });
+  const services = createServices(config, store, driver, log);
+  const server = buildServer(services, log);
+  server.addHook('onClose', async () => services.close());
+  await server.ready();
+  return { server, services, log };
+}
+
+export function buildServer(services: Services, log: Logger): FastifyInstance {
+  const server = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    disableRequestLogging: true,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    exposeHeadRoutes: false,
+    return503OnClosing: true,
+    bodyLimit: 1024 * 1024,
+    routerOptions: { ignoreDuplicateSlashes: true },
+  });
+  server.addHook('onSend', async (request, reply) => {
+    reply.header('X-Request-Id', request.id);
+  });
+  server.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      { method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
+      'request',
+    );
+  });
+  registerMetrics(server);
+  registerHealth(server, services.store, services.driver);
+  server.register(ociRoutes, { services });
+  return server;
+}

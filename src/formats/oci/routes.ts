@@ -1,0 +1,389 @@
+/**
+ * The OCI Distribution Specification v1.1 at `/v2/<root>/<registry>/<image…>`: pull, push,
+ * content discovery and content management, plus the referrers API.
+ *
+ * Request bodies stay streams here: blob bytes go from the socket through one hash into the
+ * storage driver; only manifests (bounded by `limits.manifestBytes`) are read into memory.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isPalletError, PalletError } from '../../base/errors.js';
+import { readLimited } from '../../base/streams.js';
+import type { ByteRange } from '../../storage/driver.js';
+import type { RepositoryTarget } from '../../registry/repositories.js';
+import type { Services } from '../../services.js';
+import type { RepositoryRecord, UploadRecord } from '../../metadata/store.js';
+import { OCI_ERRORS, sendOciError } from './errors.js';
+
+interface Options {
+  services: Services;
+}
+
+type Handler = (ctx: Context) => Promise<unknown>;
+
+interface Context {
+  request: FastifyRequest;
+  reply: FastifyReply;
+  target: RepositoryTarget;
+  /** Path parameter after the repository name (reference, digest or upload id). */
+  param: string;
+  query: Record<string, string | undefined>;
+}
+
+interface Route {
+  pattern: RegExp;
+  name: string;
+  methods: Partial<Record<string, Handler>>;
+}
+
+const STREAM_ERRORS = new Set(['ECONNRESET', 'ERR_STREAM_PREMATURE_CLOSE', 'ABORT_ERR', 'EPIPE']);
+
+/** Parses `Range: bytes=a-b | a- | -n` against a blob size; undefined when absent. */
+export function parseRange(header: string | undefined, size: number): ByteRange | undefined {
+  if (!header) return undefined;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) throw new PalletError('RANGE_INVALID', `unsupported Range header ${JSON.stringify(header)}`, { size });
+  if (m[1] === '') {
+    const suffix = Number(m[2]);
+    if (suffix === 0) throw new PalletError('RANGE_INVALID', 'empty suffix range', { size });
+    return { start: Math.max(0, size - suffix), end: size - 1 };
+  }
+  const start = Number(m[1]);
+  const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  return { start, end };
+}
+
+/** Parses a PATCH `Content-Range: <start>-<end>`; BLOB_UPLOAD_INVALID when malformed. */
+export function parseContentRange(header: string | undefined): { start: number; length: number } | undefined {
+  if (header === undefined) return undefined;
+  const m = /^(?:bytes )?(\d+)-(\d+)(?:\/(?:\d+|\*))?$/.exec(header.trim());
+  if (!m) throw new PalletError('BLOB_UPLOAD_INVALID', `malformed Content-Range ${JSON.stringify(header)}: expected <start>-<end>`);
+  const start = Number(m[1]);
+  const end = Number(m[2]);
+  if (end < start) throw new PalletError('RANGE_INVALID', `Content-Range ${header} ends before it starts`);
+  return { start, length: end - start + 1 };
+}
+
+function contentLength(request: FastifyRequest): number | undefined {
+  const raw = request.headers['content-length'];
+  return raw === undefined ? undefined : Number(raw);
+}
+
+function uploadHeaders(reply: FastifyReply, target: RepositoryTarget, upload: UploadRecord): FastifyReply {
+  return reply
+    .header('Location', `/v2/${target.fullName}/blobs/uploads/${upload.id}`)
+    .header('Range', `0-${Math.max(0, upload.size - 1)}`)
+    .header('Docker-Upload-UUID', upload.id)
+    .header('Content-Length', '0');
+}
+
+export async function ociRoutes(app: FastifyInstance, { services }: Options): Promise<void> {
+  const { repositories, blobs, manifests, downloads, config } = services;
+
+  // Bodies are consumed by the handlers as streams, whatever their Content-Type.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_request, _payload, done) => done(null));
+
+  app.setErrorHandler((err, request, reply) => {
+    if (isPalletError(err)) {
+      if (OCI_ERRORS[err.code].status >= 500) request.log.error({ err }, 'request failed');
+      return sendOciError(reply, err.code, err.message, err.detail);
+    }
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code && STREAM_ERRORS.has(code)) {
+      request.log.info({ code }, 'request body ended early');
+      return sendOciError(reply, 'BLOB_UPLOAD_INVALID', 'the request body ended before it was complete');
+    }
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status && status < 500) return sendOciError(reply, 'UNSUPPORTED', (err as Error).message);
+    request.log.error({ err }, 'request failed');
+    return reply.code(500).send({ errors: [{ code: 'UNKNOWN', message: 'internal error', detail: null }] });
+  });
+
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('Docker-Distribution-API-Version', 'registry/2.0');
+  });
+
+  const pull = async (target: RepositoryTarget): Promise<RepositoryRecord> => repositories.forPull(target);
+  const loc = (target: RepositoryTarget, repo: RepositoryRecord) => ({ rootSpaceId: target.root.id, repositoryId: repo.id });
+
+  const manifestGet: Handler = async ({ request, reply, target, param }) => {
+    const repo = await pull(target);
+    const manifest = await manifests.get(repo, param);
+    reply
+      .header('Content-Type', manifest.mediaType)
+      .header('Docker-Content-Digest', manifest.digest)
+      .header('ETag', `"${manifest.digest}"`)
+      .header('Content-Length', String(manifest.payload.length));
+    if (request.method === 'HEAD') return reply.send();
+    downloads.record(manifest.id);
+    return reply.send(manifest.payload);
+  };
+
+  const blobGet: Handler = async ({ request, reply, target, param }) => {
+    const repo = await pull(target);
+    const l = loc(target, repo);
+    const blob = await blobs.stat(l, param);
+    reply
+      .header('Docker-Content-Digest', blob.digest)
+      .header('Accept-Ranges', 'bytes')
+      .header('Content-Type', 'application/octet-stream')
+      .header('ETag', `"${blob.digest}"`);
+    let range: ByteRange | undefined;
+    try {
+      range = parseRange(request.headers.range, blob.size);
+      if (range && range.start > range.end) throw new PalletError('RANGE_INVALID', 'range outside the blob', { size: blob.size });
+    } catch (err) {
+      reply.header('Content-Range', `bytes */${blob.size}`);
+      throw err;
+    }
+    if (range) {
+      reply.code(206).header('Content-Range', `bytes ${range.start}-${range.end}/${blob.size}`);
+      reply.header('Content-Length', String(range.end - range.start + 1));
+    } else {
+      reply.header('Content-Length', String(blob.size));
+    }
+    if (request.method === 'HEAD') return reply.send();
+    const { stream } = await blobs.open(l, param, range);
+    return reply.send(stream);
+  };
+
+  const routes: Route[] = [
+    {
+      pattern: /^(.+)\/manifests\/([^/]+)$/,
+      name: 'manifest',
+      methods: {
+        GET: manifestGet,
+        HEAD: manifestGet,
+        PUT: async ({ request, reply, target, param }) => {
+          const repo = await repositories.forPush(target);
+          const length = contentLength(request);
+          if (length !== undefined && length > config.limits.manifestBytes) {
+            throw new PalletError('TOO_LARGE', `manifest exceeds the limit of ${config.limits.manifestBytes} bytes`);
+          }
+          const body = await readLimited(request.raw, config.limits.manifestBytes);
+          const { manifest, subject } = await manifests.put(repo, param, request.headers['content-type'], body);
+          if (subject) reply.header('OCI-Subject', subject);
+          return reply
+            .code(201)
+            .header('Location', `/v2/${target.fullName}/manifests/${manifest.digest}`)
+            .header('Docker-Content-Digest', manifest.digest)
+            .header('Content-Length', '0')
+            .send();
+        },
+        DELETE: async ({ reply, target, param }) => {
+          const repo = await pull(target);
+          await manifests.delete(repo, param);
+          return reply.code(202).header('Content-Length', '0').send();
+        },
+      },
+    },
+    {
+      pattern: /^(.+)\/blobs\/uploads\/?$/,
+      name: 'upload.start',
+      methods: {
+        POST: async ({ request, reply, target, query }) => {
+          const repo = await repositories.forPush(target);
+          const l = loc(target, repo);
+          if (query.mount) {
+            const mounted = await mountFrom(target, repo, query.mount, query.from);
+            if (mounted) {
+              request.raw.resume();
+              return reply
+                .code(201)
+                .header('Location', `/v2/${target.fullName}/blobs/${mounted}`)
+                .header('Docker-Content-Digest', mounted)
+                .header('Content-Length', '0')
+                .send();
+            }
+          }
+          if (query.digest) {
+            const length = contentLength(request);
+            const blob = await blobs.putBlob(l, query.digest, request.raw, length !== undefined ? { length } : {});
+            return reply
+              .code(201)
+              .header('Location', `/v2/${target.fullName}/blobs/${blob.digest}`)
+              .header('Docker-Content-Digest', blob.digest)
+              .header('Content-Length', '0')
+              .send();
+          }
+          request.raw.resume();
+          const upload = await blobs.startUpload(l);
+          return uploadHeaders(reply.code(202), target, upload).send();
+        },
+      },
+    },
+    {
+      pattern: /^(.+)\/blobs\/uploads\/([^/]+)$/,
+      name: 'upload',
+      methods: {
+        GET: async ({ reply, target, param }) => {
+          const repo = await pull(target);
+          const upload = await blobs.getUpload(loc(target, repo), param);
+          return uploadHeaders(reply.code(204), target, upload).send();
+        },
+        PATCH: async ({ request, reply, target, param }) => {
+          const repo = await repositories.forPush(target);
+          const upload = await blobs.getUpload(loc(target, repo), param);
+          const range = parseContentRange(request.headers['content-range'] as string | undefined);
+          const length = contentLength(request);
+          if (range && length !== undefined && range.length !== length) {
+            throw new PalletError('BLOB_UPLOAD_INVALID', `Content-Range covers ${range.length} bytes but Content-Length is ${length}`);
+          }
+          const updated = await blobs.writeChunk(upload, request.raw, {
+            ...(range ? { start: range.start, length: range.length } : {}),
+            ...(length !== undefined && !range ? { length } : {}),
+          });
+          return uploadHeaders(reply.code(202), target, updated).send();
+        },
+        PUT: async ({ request, reply, target, param, query }) => {
+          const repo = await repositories.forPush(target);
+          const l = loc(target, repo);
+          const upload = await blobs.getUpload(l, param);
+          if (!query.digest) throw new PalletError('DIGEST_INVALID', 'the digest query parameter is required to complete an upload');
+          const length = contentLength(request);
+          const range = parseContentRange(request.headers['content-range'] as string | undefined);
+          const hasBody = (length ?? 0) > 0 || request.headers['transfer-encoding'] !== undefined;
+          const blob = await blobs.finishUpload(
+            l,
+            upload,
+            query.digest,
+            hasBody ? request.raw : undefined,
+            { ...(range ? { start: range.start, length: range.length } : length !== undefined ? { length } : {}) },
+          );
+          return reply
+            .code(201)
+            .header('Location', `/v2/${target.fullName}/blobs/${blob.digest}`)
+            .header('Docker-Content-Digest', blob.digest)
+            .header('Content-Length', '0')
+            .send();
+        },
+        DELETE: async ({ reply, target, param }) => {
+          const repo = await pull(target);
+          const upload = await blobs.getUpload(loc(target, repo), param);
+          await blobs.cancelUpload(upload);
+          return reply.code(204).send();
+        },
+      },
+    },
+    {
+      pattern: /^(.+)\/blobs\/([^/]+)$/,
+      name: 'blob',
+      methods: {
+        GET: blobGet,
+        HEAD: blobGet,
+        DELETE: async ({ reply, target, param }) => {
+          const repo = await pull(target);
+          await blobs.deleteLink(loc(target, repo), param);
+          return reply.code(202).header('Content-Length', '0').send();
+        },
+      },
+    },
+    {
+      pattern: /^(.+)\/tags\/list$/,
+      name: 'tags',
+      methods: {
+        GET: async ({ reply, target, query }) => {
+          const repo = await pull(target);
+          const n = query.n === undefined ? undefined : Number(query.n);
+          if (n !== undefined && (!Number.isInteger(n) || n < 0)) {
+            throw new PalletError('INVALID_ARGUMENT', `n must be a non-negative integer, got ${JSON.stringify(query.n)}`);
+          }
+          const list = await manifests.tags(repo, n, query.last);
+          if (list.next !== undefined) {
+            reply.header('Link', `</v2/${target.fullName}/tags/list?n=${n}&last=${encodeURIComponent(list.next)}>; rel="next"`);
+          }
+          return reply.send({ name: target.fullName, tags: list.tags });
+        },
+      },
+    },
+    {
+      pattern: /^(.+)\/referrers\/([^/]+)$/,
+      name: 'referrers',
+      methods: {
+        GET: async ({ reply, target, param, query }) => {
+          const repo = await services.store.findRepository(target.registry.id, target.name);
+          const index = await manifests.referrers(repo, param, query.artifactType);
+          if (query.artifactType) reply.header('OCI-Filters-Applied', 'artifactType');
+          return reply.header('Content-Type', index.mediaType).send(index);
+        },
+      },
+    },
+  ];
+
+  /** Mounts `digest` from repository `from` (same root space); the digest when mounted. */
+  async function mountFrom(target: RepositoryTarget, repo: RepositoryRecord, digest: string, from: string | undefined): Promise<string | undefined> {
+    if (!from) return undefined;
+    let source: RepositoryTarget;
+    try {
+      source = await repositories.resolve(from);
+    } catch (err) {
+      if (isPalletError(err, 'NAME_UNKNOWN') || isPalletError(err, 'NAME_INVALID')) return undefined;
+      throw err;
+    }
+    if (source.root.id !== target.root.id) return undefined;
+    const sourceRepo = await services.store.findRepository(source.registry.id, source.name);
+    if (!sourceRepo) return undefined;
+    const blob = await blobs.mount(loc(target, repo), sourceRepo.id, digest);
+    return blob?.digest;
+  }
+
+  app.get('/v2/', async (request, reply) => {
+    request.metricsRoute = 'oci.base';
+    return reply.header('Content-Type', 'application/json').send({});
+  });
+  app.get('/v2', async (_request, reply) => reply.redirect('/v2/', 301));
+
+  app.get('/v2/_catalog', async (request, reply) => {
+    request.metricsRoute = 'oci.catalog';
+    const query = request.query as Record<string, string | undefined>;
+    const n = query.n === undefined ? undefined : Number(query.n);
+    if (n !== undefined && (!Number.isInteger(n) || n < 0)) {
+      throw new PalletError('INVALID_ARGUMENT', `n must be a non-negative integer, got ${JSON.stringify(query.n)}`);
+    }
+    const names = await catalog();
+    const after = query.last === undefined ? names : names.filter((name) => name > query.last!);
+    const page = n === undefined ? after : after.slice(0, n);
+    if (n !== undefined && n > 0 && after.length > n) {
+      reply.header('Link', `</v2/_catalog?n=${n}&last=${encodeURIComponent(page[page.length - 1]!)}>; rel="next"`);
+    }
+    return reply.send({ repositories: page });
+  });
+
+  /** Every repository name (with at least one manifest) the caller may see, sorted. */
+  async function catalog(): Promise<string[]> {
+    const registries = await services.store.listRegistries();
+    const byId = new Map(registries.map((r) => [r.id, r]));
+    const spaces = new Map((await services.store.listSpaces()).map((s) => [s.id, s]));
+    const artifacts = await services.store.listArtifacts(registries.map((r) => r.id));
+    const names: string[] = [];
+    for (const a of artifacts) {
+      if (a.versionCount === 0) continue;
+      const registry = byId.get(a.registryId);
+      const root = registry && spaces.get(registry.rootSpaceId);
+      if (registry && root) names.push(`${root.path}/${registry.identifier}/${a.name}`);
+    }
+    return names.sort();
+  }
+
+  app.route({
+    method: ['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE'],
+    url: '/v2/*',
+    handler: async (request, reply) => {
+      const path = (request.params as { '*': string })['*'];
+      for (const route of routes) {
+        const m = route.pattern.exec(path);
+        if (!m) continue;
+        request.metricsRoute = `oci.${route.name}.${request.method.toLowerCase()}`;
+        const handler = route.methods[request.method];
+        if (!handler) {
+          throw new PalletError('UNSUPPORTED', `${request.method} is not supported on ${route.name} endpoints`);
+        }
+        const target = await repositories.resolve(m[1]!);
+        const param = m[2] ? decodeURIComponent(m[2]) : '';
+        return handler({ request, reply, target, param, query: request.query as Record<string, string | undefined> });
+      }
+      request.metricsRoute = 'oci.unknown';
+      throw new PalletError('NAME_UNKNOWN', `no OCI endpoint at /v2/${path}`);
+    },
+  });
+}

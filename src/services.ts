@@ -1,0 +1,41 @@
+/**
+ * The domain services of one Pallet process, wired over one metadata store and one storage
+ * driver. `app.ts` builds them from config; tests may build them over any store and driver.
+ */
+import type { Logger } from 'pino';
+import type { Config } from './config/config.js';
+import type { MetadataStore } from './metadata/store.js';
+import { BlobService } from './registry/blobs.js';
+import { DownloadCounter } from './registry/downloads.js';
+import { ManifestService } from './registry/manifests.js';
+import { RepositoryResolver } from './registry/repositories.js';
+import type { StorageDriver } from './storage/driver.js';
+
+export interface Services {
+  config: Config;
+  store: MetadataStore;
+  driver: StorageDriver;
+  repositories: RepositoryResolver;
+  blobs: BlobService;
+  manifests: ManifestService;
+  downloads: DownloadCounter;
+  close(): Promise<void>;
+}
+
+export function createServices(config: Config, store: MetadataStore, driver: StorageDriver, log: Logger): Services {
+  const downloads = new DownloadCounter(store, (err) => log.error({ err }, 'could not store download counts'));
+  return {
+    config,
+    store,
+    driver,
+    repositories: new RepositoryResolver(store),
+    blobs: new BlobService(store, driver),
+    manifests: new ManifestService(store),
+    downloads,
+    async close() {
+      await downloads.close();
+      await store.close();
+      await driver.close();
+    },
+  };
+}
