@@ -1,0 +1,63 @@
+/**
+ * Runs the shared storage-driver suite against the filesystem driver, each test in a fresh
+ * temporary directory, plus checks of what only this driver has: its on-disk layout and `_tmp/`.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { isPalletError } from '../base/errors.js';
+import { chunked, failingSource, stallingSource, storageDriverSuite } from './driver.suite.js';
+import { FilesystemDriver } from './filesystem.js';
+
+async function freshRoot(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'pallet-storage-'));
+}
+
+storageDriverSuite('filesystem', async () => {
+  const root = await freshRoot();
+  return { driver: new FilesystemDriver(root), cleanup: () => rm(root, { recursive: true, force: true }) };
+});
+
+describe('filesystem driver specifics', () => {
+  let root: string;
+  let driver: FilesystemDriver;
+
+  beforeEach(async () => {
+    root = await freshRoot();
+    driver = new FilesystemDriver(root);
+  });
+  afterEach(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  async function tmpEntries(): Promise<string[]> {
+    return readdir(join(root, '_tmp')).catch(() => []);
+  }
+
+  it('stores the object at key a/b/c in the file <root>/a/b/c', async () => {
+    await driver.write('blobs/s1/sha256/ab/abcd', chunked(Buffer.from('layer bytes'), 4));
+    assert.equal(await readFile(join(root, 'blobs/s1/sha256/ab/abcd'), 'utf8'), 'layer bytes');
+  });
+
+  it('leaves nothing in _tmp after successful, failed and aborted writes', async () => {
+    await driver.write('k/ok', Buffer.from('ok'));
+    await assert.rejects(driver.write('k/fail', failingSource(Buffer.alloc(70_000, 1))), /source failed/);
+    const controller = new AbortController();
+    await assert.rejects(
+      driver.write('k/abort', stallingSource(Buffer.alloc(70_000, 2), () => controller.abort()), {
+        signal: controller.signal,
+      }),
+      { name: 'AbortError' },
+    );
+    assert.deepEqual(await tmpEntries(), []);
+  });
+
+  it('reserves _tmp as a first key segment', async () => {
+    for (const key of ['_tmp', '_tmp/x']) {
+      await assert.rejects(driver.write(key, Buffer.from('x')), (err: unknown) => isPalletError(err, 'INVALID_ARGUMENT'));
+    }
+    await driver.write('a/_tmp', Buffer.from('fine deeper down'));
+  });
+});
