@@ -3,7 +3,7 @@
  * listens, tests call `inject()`.
  */
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config/config.js';
 import { openMetadataStore } from './metadata/open.js';
@@ -45,7 +45,8 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
 export function buildServer(services: Services, log: Logger): FastifyInstance {
   const server = Fastify({
     loggerInstance: log as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // One access line per request, written by the onResponse hook below.
+    logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     exposeHeadRoutes: false,

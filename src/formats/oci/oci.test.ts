@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { buildApp, type App } from '../../app.js';
 import { loadConfig } from '../../config/config.js';
 import { digestOf } from '../../base/digest.js';
@@ -39,7 +40,7 @@ describe('OCI distribution API', () => {
   let dataDir: string;
   let app: App;
 
-  const inject = (opts: Parameters<App['server']['inject']>[0]) => app.server.inject(opts);
+  const inject = (opts: InjectOptions): Promise<LightMyRequestResponse> => app.server.inject(opts);
 
   async function pushBlob(repo: string, data: Buffer): Promise<string> {
     const digest = digestOf(data);

@@ -304,7 +304,7 @@ export async function ociRoutes(app: FastifyInstance, { services }: Options): Pr
           const repo = await services.store.findRepository(target.registry.id, target.name);
           const index = await manifests.referrers(repo, param, query.artifactType);
           if (query.artifactType) reply.header('OCI-Filters-Applied', 'artifactType');
-          return reply.header('Content-Type', index.mediaType).send(index);
+          return reply.header('Content-Type', index.mediaType).send(Buffer.from(JSON.stringify(index)));
         },
       },
     },
