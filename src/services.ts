@@ -9,6 +9,7 @@ import { BlobService } from './registry/blobs.js';
 import { DownloadCounter } from './registry/downloads.js';
 import { ManifestService } from './registry/manifests.js';
 import { RepositoryResolver } from './registry/repositories.js';
+import { UploadJanitor } from './registry/upload-janitor.js';
 import type { StorageDriver } from './storage/driver.js';
 
 export interface Services {
@@ -19,20 +20,28 @@ export interface Services {
   blobs: BlobService;
   manifests: ManifestService;
   downloads: DownloadCounter;
+  uploadJanitor: UploadJanitor;
   close(): Promise<void>;
 }
 
 export function createServices(config: Config, store: MetadataStore, driver: StorageDriver, log: Logger): Services {
   const downloads = new DownloadCounter(store, (err) => log.error({ err }, 'could not store download counts'));
+  const blobs = new BlobService(store, driver);
+  const uploadJanitor = new UploadJanitor(store, blobs, config.uploads.staleAfterSeconds * 1000, (err) =>
+    log.error({ err }, 'could not remove stale upload sessions'),
+  );
+  uploadJanitor.start(Math.min(config.uploads.staleAfterSeconds * 1000, 10 * 60 * 1000));
   return {
     config,
     store,
     driver,
     repositories: new RepositoryResolver(store),
-    blobs: new BlobService(store, driver),
+    blobs,
     manifests: new ManifestService(store),
     downloads,
+    uploadJanitor,
     async close() {
+      uploadJanitor.stop();
       await downloads.close();
       await store.close();
       await driver.close();

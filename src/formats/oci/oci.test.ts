@@ -466,6 +466,18 @@ describe('OCI distribution API', () => {
   });
 
   describe('sessions across restarts and broken bodies', () => {
+    it('removes abandoned upload sessions and their bytes', async () => {
+      const start = await inject({ method: 'POST', url: `/v2/${REPO}/blobs/uploads/` });
+      const location = start.headers.location as string;
+      const id = location.split('/').pop()!;
+      await inject({ method: 'PATCH', url: location, payload: randomBytes(100), headers: { 'content-type': 'application/octet-stream' } });
+      assert.ok(await app.services.driver.stat(`uploads/${id}/data`));
+      const removed = await app.services.uploadJanitor.sweep(Date.now() + app.services.config.uploads.staleAfterSeconds * 1000 + 1);
+      assert.ok(removed >= 1);
+      assert.equal((await inject({ method: 'GET', url: location })).statusCode, 404);
+      assert.equal(await app.services.driver.stat(`uploads/${id}/data`), undefined);
+    });
+
     it('resumes an upload session after the server restarts', async () => {
       const data = randomBytes(50_000);
       const start = await inject({ method: 'POST', url: `/v2/${REPO}/blobs/uploads/` });
