@@ -1,0 +1,118 @@
+/**
+ * Opens the metadata store a deployment asks for and migrates it: an empty database url means
+ * SQLite in `<dataDir>/pallet.db`; a `postgres://` or `postgresql://` url means PostgreSQL.
+ * This is the one module that imports the database drivers.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import Sqlite from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import { PalletError } from '../base/errors.js';
+import type { Database } from './schema.js';
+import { SqlMetadataStore } from './sql-store.js';
+import type { MetadataStore } from './store.js';
+
+export interface OpenMetadataStoreOptions {
+  /** Database url; empty for the embedded SQLite file. */
+  url: string;
+  /** Where the SQLite file lives (created if missing). */
+  dataDir: string;
+  /** PostgreSQL schema to keep the tables in (created if missing); the server default otherwise. */
+  schema?: string;
+  log?: (msg: string) => void;
+}
+
+/** How long a SQLite statement waits for another connection's write lock. */
+const SQLITE_BUSY_TIMEOUT_MS = 5_000;
+/** Schema names are interpolated into DDL and the connection options, so keep them plain. */
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+const PG_INT8 = 20;
+const PG_NUMERIC = 1700;
+
+/** Resolves once the store is open and its migrations are applied. */
+export async function openMetadataStore(options: OpenMetadataStoreOptions): Promise<MetadataStore> {
+  const store = options.url === '' ? await openSqlite(options) : await openPostgres(options);
+  try {
+    await store.migrate();
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return store;
+}
+
+async function openSqlite(options: OpenMetadataStoreOptions): Promise<SqlMetadataStore> {
+  await mkdir(options.dataDir, { recursive: true });
+  const database = new Sqlite(join(options.dataDir, 'pallet.db'));
+  database.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+  database.pragma('journal_mode = WAL');
+  // WAL keeps the database consistent after a crash at NORMAL; only the last commits may be lost
+  // on power failure, which FULL would protect at the cost of an fsync per commit.
+  database.pragma('synchronous = NORMAL');
+  database.pragma('foreign_keys = ON');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  return new SqlMetadataStore(db, 'sqlite', logOption(options));
+}
+
+async function openPostgres(options: OpenMetadataStoreOptions): Promise<SqlMetadataStore> {
+  const { url, schema } = options;
+  if (!/^postgres(ql)?:\/\//.test(url)) {
+    throw new PalletError('INVALID_ARGUMENT', 'the database url must be empty (SQLite) or start with postgres://', {
+      url: redact(url),
+    });
+  }
+  if (schema !== undefined && !SCHEMA_NAME.test(schema)) {
+    throw new PalletError('INVALID_ARGUMENT', `schema name ${schema} must match ${SCHEMA_NAME.source}`, { schema });
+  }
+  const pool = new pg.Pool({
+    connectionString: url,
+    ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
+    // BIGINT (times, sizes, counts) and NUMERIC (sums) as numbers for this pool only; other
+    // users of `pg` in the process keep the library's defaults.
+    types: { getTypeParser: numericTypeParser },
+  });
+  pool.on('error', (err) => options.log?.(`metadata: idle PostgreSQL connection failed: ${err.message}`));
+  if (schema !== undefined) {
+    try {
+      await createSchema(pool, schema);
+    } catch (err) {
+      await pool.end();
+      throw err;
+    }
+  }
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return new SqlMetadataStore(db, 'postgres', logOption(options));
+}
+
+function numericTypeParser(oid: number, format?: 'text' | 'binary'): unknown {
+  if ((oid === PG_INT8 || oid === PG_NUMERIC) && format !== 'binary') return parseNumber;
+  return format === undefined ? pg.types.getTypeParser(oid) : pg.types.getTypeParser(oid, format);
+}
+
+function parseNumber(value: string): number {
+  return Number(value);
+}
+
+async function createSchema(pool: pg.Pool, schema: string): Promise<void> {
+  try {
+    await pool.query(`create schema if not exists "${schema}"`);
+  } catch (err) {
+    // Two processes creating the same schema at once can both pass IF NOT EXISTS; the loser
+    // gets a unique violation on the catalog, which is success for us.
+    const { rows } = await pool.query<{ n: number }>(
+      'select count(*) as n from pg_catalog.pg_namespace where nspname = $1',
+      [schema],
+    );
+    if (rows[0]?.n !== 1) throw err;
+  }
+}
+
+function logOption(options: OpenMetadataStoreOptions): { log?: (msg: string) => void } {
+  return options.log === undefined ? {} : { log: options.log };
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}

@@ -1,0 +1,68 @@
+/**
+ * Runs the shared metadata store suite on the real PostgreSQL server (PALLET_TEST_DATABASE_URL,
+ * default postgres://postgres@127.0.0.1:5432/test), in a schema of its own that is dropped
+ * afterwards. PostgreSQL is always available where the tests run; if it is not, these fail.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, describe, it } from 'node:test';
+import pg from 'pg';
+import { openMetadataStore } from './open.js';
+import { metadataStoreSuite } from './store.suite.js';
+
+const url = process.env.PALLET_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const schema = `pallet_test_${randomBytes(6).toString('hex')}`;
+const otherSchema = `pallet_test_${randomBytes(6).toString('hex')}`;
+
+async function dropSchema(name: string): Promise<void> {
+  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  try {
+    await pool.query(`drop schema if exists "${name}" cascade`);
+  } finally {
+    await pool.end();
+  }
+}
+
+metadataStoreSuite(
+  'SqlMetadataStore on PostgreSQL',
+  () => openMetadataStore({ url, dataDir: '', schema }),
+  () => dropSchema(schema),
+);
+
+describe('openMetadataStore with a PostgreSQL url', () => {
+  after(() => dropSchema(otherSchema));
+
+  it('keeps its tables in the configured schema', async () => {
+    const store = await openMetadataStore({ url, dataDir: '', schema: otherSchema });
+    await store.close();
+    const pool = new pg.Pool({ connectionString: url, max: 1 });
+    try {
+      const { rows } = await pool.query<{ table_name: string }>(
+        'select table_name from information_schema.tables where table_schema = $1',
+        [otherSchema],
+      );
+      const names = rows.map((r) => r.table_name);
+      for (const table of ['spaces', 'registries', 'manifests', 'tags', 'blobs', 'uploads', 'kysely_migration']) {
+        assert.ok(names.includes(table), `missing table ${table}`);
+      }
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it("leaves pg's global BIGINT parser alone", async () => {
+    const store = await openMetadataStore({ url, dataDir: '', schema: otherSchema });
+    await store.close();
+    const pool = new pg.Pool({ connectionString: url, max: 1 });
+    try {
+      const { rows } = await pool.query<{ n: unknown }>('select 5000000000::bigint as n');
+      assert.equal(rows[0]?.n, '5000000000');
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('rejects a schema name that is not a plain identifier', async () => {
+    await assert.rejects(openMetadataStore({ url, dataDir: '', schema: 'bad"; drop' }), /schema name/);
+  });
+});
