@@ -8,11 +8,12 @@ import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import { openMetadataStore } from './open.js';
-import { metadataStoreSuite } from './store.suite.js';
+import { metadataStoreSuite, openFromProcessesAtOnce } from './store.suite.js';
 
 const url = process.env.PALLET_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const schema = `pallet_test_${randomBytes(6).toString('hex')}`;
 const otherSchema = `pallet_test_${randomBytes(6).toString('hex')}`;
+const raceSchema = `pallet_test_${randomBytes(6).toString('hex')}`;
 
 async function dropSchema(name: string): Promise<void> {
   const pool = new pg.Pool({ connectionString: url, max: 1 });
@@ -30,7 +31,14 @@ metadataStoreSuite(
 );
 
 describe('openMetadataStore with a PostgreSQL url', () => {
-  after(() => dropSchema(otherSchema));
+  after(async () => {
+    await dropSchema(otherSchema);
+    await dropSchema(raceSchema);
+  });
+
+  it('creates and migrates one fresh schema from several processes at once', async () => {
+    await openFromProcessesAtOnce({ url, dataDir: '', schema: raceSchema });
+  });
 
   it('keeps its tables in the configured schema', async () => {
     const store = await openMetadataStore({ url, dataDir: '', schema: otherSchema });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Sqlite from 'better-sqlite3';
 import { openMetadataStore } from './open.js';
-import { metadataStoreSuite } from './store.suite.js';
+import { metadataStoreSuite, openFromProcessesAtOnce } from './store.suite.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'pallet-sqlite-'));
 
@@ -45,6 +45,13 @@ describe('openMetadataStore with an empty url', () => {
     } finally {
       db.close();
     }
+  });
+
+  it('migrates one fresh database file from several processes at once', async () => {
+    const dataDir = join(dir, 'race');
+    await openFromProcessesAtOnce({ url: '', dataDir });
+    const store = await openMetadataStore({ url: '', dataDir });
+    await store.close();
   });
 
   it('rejects a url that is neither empty nor PostgreSQL', async () => {

@@ -6,10 +6,14 @@
  * do not depend on each other's rows.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { isPalletError } from '../base/errors.js';
 import type { ErrorCode } from '../base/errors.js';
+import type { OpenMetadataStoreOptions } from './open.js';
 import type {
   ManifestReference,
   MetadataStore,
@@ -1055,6 +1059,38 @@ export function metadataStoreSuite(
       });
     });
   });
+}
+
+/**
+ * Opens (and so migrates) one database from several Node processes that all start at the same
+ * instant, which in-process tests cannot do for SQLite: better-sqlite3 runs a whole migration
+ * without yielding, so two instances in one process never overlap. Resolves when every process
+ * succeeded; rejects with the failures otherwise.
+ */
+export async function openFromProcessesAtOnce(
+  options: Omit<OpenMetadataStoreOptions, 'log'>,
+  processes = 4,
+): Promise<void> {
+  const openModule = new URL('./open.ts', import.meta.url).href;
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  // Far enough ahead that every child has loaded before it; a late child still passes.
+  const startAt = Date.now() + 3_000;
+  const child = `
+    const { openMetadataStore } = await import(${JSON.stringify(openModule)});
+    await new Promise((resolve) => setTimeout(resolve, ${startAt} - Date.now()));
+    const store = await openMetadataStore(JSON.parse(process.argv[1]));
+    await store.close();`;
+  const run = promisify(execFile);
+  const results = await Promise.allSettled(
+    Array.from({ length: processes }, () =>
+      run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', child, JSON.stringify(options)], {
+        cwd: root,
+        timeout: 60_000,
+      }),
+    ),
+  );
+  const failures = results.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : []));
+  assert.deepEqual(failures, [], 'every process opens and migrates the database');
 }
 
 function sha256(data: string | Buffer): string {
