@@ -204,7 +204,11 @@ export class BlobService {
   async discard(uploadId: string): Promise<void> {
     this.running.delete(uploadId);
     await this.driver.deletePrefix(uploadPrefix(uploadId));
-    await this.store.deleteUpload(uploadId);
+    try {
+      await this.store.deleteUpload(uploadId);
+    } catch (err) {
+      if (!isPalletError(err, 'NOT_FOUND')) throw err;
+    }
   }
 
   private async rehash(uploadId: string, algorithm: DigestAlgorithm): Promise<string> {

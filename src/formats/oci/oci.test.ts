@@ -188,6 +188,12 @@ describe('OCI distribution API', () => {
       assert.equal((await inject({ method: 'HEAD', url: `/v2/${REPO}/blobs/${wrong}` })).statusCode, 404);
       assert.equal((await inject({ method: 'HEAD', url: `/v2/${REPO}/blobs/${digestOf(data)}` })).statusCode, 404);
       assert.equal((await inject({ method: 'GET', url: location })).statusCode, 404);
+      const sessionsBefore = (await app.services.store.listStaleUploads(Date.now() + 1)).length;
+      const single = await inject({ method: 'POST', url: `/v2/${REPO}/blobs/uploads/?digest=${wrong}`, payload: data, headers: { 'content-type': 'application/octet-stream' } });
+      assert.equal(single.statusCode, 400);
+      assert.equal(JSON.parse(single.body).errors[0].code, 'DIGEST_INVALID');
+      assert.equal((await inject({ method: 'HEAD', url: `/v2/${REPO}/blobs/${wrong}` })).statusCode, 404);
+      assert.equal((await app.services.store.listStaleUploads(Date.now() + 1)).length, sessionsBefore, 'no session is left behind');
     });
 
     it('rejects malformed and unsupported digests', async () => {
