@@ -10,6 +10,7 @@ import { openMetadataStore } from './metadata/open.js';
 import { registerHealth } from './ops/health.js';
 import { registerMetrics } from './ops/metrics.js';
 import { ociRoutes } from './formats/oci/routes.js';
+import { apiRoutes } from './api/plugin.js';
 import { createServices, type Services } from './services.js';
 import { openStorageDriver } from './storage/open.js';
 
@@ -66,5 +67,6 @@ export function buildServer(services: Services, log: Logger): FastifyInstance {
   registerMetrics(server);
   registerHealth(server, services.store, services.driver);
   server.register(ociRoutes, { services });
+  server.register(apiRoutes, { prefix: '/api/v1', services });
   return server;
 }

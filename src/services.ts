@@ -3,12 +3,15 @@
  * driver. `app.ts` builds them from config; tests may build them over any store and driver.
  */
 import type { Logger } from 'pino';
-import type { Config } from './config/config.js';
+import { externalBaseUrl, type Config } from './config/config.js';
 import type { MetadataStore } from './metadata/store.js';
+import { ArtifactService } from './registry/artifacts.js';
 import { BlobService } from './registry/blobs.js';
 import { DownloadCounter } from './registry/downloads.js';
 import { ManifestService } from './registry/manifests.js';
+import { RegistryService } from './registry/registries.js';
 import { RepositoryResolver } from './registry/repositories.js';
+import { SpaceService } from './registry/spaces.js';
 import { UploadJanitor } from './registry/upload-janitor.js';
 import type { StorageDriver } from './storage/driver.js';
 
@@ -21,6 +24,9 @@ export interface Services {
   manifests: ManifestService;
   downloads: DownloadCounter;
   uploadJanitor: UploadJanitor;
+  spaces: SpaceService;
+  registries: RegistryService;
+  artifacts: ArtifactService;
   close(): Promise<void>;
 }
 
@@ -31,6 +37,7 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
     log.error({ err }, 'could not remove stale upload sessions'),
   );
   uploadJanitor.start(Math.min(config.uploads.staleAfterSeconds * 1000, 10 * 60 * 1000));
+  const registries = new RegistryService(store, blobs, externalBaseUrl(config));
   return {
     config,
     store,
@@ -40,6 +47,9 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
     manifests: new ManifestService(store),
     downloads,
     uploadJanitor,
+    spaces: new SpaceService(store),
+    registries,
+    artifacts: new ArtifactService(store, blobs, registries),
     async close() {
       uploadJanitor.stop();
       await downloads.close();

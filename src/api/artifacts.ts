@@ -1,0 +1,65 @@
+/**
+ * `/api/v1/registries/{root}/{identifier}/artifacts`: artifacts, their versions and version
+ * details, and deletion of both. An artifact name with slashes is one URL-encoded segment
+ * (`team%2Fapp`); a `{version}` is a digest or a tag.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Services } from '../services.js';
+import { pageRequest, type ListQuery } from './paging.js';
+import type { RegistryParams } from './registries.js';
+import { errorResponses, withErrors } from './responses.js';
+import { artifactSchema, artifactsQuery, listSchema, versionDetailSchema, versionSchema, versionsQuery } from './schemas.js';
+
+interface ArtifactParams extends RegistryParams {
+  name: string;
+}
+
+interface VersionParams extends ArtifactParams {
+  version: string;
+}
+
+const BASE = '/registries/:root/:identifier/artifacts';
+
+export function artifactRoutes(app: FastifyInstance, { artifacts }: Services): void {
+  app.get<{ Params: RegistryParams; Querystring: ListQuery }>(
+    BASE,
+    { schema: { querystring: artifactsQuery, response: withErrors({ 200: listSchema(artifactSchema) }) } },
+    async (request) => artifacts.list(request.params.root, request.params.identifier, request.query.q, pageRequest(request.query)),
+  );
+
+  app.get<{ Params: ArtifactParams }>(
+    `${BASE}/:name`,
+    { schema: { response: withErrors({ 200: artifactSchema }) } },
+    async ({ params }) => artifacts.get(params.root, params.identifier, params.name),
+  );
+
+  app.delete<{ Params: ArtifactParams }>(
+    `${BASE}/:name`,
+    { schema: { response: errorResponses } },
+    async ({ params }, reply) => {
+      await artifacts.deleteArtifact(params.root, params.identifier, params.name);
+      return reply.code(204).send();
+    },
+  );
+
+  app.get<{ Params: ArtifactParams; Querystring: ListQuery }>(
+    `${BASE}/:name/versions`,
+    { schema: { querystring: versionsQuery, response: withErrors({ 200: listSchema(versionSchema) }) } },
+    async ({ params, query }) => artifacts.versions(params.root, params.identifier, params.name, query.q, pageRequest(query)),
+  );
+
+  app.get<{ Params: VersionParams }>(
+    `${BASE}/:name/versions/:version`,
+    { schema: { response: withErrors({ 200: versionDetailSchema }) } },
+    async ({ params }) => artifacts.version(params.root, params.identifier, params.name, params.version),
+  );
+
+  app.delete<{ Params: VersionParams }>(
+    `${BASE}/:name/versions/:version`,
+    { schema: { response: errorResponses } },
+    async ({ params }, reply) => {
+      await artifacts.deleteVersion(params.root, params.identifier, params.name, params.version);
+      return reply.code(204).send();
+    },
+  );
+}

@@ -1,0 +1,292 @@
+/**
+ * The OpenAPI 3.1 document of the management API, served at `/api/v1/openapi.json`. Paths and
+ * operations are written out here by hand; their schemas are the very objects the routes
+ * validate and serialize with (`schemas.ts`). `plugin.ts` refuses to start when a route of the
+ * API is missing from this document.
+ */
+import {
+  artifactSchema,
+  artifactsQuery,
+  errorSchema,
+  listSchema,
+  registriesQuery,
+  registryCreateBody,
+  registryPatchBody,
+  registrySchema,
+  setupSchema,
+  spaceCreateBody,
+  spacePatchBody,
+  spaceSchema,
+  spacesQuery,
+  versionDetailSchema,
+  versionSchema,
+  versionsQuery,
+  type Schema,
+} from './schemas.js';
+
+type Json = Record<string, unknown>;
+
+const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
+
+const PATH_PARAMS: Record<string, Json> = {
+  path: { description: 'Space path; a nested one URL-encoded as one segment (`acme%2Fpayments`)', example: 'acme' },
+  root: { description: 'Root space of the registry', example: 'acme' },
+  identifier: { description: 'Registry identifier', example: 'docker-local' },
+  name: { description: 'Artifact name; slashes URL-encoded (`team%2Fapp`)', example: 'team%2Fapp' },
+  version: { description: 'A manifest digest (`sha256:…`) or a tag', example: 'latest' },
+};
+
+function pathParams(names: string[]): Json[] {
+  return names.map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' }, ...PATH_PARAMS[name] }));
+}
+
+/** Query parameters from a querystring schema. */
+function queryParams(query: Schema): Json[] {
+  const properties = query.properties as Record<string, Schema>;
+  return Object.entries(properties).map(([name, schema]) => {
+    const { description, ...rest } = schema;
+    return { name, in: 'query', required: false, description, schema: rest };
+  });
+}
+
+const ERROR_TEXT: Record<number, string> = {
+  400: 'Invalid input (`INVALID_ARGUMENT`, `INVALID_NAME`), including malformed JSON and unknown fields',
+  404: 'Not found (`NOT_FOUND`)',
+  409: 'Conflict (`ALREADY_EXISTS`, `CONFLICT`)',
+  415: 'The body is not JSON (`UNSUPPORTED_MEDIA_TYPE`)',
+};
+
+interface Operation {
+  summary: string;
+  operationId: string;
+  tag: string;
+  description?: string;
+  params?: string[];
+  query?: Schema;
+  body?: Schema;
+  ok: { status: number; description: string; schema?: Schema };
+  errors: number[];
+}
+
+function op(o: Operation): Json {
+  const parameters = [...pathParams(o.params ?? []), ...(o.query ? queryParams(o.query) : [])];
+  const responses: Json = {
+    [o.ok.status]: {
+      description: o.ok.description,
+      ...(o.ok.schema ? { content: { 'application/json': { schema: o.ok.schema } } } : {}),
+    },
+  };
+  for (const status of o.errors) {
+    responses[status] = { description: ERROR_TEXT[status], content: { 'application/json': { schema: ref('Error') } } };
+  }
+  return {
+    tags: [o.tag],
+    summary: o.summary,
+    operationId: o.operationId,
+    ...(o.description ? { description: o.description } : {}),
+    ...(parameters.length > 0 ? { parameters } : {}),
+    ...(o.body ? { requestBody: { required: true, content: { 'application/json': { schema: o.body } } } } : {}),
+    responses,
+  };
+}
+
+const REGISTRY = ['root', 'identifier'];
+const ARTIFACT = [...REGISTRY, 'name'];
+const VERSION = [...ARTIFACT, 'version'];
+
+export const OPENAPI_DOCUMENT: Json = {
+  openapi: '3.1.0',
+  info: {
+    title: 'Pallet management API',
+    version: '1',
+    description:
+      'Spaces, registries (local registries and upstream proxies) and artifacts of a Pallet registry. ' +
+      'Errors are `{"code","message","details"}`; lists are `{"items","total","page","size"}` with ' +
+      '`?page=&size=&sort=&order=&q=`. OCI clients use `/v2/<root>/<registry>/<image>` instead.',
+  },
+  servers: [{ url: '/api/v1' }],
+  tags: [
+    { name: 'spaces', description: 'Organizations and their projects' },
+    { name: 'registries', description: 'Local registries and upstream proxies' },
+    { name: 'artifacts', description: 'Artifacts, versions and tags of a registry' },
+    { name: 'meta', description: 'This document' },
+  ],
+  paths: {
+    '/openapi.json': {
+      get: op({ tag: 'meta', summary: 'This OpenAPI document', operationId: 'getOpenApi', ok: { status: 200, description: 'The document', schema: { type: 'object' } }, errors: [] }),
+    },
+    '/spaces': {
+      post: op({
+        tag: 'spaces',
+        summary: 'Create a space',
+        description: 'A root space (`acme`) or a project inside an existing one (`acme/payments`).',
+        operationId: 'createSpace',
+        body: spaceCreateBody,
+        ok: { status: 201, description: 'The space', schema: ref('Space') },
+        errors: [400, 404, 409, 415],
+      }),
+      get: op({
+        tag: 'spaces',
+        summary: 'List spaces',
+        operationId: 'listSpaces',
+        query: spacesQuery,
+        ok: { status: 200, description: 'A page of spaces', schema: ref('SpaceList') },
+        errors: [400],
+      }),
+    },
+    '/spaces/{path}': {
+      get: op({ tag: 'spaces', summary: 'Get a space', operationId: 'getSpace', params: ['path'], ok: { status: 200, description: 'The space', schema: ref('Space') }, errors: [404] }),
+      patch: op({
+        tag: 'spaces',
+        summary: 'Change a space’s description',
+        operationId: 'updateSpace',
+        params: ['path'],
+        body: spacePatchBody,
+        ok: { status: 200, description: 'The space', schema: ref('Space') },
+        errors: [400, 404, 415],
+      }),
+      delete: op({
+        tag: 'spaces',
+        summary: 'Delete an empty space',
+        description: '409 while it still holds registries or child spaces.',
+        operationId: 'deleteSpace',
+        params: ['path'],
+        ok: { status: 204, description: 'Deleted' },
+        errors: [404, 409],
+      }),
+    },
+    '/registries': {
+      post: op({
+        tag: 'registries',
+        summary: 'Create a local registry or an upstream proxy',
+        description:
+          'Kind `local` may list upstream proxies (`upstreams`, ordered); kind `upstream` needs an `upstream` config. ' +
+          'The upstream password is write-only.',
+        operationId: 'createRegistry',
+        body: registryCreateBody,
+        ok: { status: 201, description: 'The registry', schema: ref('Registry') },
+        errors: [400, 404, 409, 415],
+      }),
+      get: op({
+        tag: 'registries',
+        summary: 'List registries with stats',
+        operationId: 'listRegistries',
+        query: registriesQuery,
+        ok: { status: 200, description: 'A page of registries', schema: ref('RegistryList') },
+        errors: [400, 404],
+      }),
+    },
+    '/registries/{root}/{identifier}': {
+      get: op({ tag: 'registries', summary: 'Get a registry with stats', operationId: 'getRegistry', params: REGISTRY, ok: { status: 200, description: 'The registry', schema: ref('Registry') }, errors: [404] }),
+      patch: op({
+        tag: 'registries',
+        summary: 'Change a registry’s configuration',
+        description: 'Description, labels, public, the ordered upstream list, or the proxy config. identifier, packageType, kind and space are fixed (400).',
+        operationId: 'updateRegistry',
+        params: REGISTRY,
+        body: registryPatchBody,
+        ok: { status: 200, description: 'The registry', schema: ref('Registry') },
+        errors: [400, 404, 415],
+      }),
+      delete: op({
+        tag: 'registries',
+        summary: 'Delete a registry and its artifacts',
+        description: 'Storage no other registry uses is reclaimed. 409 for an upstream proxy still listed by a registry (`details.usedBy`).',
+        operationId: 'deleteRegistry',
+        params: REGISTRY,
+        ok: { status: 204, description: 'Deleted' },
+        errors: [404, 409],
+      }),
+    },
+    '/registries/{root}/{identifier}/setup': {
+      get: op({
+        tag: 'registries',
+        summary: 'Setup Client commands',
+        description: 'Log in, push and pull commands for the registry’s package type, with host and names filled in.',
+        operationId: 'getRegistrySetup',
+        params: REGISTRY,
+        ok: { status: 200, description: 'The steps', schema: ref('Setup') },
+        errors: [404],
+      }),
+    },
+    '/registries/{root}/{identifier}/artifacts': {
+      get: op({
+        tag: 'artifacts',
+        summary: 'List artifacts',
+        operationId: 'listArtifacts',
+        params: REGISTRY,
+        query: artifactsQuery,
+        ok: { status: 200, description: 'A page of artifacts', schema: ref('ArtifactList') },
+        errors: [400, 404],
+      }),
+    },
+    '/registries/{root}/{identifier}/artifacts/{name}': {
+      get: op({ tag: 'artifacts', summary: 'Get an artifact', operationId: 'getArtifact', params: ARTIFACT, ok: { status: 200, description: 'The artifact', schema: ref('Artifact') }, errors: [404] }),
+      delete: op({
+        tag: 'artifacts',
+        summary: 'Delete an artifact with all its versions',
+        operationId: 'deleteArtifact',
+        params: ARTIFACT,
+        ok: { status: 204, description: 'Deleted' },
+        errors: [404],
+      }),
+    },
+    '/registries/{root}/{identifier}/artifacts/{name}/versions': {
+      get: op({
+        tag: 'artifacts',
+        summary: 'List versions of an artifact',
+        operationId: 'listVersions',
+        params: ARTIFACT,
+        query: versionsQuery,
+        ok: { status: 200, description: 'A page of versions, newest first by default', schema: ref('VersionList') },
+        errors: [400, 404],
+      }),
+    },
+    '/registries/{root}/{identifier}/artifacts/{name}/versions/{version}': {
+      get: op({
+        tag: 'artifacts',
+        summary: 'Get a version',
+        description: 'The manifest, its config and layers, the platforms of an index, and chart metadata for Helm.',
+        operationId: 'getVersion',
+        params: VERSION,
+        ok: { status: 200, description: 'The version', schema: ref('VersionDetail') },
+        errors: [400, 404],
+      }),
+      delete: op({
+        tag: 'artifacts',
+        summary: 'Delete a version',
+        description: 'By digest or by tag: the manifest and every tag pointing at it.',
+        operationId: 'deleteVersion',
+        params: VERSION,
+        ok: { status: 204, description: 'Deleted' },
+        errors: [400, 404],
+      }),
+    },
+  },
+  components: {
+    schemas: {
+      Error: errorSchema,
+      Space: spaceSchema,
+      SpaceList: listSchema(ref('Space')),
+      Registry: registrySchema,
+      RegistryList: listSchema(ref('Registry')),
+      Setup: setupSchema,
+      Artifact: artifactSchema,
+      ArtifactList: listSchema(ref('Artifact')),
+      Version: versionSchema,
+      VersionList: listSchema(ref('Version')),
+      VersionDetail: versionDetailSchema,
+    },
+  },
+};
+
+/** `/api/v1/spaces/:path` → `/spaces/{path}`: the document's key for a registered route. */
+export function documentedPath(url: string, prefix: string): string {
+  return url.slice(prefix.length).replace(/:([A-Za-z_]+)/g, '{$1}');
+}
+
+/** Whether the document describes `method` on the route `url` (as Fastify registered it). */
+export function isDocumented(method: string, url: string, prefix: string): boolean {
+  const item = (OPENAPI_DOCUMENT.paths as Record<string, Json | undefined>)[documentedPath(url, prefix)];
+  return item?.[method.toLowerCase()] !== undefined;
+}

@@ -1,0 +1,40 @@
+/**
+ * The management REST API plugin, registered under `/api/v1`. One encapsulated scope: every
+ * error in it (domain, schema validation, malformed JSON, unknown route) answers in the API's
+ * `{"code","message","details"}` shape, and every route in it must be in the OpenAPI document
+ * (the server refuses to start otherwise, so a test catches a route added without docs).
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Services } from '../services.js';
+import { artifactRoutes } from './artifacts.js';
+import { apiErrorHandler, sendApiError } from './errors.js';
+import { isDocumented, OPENAPI_DOCUMENT } from './openapi.js';
+import { registryRoutes } from './registries.js';
+import { spaceRoutes } from './spaces.js';
+
+export interface ApiOptions {
+  services: Services;
+}
+
+export async function apiRoutes(app: FastifyInstance, { services }: ApiOptions): Promise<void> {
+  app.setErrorHandler(apiErrorHandler);
+  app.setNotFoundHandler((request, reply) =>
+    sendApiError(reply, 404, 'NOT_FOUND', `no API endpoint ${request.method} ${request.url.split('?')[0]}`, {
+      method: request.method,
+    }),
+  );
+
+  const registered: Array<{ method: string; url: string }> = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) registered.push({ method, url: route.url });
+  });
+  app.addHook('onReady', async () => {
+    const missing = registered.filter((r) => !isDocumented(r.method, r.url, app.prefix)).map((r) => `${r.method} ${r.url}`);
+    if (missing.length > 0) throw new Error(`API routes missing from the OpenAPI document (src/api/openapi.ts): ${missing.join(', ')}`);
+  });
+
+  app.get('/openapi.json', async () => OPENAPI_DOCUMENT);
+  spaceRoutes(app, services);
+  registryRoutes(app, services);
+  artifactRoutes(app, services);
+}

@@ -1,0 +1,296 @@
+/**
+ * JSON schemas of the management API: request bodies and query strings (validated by Fastify's
+ * ajv) and responses (serialized by Fastify, and published in the OpenAPI document). One
+ * definition serves validation, serialization and documentation, so they cannot drift apart.
+ *
+ * Shape checks live here; rules with their own error codes and messages (the name rule, label
+ * limits, upstream list checks) live in the domain, which re-checks everything it is given.
+ */
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../registry/listing.js';
+import { PACKAGE_TYPES, REGISTRY_KINDS, REGISTRY_SORT_KEYS } from '../registry/registries.js';
+import { ARTIFACT_SORT_KEYS, VERSION_SORT_KEYS } from '../registry/artifacts.js';
+import { SPACE_SORT_KEYS } from '../registry/spaces.js';
+
+export type Schema = Record<string, unknown>;
+
+/**
+ * A closed object: an unknown property is a 400, not silently ignored. Fastify's ajv runs with
+ * `removeAdditional`, which would strip unknown properties under `additionalProperties: false`
+ * alone; `propertyNames` is checked before that and fails instead.
+ */
+export function closed(properties: Record<string, Schema>, required: string[] = []): Schema {
+  return {
+    type: 'object',
+    properties,
+    ...(required.length > 0 ? { required } : {}),
+    additionalProperties: false,
+    propertyNames: { enum: Object.keys(properties) },
+  };
+}
+
+const str = (description: string, extra: Schema = {}): Schema => ({ type: 'string', description, ...extra });
+const int = (description: string): Schema => ({ type: 'integer', minimum: 0, description });
+const bool = (description: string): Schema => ({ type: 'boolean', description });
+const time = (description: string): Schema => ({ type: 'string', format: 'date-time', description });
+const nullable = (schema: Schema): Schema => ({ ...schema, type: [schema.type, 'null'] });
+const strings = (description: string): Schema => ({ type: 'array', items: { type: 'string' }, description });
+const stringMap: Schema = { type: 'object', additionalProperties: { type: 'string' } };
+/** Any JSON object, serialized as is. */
+const anyObject = (description: string): Schema => ({ type: 'object', additionalProperties: true, description });
+
+// Errors and lists ---------------------------------------------------------------------------
+
+export const errorSchema: Schema = {
+  type: 'object',
+  required: ['code', 'message', 'details'],
+  properties: {
+    code: str('Machine-readable error code', {
+      enum: ['NOT_FOUND', 'ALREADY_EXISTS', 'CONFLICT', 'INVALID_NAME', 'INVALID_ARGUMENT', 'TOO_LARGE', 'UNAVAILABLE', 'UNAUTHORIZED', 'FORBIDDEN', 'UNSUPPORTED', 'UNSUPPORTED_MEDIA_TYPE', 'TOO_MANY_REQUESTS', 'INTERNAL'],
+    }),
+    message: str('What went wrong, for people'),
+    details: anyObject('Structured context (field, names in use, …)'),
+  },
+};
+
+export function listSchema(item: Schema): Schema {
+  return {
+    type: 'object',
+    required: ['items', 'total', 'page', 'size'],
+    properties: {
+      items: { type: 'array', items: item },
+      total: int('Items matching the query, on all pages'),
+      page: { type: 'integer', minimum: 1, description: 'This page (from 1)' },
+      size: { type: 'integer', minimum: 1, description: 'Page size asked for' },
+    },
+  };
+}
+
+/** Query string of a paged list sorted by one of `sortKeys`. */
+export function pageQuery(sortKeys: readonly string[], extra: Record<string, Schema> = {}, defaultOrder = 'asc'): Schema {
+  return {
+    type: 'object',
+    properties: {
+      page: { type: 'integer', minimum: 1, default: 1, description: 'Page number, from 1' },
+      size: { type: 'integer', minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE, description: `Page size, at most ${MAX_PAGE_SIZE}` },
+      sort: { type: 'string', enum: [...sortKeys], description: `Sort key (default ${sortKeys[0]})` },
+      order: { type: 'string', enum: ['asc', 'desc'], description: `Sort order (default ${defaultOrder})` },
+      q: str('Case-insensitive substring filter'),
+      ...extra,
+    },
+  };
+}
+
+// Spaces ---------------------------------------------------------------------------------------
+
+const spacePath = str('`acme` or `acme/payments`; every segment follows the name rule ^[a-z][a-z0-9._-]*$ (at most 255 characters)');
+const description = str('Free text, at most 4096 characters', { maxLength: 4096 });
+
+export const spaceCreateBody = closed({ path: spacePath, description }, ['path']);
+export const spacePatchBody = closed({ description });
+
+export const spaceSchema: Schema = {
+  type: 'object',
+  required: ['path', 'name', 'parent', 'root', 'description', 'createdAt', 'updatedAt'],
+  properties: {
+    path: spacePath,
+    name: str('The last path segment'),
+    parent: nullable(str('Path of the parent space; null for a root space')),
+    root: str('The root space (first segment)'),
+    description: str('Description'),
+    createdAt: time('Creation time'),
+    updatedAt: time('Last change'),
+  },
+};
+
+export const spacesQuery = pageQuery(SPACE_SORT_KEYS);
+
+// Registries -----------------------------------------------------------------------------------
+
+const packageType = str('Package type, fixed at creation', { enum: [...PACKAGE_TYPES] });
+const kind = str('`local` (hosted) or `upstream` (a proxy), fixed at creation', { enum: [...REGISTRY_KINDS] });
+const labels = strings('Labels: non-empty, at most 64 characters each; duplicates are dropped');
+const upstreams = strings('Ordered upstream proxy identifiers (same root space, kind upstream, same package type), tried top to bottom');
+
+const authInput = closed(
+  {
+    type: str('Authentication against the upstream', { enum: ['anonymous', 'basic'] }),
+    username: str('Username (basic)'),
+    password: str('Password or access token (basic); write-only, never returned. On PATCH, omit it to keep the stored one'),
+  },
+  ['type'],
+);
+
+const upstreamInput = closed({
+  source: str('`dockerhub` (Docker only; URL fixed) or `custom`; Helm proxies are always custom', { enum: ['dockerhub', 'custom'] }),
+  url: str('Remote URL: http(s):// (Docker, Helm chart repository) or oci:// (Helm)'),
+  auth: authInput,
+  tagTtlSeconds: { type: 'integer', minimum: 0, default: 300, description: 'How long a cached tag or index is served before revalidation' },
+});
+
+export const registryCreateBody = closed(
+  {
+    space: str('The space that holds the registry (`acme` or `acme/payments`)'),
+    identifier: str('Name, unique in the root space; rule ^[a-z][a-z0-9._-]*$, at most 255 characters'),
+    packageType,
+    kind: { ...kind, default: 'local' },
+    description,
+    labels,
+    public: bool('Allow anonymous pulls (default false)'),
+    upstreams,
+    upstream: nullable(upstreamInput),
+  },
+  ['space', 'identifier', 'packageType'],
+);
+
+export const registryPatchBody = closed({
+  description,
+  labels,
+  public: bool('Allow anonymous pulls'),
+  upstreams: { ...upstreams, description: 'Replaces the ordered upstream list (local registries only)' },
+  upstream: { ...upstreamInput, description: 'Changes the proxy config (upstream proxies only); omitted fields keep their values' },
+  identifier: str('Fixed at creation: any other value than the current one is rejected'),
+  packageType: str('Fixed at creation: any other value than the current one is rejected'),
+  kind: str('Fixed at creation: any other value than the current one is rejected'),
+  space: str('Fixed at creation: any other value than the current one is rejected'),
+});
+
+const upstreamView: Schema = {
+  type: 'object',
+  required: ['source', 'url', 'auth', 'tagTtlSeconds'],
+  properties: {
+    source: str('dockerhub or custom', { enum: ['dockerhub', 'custom'] }),
+    url: str('Remote URL'),
+    // No password here: the serializer drops anything not listed, a second guard on the secret.
+    auth: {
+      type: 'object',
+      required: ['type'],
+      properties: { type: str('anonymous or basic', { enum: ['anonymous', 'basic'] }), username: str('Username (basic)') },
+      additionalProperties: false,
+    },
+    tagTtlSeconds: int('Tag/index cache TTL in seconds'),
+  },
+  additionalProperties: false,
+};
+
+export const registrySchema: Schema = {
+  type: 'object',
+  required: ['space', 'root', 'identifier', 'packageType', 'kind', 'description', 'labels', 'public', 'upstreams', 'upstream', 'url', 'sizeBytes', 'artifactCount', 'downloadCount', 'createdAt', 'updatedAt'],
+  properties: {
+    space: str('The space that holds the registry'),
+    root: str('Its root space'),
+    identifier: str('Name, unique in the root space'),
+    packageType,
+    kind,
+    description: str('Description'),
+    labels: strings('Labels'),
+    public: bool('Anonymous pulls allowed'),
+    upstreams: strings('Ordered upstream proxy identifiers (empty for proxies)'),
+    upstream: nullable(upstreamView),
+    url: str('`<baseUrl>/<root>/<identifier>`, where OCI clients find it'),
+    sizeBytes: int('Bytes stored'),
+    artifactCount: int('Artifacts'),
+    downloadCount: int('Downloads of all versions'),
+    createdAt: time('Creation time'),
+    updatedAt: time('Latest change to its configuration or content'),
+  },
+};
+
+export const registriesQuery = pageQuery(REGISTRY_SORT_KEYS, {
+  space: str('Only registries of this space (path)'),
+  recursive: { type: 'boolean', default: false, description: 'With space: include its nested projects' },
+  packageType: str('Only this package type', { enum: [...PACKAGE_TYPES] }),
+  kind: str('Only this kind', { enum: [...REGISTRY_KINDS] }),
+});
+
+export const setupSchema: Schema = {
+  type: 'object',
+  required: ['packageType', 'steps'],
+  properties: {
+    packageType,
+    steps: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['title', 'commands'],
+        properties: { title: str('Step title'), commands: strings('Shell commands, in order'), note: str('Advice for the step') },
+      },
+    },
+  },
+};
+
+// Artifacts ------------------------------------------------------------------------------------
+
+export const artifactSchema: Schema = {
+  type: 'object',
+  required: ['name', 'versionCount', 'latestVersion', 'sizeBytes', 'downloadCount', 'updatedAt', 'cached'],
+  properties: {
+    name: str('Image or chart name inside the registry (`team/app`)'),
+    versionCount: int('Versions (manifests)'),
+    latestVersion: nullable(str('The most recently updated tag')),
+    sizeBytes: int('Bytes of its distinct blobs and manifests'),
+    downloadCount: int('Downloads of all its versions'),
+    updatedAt: time('Latest push or tag change'),
+    cached: bool('Fetched through an upstream proxy'),
+  },
+};
+
+const versionProperties: Record<string, Schema> = {
+  digest: str('Manifest digest'),
+  tags: strings('Tags pointing at this version, sorted'),
+  mediaType: str('Manifest media type'),
+  artifactType: nullable(str('Artifact type (or the config media type of an image)')),
+  size: int('The manifest plus everything it references, in bytes'),
+  manifestSize: int('The manifest document alone, in bytes'),
+  createdAt: time('Push time'),
+  downloadCount: int('Downloads'),
+};
+
+export const versionSchema: Schema = {
+  type: 'object',
+  required: Object.keys(versionProperties),
+  properties: versionProperties,
+};
+
+const descriptorSchema: Schema = {
+  type: 'object',
+  required: ['mediaType', 'digest', 'size'],
+  properties: {
+    mediaType: str('Media type'),
+    digest: str('Digest'),
+    size: int('Size in bytes'),
+    artifactType: str('Artifact type'),
+    annotations: stringMap,
+  },
+};
+
+const platformSchema: Schema = {
+  ...descriptorSchema,
+  required: ['mediaType', 'digest', 'size', 'platform'],
+  properties: {
+    ...(descriptorSchema.properties as Record<string, Schema>),
+    platform: nullable({
+      type: 'object',
+      required: ['architecture', 'os'],
+      properties: { architecture: str('CPU architecture'), os: str('Operating system'), variant: str('CPU variant'), 'os.version': str('OS version') },
+    }),
+  },
+};
+
+export const versionDetailSchema: Schema = {
+  type: 'object',
+  required: [...Object.keys(versionProperties), 'name', 'annotations', 'subject', 'manifest', 'config', 'layers', 'platforms', 'chart'],
+  properties: {
+    ...versionProperties,
+    name: str('Artifact name'),
+    annotations: nullable(stringMap),
+    subject: nullable(str('Digest of the manifest this one refers to')),
+    manifest: anyObject('The manifest document as pushed'),
+    config: nullable(descriptorSchema),
+    layers: { type: 'array', items: descriptorSchema, description: 'Layers of an image, in order; empty for an index' },
+    platforms: nullable({ type: 'array', items: platformSchema, description: 'Children of an index with their platforms' }),
+    chart: nullable(anyObject('Chart metadata of a Helm chart')),
+  },
+};
+
+export const artifactsQuery = pageQuery(ARTIFACT_SORT_KEYS);
+export const versionsQuery = pageQuery(VERSION_SORT_KEYS, {}, 'desc');

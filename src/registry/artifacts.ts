@@ -1,0 +1,285 @@
+/**
+ * Artifacts of a registry as the management surfaces see them: artifacts (repositories that
+ * hold at least one version), their versions (manifests) with tags, sizes and downloads, the
+ * detail of one version, and deletion of versions and whole artifacts.
+ *
+ * A `{version}` is a manifest digest or a tag; a tag is resolved to its digest first, so
+ * deleting a version by tag deletes the manifest and every tag pointing at it.
+ */
+import { isDigest } from '../base/digest.js';
+import { isPalletError, PalletError } from '../base/errors.js';
+import { isTag } from '../base/names.js';
+import { readLimited } from '../base/streams.js';
+import type { ArtifactRecord, MetadataStore, RepositoryRecord, StoredManifest, VersionRecord } from '../metadata/store.js';
+import type { BlobService } from './blobs.js';
+import { paginate, type Page, type PageRequest, type SortKeys } from './listing.js';
+import { isIndexMediaType } from './media-types.js';
+import type { RegistryRef, RegistryService } from './registries.js';
+
+/** Config media type of a Helm chart pushed as an OCI artifact. */
+export const HELM_CONFIG = 'application/vnd.cncf.helm.config.v1+json';
+/** Largest chart config read for the version detail. */
+const MAX_CHART_CONFIG_BYTES = 1024 * 1024;
+
+export interface ArtifactView {
+  name: string;
+  versionCount: number;
+  /** The most recently updated tag; null when every version is untagged. */
+  latestVersion: string | null;
+  sizeBytes: number;
+  downloadCount: number;
+  updatedAt: string;
+  /** Whether the artifact was fetched through an upstream proxy (always false until caching lands). */
+  cached: boolean;
+}
+
+export interface VersionView {
+  digest: string;
+  tags: string[];
+  mediaType: string;
+  artifactType: string | null;
+  /** The manifest plus everything it references, in bytes. */
+  size: number;
+  /** The manifest document alone, in bytes. */
+  manifestSize: number;
+  createdAt: string;
+  downloadCount: number;
+}
+
+export interface DescriptorView {
+  mediaType: string;
+  digest: string;
+  size: number;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+}
+
+export interface PlatformView extends DescriptorView {
+  /** The child's platform as the index declares it; null when the index names none. */
+  platform: { architecture: string; os: string; variant?: string; 'os.version'?: string } | null;
+}
+
+export interface VersionDetail extends VersionView {
+  /** The artifact's name. */
+  name: string;
+  annotations: Record<string, string> | null;
+  subject: string | null;
+  /** The manifest document as pushed. */
+  manifest: unknown;
+  /** The config descriptor of an image manifest; null for an index. */
+  config: DescriptorView | null;
+  /** Layers of an image manifest, in document order; empty for an index. */
+  layers: DescriptorView[];
+  /** The children of an index with their platforms; null for an image manifest. */
+  platforms: PlatformView[] | null;
+  /** Chart.yaml metadata of a Helm chart (its OCI config); null for other artifacts. */
+  chart: Record<string, unknown> | null;
+}
+
+const ARTIFACT_SORT: SortKeys<ArtifactView> = {
+  name: (a) => a.name,
+  versionCount: (a) => a.versionCount,
+  sizeBytes: (a) => a.sizeBytes,
+  downloadCount: (a) => a.downloadCount,
+  updatedAt: (a) => a.updatedAt,
+};
+
+const VERSION_SORT: SortKeys<VersionView> = {
+  createdAt: (v) => v.createdAt,
+  digest: (v) => v.digest,
+  size: (v) => v.size,
+  downloadCount: (v) => v.downloadCount,
+};
+
+export const ARTIFACT_SORT_KEYS: readonly string[] = Object.keys(ARTIFACT_SORT);
+export const VERSION_SORT_KEYS: readonly string[] = Object.keys(VERSION_SORT);
+
+type Json = Record<string, unknown>;
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function toArtifactView(a: ArtifactRecord): ArtifactView {
+  return {
+    name: a.name,
+    versionCount: a.versionCount,
+    latestVersion: a.latestTag,
+    sizeBytes: a.sizeBytes,
+    downloadCount: a.downloadCount,
+    updatedAt: new Date(a.updatedAt).toISOString(),
+    cached: false,
+  };
+}
+
+function toVersionView(v: VersionRecord): VersionView {
+  return {
+    digest: v.digest,
+    tags: v.tags,
+    mediaType: v.mediaType,
+    artifactType: v.artifactType,
+    size: v.totalSize,
+    manifestSize: v.size,
+    createdAt: new Date(v.createdAt).toISOString(),
+    downloadCount: v.downloadCount,
+  };
+}
+
+/** A descriptor of a stored (hence already validated) manifest document. */
+function toDescriptor(value: unknown): DescriptorView {
+  const d = isObject(value) ? value : {};
+  return {
+    mediaType: String(d.mediaType ?? ''),
+    digest: String(d.digest ?? ''),
+    size: typeof d.size === 'number' ? d.size : 0,
+    ...(typeof d.artifactType === 'string' ? { artifactType: d.artifactType } : {}),
+    ...(isObject(d.annotations) ? { annotations: d.annotations as Record<string, string> } : {}),
+  };
+}
+
+/** Checks a `{version}`: a digest or a tag. */
+function versionKind(version: string): 'digest' | 'tag' {
+  if (isDigest(version)) return 'digest';
+  if (!version.includes(':') && isTag(version)) return 'tag';
+  throw new PalletError('INVALID_ARGUMENT', `version ${JSON.stringify(version)} is neither a digest (sha256:…) nor a valid tag`, {
+    field: 'version',
+  });
+}
+
+export class ArtifactService {
+  constructor(
+    private readonly store: MetadataStore,
+    private readonly blobs: BlobService,
+    private readonly registries: RegistryService,
+  ) {}
+
+  /** Artifacts with at least one version; `q` keeps names containing it (any case). */
+  async list(root: string, identifier: string, q: string | undefined, page: PageRequest): Promise<Page<ArtifactView>> {
+    const { registry } = await this.registries.getRef(root, identifier);
+    const needle = q?.toLowerCase();
+    const artifacts = (await this.store.listArtifacts([registry.id]))
+      .filter((a) => a.versionCount > 0 && (!needle || a.name.toLowerCase().includes(needle)))
+      .map(toArtifactView);
+    return paginate(artifacts, page, ARTIFACT_SORT, 'name');
+  }
+
+  /** One artifact; NOT_FOUND when the repository is missing or holds no version. */
+  async get(root: string, identifier: string, name: string): Promise<ArtifactView> {
+    const ref = await this.registries.getRef(root, identifier);
+    const found = (await this.store.listArtifacts([ref.registry.id])).find((a) => a.name === name && a.versionCount > 0);
+    if (!found) throw this.artifactNotFound(ref, name);
+    return toArtifactView(found);
+  }
+
+  /**
+   * Versions of an artifact, newest first unless asked otherwise; `q` keeps versions whose
+   * digest or a tag contains it.
+   */
+  async versions(root: string, identifier: string, name: string, q: string | undefined, page: PageRequest): Promise<Page<VersionView>> {
+    const { versions } = await this.getVersions(await this.registries.getRef(root, identifier), name);
+    const needle = q?.toLowerCase();
+    const matching = versions.filter((v) => !needle || v.digest.includes(needle) || v.tags.some((t) => t.toLowerCase().includes(needle)));
+    return paginate(matching.map(toVersionView), page, VERSION_SORT, 'createdAt', 'desc');
+  }
+
+  async version(root: string, identifier: string, name: string, version: string): Promise<VersionDetail> {
+    const ref = await this.registries.getRef(root, identifier);
+    const kind = versionKind(version);
+    const { repo, versions } = await this.getVersions(ref, name);
+    const manifest = await this.findManifest(ref, repo, version, kind);
+    const record = versions.find((v) => v.digest === manifest.digest);
+    if (!record) throw this.versionNotFound(ref, name, version);
+    const doc: unknown = JSON.parse(manifest.payload.toString('utf8'));
+    const json = isObject(doc) ? doc : {};
+    const index = isIndexMediaType(manifest.mediaType);
+    const config = !index && json.config !== undefined ? toDescriptor(json.config) : null;
+    const platforms = index
+      ? (Array.isArray(json.manifests) ? json.manifests : []).map((child): PlatformView => {
+          const p = isObject(child) && isObject(child.platform) ? child.platform : undefined;
+          return {
+            ...toDescriptor(child),
+            platform: p
+              ? {
+                  architecture: String(p.architecture ?? ''),
+                  os: String(p.os ?? ''),
+                  ...(typeof p.variant === 'string' ? { variant: p.variant } : {}),
+                  ...(typeof p['os.version'] === 'string' ? { 'os.version': p['os.version'] } : {}),
+                }
+              : null,
+          };
+        })
+      : null;
+    return {
+      name: repo.name,
+      ...toVersionView(record),
+      annotations: manifest.annotations,
+      subject: manifest.subjectDigest,
+      manifest: doc,
+      config,
+      layers: !index && Array.isArray(json.layers) ? json.layers.map(toDescriptor) : [],
+      platforms,
+      chart: config?.mediaType === HELM_CONFIG ? await this.readChart(ref, repo, config.digest) : null,
+    };
+  }
+
+  /** Deletes a version: the manifest a digest or tag names, with every tag pointing at it. */
+  async deleteVersion(root: string, identifier: string, name: string, version: string): Promise<void> {
+    const ref = await this.registries.getRef(root, identifier);
+    const kind = versionKind(version);
+    const repo = await this.getRepository(ref, name);
+    const manifest = await this.findManifest(ref, repo, version, kind);
+    if (!(await this.store.deleteManifest(repo.id, manifest.digest))) throw this.versionNotFound(ref, name, version);
+  }
+
+  /** Deletes an artifact with all its versions, its upload sessions and the blobs only it held. */
+  async deleteArtifact(root: string, identifier: string, name: string): Promise<void> {
+    const ref = await this.registries.getRef(root, identifier);
+    const repo = await this.getRepository(ref, name);
+    const { uploadIds } = await this.store.deleteRepository(repo.id);
+    for (const id of uploadIds) await this.blobs.discard(id);
+    await this.blobs.reclaimOrphans(ref.root.id);
+  }
+
+  private async getRepository(ref: RegistryRef, name: string): Promise<RepositoryRecord> {
+    const repo = await this.store.findRepository(ref.registry.id, name);
+    if (!repo) throw this.artifactNotFound(ref, name);
+    return repo;
+  }
+
+  /** The repository and its versions; NOT_FOUND when it holds none (it is not an artifact). */
+  private async getVersions(ref: RegistryRef, name: string): Promise<{ repo: RepositoryRecord; versions: VersionRecord[] }> {
+    const repo = await this.getRepository(ref, name);
+    const versions = await this.store.listVersions(repo.id);
+    if (versions.length === 0) throw this.artifactNotFound(ref, name);
+    return { repo, versions };
+  }
+
+  private async findManifest(ref: RegistryRef, repo: RepositoryRecord, version: string, kind: 'digest' | 'tag'): Promise<StoredManifest> {
+    const found = kind === 'digest' ? await this.store.findManifest(repo.id, version) : await this.store.findManifestByTag(repo.id, version);
+    if (!found) throw this.versionNotFound(ref, repo.name, version);
+    return found;
+  }
+
+  /** The chart's config JSON; null when it cannot be read (missing, too large, not JSON). */
+  private async readChart(ref: RegistryRef, repo: RepositoryRecord, digest: string): Promise<Record<string, unknown> | null> {
+    try {
+      const { stream } = await this.blobs.open({ rootSpaceId: ref.root.id, repositoryId: repo.id }, digest);
+      const parsed: unknown = JSON.parse((await readLimited(stream, MAX_CHART_CONFIG_BYTES)).toString('utf8'));
+      return isObject(parsed) ? parsed : null;
+    } catch (err) {
+      if (isPalletError(err) || err instanceof SyntaxError) return null;
+      throw err;
+    }
+  }
+
+  private artifactNotFound(ref: RegistryRef, name: string): PalletError {
+    return new PalletError('NOT_FOUND', `registry ${ref.root.path}/${ref.registry.identifier} has no artifact ${name}`, { name });
+  }
+
+  private versionNotFound(ref: RegistryRef, name: string, version: string): PalletError {
+    return new PalletError('NOT_FOUND', `artifact ${name} in ${ref.root.path}/${ref.registry.identifier} has no version ${version}`, {
+      name,
+      version,
+    });
+  }
+}

@@ -1,0 +1,607 @@
+/**
+ * Registries: local registries (hosted; may carry an ordered list of upstream proxies) and
+ * upstream proxies (kind `upstream`, with a proxy config). Creation, listing with stats,
+ * configuration changes, deletion with storage reclaim, and the Setup Client steps.
+ *
+ * Contracts:
+ * - identifier, packageType and kind are fixed at creation (INVALID_ARGUMENT on a change).
+ * - An upstream list holds proxies of the registry's root space, of kind `upstream` and of the
+ *   same package type, each once, in the order given (INVALID_ARGUMENT otherwise).
+ * - Upstream passwords never leave this module: views carry `auth: {type, username}` only.
+ * - Deleting a registry removes its artifacts, its upload sessions' storage, and the bytes of
+ *   blobs no other repository of the root space links. Deleting a proxy that a registry still
+ *   lists is a CONFLICT naming those registries.
+ */
+import { PalletError } from '../base/errors.js';
+import { checkName } from '../base/names.js';
+import type {
+  MetadataStore,
+  PackageType,
+  RegistryKind,
+  RegistryPatch,
+  RegistryRecord,
+  RegistryStats,
+  SpaceRecord,
+} from '../metadata/store.js';
+import type { BlobService } from './blobs.js';
+import { paginate, type Page, type PageRequest, type SortKeys } from './listing.js';
+import { checkDescription, checkSpacePath } from './spaces.js';
+
+export const PACKAGE_TYPES: readonly PackageType[] = ['docker', 'helm'];
+export const REGISTRY_KINDS: readonly RegistryKind[] = ['local', 'upstream'];
+export const DOCKER_HUB_URL = 'https://registry-1.docker.io';
+export const DEFAULT_TAG_TTL_SECONDS = 300;
+export const MAX_LABEL_LENGTH = 64;
+
+export type UpstreamSource = 'dockerhub' | 'custom';
+
+/**
+ * The upstream proxy config as stored in the registry row. The password is stored as given
+ * (plain text in the metadata database) until the key-management issue adds encryption at
+ * rest; it is read only by the upstream client and never put into a view.
+ */
+interface StoredUpstream {
+  source: UpstreamSource;
+  url: string;
+  auth: { type: 'anonymous' } | { type: 'basic'; username: string; password: string };
+  tagTtlSeconds: number;
+}
+
+/** The upstream proxy config as the API shows it: no secret. */
+export interface UpstreamView {
+  source: UpstreamSource;
+  url: string;
+  auth: { type: 'anonymous' } | { type: 'basic'; username: string };
+  tagTtlSeconds: number;
+}
+
+export interface RegistryView {
+  /** The space that holds the registry (`acme` or `acme/payments`). */
+  space: string;
+  /** Its root space: identifiers are unique there, and OCI names start with it. */
+  root: string;
+  identifier: string;
+  packageType: PackageType;
+  kind: RegistryKind;
+  description: string;
+  labels: string[];
+  public: boolean;
+  /** Identifiers of the upstream proxies a local registry tries, in order (empty for proxies). */
+  upstreams: string[];
+  /** The proxy config of an upstream proxy; null for local registries. */
+  upstream: UpstreamView | null;
+  /** `<baseUrl>/<root>/<identifier>`: where OCI clients find it. */
+  url: string;
+  sizeBytes: number;
+  artifactCount: number;
+  downloadCount: number;
+  createdAt: string;
+  /** Latest change to the registry's configuration or content. */
+  updatedAt: string;
+}
+
+export interface NewRegistryInput {
+  space: unknown;
+  identifier: unknown;
+  packageType: unknown;
+  kind?: unknown;
+  description?: unknown;
+  labels?: unknown;
+  public?: unknown;
+  upstreams?: unknown;
+  upstream?: unknown;
+}
+
+export interface RegistryPatchInput {
+  description?: unknown;
+  labels?: unknown;
+  public?: unknown;
+  upstreams?: unknown;
+  upstream?: unknown;
+  /** Fixed at creation: accepted only when equal to the current value. */
+  identifier?: unknown;
+  packageType?: unknown;
+  kind?: unknown;
+  space?: unknown;
+}
+
+export interface RegistryFilterInput {
+  /** A space path; every space when omitted. */
+  space?: string;
+  /** Include the registries of the space's nested projects. */
+  recursive?: boolean;
+  packageType?: string;
+  kind?: string;
+  q?: string;
+}
+
+export interface SetupStep {
+  title: string;
+  commands: string[];
+  /** Extra advice for the step (e.g. plain-HTTP hosts). */
+  note?: string;
+}
+
+export interface SetupGuide {
+  packageType: PackageType;
+  steps: SetupStep[];
+}
+
+/** A registry found by root space and identifier. */
+export interface RegistryRef {
+  root: SpaceRecord;
+  registry: RegistryRecord;
+}
+
+const EMPTY_STATS: RegistryStats = { sizeBytes: 0, artifactCount: 0, downloadCount: 0, lastModified: 0 };
+
+type Json = Record<string, unknown>;
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function invalid(message: string, field: string, extra: Json = {}): PalletError {
+  return new PalletError('INVALID_ARGUMENT', message, { field, ...extra });
+}
+
+export function checkPackageType(value: unknown): PackageType {
+  if (typeof value !== 'string' || !(PACKAGE_TYPES as readonly string[]).includes(value)) {
+    throw invalid(`packageType must be one of ${PACKAGE_TYPES.join(', ')}; got ${JSON.stringify(value)}`, 'packageType');
+  }
+  return value as PackageType;
+}
+
+export function checkKind(value: unknown): RegistryKind {
+  if (typeof value !== 'string' || !(REGISTRY_KINDS as readonly string[]).includes(value)) {
+    throw invalid(`kind must be one of ${REGISTRY_KINDS.join(', ')}; got ${JSON.stringify(value)}`, 'kind');
+  }
+  return value as RegistryKind;
+}
+
+/** Labels: non-empty strings of at most 64 characters, trimmed; duplicates keep the first. */
+export function checkLabels(value: unknown): string[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value)) throw invalid('labels must be an array of strings', 'labels');
+  const out: string[] = [];
+  for (const [i, raw] of value.entries()) {
+    if (typeof raw !== 'string') throw invalid(`labels[${i}] must be a string`, 'labels');
+    const label = raw.trim();
+    if (label.length === 0) throw invalid(`labels[${i}] must not be empty`, 'labels');
+    if (label.length > MAX_LABEL_LENGTH) {
+      throw invalid(`labels[${i}] is ${label.length} characters long; a label has at most ${MAX_LABEL_LENGTH}`, 'labels');
+    }
+    if (!out.includes(label)) out.push(label);
+  }
+  return out;
+}
+
+function checkBoolean(value: unknown, field: string): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'boolean') throw invalid(`${field} must be true or false`, field);
+  return value;
+}
+
+/** An upstream URL: no credentials, query or fragment; no trailing slash. */
+function checkUpstreamUrl(value: unknown, packageType: PackageType): string {
+  const allowed = packageType === 'helm' ? ['http:', 'https:', 'oci:'] : ['http:', 'https:'];
+  const schemes = allowed.map((p) => `${p}//`).join(', ');
+  if (typeof value !== 'string' || value.length === 0) {
+    throw invalid(`upstream.url is required for a custom source (${schemes} URL)`, 'upstream.url');
+  }
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw invalid(`upstream.url ${JSON.stringify(value)} is not a valid URL`, 'upstream.url');
+  }
+  if (!allowed.includes(url.protocol)) {
+    throw invalid(`upstream.url of a ${packageType} upstream proxy must start with ${schemes}; got ${JSON.stringify(value)}`, 'upstream.url');
+  }
+  if (!url.host) throw invalid(`upstream.url ${JSON.stringify(value)} names no host`, 'upstream.url');
+  if (url.username || url.password) {
+    throw invalid('upstream.url must not carry credentials: put them in upstream.auth', 'upstream.url');
+  }
+  if (url.search || url.hash) throw invalid('upstream.url must not carry a query or fragment', 'upstream.url');
+  return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+function checkAuth(value: unknown, previous: StoredUpstream['auth'] | undefined): StoredUpstream['auth'] {
+  if (value === undefined) return previous ?? { type: 'anonymous' };
+  if (!isObject(value)) throw invalid('upstream.auth must be an object: {"type":"anonymous"} or {"type":"basic","username","password"}', 'upstream.auth');
+  if (value.type === 'anonymous') return { type: 'anonymous' };
+  if (value.type !== 'basic') throw invalid(`upstream.auth.type must be anonymous or basic; got ${JSON.stringify(value.type)}`, 'upstream.auth.type');
+  const { username } = value;
+  if (typeof username !== 'string' || username.length === 0) {
+    throw invalid('upstream.auth.username is required for basic authentication', 'upstream.auth.username');
+  }
+  // A client that edits other settings cannot send back a password it was never shown: an
+  // omitted password keeps the stored one.
+  const password = value.password ?? (previous?.type === 'basic' ? previous.password : undefined);
+  if (typeof password !== 'string' || password.length === 0) {
+    throw invalid('upstream.auth.password (a password or access token) is required for basic authentication', 'upstream.auth.password');
+  }
+  return { type: 'basic', username, password };
+}
+
+/**
+ * Validates an upstream proxy config. With `previous` (a PATCH), fields left out keep their
+ * stored values, except that a change of source drops the previous URL.
+ */
+function checkUpstreamConfig(packageType: PackageType, value: unknown, previous?: StoredUpstream): StoredUpstream {
+  if (!isObject(value)) throw invalid('upstream must be an object with source, url, auth and tagTtlSeconds', 'upstream');
+  const defaultSource = packageType === 'helm' ? 'custom' : undefined;
+  const source = value.source ?? previous?.source ?? defaultSource;
+  if (source !== 'dockerhub' && source !== 'custom') {
+    throw invalid(`upstream.source must be dockerhub or custom; got ${JSON.stringify(source)}`, 'upstream.source');
+  }
+  if (packageType === 'helm' && source !== 'custom') {
+    throw invalid('upstream.source of a helm upstream proxy must be custom (a chart repository or oci:// URL)', 'upstream.source');
+  }
+  let url: string;
+  if (source === 'dockerhub') {
+    if (value.url !== undefined && value.url !== DOCKER_HUB_URL) {
+      throw invalid(`upstream.url is fixed to ${DOCKER_HUB_URL} for source dockerhub; use source custom for another registry`, 'upstream.url');
+    }
+    url = DOCKER_HUB_URL;
+  } else {
+    const keep = previous && previous.source === source ? previous.url : undefined;
+    url = checkUpstreamUrl(value.url ?? keep, packageType);
+  }
+  const ttl = value.tagTtlSeconds ?? previous?.tagTtlSeconds ?? DEFAULT_TAG_TTL_SECONDS;
+  if (typeof ttl !== 'number' || !Number.isSafeInteger(ttl) || ttl < 0) {
+    throw invalid(`upstream.tagTtlSeconds must be an integer of at least 0; got ${JSON.stringify(ttl)}`, 'upstream.tagTtlSeconds');
+  }
+  return { source, url, auth: checkAuth(value.auth, previous?.auth), tagTtlSeconds: ttl };
+}
+
+/** Reads a stored config back (written by `checkUpstreamConfig`, so trusted in shape). */
+function readStoredUpstream(json: Json | null): StoredUpstream | undefined {
+  if (!json) return undefined;
+  const auth = isObject(json.auth) && json.auth.type === 'basic'
+    ? { type: 'basic' as const, username: String(json.auth.username ?? ''), password: String(json.auth.password ?? '') }
+    : { type: 'anonymous' as const };
+  return {
+    source: json.source === 'dockerhub' ? 'dockerhub' : 'custom',
+    url: String(json.url ?? ''),
+    auth,
+    tagTtlSeconds: typeof json.tagTtlSeconds === 'number' ? json.tagTtlSeconds : DEFAULT_TAG_TTL_SECONDS,
+  };
+}
+
+function toUpstreamView(stored: StoredUpstream | undefined): UpstreamView | null {
+  if (!stored) return null;
+  const auth: UpstreamView['auth'] = stored.auth.type === 'basic' ? { type: 'basic', username: stored.auth.username } : { type: 'anonymous' };
+  return { source: stored.source, url: stored.url, auth, tagTtlSeconds: stored.tagTtlSeconds };
+}
+
+function toJson(stored: StoredUpstream): Json {
+  return { ...stored, auth: { ...stored.auth } };
+}
+
+const REGISTRY_SORT: SortKeys<RegistryView> = {
+  identifier: (r) => r.identifier,
+  packageType: (r) => r.packageType,
+  kind: (r) => r.kind,
+  sizeBytes: (r) => r.sizeBytes,
+  artifactCount: (r) => r.artifactCount,
+  downloadCount: (r) => r.downloadCount,
+  updatedAt: (r) => r.updatedAt,
+  createdAt: (r) => r.createdAt,
+};
+
+export const REGISTRY_SORT_KEYS: readonly string[] = Object.keys(REGISTRY_SORT);
+
+export class RegistryService {
+  /**
+   * @param baseUrl the external base URL (`scheme://host[:port]`, no trailing slash) used in
+   *   registry URLs and Setup Client commands.
+   */
+  constructor(
+    private readonly store: MetadataStore,
+    private readonly blobs: BlobService,
+    private readonly baseUrl: string,
+  ) {}
+
+  /** The registry `identifier` of root space `root`; NOT_FOUND when either is missing. */
+  async getRef(root: string, identifier: string): Promise<RegistryRef> {
+    const space = root.includes('/') ? undefined : await this.store.findSpace(root);
+    if (!space) {
+      const why = root.includes('/') ? ` (registries are addressed by their root space, not "${root}")` : '';
+      throw new PalletError('NOT_FOUND', `registry ${root}/${identifier} does not exist${why}`, { root, identifier });
+    }
+    const registry = await this.store.findRegistry(space.id, identifier);
+    if (!registry) throw new PalletError('NOT_FOUND', `registry ${root}/${identifier} does not exist`, { root, identifier });
+    return { root: space, registry };
+  }
+
+  async create(input: NewRegistryInput): Promise<RegistryView> {
+    const spacePath = checkSpacePath(input.space).join('/');
+    const identifier = checkName('identifier', input.identifier);
+    const packageType = checkPackageType(input.packageType);
+    const kind = input.kind === undefined ? 'local' : checkKind(input.kind);
+    const description = checkDescription(input.description) ?? '';
+    const labels = checkLabels(input.labels) ?? [];
+    const isPublic = checkBoolean(input.public, 'public') ?? false;
+    let upstream: StoredUpstream | undefined;
+    if (kind === 'upstream') {
+      if (input.upstream === undefined || input.upstream === null) {
+        throw invalid('an upstream proxy needs its upstream config: {"source", "url", "auth", "tagTtlSeconds"}', 'upstream');
+      }
+      upstream = checkUpstreamConfig(packageType, input.upstream);
+    } else if (input.upstream !== undefined && input.upstream !== null) {
+      throw invalid('only upstream proxies (kind "upstream") take an upstream config; a local registry lists proxies in "upstreams"', 'upstream');
+    }
+
+    const space = await this.store.findSpace(spacePath);
+    if (!space) throw new PalletError('NOT_FOUND', `space "${spacePath}" does not exist`, { path: spacePath });
+    const rootPath = spacePath.split('/')[0]!;
+    const upstreamIds = await this.resolveUpstreams({ rootSpaceId: space.rootId, rootPath, identifier, packageType, kind }, input.upstreams);
+
+    let record: RegistryRecord;
+    try {
+      record = await this.store.createRegistry({
+        spaceId: space.id,
+        identifier,
+        packageType,
+        kind,
+        description,
+        labels,
+        public: isPublic,
+        upstream: upstream ? toJson(upstream) : null,
+      });
+    } catch (err) {
+      if (err instanceof PalletError && err.code === 'ALREADY_EXISTS') {
+        throw new PalletError('ALREADY_EXISTS', `a registry "${identifier}" already exists in ${rootPath} (identifiers are unique within a root space)`, {
+          root: rootPath,
+          identifier,
+        });
+      }
+      throw err;
+    }
+    if (upstreamIds && upstreamIds.length > 0) {
+      try {
+        await this.store.setUpstreams(record.id, upstreamIds);
+      } catch (err) {
+        // A proxy deleted between the check and here: undo the creation rather than leave a
+        // registry without the list the caller asked for.
+        await this.store.deleteRegistry(record.id);
+        throw err;
+      }
+    }
+    return this.view(record, space.path, rootPath);
+  }
+
+  async get(root: string, identifier: string): Promise<RegistryView> {
+    const { root: rootSpace, registry } = await this.getRef(root, identifier);
+    const space = registry.spaceId === rootSpace.id ? rootSpace : await this.store.findSpaceById(registry.spaceId);
+    return this.view(registry, space?.path ?? rootSpace.path, rootSpace.path);
+  }
+
+  /** Registries matching the filter, with stats, sorted and paged. */
+  async list(filter: RegistryFilterInput, page: PageRequest): Promise<Page<RegistryView>> {
+    const spaces = await this.store.listSpaces();
+    let spaceIds: string[] | undefined;
+    if (filter.space !== undefined) {
+      const path = checkSpacePath(filter.space).join('/');
+      const space = spaces.find((s) => s.path === path);
+      if (!space) throw new PalletError('NOT_FOUND', `space "${path}" does not exist`, { path });
+      spaceIds = filter.recursive ? spaces.filter((s) => s.path === path || s.path.startsWith(`${path}/`)).map((s) => s.id) : [space.id];
+    }
+    const records = await this.store.listRegistries({
+      ...(spaceIds ? { spaceIds } : {}),
+      ...(filter.packageType !== undefined ? { packageType: checkPackageType(filter.packageType) } : {}),
+      ...(filter.kind !== undefined ? { kind: checkKind(filter.kind) } : {}),
+      ...(filter.q ? { q: filter.q } : {}),
+    });
+    const stats = await this.stats(records.map((r) => r.id));
+    const pathById = new Map(spaces.map((s) => [s.id, s.path]));
+    // Upstream lists are read only for the page shown, so they are filled in after paging.
+    const recordOf = new Map<RegistryView, RegistryRecord>();
+    for (const r of records) {
+      const view = this.present(r, pathById.get(r.spaceId) ?? '', pathById.get(r.rootSpaceId) ?? '', [], stats.get(r.id) ?? EMPTY_STATS);
+      recordOf.set(view, r);
+    }
+    const result = paginate([...recordOf.keys()], page, REGISTRY_SORT, 'identifier');
+    for (const view of result.items) {
+      const record = recordOf.get(view);
+      if (record?.kind === 'local') view.upstreams = (await this.store.listUpstreams(record.id)).map((u) => u.identifier);
+    }
+    return result;
+  }
+
+  /** Changes description, labels, public, the upstream list or the proxy config. */
+  async update(root: string, identifier: string, patch: RegistryPatchInput): Promise<RegistryView> {
+    const { root: rootSpace, registry } = await this.getRef(root, identifier);
+    const fixed: Array<[keyof RegistryPatchInput, string]> = [
+      ['identifier', registry.identifier],
+      ['packageType', registry.packageType],
+      ['kind', registry.kind],
+    ];
+    for (const [field, current] of fixed) {
+      const wanted = patch[field];
+      if (wanted !== undefined && wanted !== current) {
+        throw invalid(`${field} cannot change after creation (it is ${JSON.stringify(current)}); create a new registry instead`, field);
+      }
+    }
+    if (patch.space !== undefined) {
+      const space = await this.store.findSpaceById(registry.spaceId);
+      if (patch.space !== space?.path) {
+        throw invalid(`space cannot change after creation (it is ${JSON.stringify(space?.path)}); create a new registry instead`, 'space');
+      }
+    }
+
+    const changes: RegistryPatch = {};
+    const description = checkDescription(patch.description);
+    if (description !== undefined) changes.description = description;
+    const labels = checkLabels(patch.labels);
+    if (labels !== undefined) changes.labels = labels;
+    const isPublic = checkBoolean(patch.public, 'public');
+    if (isPublic !== undefined) changes.public = isPublic;
+    if (patch.upstream !== undefined) {
+      if (registry.kind !== 'upstream') {
+        throw invalid('only upstream proxies (kind "upstream") have an upstream config; set "upstreams" to choose proxies', 'upstream');
+      }
+      changes.upstream = toJson(checkUpstreamConfig(registry.packageType, patch.upstream, readStoredUpstream(registry.upstream)));
+    }
+    const upstreamIds = await this.resolveUpstreams(
+      { rootSpaceId: rootSpace.id, rootPath: rootSpace.path, identifier: registry.identifier, packageType: registry.packageType, kind: registry.kind },
+      patch.upstreams,
+    );
+
+    if (upstreamIds) await this.store.setUpstreams(registry.id, upstreamIds);
+    if (Object.keys(changes).length > 0) await this.store.updateRegistry(registry.id, changes);
+    return this.get(rootSpace.path, registry.identifier);
+  }
+
+  /**
+   * Deletes the registry and its artifacts, then reclaims storage: upload sessions of its
+   * repositories, and blobs that no repository of the root space links any more.
+   */
+  async delete(root: string, identifier: string): Promise<void> {
+    const { root: rootSpace, registry } = await this.getRef(root, identifier);
+    if (registry.kind === 'upstream') {
+      const users = await this.store.listDownstreams(registry.id);
+      if (users.length > 0) {
+        const names = users.map((u) => u.identifier);
+        throw new PalletError(
+          'CONFLICT',
+          `upstream proxy ${root}/${identifier} is used by ${names.join(', ')}: remove it from their upstream lists first`,
+          { usedBy: names },
+        );
+      }
+    }
+    const { uploadIds } = await this.store.deleteRegistry(registry.id);
+    for (const id of uploadIds) await this.blobs.discard(id);
+    await this.blobs.reclaimOrphans(rootSpace.id);
+  }
+
+  /** The Setup Client steps for the registry's package type, with host and names filled in. */
+  async setup(root: string, identifier: string): Promise<SetupGuide> {
+    const { root: rootSpace, registry } = await this.getRef(root, identifier);
+    return setupGuide(this.baseUrl, rootSpace.path, registry);
+  }
+
+  /**
+   * Validates an upstream list for a registry and resolves it to registry ids, in order;
+   * undefined when no list was given.
+   */
+  private async resolveUpstreams(
+    target: { rootSpaceId: string; rootPath: string; identifier: string; packageType: PackageType; kind: RegistryKind },
+    value: unknown,
+  ): Promise<string[] | undefined> {
+    if (value === undefined) return undefined;
+    if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) {
+      throw invalid('upstreams must be an array of upstream proxy identifiers', 'upstreams');
+    }
+    const list = value as string[];
+    if (target.kind === 'upstream') {
+      if (list.length === 0) return undefined;
+      throw invalid('an upstream proxy has no upstream list; set "upstreams" on a local registry', 'upstreams');
+    }
+    const ids: string[] = [];
+    for (const [i, name] of list.entries()) {
+      if (list.indexOf(name) !== i) throw invalid(`upstreams lists "${name}" more than once`, 'upstreams', { identifier: name });
+      const proxy = await this.store.findRegistry(target.rootSpaceId, name);
+      if (!proxy) {
+        throw invalid(`upstreams[${i}]: no upstream proxy "${name}" exists in ${target.rootPath}`, 'upstreams', { identifier: name });
+      }
+      if (proxy.kind !== 'upstream') {
+        throw invalid(`upstreams[${i}]: "${name}" is a local registry, not an upstream proxy`, 'upstreams', { identifier: name });
+      }
+      if (proxy.packageType !== target.packageType) {
+        throw invalid(
+          `upstreams[${i}]: "${name}" is a ${proxy.packageType} upstream proxy; ${target.identifier} is a ${target.packageType} registry and takes only ${target.packageType} proxies`,
+          'upstreams',
+          { identifier: name },
+        );
+      }
+      ids.push(proxy.id);
+    }
+    return ids;
+  }
+
+  /**
+   * Stats per registry id. An artifact is a repository with at least one version (what the
+   * artifact list shows), so repositories holding only blobs (an unfinished push) are not
+   * counted, though their bytes are.
+   */
+  private async stats(ids: string[]): Promise<Map<string, RegistryStats>> {
+    if (ids.length === 0) return new Map();
+    const stats = await this.store.registryStats(ids);
+    const artifacts = new Map<string, number>();
+    for (const a of await this.store.listArtifacts(ids)) {
+      if (a.versionCount > 0) artifacts.set(a.registryId, (artifacts.get(a.registryId) ?? 0) + 1);
+    }
+    for (const [id, s] of stats) stats.set(id, { ...s, artifactCount: artifacts.get(id) ?? 0 });
+    return stats;
+  }
+
+  private async view(record: RegistryRecord, spacePath: string, rootPath: string): Promise<RegistryView> {
+    const stats = (await this.stats([record.id])).get(record.id) ?? EMPTY_STATS;
+    const upstreams = record.kind === 'local' ? (await this.store.listUpstreams(record.id)).map((u) => u.identifier) : [];
+    return this.present(record, spacePath, rootPath, upstreams, stats);
+  }
+
+  private present(record: RegistryRecord, spacePath: string, rootPath: string, upstreams: string[], stats: RegistryStats): RegistryView {
+    return {
+      space: spacePath,
+      root: rootPath,
+      identifier: record.identifier,
+      packageType: record.packageType,
+      kind: record.kind,
+      description: record.description,
+      labels: record.labels,
+      public: record.public,
+      upstreams,
+      upstream: record.kind === 'upstream' ? toUpstreamView(readStoredUpstream(record.upstream)) : null,
+      url: `${this.baseUrl}/${rootPath}/${record.identifier}`,
+      sizeBytes: stats.sizeBytes,
+      artifactCount: stats.artifactCount,
+      downloadCount: stats.downloadCount,
+      createdAt: new Date(record.createdAt).toISOString(),
+      updatedAt: new Date(Math.max(record.updatedAt, stats.lastModified)).toISOString(),
+    };
+  }
+}
+
+/** Setup Client commands. Plain-HTTP hosts get the flags each client needs for them. */
+export function setupGuide(baseUrl: string, rootPath: string, registry: RegistryRecord): SetupGuide {
+  const url = new URL(baseUrl);
+  const host = url.host;
+  const plain = url.protocol === 'http:';
+  const repo = `${host}/${rootPath}/${registry.identifier}`;
+  const pushable = registry.kind === 'local';
+  if (registry.packageType === 'docker') {
+    const steps: SetupStep[] = [
+      {
+        title: 'Log in',
+        commands: [`docker login ${host}`],
+        note: 'Use your username and an access token as the password.' +
+          (plain ? ` ${host} is served over plain HTTP: list it under "insecure-registries" in the Docker daemon configuration unless it is localhost.` : ''),
+      },
+    ];
+    if (pushable) {
+      steps.push({ title: 'Push an image', commands: [`docker tag <image>:<tag> ${repo}/<image>:<tag>`, `docker push ${repo}/<image>:<tag>`] });
+    }
+    steps.push({ title: 'Pull an image', commands: [`docker pull ${repo}/<image>:<tag>`] });
+    return { packageType: 'docker', steps };
+  }
+  const plainFlag = plain ? ' --plain-http' : '';
+  const steps: SetupStep[] = [
+    {
+      title: 'Log in',
+      commands: [`helm registry login ${host}${plain ? ' --insecure' : ''}`],
+      note: 'Use your username and an access token as the password.',
+    },
+  ];
+  if (pushable) steps.push({ title: 'Push a chart', commands: [`helm push <chart>-<version>.tgz oci://${repo}${plainFlag}`] });
+  steps.push(
+    { title: 'Pull a chart', commands: [`helm pull oci://${repo}/<chart> --version <version>${plainFlag}`] },
+    {
+      title: 'Use as a classic chart repository',
+      commands: [`helm repo add ${registry.identifier} ${baseUrl}/pkg/${rootPath}/${registry.identifier}/helm`, 'helm repo update'],
+    },
+  );
+  return { packageType: 'helm', steps };
+}
