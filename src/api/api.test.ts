@@ -17,7 +17,7 @@ import type { Page } from '../registry/listing.js';
 import type { RegistryView, SetupGuide } from '../registry/registries.js';
 import type { SpaceView } from '../registry/spaces.js';
 import type { ApiErrorBody } from './errors.js';
-import { OPENAPI_DOCUMENT } from './openapi.js';
+import { isDocumented, OPENAPI_DOCUMENT } from './openapi.js';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -290,6 +290,12 @@ describe('management API: registries', () => {
     assert.equal(got.status, 200);
     assert.deepEqual(got.json, created.json);
     assert.equal((await h.call('GET', '/api/v1/registries/acme/missing')).status, 404);
+    const nested = await h.call('GET', '/api/v1/registries/acme%2Fpayments/docker-local');
+    assert.equal(nested.status, 404);
+    assert.match(nested.json.message, /addressed by their root space/);
+    const noSpace = await h.call('POST', '/api/v1/registries', { space: 'acme/nope', identifier: 'x', packageType: 'docker' });
+    assert.equal(noSpace.status, 404);
+    assert.match(noSpace.json.message, /space "acme\/nope" does not exist/);
   });
 
   it('applies the name rule to identifiers', async () => {
@@ -599,6 +605,10 @@ describe('management API: request errors and the OpenAPI document', () => {
       }
     }
     assert.equal(operations, 18);
+    // The start-up guard in plugin.ts relies on this lookup.
+    assert.ok(isDocumented('GET', '/api/v1/registries/:root/:identifier/artifacts/:name/versions/:version', '/api/v1'));
+    assert.ok(!isDocumented('PUT', '/api/v1/spaces/:path', '/api/v1'));
+    assert.ok(!isDocumented('GET', '/api/v1/undocumented', '/api/v1'));
     // Every $ref points at a component that exists.
     const schemas = (res.json.components as { schemas: Record<string, unknown> }).schemas;
     for (const m of res.text.matchAll(/"#\/components\/schemas\/(\w+)"/g)) assert.ok(schemas[m[1]!], m[1]);
