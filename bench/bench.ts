@@ -135,8 +135,8 @@ async function main(): Promise<void> {
   servers.push(pallet);
   const distribution = await startDistribution(settings.distributionBinary);
   servers.push(distribution);
-  const how = await preparePallet(pallet);
-  log(`Pallet (pid ${pallet.pid}) at ${pallet.baseUrl}, space and registry created via ${how === 'rest' ? 'the REST API' : 'the metadata store (no REST API yet)'}`);
+  await preparePallet(pallet);
+  log(`Pallet (pid ${pallet.pid}) at ${pallet.baseUrl}, space ${SPACE} and registry ${REGISTRY} created`);
   log(`Distribution (pid ${distribution.pid}) at ${distribution.baseUrl}`);
   const targets = [target(pallet), target(distribution)];
 
