@@ -154,6 +154,9 @@ async function main(): Promise<void> {
   const each = async (label: string, work: (t: Target) => Promise<void>) => {
     for (const t of targets) {
       log(`${label}: ${t.server.name}`);
+      // Flush dirty pages first, so writeback left by the previous workload (often the other
+      // registry's) does not land inside this one's timing.
+      execFileSync('sync');
       try {
         await work(t);
       } catch (err) {
