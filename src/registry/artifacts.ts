@@ -6,6 +6,7 @@
  * A `{version}` is a manifest digest or a tag; a tag is resolved to its digest first, so
  * deleting a version by tag deletes the manifest and every tag pointing at it.
  */
+import { isJsonObject } from '../base/json.js';
 import { isDigest } from '../base/digest.js';
 import { isPalletError, PalletError } from '../base/errors.js';
 import { isTag } from '../base/names.js';
@@ -94,11 +95,7 @@ const VERSION_SORT: SortKeys<VersionView> = {
 export const ARTIFACT_SORT_KEYS: readonly string[] = Object.keys(ARTIFACT_SORT);
 export const VERSION_SORT_KEYS: readonly string[] = Object.keys(VERSION_SORT);
 
-type Json = Record<string, unknown>;
 
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function toArtifactView(a: ArtifactRecord): ArtifactView {
   return {
@@ -127,13 +124,13 @@ function toVersionView(v: VersionRecord): VersionView {
 
 /** A descriptor of a stored (hence already validated) manifest document. */
 function toDescriptor(value: unknown): DescriptorView {
-  const d = isObject(value) ? value : {};
+  const d = isJsonObject(value) ? value : {};
   return {
     mediaType: String(d.mediaType ?? ''),
     digest: String(d.digest ?? ''),
     size: typeof d.size === 'number' ? d.size : 0,
     ...(typeof d.artifactType === 'string' ? { artifactType: d.artifactType } : {}),
-    ...(isObject(d.annotations) ? { annotations: d.annotations as Record<string, string> } : {}),
+    ...(isJsonObject(d.annotations) ? { annotations: d.annotations as Record<string, string> } : {}),
   };
 }
 
@@ -190,12 +187,12 @@ export class ArtifactService {
     const record = versions.find((v) => v.digest === manifest.digest);
     if (!record) throw this.versionNotFound(ref, name, version);
     const doc: unknown = JSON.parse(manifest.payload.toString('utf8'));
-    const json = isObject(doc) ? doc : {};
+    const json = isJsonObject(doc) ? doc : {};
     const index = isIndexMediaType(manifest.mediaType);
     const config = !index && json.config !== undefined ? toDescriptor(json.config) : null;
     const platforms = index
       ? (Array.isArray(json.manifests) ? json.manifests : []).map((child): PlatformView => {
-          const p = isObject(child) && isObject(child.platform) ? child.platform : undefined;
+          const p = isJsonObject(child) && isJsonObject(child.platform) ? child.platform : undefined;
           return {
             ...toDescriptor(child),
             platform: p
@@ -265,7 +262,7 @@ export class ArtifactService {
     try {
       const { stream } = await this.blobs.open({ rootSpaceId: ref.root.id, repositoryId: repo.id }, digest);
       const parsed: unknown = JSON.parse((await readLimited(stream, MAX_CHART_CONFIG_BYTES)).toString('utf8'));
-      return isObject(parsed) ? parsed : null;
+      return isJsonObject(parsed) ? parsed : null;
     } catch (err) {
       if (isPalletError(err) || err instanceof SyntaxError) return null;
       throw err;

@@ -3,6 +3,7 @@
  * manifest or manifest list) into what the store keeps: its media type, artifact type, subject,
  * annotations and the descriptors it references. Throws MANIFEST_INVALID saying what is wrong.
  */
+import { isJsonObject } from '../base/json.js';
 import { isDigest } from '../base/digest.js';
 import { PalletError } from '../base/errors.js';
 import type { ManifestReference } from '../metadata/store.js';
@@ -49,22 +50,18 @@ function invalid(message: string): PalletError {
   return new PalletError('MANIFEST_INVALID', `manifest invalid: ${message}`);
 }
 
-type Json = Record<string, unknown>;
 
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function stringMap(value: unknown, where: string): Record<string, string> | undefined {
   if (value === undefined) return undefined;
-  if (!isObject(value) || !Object.values(value).every((v) => typeof v === 'string')) {
+  if (!isJsonObject(value) || !Object.values(value).every((v) => typeof v === 'string')) {
     throw invalid(`${where} must be a map of strings`);
   }
   return value as Record<string, string>;
 }
 
 function descriptor(value: unknown, where: string): Descriptor {
-  if (!isObject(value)) throw invalid(`${where} must be a descriptor object`);
+  if (!isJsonObject(value)) throw invalid(`${where} must be a descriptor object`);
   const { mediaType, digest, size } = value;
   if (typeof mediaType !== 'string' || mediaType.length === 0) throw invalid(`${where}.mediaType is missing`);
   if (typeof digest !== 'string' || !isDigest(digest)) throw invalid(`${where}.digest is not a valid sha256 or sha512 digest`);
@@ -82,7 +79,7 @@ function descriptor(value: unknown, where: string): Descriptor {
   }
   if (value.platform !== undefined) {
     const p = value.platform;
-    if (!isObject(p) || typeof p.architecture !== 'string' || typeof p.os !== 'string') {
+    if (!isJsonObject(p) || typeof p.architecture !== 'string' || typeof p.os !== 'string') {
       throw invalid(`${where}.platform needs architecture and os`);
     }
     out.platform = p as unknown as Platform;
@@ -106,7 +103,7 @@ export function parseManifest(body: Buffer, contentType: string | undefined): Pa
   } catch {
     throw invalid('body is not valid JSON');
   }
-  if (!isObject(doc)) throw invalid('body must be a JSON object');
+  if (!isJsonObject(doc)) throw invalid('body must be a JSON object');
   const declared = typeof doc.mediaType === 'string' ? doc.mediaType : undefined;
   const header = contentType?.split(';')[0]?.trim();
   if (declared === DOCKER_SCHEMA1 || declared === DOCKER_SCHEMA1_SIGNED || header === DOCKER_SCHEMA1 || header === DOCKER_SCHEMA1_SIGNED || doc.schemaVersion === 1) {

@@ -12,6 +12,7 @@
  *   blobs no other repository of the root space links. Deleting a proxy that a registry still
  *   lists is a CONFLICT naming those registries.
  */
+import { isJsonObject, type JsonObject } from '../base/json.js';
 import { PalletError } from '../base/errors.js';
 import { checkName } from '../base/names.js';
 import type {
@@ -135,13 +136,9 @@ export interface RegistryRef {
 
 const EMPTY_STATS: RegistryStats = { sizeBytes: 0, artifactCount: 0, downloadCount: 0, lastModified: 0 };
 
-type Json = Record<string, unknown>;
 
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
-function invalid(message: string, field: string, extra: Json = {}): PalletError {
+function invalid(message: string, field: string, extra: JsonObject = {}): PalletError {
   return new PalletError('INVALID_ARGUMENT', message, { field, ...extra });
 }
 
@@ -208,7 +205,7 @@ function checkUpstreamUrl(value: unknown, packageType: PackageType): string {
 
 function checkAuth(value: unknown, previous: StoredUpstream['auth'] | undefined): StoredUpstream['auth'] {
   if (value === undefined) return previous ?? { type: 'anonymous' };
-  if (!isObject(value)) throw invalid('upstream.auth must be an object: {"type":"anonymous"} or {"type":"basic","username","password"}', 'upstream.auth');
+  if (!isJsonObject(value)) throw invalid('upstream.auth must be an object: {"type":"anonymous"} or {"type":"basic","username","password"}', 'upstream.auth');
   if (value.type === 'anonymous') return { type: 'anonymous' };
   if (value.type !== 'basic') throw invalid(`upstream.auth.type must be anonymous or basic; got ${JSON.stringify(value.type)}`, 'upstream.auth.type');
   const { username } = value;
@@ -229,7 +226,7 @@ function checkAuth(value: unknown, previous: StoredUpstream['auth'] | undefined)
  * stored values, except that a change of source drops the previous URL.
  */
 function checkUpstreamConfig(packageType: PackageType, value: unknown, previous?: StoredUpstream): StoredUpstream {
-  if (!isObject(value)) throw invalid('upstream must be an object with source, url, auth and tagTtlSeconds', 'upstream');
+  if (!isJsonObject(value)) throw invalid('upstream must be an object with source, url, auth and tagTtlSeconds', 'upstream');
   const defaultSource = packageType === 'helm' ? 'custom' : undefined;
   const source = value.source ?? previous?.source ?? defaultSource;
   if (source !== 'dockerhub' && source !== 'custom') {
@@ -256,9 +253,9 @@ function checkUpstreamConfig(packageType: PackageType, value: unknown, previous?
 }
 
 /** Reads a stored config back (written by `checkUpstreamConfig`, so trusted in shape). */
-function readStoredUpstream(json: Json | null): StoredUpstream | undefined {
+function readStoredUpstream(json: JsonObject | null): StoredUpstream | undefined {
   if (!json) return undefined;
-  const auth = isObject(json.auth) && json.auth.type === 'basic'
+  const auth = isJsonObject(json.auth) && json.auth.type === 'basic'
     ? { type: 'basic' as const, username: String(json.auth.username ?? ''), password: String(json.auth.password ?? '') }
     : { type: 'anonymous' as const };
   return {
@@ -275,7 +272,7 @@ function toUpstreamView(stored: StoredUpstream | undefined): UpstreamView | null
   return { source: stored.source, url: stored.url, auth, tagTtlSeconds: stored.tagTtlSeconds };
 }
 
-function toJson(stored: StoredUpstream): Json {
+function toJson(stored: StoredUpstream): JsonObject {
   return { ...stored, auth: { ...stored.auth } };
 }
 

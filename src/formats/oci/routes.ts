@@ -76,6 +76,11 @@ function uploadHeaders(reply: FastifyReply, target: RepositoryTarget, upload: Up
     .header('Content-Length', '0');
 }
 
+/** 201 for stored content, pointing at where it can be read. */
+function created(reply: FastifyReply, location: string, digest: string): FastifyReply {
+  return reply.code(201).header('Location', location).header('Docker-Content-Digest', digest).header('Content-Length', '0').send();
+}
+
 export async function ociRoutes(app: FastifyInstance, { services }: Options): Promise<void> {
   const { repositories, blobs, manifests, downloads, config } = services;
 
@@ -163,12 +168,7 @@ export async function ociRoutes(app: FastifyInstance, { services }: Options): Pr
           const body = await readLimited(request.raw, config.limits.manifestBytes);
           const { manifest, subject } = await manifests.put(repo, param, request.headers['content-type'], body);
           if (subject) reply.header('OCI-Subject', subject);
-          return reply
-            .code(201)
-            .header('Location', `/v2/${target.fullName}/manifests/${manifest.digest}`)
-            .header('Docker-Content-Digest', manifest.digest)
-            .header('Content-Length', '0')
-            .send();
+          return created(reply, `/v2/${target.fullName}/manifests/${manifest.digest}`, manifest.digest);
         },
         DELETE: async ({ reply, target, param }) => {
           const repo = await pull(target);
@@ -188,23 +188,13 @@ export async function ociRoutes(app: FastifyInstance, { services }: Options): Pr
             const mounted = await mountFrom(target, repo, query.mount, query.from);
             if (mounted) {
               request.raw.resume();
-              return reply
-                .code(201)
-                .header('Location', `/v2/${target.fullName}/blobs/${mounted}`)
-                .header('Docker-Content-Digest', mounted)
-                .header('Content-Length', '0')
-                .send();
+              return created(reply, `/v2/${target.fullName}/blobs/${mounted}`, mounted);
             }
           }
           if (query.digest) {
             const length = contentLength(request);
             const blob = await blobs.putBlob(l, query.digest, request.raw, length !== undefined ? { length } : {});
-            return reply
-              .code(201)
-              .header('Location', `/v2/${target.fullName}/blobs/${blob.digest}`)
-              .header('Docker-Content-Digest', blob.digest)
-              .header('Content-Length', '0')
-              .send();
+            return created(reply, `/v2/${target.fullName}/blobs/${blob.digest}`, blob.digest);
           }
           request.raw.resume();
           const upload = await blobs.startUpload(l);
@@ -250,12 +240,7 @@ export async function ociRoutes(app: FastifyInstance, { services }: Options): Pr
             hasBody ? request.raw : undefined,
             { ...(range ? { start: range.start, length: range.length } : length !== undefined ? { length } : {}) },
           );
-          return reply
-            .code(201)
-            .header('Location', `/v2/${target.fullName}/blobs/${blob.digest}`)
-            .header('Docker-Content-Digest', blob.digest)
-            .header('Content-Length', '0')
-            .send();
+          return created(reply, `/v2/${target.fullName}/blobs/${blob.digest}`, blob.digest);
         },
         DELETE: async ({ reply, target, param }) => {
           const repo = await pull(target);
