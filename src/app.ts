@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config/config.js';
-import { openMetadataStore } from './metadata/open.js';
+import { openDatabase } from './metadata/open.js';
 import { registerHealth } from './ops/health.js';
 import { registerMetrics } from './ops/metrics.js';
 import { ociRoutes } from './formats/oci/routes.js';
@@ -29,7 +29,7 @@ export function createLogger(config: Config): Logger {
 
 /** Opens the store and driver that `config` names and builds the server over them. */
 export async function buildApp(config: Config, log: Logger = createLogger(config)): Promise<App> {
-  const store = await openMetadataStore({
+  const { metadata: store } = await openDatabase({
     url: config.database.url,
     dataDir: config.dataDir,
     ...(config.database.schema ? { schema: config.database.schema } : {}),

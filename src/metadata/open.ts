@@ -9,7 +9,7 @@ import Sqlite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import { PalletError } from '../base/errors.js';
-import type { Database } from './schema.js';
+import type { Database, Dialect } from './schema.js';
 import { SqlMetadataStore } from './sql-store.js';
 import type { MetadataStore } from './store.js';
 
@@ -31,19 +31,35 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 const PG_INT8 = 20;
 const PG_NUMERIC = 1700;
 
-/** Resolves once the store is open and its migrations are applied. */
-export async function openMetadataStore(options: OpenMetadataStoreOptions): Promise<MetadataStore> {
-  const store = options.url === '' ? await openSqlite(options) : await openPostgres(options);
-  try {
-    await store.migrate();
-  } catch (err) {
-    await store.close();
-    throw err;
-  }
-  return store;
+/**
+ * An open, migrated database: the Kysely instance that every role-sized SQL store of the
+ * process (metadata, and those later issues add beside it) is built over, and the metadata
+ * store, which owns the connection (its `close()` closes the database).
+ */
+export interface OpenedDatabase {
+  db: Kysely<Database>;
+  dialect: Dialect;
+  metadata: SqlMetadataStore;
 }
 
-async function openSqlite(options: OpenMetadataStoreOptions): Promise<SqlMetadataStore> {
+/** Resolves once the database is open and its migrations are applied. */
+export async function openDatabase(options: OpenMetadataStoreOptions): Promise<OpenedDatabase> {
+  const opened = options.url === '' ? await openSqlite(options) : await openPostgres(options);
+  try {
+    await opened.metadata.migrate();
+  } catch (err) {
+    await opened.metadata.close();
+    throw err;
+  }
+  return opened;
+}
+
+/** Resolves once the store is open and its migrations are applied. */
+export async function openMetadataStore(options: OpenMetadataStoreOptions): Promise<MetadataStore> {
+  return (await openDatabase(options)).metadata;
+}
+
+async function openSqlite(options: OpenMetadataStoreOptions): Promise<OpenedDatabase> {
   await mkdir(options.dataDir, { recursive: true });
   const database = new Sqlite(join(options.dataDir, 'pallet.db'));
   database.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
@@ -53,10 +69,10 @@ async function openSqlite(options: OpenMetadataStoreOptions): Promise<SqlMetadat
   database.pragma('synchronous = NORMAL');
   database.pragma('foreign_keys = ON');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
-  return new SqlMetadataStore(db, 'sqlite', logOption(options));
+  return { db, dialect: 'sqlite', metadata: new SqlMetadataStore(db, 'sqlite', logOption(options)) };
 }
 
-async function openPostgres(options: OpenMetadataStoreOptions): Promise<SqlMetadataStore> {
+async function openPostgres(options: OpenMetadataStoreOptions): Promise<OpenedDatabase> {
   const { url, schema } = options;
   if (!/^postgres(ql)?:\/\//.test(url)) {
     throw new PalletError('INVALID_ARGUMENT', 'the database url must be empty (SQLite) or start with postgres://', {
@@ -83,7 +99,7 @@ async function openPostgres(options: OpenMetadataStoreOptions): Promise<SqlMetad
     }
   }
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return new SqlMetadataStore(db, 'postgres', logOption(options));
+  return { db, dialect: 'postgres', metadata: new SqlMetadataStore(db, 'postgres', logOption(options)) };
 }
 
 function numericTypeParser(oid: number, format?: 'text' | 'binary'): unknown {
