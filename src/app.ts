@@ -35,7 +35,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
     ...(config.database.schema ? { schema: config.database.schema } : {}),
     log: (msg: string) => log.info(msg),
   });
-  const driver = openStorageDriver({ storage: config.storage, dataDir: config.dataDir });
+  const driver = openStorageDriver({ storage: config.storage, dataDir: config.dataDir, s3: config.s3 });
   const services = createServices(config, store, driver, log);
   const server = buildServer(services, log);
   server.addHook('onClose', async () => services.close());

@@ -7,6 +7,7 @@ import { isPalletError } from '../base/errors.js';
 import { FilesystemDriver } from './filesystem.js';
 import { MemoryDriver } from './memory.js';
 import { openStorageDriver } from './open.js';
+import { S3Driver } from './s3.js';
 
 describe('openStorageDriver', () => {
   it('opens the filesystem driver under <dataDir>/storage', () => {
@@ -19,10 +20,18 @@ describe('openStorageDriver', () => {
     assert.ok(openStorageDriver({ storage: 'memory', dataDir: '.' }) instanceof MemoryDriver);
   });
 
-  it('reports s3 as unavailable until it is built', () => {
+  it('opens the s3 driver with the bucket and endpoint of the config', async () => {
+    const s3 = { endpoint: 'http://127.0.0.1:9', bucket: 'b', region: 'us-east-1', accessKeyId: 'k', secretAccessKey: 's', forcePathStyle: true };
+    const driver = openStorageDriver({ storage: 's3', dataDir: '.', s3 });
+    assert.ok(driver instanceof S3Driver);
+    assert.equal(driver.bucket, 'b');
+    await driver.close();
+  });
+
+  it('rejects s3 without a bucket', () => {
     assert.throws(
       () => openStorageDriver({ storage: 's3', dataDir: '.' }),
-      (err: unknown) => isPalletError(err, 'UNAVAILABLE'),
+      (err: unknown) => isPalletError(err, 'INVALID_ARGUMENT'),
     );
   });
 

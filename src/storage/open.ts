@@ -7,12 +7,15 @@ import { PalletError } from '../base/errors.js';
 import type { StorageDriver } from './driver.js';
 import { FilesystemDriver } from './filesystem.js';
 import { MemoryDriver } from './memory.js';
+import { S3Driver, type S3DriverOptions } from './s3.js';
 
 export interface StorageDriverOptions {
   /** `filesystem`, `memory` (tests only) or `s3`. */
   storage: string;
   /** The filesystem driver keeps its objects under `<dataDir>/storage`. */
   dataDir: string;
+  /** Endpoint, bucket and credentials of the s3 driver. */
+  s3?: S3DriverOptions;
 }
 
 export function openStorageDriver(options: StorageDriverOptions): StorageDriver {
@@ -22,7 +25,12 @@ export function openStorageDriver(options: StorageDriverOptions): StorageDriver 
     case 'memory':
       return new MemoryDriver();
     case 's3':
-      throw new PalletError('UNAVAILABLE', 'the s3 storage driver is not built yet');
+      if (!options.s3?.bucket) {
+        throw new PalletError('INVALID_ARGUMENT', 'storage s3 needs s3.bucket (PALLET_S3_BUCKET) and usually s3.endpoint', {
+          storage: options.storage,
+        });
+      }
+      return new S3Driver(options.s3);
     default:
       throw new PalletError('INVALID_ARGUMENT', `unknown storage driver ${JSON.stringify(options.storage)}`, {
         storage: options.storage,
