@@ -41,6 +41,23 @@ export interface Config {
     /** Upload sessions untouched for this long are removed. */
     staleAfterSeconds: number;
   };
+  auth: {
+    /** Off: every request may do everything (benchmarks, trusted networks). On by default. */
+    enabled: boolean;
+    /** Lifetime of a token-service JWT (`/v2/token`). */
+    tokenTtlSeconds: number;
+    /** Lifetime of a web session (UI login); not extended by use. */
+    sessionTtlSeconds: number;
+    /** How long verified credentials, access-token lookups and roles are cached per replica. */
+    cacheSeconds: number;
+    /** Expiry of an access token created without `expiresInDays`. */
+    tokenDefaultDays: number;
+    /** Failed logins per username within the window before further attempts are refused. */
+    maxFailedLoginsPerUser: number;
+    /** Failed logins per client address within the window before further attempts are refused. */
+    maxFailedLoginsPerAddress: number;
+    failedLoginWindowSeconds: number;
+  };
 }
 
 export const DEFAULTS: Config = {
@@ -55,6 +72,16 @@ export const DEFAULTS: Config = {
   s3: { endpoint: '', bucket: '', region: 'us-east-1', accessKeyId: '', secretAccessKey: '', forcePathStyle: true },
   limits: { manifestBytes: 4 * 1024 * 1024 },
   uploads: { staleAfterSeconds: 24 * 3600 },
+  auth: {
+    enabled: true,
+    tokenTtlSeconds: 300,
+    sessionTtlSeconds: 12 * 3600,
+    cacheSeconds: 5,
+    tokenDefaultDays: 90,
+    maxFailedLoginsPerUser: 10,
+    maxFailedLoginsPerAddress: 100,
+    failedLoginWindowSeconds: 900,
+  },
 };
 
 type Tree = Record<string, unknown>;

@@ -16,6 +16,7 @@
  */
 import { Migrator, sql } from 'kysely';
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { identityMigration } from './identity-migration.js';
 import type { Database, Dialect } from './schema.js';
 
 /** PostgreSQL advisory lock key of metadata migrations ("PALLET" in ASCII). */
@@ -183,7 +184,7 @@ function init(dialect: Dialect): Migration {
 export function migrationProvider(dialect: Dialect): MigrationProvider {
   return {
     async getMigrations(): Promise<Record<string, Migration>> {
-      return { '0001_init': init(dialect) };
+      return { '0001_init': init(dialect), '0002_identity': identityMigration(dialect) };
     },
   };
 }

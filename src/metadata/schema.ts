@@ -115,6 +115,80 @@ export interface UploadsTable {
   updated_at: number;
 }
 
+// Identity (issue 3): users, access tokens, space members, web sessions, signing keys, audit.
+
+export interface UsersTable {
+  id: string;
+  username: string;
+  /** PHC string of the password's argon2id hash. */
+  password_hash: string;
+  email: string;
+  /** 0 or 1. */
+  admin: number;
+  /** 0 or 1. */
+  disabled: number;
+  created_at: number;
+  updated_at: number;
+  last_login_at: number | null;
+}
+
+export interface AccessTokensTable {
+  id: string;
+  user_id: string;
+  name: string;
+  /** Hex SHA-256 of the token; the token itself is never stored. */
+  token_hash: string;
+  /** JSON array of scopes. */
+  scopes: string;
+  /** No foreign keys: a token whose space or registry is gone matches nothing. */
+  space_id: string | null;
+  registry_id: string | null;
+  created_at: number;
+  expires_at: number | null;
+  last_used_at: number | null;
+}
+
+export interface SpaceMembersTable {
+  space_id: string;
+  user_id: string;
+  role: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface SessionsTable {
+  /** Hex SHA-256 of the session id held in the cookie. */
+  id_hash: string;
+  user_id: string;
+  /** Hex SHA-256 of the session's CSRF token. */
+  csrf_hash: string;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface SigningKeysTable {
+  /** What the key signs (`oci-token`); one key per name. */
+  name: string;
+  kid: string;
+  algorithm: string;
+  /** JWK JSON. */
+  private_jwk: string;
+  public_jwk: string;
+  created_at: number;
+}
+
+export interface AuditEventsTable {
+  id: string;
+  at: number;
+  actor: string | null;
+  action: string;
+  target: string;
+  outcome: string;
+  address: string;
+  /** JSON object. */
+  details: string;
+}
+
 export interface Database {
   spaces: SpacesTable;
   registries: RegistriesTable;
@@ -126,6 +200,12 @@ export interface Database {
   manifest_references: ManifestReferencesTable;
   tags: TagsTable;
   uploads: UploadsTable;
+  users: UsersTable;
+  access_tokens: AccessTokensTable;
+  space_members: SpaceMembersTable;
+  sessions: SessionsTable;
+  signing_keys: SigningKeysTable;
+  audit_events: AuditEventsTable;
 }
 
 export type Dialect = 'sqlite' | 'postgres';

@@ -1,0 +1,93 @@
+/**
+ * The identity and access services of one process, wired over the identity store and the
+ * metadata store: users, access tokens, members, web sessions, the token signer, access
+ * decisions, authentication with its caches and failure limits, and the audit log.
+ * `start()` loads (or creates) the signing key and bootstraps the first administrator.
+ */
+import type { IdentityStore } from '../metadata/identity-store.js';
+import type { MetadataStore } from '../metadata/store.js';
+import { AccessControl } from './access.js';
+import { AccessTokenService } from './access-tokens.js';
+import { AuditLog } from './audit.js';
+import { Authenticator } from './authenticator.js';
+import { MemberService } from './members.js';
+import { OciTokenSigner } from './oci-tokens.js';
+import { LoginRateLimiter } from './rate-limit.js';
+import { SessionService } from './sessions.js';
+import { UserService } from './users.js';
+
+export interface AuthSettings {
+  enabled: boolean;
+  tokenTtlSeconds: number;
+  sessionTtlSeconds: number;
+  cacheSeconds: number;
+  tokenDefaultDays: number;
+  maxFailedLoginsPerUser: number;
+  maxFailedLoginsPerAddress: number;
+  failedLoginWindowSeconds: number;
+}
+
+export interface AuthLog {
+  warn(msg: string): void;
+  error(err: unknown, msg: string): void;
+}
+
+export class Auth {
+  readonly enabled: boolean;
+  readonly users: UserService;
+  readonly tokens: AccessTokenService;
+  readonly members: MemberService;
+  readonly sessions: SessionService;
+  readonly signer: OciTokenSigner;
+  readonly access: AccessControl;
+  readonly authenticator: Authenticator;
+  readonly audit: AuditLog;
+  readonly limiter: LoginRateLimiter;
+
+  constructor(
+    readonly identity: IdentityStore,
+    metadata: MetadataStore,
+    settings: AuthSettings,
+    private readonly log: AuthLog,
+  ) {
+    const cacheMs = settings.cacheSeconds * 1000;
+    this.enabled = settings.enabled;
+    this.audit = new AuditLog(identity, (err) => log.error(err, 'could not write an audit event'));
+    this.access = new AccessControl(identity, metadata, cacheMs);
+    this.tokens = new AccessTokenService(identity, metadata, {
+      cacheMs,
+      defaultDays: settings.tokenDefaultDays,
+      onError: (err) => log.error(err, 'could not record access token use'),
+    });
+    const forget = (userId: string): void => {
+      this.access.invalidate(userId);
+      this.tokens.forgetUser(userId);
+      this.authenticator.forgetUser(userId);
+    };
+    this.users = new UserService(identity, forget);
+    this.members = new MemberService(identity, metadata, forget);
+    this.sessions = new SessionService(identity, settings.sessionTtlSeconds * 1000);
+    this.signer = new OciTokenSigner(identity, { ttlSeconds: settings.tokenTtlSeconds, cacheMs });
+    this.limiter = new LoginRateLimiter({
+      perUser: settings.maxFailedLoginsPerUser,
+      perAddress: settings.maxFailedLoginsPerAddress,
+      windowMs: settings.failedLoginWindowSeconds * 1000,
+    });
+    this.authenticator = new Authenticator({ users: this.users, tokens: this.tokens, limiter: this.limiter, audit: this.audit, cacheMs });
+  }
+
+  /** Loads or creates the token signing key; creates `admin` when there is no user yet. */
+  async start(adminPassword: string): Promise<void> {
+    await this.signer.init();
+    await this.users.bootstrap(adminPassword, (generated) =>
+      this.log.warn(
+        `created the bootstrap administrator "admin" with the generated password ${generated} — ` +
+          'it is shown only this once: log in and change it (or set PALLET_ADMIN_PASSWORD before the first start)',
+      ),
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.tokens.close();
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * Turns presented credentials into a principal: a username and password (HTTP basic on `/v2`
+ * and the REST API, the token service, the login form), or an access token (as the basic
+ * password, or as `Authorization: Bearer` on the REST API).
+ *
+ * Hot path: a password is checked with the KDF once; the verified pair is then remembered for
+ * `cacheMs` under a SHA-256 of username and password (never the password itself), so repeated
+ * basic-auth requests cost one hash and a map lookup. Access tokens go through the cached
+ * lookup of `access-tokens.ts`.
+ *
+ * Failures: every failed attempt is counted per username and per address (`rate-limit.ts`) and
+ * written to the audit log; over the limit, attempts are refused before any check. Messages
+ * never say whether the user exists and never repeat what was presented.
+ */
+import { PalletError } from '../base/errors.js';
+import type { UserRecord } from '../metadata/identity-store.js';
+import type { AccessTokenService } from './access-tokens.js';
+import { looksLikeAccessToken } from './access-tokens.js';
+import type { AuditLog } from './audit.js';
+import type { Principal } from './principal.js';
+import type { LoginRateLimiter } from './rate-limit.js';
+import { sha256Hex } from './secrets.js';
+import { TtlCache } from './ttl-cache.js';
+import type { UserService } from './users.js';
+
+type UserPrincipal = Extract<Principal, { kind: 'user' }>;
+
+export interface AuthenticatorDeps {
+  users: UserService;
+  tokens: AccessTokenService;
+  limiter: LoginRateLimiter;
+  audit: AuditLog;
+  cacheMs: number;
+}
+
+const INVALID = 'invalid username or password';
+
+export class Authenticator {
+  readonly #verified: TtlCache<UserRecord>;
+  /** Keys whose rate-limit refusal was audited lately: one audit line per key per minute. */
+  readonly #limitedAudited = new TtlCache<true>(60_000);
+
+  constructor(private readonly deps: AuthenticatorDeps) {
+    this.#verified = new TtlCache(deps.cacheMs);
+  }
+
+  /** Drops cached verifications of a user (after it changed). */
+  forgetUser(userId: string): void {
+    this.#verified.deleteWhere((u) => u.id === userId);
+  }
+
+  /**
+   * Basic credentials: the password may be the user's password or one of the user's access
+   * tokens. UNAUTHORIZED when wrong, TOOMANYREQUESTS when over the failure limit.
+   */
+  async basic(username: string, password: string, address: string): Promise<UserPrincipal> {
+    if (looksLikeAccessToken(password)) return this.accessToken(password, address, username);
+    const key = sha256Hex(`${username}\u0000${password}`);
+    const cached = this.#verified.get(key);
+    if (cached) return { kind: 'user', user: cached, via: 'password' };
+    const user = await this.#checkPassword(username, password, address, 'basic');
+    this.#verified.set(key, user);
+    return { kind: 'user', user, via: 'password' };
+  }
+
+  /** A login (UI or token service): always runs the KDF, records the login time. */
+  async login(username: string, password: string, address: string): Promise<UserRecord> {
+    const user = await this.#checkPassword(username, password, address, 'login');
+    await this.deps.users.recordLogin(user);
+    return user;
+  }
+
+  /** An access token, optionally presented with a username that must be its owner's. */
+  async accessToken(token: string, address: string, username?: string): Promise<UserPrincipal> {
+    this.#checkLimit(username, address);
+    const found = looksLikeAccessToken(token) ? await this.deps.tokens.authenticate(token) : undefined;
+    if (!found || (username !== undefined && found.user.username !== username)) {
+      await this.#failed(username, address, 'token', found ? 'token of another user' : 'unknown, expired or revoked token');
+      throw new PalletError('UNAUTHORIZED', username === undefined ? 'invalid access token' : INVALID);
+    }
+    return { kind: 'user', user: found.user, via: 'token', token: found.token };
+  }
+
+  /** Records a failed presentation that never reached a check here (a bad bearer JWT). */
+  async rejected(address: string, method: string, reason: string): Promise<void> {
+    await this.#failed(undefined, address, method, reason);
+  }
+
+  async #checkPassword(username: string, password: string, address: string, method: string): Promise<UserRecord> {
+    this.#checkLimit(username, address);
+    const result = await this.deps.users.checkLogin(username, password);
+    if ('reason' in result) {
+      await this.#failed(username, address, method, result.reason);
+      throw new PalletError('UNAUTHORIZED', INVALID);
+    }
+    this.deps.limiter.succeed(username);
+    return result.user;
+  }
+
+  #checkLimit(username: string | undefined, address: string): void {
+    try {
+      this.deps.limiter.check(username, address);
+    } catch (err) {
+      const key = `${username ?? ''}\u0000${address}`;
+      if (!this.#limitedAudited.get(key)) {
+        this.#limitedAudited.set(key, true);
+        void this.deps.audit.record({
+          actor: username ?? null,
+          action: 'auth.rate_limited',
+          target: username ?? '',
+          outcome: 'failure',
+          address,
+          details: {},
+        });
+      }
+      throw err;
+    }
+  }
+
+  async #failed(username: string | undefined, address: string, method: string, reason: string): Promise<void> {
+    this.deps.limiter.fail(username, address);
+    await this.deps.audit.record({
+      actor: username ?? null,
+      action: 'auth.failure',
+      target: username ?? '',
+      outcome: 'failure',
+      address,
+      details: { method, reason },
+    });
+  }
+}
