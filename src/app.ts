@@ -7,6 +7,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import pino, { type Logger } from 'pino';
 import type { Config } from './config/config.js';
 import { openDatabase } from './metadata/open.js';
+import { SqlGcStore } from './metadata/sql-gc-store.js';
 import { registerHealth } from './ops/health.js';
 import { registerMetrics } from './ops/metrics.js';
 import { ociRoutes } from './formats/oci/routes.js';
@@ -29,14 +30,14 @@ export function createLogger(config: Config): Logger {
 
 /** Opens the store and driver that `config` names and builds the server over them. */
 export async function buildApp(config: Config, log: Logger = createLogger(config)): Promise<App> {
-  const { metadata: store } = await openDatabase({
+  const { db, dialect, metadata: store } = await openDatabase({
     url: config.database.url,
     dataDir: config.dataDir,
     ...(config.database.schema ? { schema: config.database.schema } : {}),
     log: (msg: string) => log.info(msg),
   });
   const driver = openStorageDriver({ storage: config.storage, dataDir: config.dataDir, s3: config.s3 });
-  const services = createServices(config, store, driver, log);
+  const services = createServices(config, store, driver, log, { gcStore: new SqlGcStore(db, dialect) });
   const server = buildServer(services, log);
   server.addHook('onClose', async () => services.close());
   await server.ready();

@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { buildApp, createLogger } from './app.js';
 import { externalBaseUrl, loadConfig } from './config/config.js';
 import { isPalletError } from './base/errors.js';
+import { runGcCommand } from './gc-command.js';
 
 const program = new Command('pallet').description('Pallet: a self-hosted artifact registry');
 
@@ -42,6 +43,21 @@ program
     };
     process.on('SIGINT', () => shutdown('SIGINT'));
     process.on('SIGTERM', () => shutdown('SIGTERM'));
+  });
+
+program
+  .command('gc')
+  .description('collect garbage online: dead links, unreferenced blobs, stale uploads, leftover bytes')
+  .option('--dry-run', 'report what would be removed (count and bytes) without removing it')
+  .option('--grace <seconds>', 'keep garbage younger than this (gc.graceSeconds, PALLET_GC_GRACE_SECONDS)')
+  .option('--config <file>', 'YAML config file (PALLET_CONFIG)')
+  .option('--data-dir <dir>', 'where SQLite and stored blobs live (PALLET_DATA_DIR)')
+  .action(async (opts: { dryRun?: boolean; grace?: string; config?: string; dataDir?: string }) => {
+    const flags: Record<string, unknown> = { logLevel: process.env.PALLET_LOG_LEVEL ?? 'warn' };
+    if (opts.dataDir !== undefined) flags.dataDir = opts.dataDir;
+    if (opts.grace !== undefined) flags.gc = { graceSeconds: opts.grace };
+    const config = loadConfig({ ...(opts.config ? { file: opts.config } : {}), flags });
+    process.exitCode = await runGcCommand(config, opts.dryRun ?? false);
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -6,7 +6,9 @@ import type { Logger } from 'pino';
 import { externalBaseUrl, type Config } from './config/config.js';
 import type { MetadataStore } from './metadata/store.js';
 import { ArtifactService } from './registry/artifacts.js';
+import type { GcStore } from './metadata/gc-store.js';
 import { BlobService } from './registry/blobs.js';
+import { GarbageCollector } from './registry/gc.js';
 import { DownloadCounter } from './registry/downloads.js';
 import { ManifestService } from './registry/manifests.js';
 import { RegistryService } from './registry/registries.js';
@@ -27,12 +29,28 @@ export interface Services {
   spaces: SpaceService;
   registries: RegistryService;
   artifacts: ArtifactService;
+  /** Online garbage collection (scale-out); absent when built without a GC store (tests). */
+  gc?: GarbageCollector;
   close(): Promise<void>;
 }
 
-export function createServices(config: Config, store: MetadataStore, driver: StorageDriver, log: Logger): Services {
+export interface ServiceOptions {
+  /** The blob protocol's and GC's rows beside the metadata store; see registry/gc.ts. */
+  gcStore?: GcStore;
+}
+
+export function createServices(config: Config, store: MetadataStore, driver: StorageDriver, log: Logger, options: ServiceOptions = {}): Services {
   const downloads = new DownloadCounter(store, (err) => log.error({ err }, 'could not store download counts'));
-  const blobs = new BlobService(store, driver);
+  const gcStore = options.gcStore;
+  const graceMs = config.gc.graceSeconds * 1000;
+  const blobs = new BlobService(store, driver, gcStore ? { gc: gcStore, reservationMs: graceMs } : {});
+  const gc = gcStore ? new GarbageCollector(store, gcStore, blobs, driver, log) : undefined;
+  const gcTimer =
+    gc && config.gc.intervalSeconds > 0
+      ? setInterval(() => {
+          gc.run({ graceMs }).catch((err: unknown) => log.error({ err }, 'gc: scheduled run failed'));
+        }, config.gc.intervalSeconds * 1000).unref()
+      : undefined;
   const uploadJanitor = new UploadJanitor(store, blobs, config.uploads.staleAfterSeconds * 1000, (err) =>
     log.error({ err }, 'could not remove stale upload sessions'),
   );
@@ -44,13 +62,15 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
     driver,
     repositories: new RepositoryResolver(store),
     blobs,
-    manifests: new ManifestService(store),
+    manifests: new ManifestService(store, gcStore),
     downloads,
     uploadJanitor,
     spaces: new SpaceService(store),
     registries,
     artifacts: new ArtifactService(store, blobs, registries),
+    ...(gc ? { gc } : {}),
     async close() {
+      clearInterval(gcTimer);
       uploadJanitor.stop();
       await downloads.close();
       await store.close();

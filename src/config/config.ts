@@ -41,6 +41,15 @@ export interface Config {
     /** Upload sessions untouched for this long are removed. */
     staleAfterSeconds: number;
   };
+  gc: {
+    /**
+     * Garbage younger than this stays: links not yet used by a manifest, upload sessions,
+     * unrecorded bytes; also how long an upload's reservation protects its blob.
+     */
+    graceSeconds: number;
+    /** Run GC every this many seconds on every replica (one at a time; 0: only `pallet gc`). */
+    intervalSeconds: number;
+  };
   auth: {
     /** Off: every request may do everything (benchmarks, trusted networks). On by default. */
     enabled: boolean;
@@ -72,6 +81,7 @@ export const DEFAULTS: Config = {
   s3: { endpoint: '', bucket: '', region: 'us-east-1', accessKeyId: '', secretAccessKey: '', forcePathStyle: true },
   limits: { manifestBytes: 4 * 1024 * 1024 },
   uploads: { staleAfterSeconds: 24 * 3600 },
+  gc: { graceSeconds: 3600, intervalSeconds: 0 },
   auth: {
     enabled: true,
     tokenTtlSeconds: 300,

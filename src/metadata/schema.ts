@@ -64,6 +64,9 @@ export interface BlobsTable {
   digest: string;
   size: number;
   created_at: number;
+  /** 0003_scale_out: 1 while a sweep deletes the blob's bytes (see registry/gc.ts). */
+  deleting: Generated<number>;
+  deleting_since: number | null;
 }
 
 export interface RepositoryBlobsTable {
@@ -71,6 +74,8 @@ export interface RepositoryBlobsTable {
   root_space_id: string;
   digest: string;
   created_at: number;
+  /** 0003_scale_out: last time a manifest push relied on the link (GC grace counts from it). */
+  touched_at: number | null;
 }
 
 export interface ManifestsTable {
@@ -189,6 +194,46 @@ export interface AuditEventsTable {
   details: string;
 }
 
+// Scale-out (issue 7): GC reservations, job leases, quotas, cleanup policies.
+
+export interface BlobReservationsTable {
+  root_space_id: string;
+  digest: string;
+  /** The upload session (or other writer) that holds the reservation. */
+  holder: string;
+  expires_at: number;
+}
+
+export interface JobLeasesTable {
+  name: string;
+  holder: string;
+  expires_at: number;
+}
+
+export interface QuotasTable {
+  /** `registry` or `space`. */
+  scope: string;
+  scope_id: string;
+  quota_bytes: number;
+  updated_at: number;
+}
+
+export interface QuotaReservationsTable {
+  id: string;
+  scope: string;
+  scope_id: string;
+  bytes: number;
+  expires_at: number;
+}
+
+export interface CleanupPoliciesTable {
+  registry_id: string;
+  /** JSON of the registry's cleanup policy. */
+  policy: string;
+  updated_at: number;
+  last_run_at: number | null;
+}
+
 export interface Database {
   spaces: SpacesTable;
   registries: RegistriesTable;
@@ -200,6 +245,11 @@ export interface Database {
   manifest_references: ManifestReferencesTable;
   tags: TagsTable;
   uploads: UploadsTable;
+  blob_reservations: BlobReservationsTable;
+  job_leases: JobLeasesTable;
+  quotas: QuotasTable;
+  quota_reservations: QuotaReservationsTable;
+  cleanup_policies: CleanupPoliciesTable;
   users: UsersTable;
   access_tokens: AccessTokensTable;
   space_members: SpaceMembersTable;

@@ -566,14 +566,21 @@ export class SqlMetadataStore implements MetadataStore {
       const t = Date.now();
       // A no-op update rather than DO NOTHING: it returns the existing row and, on
       // PostgreSQL, locks it so a concurrent orphan sweep cannot delete it before the link.
+      // A row that a sweep has claimed (`deleting`, see registry/gc.ts) is not linked.
       const blob = await trx
         .insertInto('blobs')
         .values({ root_space_id: rootSpaceId, digest, size, created_at: t })
         .onConflict((oc) =>
-          oc.columns(['root_space_id', 'digest']).doUpdateSet({ size: (eb) => eb.ref('blobs.size') }),
+          oc
+            .columns(['root_space_id', 'digest'])
+            .doUpdateSet({ size: (eb) => eb.ref('blobs.size') })
+            .where('blobs.deleting', '=', 0),
         )
         .returning(['digest', 'size', 'created_at'])
-        .executeTakeFirstOrThrow();
+        .executeTakeFirst();
+      if (blob === undefined) {
+        throw new PalletError('UNAVAILABLE', `blob ${digest} is being garbage-collected; push it again`, { digest });
+      }
       await guard(
         trx
           .insertInto('repository_blobs')

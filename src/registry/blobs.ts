@@ -10,6 +10,9 @@
  *   3. link: the blob row and its link to the repository are written in one transaction;
  *   4. clean up: the session row and its storage are removed.
  * A reader finds a blob only through its link (step 3), so it never sees a partial blob.
+ * With a GC store (every deployment; tests may leave it out), step 2 and 3 run under a
+ * reservation of the blob's row, so a concurrent sweep (registry deletion, `pallet gc`) cannot
+ * delete the bytes between the move and the link: see the protocol in `registry/gc.ts`.
  *
  * Hashing is one pass over the bytes as they stream in. The running hash of a chunked upload is
  * kept in this process between chunks; when a chunk arrives at another replica or after a
@@ -19,12 +22,31 @@ import { Readable, Transform } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { Hasher, parseDigest, type DigestAlgorithm } from '../base/digest.js';
 import { isPalletError, PalletError } from '../base/errors.js';
+import type { BlobKey, GcCandidateQuery, GcStore } from '../metadata/gc-store.js';
 import type { BlobRecord, MetadataStore, UploadRecord } from '../metadata/store.js';
 import type { ByteRange, StorageDriver } from '../storage/driver.js';
 import { blobKey, uploadDataKey, uploadPrefix } from '../storage/keys.js';
 
 /** How many in-flight chunked uploads keep their running hash in memory. */
 const MAX_RUNNING_HASHES = 10_000;
+/** How long an upload waits for a sweep that is deleting the same blob. */
+const CLAIM_WAIT_MS = 30_000;
+/** A claim older than this was left by a sweep that died; a writer may finish it. */
+export const STALE_CLAIM_MS = 10 * 60_000;
+/** Blob rows examined per sweep batch. */
+const SWEEP_BATCH = 500;
+
+export interface BlobServiceOptions {
+  /** The blob protocol's rows (reservations, claims); without it uploads are not reserved. */
+  gc?: GcStore;
+  /** How long a reservation protects an upload between verify and link; 1 hour by default. */
+  reservationMs?: number;
+}
+
+export interface SweepResult {
+  count: number;
+  bytes: number;
+}
 
 export interface BlobLocation {
   rootSpaceId: string;
@@ -53,10 +75,17 @@ function hashingTransform(hasher: Hasher): Transform {
 export class BlobService {
   private readonly running = new Map<string, { offset: number; hasher: Hasher }>();
 
+  private readonly gc: GcStore | undefined;
+  private readonly reservationMs: number;
+
   constructor(
     private readonly store: MetadataStore,
     private readonly driver: StorageDriver,
-  ) {}
+    options: BlobServiceOptions = {},
+  ) {
+    this.gc = options.gc;
+    this.reservationMs = options.reservationMs ?? 3600_000;
+  }
 
   /** The blob if it is linked to the repository; BLOB_UNKNOWN otherwise. */
   async stat(loc: BlobLocation, digest: string): Promise<BlobRecord> {
@@ -146,15 +175,28 @@ export class BlobService {
       throw new PalletError('DIGEST_INVALID', `provided digest did not match uploaded content (computed ${actual})`, { digest, computed: actual });
     }
     const key = blobKey(loc.rootSpaceId, digest);
-    const existing = await this.store.findBlob(loc.rootSpaceId, digest);
-    if (existing && (await this.driver.stat(key))?.size === existing.size) {
-      await this.driver.delete(uploadDataKey(current.id));
-    } else {
-      await this.driver.move(uploadDataKey(current.id), key);
+    const ref: BlobKey = { rootSpaceId: loc.rootSpaceId, digest };
+    const reservedAt = Date.now();
+    if (this.gc) await this.reserve(this.gc, ref, current.size, current.id);
+    try {
+      const existing = await this.store.findBlob(loc.rootSpaceId, digest);
+      if (existing && (await this.driver.stat(key))?.size === existing.size) {
+        await this.driver.delete(uploadDataKey(current.id));
+      } else {
+        await this.driver.move(uploadDataKey(current.id), key);
+      }
+      const blob = await this.store.commitBlob(loc.rootSpaceId, loc.repositoryId, digest, current.size);
+      // Past half its life the reservation may have lapsed and a sweep may have taken the
+      // bytes before the link: make sure they are there (cheap insurance for slow commits).
+      if (this.gc && Date.now() - reservedAt > this.reservationMs / 2 && (await this.driver.stat(key))?.size !== current.size) {
+        await this.store.unlinkBlob(loc.repositoryId, digest);
+        throw new PalletError('UNAVAILABLE', `blob ${digest} was garbage-collected while it was committed; push it again`, { digest });
+      }
+      await this.discard(current.id);
+      return blob;
+    } finally {
+      if (this.gc) await this.gc.releaseBlob(ref, current.id);
     }
-    const blob = await this.store.commitBlob(loc.rootSpaceId, loc.repositoryId, digest, current.size);
-    await this.discard(current.id);
-    return blob;
   }
 
   /** Single-request upload of a whole blob whose digest is known up front. */
@@ -182,7 +224,13 @@ export class BlobService {
     parseDigest(digest);
     const blob = await this.store.findLinkedBlob(fromRepositoryId, digest);
     if (!blob) return undefined;
-    return this.store.commitBlob(loc.rootSpaceId, loc.repositoryId, digest, blob.size);
+    try {
+      return await this.store.commitBlob(loc.rootSpaceId, loc.repositoryId, digest, blob.size);
+    } catch (err) {
+      // Being swept: the client uploads it instead.
+      if (isPalletError(err, 'UNAVAILABLE')) return undefined;
+      throw err;
+    }
   }
 
   /** Removes the blob's link to the repository; its bytes are reclaimed when nothing links it. */
@@ -193,11 +241,81 @@ export class BlobService {
     }
   }
 
-  /** Deletes the bytes of blobs in the root space that no repository links any more. */
+  /**
+   * Deletes the bytes of blobs in the root space that no repository links any more. With a GC
+   * store this is a sweep of that root space under the blob protocol: blobs reserved by an
+   * upload in flight stay (the next `pallet gc` takes them if they end up unlinked).
+   */
   async reclaimOrphans(rootSpaceId: string): Promise<{ count: number; bytes: number }> {
+    if (this.gc) return this.sweep({ rootSpaceId }, false);
     const orphans = await this.store.deleteOrphanBlobs(rootSpaceId);
     for (const blob of orphans) await this.driver.delete(blobKey(rootSpaceId, blob.digest));
     return { count: orphans.length, bytes: orphans.reduce((sum, b) => sum + b.size, 0) };
+  }
+
+  /**
+   * Sweeps garbage blob rows (see `GcStore.listGarbageBlobs`) in batches: claim, delete the
+   * bytes, delete the rows; claims left by a sweep that died are finished first. A dry run
+   * only counts, treating links older than `query.deadLinksBefore` as gone.
+   */
+  async sweep(
+    query: Omit<GcCandidateQuery, 'limit' | 'after'>,
+    dryRun: boolean,
+    onBatch?: (done: SweepResult) => void,
+  ): Promise<SweepResult> {
+    const gc = this.gc;
+    if (!gc) throw new PalletError('UNAVAILABLE', 'this blob service has no GC store');
+    const done: SweepResult = { count: 0, bytes: 0 };
+    const now = Date.now();
+    if (!dryRun) {
+      const stale = await gc.listClaimedBlobs(now - STALE_CLAIM_MS, query.rootSpaceId);
+      await this.deleteClaimed(gc, stale, done);
+    }
+    let after: BlobKey | undefined;
+    for (;;) {
+      const page = await gc.listGarbageBlobs({ ...query, limit: SWEEP_BATCH, ...(after ? { after } : {}) }, now);
+      if (page.length === 0) break;
+      const last = page[page.length - 1]!;
+      after = { rootSpaceId: last.rootSpaceId, digest: last.digest };
+      if (dryRun) {
+        done.count += page.length;
+        done.bytes += page.reduce((sum, b) => sum + b.size, 0);
+      } else {
+        await this.deleteClaimed(gc, await gc.claimBlobs(page, Date.now()), done);
+      }
+      onBatch?.(done);
+      if (page.length < SWEEP_BATCH) break;
+    }
+    return done;
+  }
+
+  private async deleteClaimed(gc: GcStore, rows: Array<BlobKey & { size: number }>, done: SweepResult): Promise<void> {
+    for (const row of rows) await this.driver.delete(blobKey(row.rootSpaceId, row.digest));
+    await gc.deleteClaimed(rows);
+    done.count += rows.length;
+    done.bytes += rows.reduce((sum, b) => sum + b.size, 0);
+  }
+
+  /**
+   * Reserves the blob row for upload `holder`. A row claimed by a sweep is waited for (it is
+   * about to go); one claimed longer than STALE_CLAIM_MS ago was left by a sweep that died, and
+   * this writer finishes its deletion itself.
+   */
+  private async reserve(gc: GcStore, ref: BlobKey, size: number, holder: string): Promise<void> {
+    const deadline = Date.now() + CLAIM_WAIT_MS;
+    for (;;) {
+      const result = await gc.reserveBlob(ref, size, holder, Date.now() + this.reservationMs);
+      if (result.state === 'reserved') return;
+      if (Date.now() - result.since > STALE_CLAIM_MS) {
+        await this.driver.delete(blobKey(ref.rootSpaceId, ref.digest));
+        await gc.deleteClaimed([ref]);
+        continue;
+      }
+      if (Date.now() > deadline) {
+        throw new PalletError('UNAVAILABLE', `blob ${ref.digest} is being garbage-collected; push it again`, { digest: ref.digest });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
 
   /** Removes a session's storage and row (idempotent). */

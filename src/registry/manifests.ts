@@ -4,6 +4,7 @@
 import { digestOf, isDigest, parseDigest } from '../base/digest.js';
 import { PalletError } from '../base/errors.js';
 import { isTag } from '../base/names.js';
+import type { GcStore } from '../metadata/gc-store.js';
 import type { ManifestRecord, MetadataStore, RepositoryRecord, StoredManifest } from '../metadata/store.js';
 import { parseManifest, type Descriptor } from './manifest-parser.js';
 import { OCI_INDEX } from './media-types.js';
@@ -31,7 +32,14 @@ function checkReference(reference: string): 'digest' | 'tag' {
 }
 
 export class ManifestService {
-  constructor(private readonly store: MetadataStore) {}
+  /**
+   * @param links when given, a push first marks the links it relies on as just used, so that a
+   *   concurrent GC (which drops links unused for its grace period) keeps them; see registry/gc.ts.
+   */
+  constructor(
+    private readonly store: MetadataStore,
+    private readonly links?: Pick<GcStore, 'touchLinks'>,
+  ) {}
 
   /**
    * Validates and stores a manifest pushed by tag or digest. Everything it references must
@@ -44,6 +52,10 @@ export class ManifestService {
     const digest = kind === 'digest' ? digestOf(body, parseDigest(reference).algorithm) : digestOf(body);
     if (kind === 'digest' && digest !== reference) {
       throw new PalletError('DIGEST_INVALID', `manifest digest ${digest} does not match the reference ${reference}`, { digest: reference });
+    }
+    if (this.links) {
+      const blobs = parsed.required.filter((r) => r.kind === 'blob').map((r) => r.digest);
+      if (blobs.length > 0) await this.links.touchLinks(repo.id, blobs);
     }
     for (const ref of parsed.required) {
       const present =

@@ -27,3 +27,18 @@ export function uploadDataKey(uploadId: string): string {
 export function uploadPrefix(uploadId: string): string {
   return `uploads/${uploadId}`;
 }
+
+export const BLOBS_PREFIX = 'blobs';
+export const UPLOADS_PREFIX = 'uploads';
+
+/** The root space and digest a blob key names; undefined for any other key. */
+export function parseBlobKey(key: string): { rootSpaceId: string; digest: Digest } | undefined {
+  const match = /^blobs\/([^/]+)\/(sha256|sha512)\/([0-9a-f]{2})\/([0-9a-f]+)$/.exec(key);
+  if (!match || !match[4]!.startsWith(match[3]!)) return undefined;
+  return { rootSpaceId: match[1]!, digest: `${match[2]}:${match[4]}` as Digest };
+}
+
+/** The upload session id a key under `uploads/` belongs to; undefined for any other key. */
+export function uploadIdOfKey(key: string): string | undefined {
+  return /^uploads\/([^/]+)\//.exec(key)?.[1];
+}

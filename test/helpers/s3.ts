@@ -3,14 +3,56 @@
  * speaks the S3 REST API with SigV4 authentication (access key and secret `S3RVER`). It does not
  * implement UploadPartCopy, so tests there exercise the S3 driver's streaming fallback.
  *
+ * One fix makes it as faithful as S3 where Pallet relies on it: s3rver writes a PUT straight
+ * into the object's file and answers before the bytes are flushed, so concurrent PUTs of one key
+ * mix and a GET right after a PUT may read a partial object. `atomicPuts()` replaces its store's
+ * putObject with write-to-temp-then-rename, answered after the rename (S3's semantics).
+ *
  * `startS3()` starts one in this process; `bucket()` creates a fresh bucket for a test or run.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
+import FilesystemStore from 's3rver/lib/stores/filesystem.js';
+
+let patched = false;
+
+/** See the module header: PUTs become atomic and are answered once the object is in place. */
+function atomicPuts(): void {
+  if (patched) return;
+  patched = true;
+  FilesystemStore.prototype.putObject = async function putObject(this: FilesystemStore, object) {
+    const objectPath = this.getResourcePath(object.bucket, object.key, 'object');
+    await mkdir(dirname(objectPath), { recursive: true });
+    const tmp = `${objectPath}.${randomUUID()}.tmp`;
+    const md5 = createHash('md5');
+    let size = 0;
+    const source = Buffer.isBuffer(object.content) ? Readable.from([object.content]) : object.content;
+    const measure = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        md5.update(chunk);
+        size += chunk.length;
+        done(null, chunk);
+      },
+    });
+    try {
+      await pipeline(source, measure, createWriteStream(tmp));
+      await rename(tmp, objectPath);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    const hex = md5.digest('hex');
+    await this.putMetadata(object.bucket, object.key, object.metadata, hex);
+    return { size, md5: hex };
+  };
+}
 
 export const S3_ACCESS_KEY = 'S3RVER';
 export const S3_SECRET_KEY = 'S3RVER';
@@ -26,6 +68,7 @@ export interface S3Server {
 }
 
 export async function startS3(): Promise<S3Server> {
+  atomicPuts();
   const directory = await mkdtemp(join(tmpdir(), 'pallet-s3rver-'));
   const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory });
   const { port } = await server.run();

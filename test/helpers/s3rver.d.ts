@@ -16,3 +16,18 @@ declare module 's3rver' {
     httpServer?: Server;
   }
 }
+
+declare module 's3rver/lib/stores/filesystem.js' {
+  import type { Readable } from 'node:stream';
+  interface StoredObject {
+    bucket: string;
+    key: string;
+    content: Readable | Buffer;
+    metadata: Record<string, string>;
+  }
+  export default class FilesystemStore {
+    getResourcePath(bucket: string, key: string, resource: string): string;
+    putMetadata(bucket: string, key: string, metadata: Record<string, string>, md5: string): Promise<void>;
+    putObject(object: StoredObject): Promise<{ size: number; md5: string }>;
+  }
+}

@@ -1,0 +1,219 @@
+/**
+ * Online garbage collection: reclaims storage while every replica keeps serving pushes and
+ * pulls (no read-only mode).
+ *
+ * What is live (kept):
+ * - a manifest, always (manifests go only by explicit deletion or a cleanup policy);
+ * - a link (repository → blob) that a manifest of its repository references, or that was
+ *   created or relied on by a manifest push within the grace period (an image being pushed
+ *   uploads its blobs before its manifest);
+ * - a blob (row and bytes) that any link holds, that any manifest of its root space
+ *   references, or that an upload holds an unexpired reservation on (an upload between
+ *   "verified" and "linked");
+ * - an upload session updated within the grace period, and its bytes.
+ * Everything else is garbage: dead links, then the blobs nothing holds any more, stale upload
+ * sessions, and bytes in storage that no row records (left by crashes) once older than the grace.
+ *
+ * The blob protocol (shared with uploads, see `blobs.ts`, and with registry deletion) keeps
+ * bytes and links consistent without a global lock:
+ *   - bytes under a blob key are deleted only by whoever *claimed* its row (`deleting = 1`),
+ *     and the row is deleted only after its bytes;
+ *   - bytes are moved under a blob key, and linked, only while the writer holds a
+ *     *reservation* on a row that is not claimed; a claimed row can be neither reserved nor
+ *     linked (`commitBlob` refuses it), and the writer waits until it is gone;
+ *   - claiming re-checks "no link, no manifest reference, no reservation" while holding the
+ *     row, and reserving and linking take the same row, so exactly one side wins;
+ *   - a manifest push first touches the links it relies on (`touchLinks`), so the dead-link
+ *     sweep, which deletes only links untouched for the grace period, cannot drop one between
+ *     the push's check and its commit.
+ *
+ * A run, in this order (each step safe to interrupt; the next run resumes):
+ *   1. take the `gc` job lock (one run at a time across replicas and `pallet gc` processes);
+ *   2. delete expired reservations (blob and quota) — those of writers that died;
+ *   3. remove upload sessions not updated within the grace period, with their bytes;
+ *   4. delete dead links (older than the grace, referenced by no manifest of their repository);
+ *   5. sweep blobs: finish claims left by a dead sweep, then in key order, batch by batch:
+ *      list garbage rows, claim them, delete their bytes, delete the rows;
+ *   6. sweep storage: blob keys with no row and upload directories with no session, both
+ *      older than the grace (claimed like rows, so a concurrent re-upload waits).
+ * A dry run does steps 1, then counts what 3–6 would remove without changing anything.
+ */
+import type { Logger } from 'pino';
+import type { BlobKey, GcStore } from '../metadata/gc-store.js';
+import type { MetadataStore } from '../metadata/store.js';
+import type { StorageDriver } from '../storage/driver.js';
+import { BLOBS_PREFIX, UPLOADS_PREFIX, blobKey, parseBlobKey, uploadIdOfKey, uploadPrefix } from '../storage/keys.js';
+import type { BlobService } from './blobs.js';
+
+/** Storage keys checked per database round trip in step 6. */
+const STORAGE_BATCH = 500;
+
+export interface GcOptions {
+  /** Count only; change nothing. */
+  dryRun?: boolean;
+  /** The grace period; garbage younger than this stays. */
+  graceMs: number;
+  /** Progress of each step, for the CLI and logs. */
+  onProgress?: (progress: GcProgress) => void;
+}
+
+export type GcStep = 'reservations' | 'uploads' | 'links' | 'blobs' | 'storage';
+
+export interface GcProgress {
+  step: GcStep;
+  /** Items removed (or that would be) in this step so far. */
+  count: number;
+  bytes: number;
+  /** True on the step's last report. */
+  done: boolean;
+}
+
+export interface GcReport {
+  dryRun: boolean;
+  graceMs: number;
+  expiredReservations: number;
+  staleUploads: number;
+  deadLinks: number;
+  /** Blob rows and their bytes. */
+  blobs: { count: number; bytes: number };
+  /** Bytes in storage with no row: blob objects and upload directories. */
+  leftovers: { blobs: number; uploads: number; bytes: number };
+  durationMs: number;
+}
+
+export class GarbageCollector {
+  constructor(
+    private readonly store: MetadataStore,
+    private readonly gc: GcStore,
+    private readonly blobs: BlobService,
+    private readonly driver: StorageDriver,
+    private readonly log?: Logger,
+  ) {}
+
+  /** Runs once; resolves to undefined when another run holds the lock. */
+  async run(options: GcOptions): Promise<GcReport | undefined> {
+    const locked = await this.gc.withLock('gc', () => this.#run(options));
+    if (!locked) this.log?.info('gc: another replica or process is collecting; skipped');
+    return locked?.result;
+  }
+
+  async #run(options: GcOptions): Promise<GcReport> {
+    const started = Date.now();
+    const dryRun = options.dryRun ?? false;
+    const cutoff = started - options.graceMs;
+    const report = (step: GcStep, count: number, bytes: number, done: boolean): void => {
+      options.onProgress?.({ step, count, bytes, done });
+      if (done) this.log?.info({ gc: { step, count, bytes, dryRun } }, `gc: ${step} done`);
+    };
+    const out: GcReport = {
+      dryRun,
+      graceMs: options.graceMs,
+      expiredReservations: 0,
+      staleUploads: 0,
+      deadLinks: 0,
+      blobs: { count: 0, bytes: 0 },
+      leftovers: { blobs: 0, uploads: 0, bytes: 0 },
+      durationMs: 0,
+    };
+
+    // 2. Reservations of writers that died.
+    if (!dryRun) out.expiredReservations = await this.gc.deleteExpiredReservations(started);
+    report('reservations', out.expiredReservations, 0, true);
+
+    // 3. Stale upload sessions.
+    const stale = await this.store.listStaleUploads(cutoff);
+    let uploadBytes = 0;
+    for (const upload of stale) {
+      uploadBytes += upload.size;
+      if (!dryRun) await this.blobs.discard(upload.id);
+      out.staleUploads++;
+      if (out.staleUploads % 100 === 0) report('uploads', out.staleUploads, uploadBytes, false);
+    }
+    report('uploads', out.staleUploads, uploadBytes, true);
+
+    // 4. Dead links.
+    out.deadLinks = await this.gc.sweepDeadLinks(cutoff, dryRun);
+    report('links', out.deadLinks, 0, true);
+
+    // 5. Blobs nothing holds.
+    out.blobs = await this.blobs.sweep(dryRun ? { deadLinksBefore: cutoff } : {}, dryRun, (done) =>
+      report('blobs', done.count, done.bytes, false),
+    );
+    report('blobs', out.blobs.count, out.blobs.bytes, true);
+
+    // 6. Bytes no row records.
+    await this.#sweepBlobStorage(cutoff, dryRun, out, report);
+    await this.#sweepUploadStorage(cutoff, dryRun, out);
+    report('storage', out.leftovers.blobs + out.leftovers.uploads, out.leftovers.bytes, true);
+
+    out.durationMs = Date.now() - started;
+    this.log?.info({ gc: out }, dryRun ? 'gc: dry run finished' : 'gc: finished');
+    return out;
+  }
+
+  async #sweepBlobStorage(
+    cutoff: number,
+    dryRun: boolean,
+    out: GcReport,
+    report: (step: GcStep, count: number, bytes: number, done: boolean) => void,
+  ): Promise<void> {
+    let batch: BlobKey[] = [];
+    const flush = async (): Promise<void> => {
+      const known = await this.gc.existingBlobs(batch);
+      const unknown: BlobKey[] = [];
+      const sizes = new Map<string, number>();
+      for (const key of batch) {
+        if (known.has(`${key.rootSpaceId}/${key.digest}`)) continue;
+        const info = await this.driver.stat(blobKey(key.rootSpaceId, key.digest));
+        if (!info || info.modifiedAt.getTime() >= cutoff) continue;
+        unknown.push(key);
+        sizes.set(`${key.rootSpaceId}/${key.digest}`, info.size);
+      }
+      batch = [];
+      if (unknown.length === 0) return;
+      const claimed = dryRun ? unknown : await this.gc.claimUnrecorded(unknown, Date.now());
+      for (const key of claimed) {
+        if (!dryRun) await this.driver.delete(blobKey(key.rootSpaceId, key.digest));
+        out.leftovers.blobs++;
+        out.leftovers.bytes += sizes.get(`${key.rootSpaceId}/${key.digest}`) ?? 0;
+      }
+      if (!dryRun) await this.gc.deleteClaimed(claimed);
+      report('storage', out.leftovers.blobs, out.leftovers.bytes, false);
+    };
+    for await (const key of this.driver.list(BLOBS_PREFIX)) {
+      const parsed = parseBlobKey(key);
+      if (!parsed) continue;
+      batch.push(parsed);
+      if (batch.length >= STORAGE_BATCH) await flush();
+    }
+    if (batch.length > 0) await flush();
+  }
+
+  async #sweepUploadStorage(cutoff: number, dryRun: boolean, out: GcReport): Promise<void> {
+    const seen = new Set<string>();
+    for await (const key of this.driver.list(UPLOADS_PREFIX)) {
+      const id = uploadIdOfKey(key);
+      if (id !== undefined) seen.add(id);
+    }
+    const ids = [...seen];
+    const live = await this.gc.existingUploads(ids);
+    for (const id of ids) {
+      if (live.has(id)) continue;
+      let newest = 0;
+      let bytes = 0;
+      for await (const key of this.driver.list(uploadPrefix(id))) {
+        const info = await this.driver.stat(key);
+        if (info) {
+          newest = Math.max(newest, info.modifiedAt.getTime());
+          bytes += info.size;
+        }
+      }
+      // A session row is created before its first byte, so bytes with no row and older than
+      // the grace belong to a session that is gone.
+      if (newest >= cutoff) continue;
+      if (!dryRun) await this.driver.deletePrefix(uploadPrefix(id));
+      out.leftovers.uploads++;
+      out.leftovers.bytes += bytes;
+    }
+  }
+}
