@@ -37,6 +37,8 @@ export interface PalletServer {
   /** Password of the bootstrap `admin` user (set through `PALLET_ADMIN_PASSWORD`). */
   adminPassword: string;
   logFile: string;
+  /** Sends `signal` to the server process (e.g. SIGKILL to crash it); `stop()` still cleans up. */
+  kill(signal: NodeJS.Signals): void;
   /** The last `lines` lines of the server's output. */
   logTail(lines?: number): Promise<string>;
   /** Every JSON log line the server wrote so far, parsed (non-JSON lines are skipped). */
@@ -129,6 +131,9 @@ export async function startServer(options: ServerOptions = {}): Promise<PalletSe
     dataDir,
     adminPassword,
     logFile,
+    kill: (signal) => {
+      child.kill(signal);
+    },
     logTail: (lines = 40) => tail(logFile, lines),
     async logRecords() {
       const text = await readFile(logFile, 'utf8');
