@@ -8,6 +8,7 @@ import pino, { type Logger } from 'pino';
 import type { Config } from './config/config.js';
 import { openDatabase } from './metadata/open.js';
 import { SqlGcStore } from './metadata/sql-gc-store.js';
+import { SqlIdentityStore } from './metadata/sql-identity-store.js';
 import { registerHealth } from './ops/health.js';
 import { registerMetrics } from './ops/metrics.js';
 import { ociRoutes } from './formats/oci/routes.js';
@@ -24,7 +25,22 @@ export interface App {
 export function createLogger(config: Config): Logger {
   return pino({
     level: config.logLevel,
-    redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.token', '*.secret'], censor: '[redacted]' },
+    // Secrets must never reach a log line: credentials in headers, and any field named like one.
+    redact: {
+      paths: [
+        'req.headers.authorization',
+        'req.headers.cookie',
+        'req.headers["x-csrf-token"]',
+        'res.headers["set-cookie"]',
+        '*.password',
+        '*.token',
+        '*.secret',
+        '*.csrfToken',
+        '*.access_token',
+        '*.passwordHash',
+      ],
+      censor: '[redacted]',
+    },
   });
 }
 
@@ -37,7 +53,13 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
     log: (msg: string) => log.info(msg),
   });
   const driver = openStorageDriver({ storage: config.storage, dataDir: config.dataDir, s3: config.s3 });
-  const services = createServices(config, store, driver, log, { gcStore: new SqlGcStore(db, dialect) });
+  const services = createServices(config, store, driver, log, new SqlIdentityStore(db, dialect), { gcStore: new SqlGcStore(db, dialect) });
+  try {
+    await services.auth.start(config.adminPassword);
+  } catch (err) {
+    await services.close();
+    throw err;
+  }
   const server = buildServer(services, log);
   server.addHook('onClose', async () => services.close());
   await server.ready();

@@ -3,7 +3,9 @@
  * driver. `app.ts` builds them from config; tests may build them over any store and driver.
  */
 import type { Logger } from 'pino';
+import { Auth } from './auth/auth.js';
 import { externalBaseUrl, type Config } from './config/config.js';
+import type { IdentityStore } from './metadata/identity-store.js';
 import type { MetadataStore } from './metadata/store.js';
 import { ArtifactService } from './registry/artifacts.js';
 import type { GcStore } from './metadata/gc-store.js';
@@ -29,6 +31,8 @@ export interface Services {
   spaces: SpaceService;
   registries: RegistryService;
   artifacts: ArtifactService;
+  /** Identity and access: users, tokens, members, sessions, access decisions, audit. */
+  auth: Auth;
   /** Online garbage collection (scale-out); absent when built without a GC store (tests). */
   gc?: GarbageCollector;
   close(): Promise<void>;
@@ -39,7 +43,11 @@ export interface ServiceOptions {
   gcStore?: GcStore;
 }
 
-export function createServices(config: Config, store: MetadataStore, driver: StorageDriver, log: Logger, options: ServiceOptions = {}): Services {
+export function createServices(config: Config, store: MetadataStore, driver: StorageDriver, log: Logger, identity: IdentityStore, options: ServiceOptions = {}): Services {
+  const auth = new Auth(identity, store, config.auth, {
+    warn: (msg) => log.warn(msg),
+    error: (err, msg) => log.error({ err }, msg),
+  });
   const downloads = new DownloadCounter(store, (err) => log.error({ err }, 'could not store download counts'));
   const gcStore = options.gcStore;
   const graceMs = config.gc.graceSeconds * 1000;
@@ -69,9 +77,11 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
     registries,
     artifacts: new ArtifactService(store, blobs, registries),
     ...(gc ? { gc } : {}),
+    auth,
     async close() {
       clearInterval(gcTimer);
       uploadJanitor.stop();
+      await auth.close();
       await downloads.close();
       await store.close();
       await driver.close();

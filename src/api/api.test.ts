@@ -9,6 +9,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { buildApp, type App } from '../app.js';
 import { digestOf } from '../base/digest.js';
 import { loadConfig } from '../config/config.js';
@@ -26,6 +27,9 @@ const OCI_LAYER = 'application/vnd.oci.image.layer.v1.tar+gzip';
 const HELM_CONFIG = 'application/vnd.cncf.helm.config.v1+json';
 const HELM_CHART = 'application/vnd.cncf.helm.chart.content.v1.tar+gzip';
 const BASE_URL = 'https://pallet.example.com';
+const ADMIN_PASSWORD = 'api-test-admin-password';
+/** Every request authenticates as the bootstrap admin (permissions have their own suite). */
+const ADMIN = `Basic ${Buffer.from(`admin:${ADMIN_PASSWORD}`).toString('base64')}`;
 
 interface Response<T> {
   status: number;
@@ -38,6 +42,8 @@ interface Harness {
   dataDir: string;
   call<T = ApiErrorBody>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, body?: unknown): Promise<Response<T>>;
   raw(method: 'POST' | 'PATCH', url: string, payload: string, contentType?: string): Promise<Response<ApiErrorBody>>;
+  /** `app.server.inject` as the admin. */
+  inject(opts: InjectOptions): Promise<LightMyRequestResponse>;
   /** Creates a space and asserts 201. */
   space(path: string): Promise<SpaceView>;
   /** Creates a registry and asserts 201. */
@@ -47,18 +53,21 @@ interface Harness {
 
 async function start(): Promise<Harness> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pallet-api-'));
-  const app = await buildApp(loadConfig({ env: {}, flags: { dataDir, logLevel: 'silent', baseUrl: BASE_URL } }));
+  const app = await buildApp(loadConfig({ env: {}, flags: { dataDir, logLevel: 'silent', baseUrl: BASE_URL, adminPassword: ADMIN_PASSWORD } }));
   const parse = <T>(status: number, text: string): Response<T> => ({ status, text, json: (text ? JSON.parse(text) : undefined) as T });
   const h: Harness = {
     app,
     dataDir,
     async call<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, body?: unknown) {
-      const res = await app.server.inject({ method, url, ...(body !== undefined ? { payload: body as Record<string, unknown> } : {}) });
+      const res = await h.inject({ method, url, ...(body !== undefined ? { payload: body as Record<string, unknown> } : {}) });
       return parse<T>(res.statusCode, res.body);
     },
     async raw(method, url, payload, contentType = 'application/json') {
-      const res = await app.server.inject({ method, url, payload, headers: { 'content-type': contentType } });
+      const res = await h.inject({ method, url, payload, headers: { 'content-type': contentType } });
       return parse<ApiErrorBody>(res.statusCode, res.body);
+    },
+    inject(opts) {
+      return app.server.inject({ ...opts, headers: { authorization: ADMIN, ...opts.headers } });
     },
     async space(path) {
       const res = await h.call<SpaceView>('POST', '/api/v1/spaces', { path });
@@ -100,7 +109,7 @@ interface Pushed {
 
 async function pushBlob(h: Harness, repo: string, data: Buffer): Promise<Pushed> {
   const digest = digestOf(data);
-  const res = await h.app.server.inject({
+  const res = await h.inject({
     method: 'POST',
     url: `/v2/${repo}/blobs/uploads/?digest=${digest}`,
     payload: data,
@@ -112,7 +121,7 @@ async function pushBlob(h: Harness, repo: string, data: Buffer): Promise<Pushed>
 
 async function pushManifest(h: Harness, repo: string, reference: string, doc: Record<string, unknown>): Promise<Pushed & { body: Buffer }> {
   const body = Buffer.from(JSON.stringify(doc));
-  const res = await h.app.server.inject({
+  const res = await h.inject({
     method: 'PUT',
     url: `/v2/${repo}/manifests/${reference}`,
     payload: body,
@@ -604,7 +613,7 @@ describe('management API: request errors and the OpenAPI document', () => {
         assert.ok(h.app.server.hasRoute({ method: method.toUpperCase() as 'GET', url }), `${method} ${url} is documented but not served`);
       }
     }
-    assert.equal(operations, 18);
+    assert.equal(operations, 33);
     // The start-up guard in plugin.ts relies on this lookup.
     assert.ok(isDocumented('GET', '/api/v1/registries/:root/:identifier/artifacts/:name/versions/:version', '/api/v1'));
     assert.ok(!isDocumented('PUT', '/api/v1/spaces/:path', '/api/v1'));
@@ -630,17 +639,17 @@ describe('management API: artifacts and storage reclaim', () => {
     const l1 = randomBytes(1000);
     const l2 = randomBytes(2345);
     const v1 = await pushImage(h, repo, 'v1', [l1, l2]);
-    const latest = await h.app.server.inject({ method: 'PUT', url: `/v2/${repo}/manifests/latest`, payload: Buffer.from(JSON.stringify(v1.doc)), headers: { 'content-type': OCI_MANIFEST } });
+    const latest = await h.inject({ method: 'PUT', url: `/v2/${repo}/manifests/latest`, payload: Buffer.from(JSON.stringify(v1.doc)), headers: { 'content-type': OCI_MANIFEST } });
     assert.equal(latest.statusCode, 201);
     const l3 = randomBytes(500);
     const v2 = await pushImage(h, repo, 'v2', [l1, l3]); // shares l1 with v1
     // A repository with blobs but no manifest is no artifact.
     await pushBlob(h, 'acme/docker-local/unfinished', randomBytes(10));
 
-    const pull = await h.app.server.inject({ method: 'GET', url: `/v2/${repo}/manifests/v1` });
+    const pull = await h.inject({ method: 'GET', url: `/v2/${repo}/manifests/v1` });
     assert.equal(pull.statusCode, 200);
-    await h.app.server.inject({ method: 'GET', url: `/v2/${repo}/manifests/${v1.digest}` });
-    await h.app.server.inject({ method: 'GET', url: `/v2/${repo}/manifests/v2` });
+    await h.inject({ method: 'GET', url: `/v2/${repo}/manifests/${v1.digest}` });
+    await h.inject({ method: 'GET', url: `/v2/${repo}/manifests/v2` });
     await h.app.services.downloads.flush();
 
     const blobBytes = v1.config.size + l1.length + l2.length + v2.config.size + l3.length;
@@ -748,7 +757,7 @@ describe('management API: artifacts and storage reclaim', () => {
   it('deletes a version by tag (with all its tags) and by digest', async () => {
     const repo = 'acme/docker-local/deletable';
     const a = await pushImage(h, repo, 'a1', [randomBytes(20)]);
-    await h.app.server.inject({ method: 'PUT', url: `/v2/${repo}/manifests/a2`, payload: Buffer.from(JSON.stringify(a.doc)), headers: { 'content-type': OCI_MANIFEST } });
+    await h.inject({ method: 'PUT', url: `/v2/${repo}/manifests/a2`, payload: Buffer.from(JSON.stringify(a.doc)), headers: { 'content-type': OCI_MANIFEST } });
     const b = await pushImage(h, repo, 'b1', [randomBytes(30)]);
     const c = await pushImage(h, repo, 'c1', [randomBytes(40)]);
     const base = '/api/v1/registries/acme/docker-local/artifacts/deletable/versions';
@@ -756,7 +765,7 @@ describe('management API: artifacts and storage reclaim', () => {
     assert.equal((await h.call('DELETE', `${base}/a1`)).status, 204);
     assert.equal((await h.call('GET', `${base}/a2`)).status, 404, 'the other tag of the version went too');
     assert.equal((await h.call('GET', `${base}/${a.digest}`)).status, 404);
-    assert.equal((await h.app.server.inject({ method: 'GET', url: `/v2/${repo}/manifests/${a.digest}` })).statusCode, 404);
+    assert.equal((await h.inject({ method: 'GET', url: `/v2/${repo}/manifests/${a.digest}` })).statusCode, 404);
 
     assert.equal((await h.call('DELETE', `${base}/${b.digest}`)).status, 204);
     assert.equal((await h.call('GET', `${base}/b1`)).status, 404);
@@ -782,7 +791,7 @@ describe('management API: artifacts and storage reclaim', () => {
     assert.ok(!after.has(hex(gone.config.digest)));
     assert.ok(after.has(hex(digestOf(shared))), 'a blob another artifact links stays');
     assert.ok(after.has(hex(kept.config.digest)));
-    const pull = await h.app.server.inject({ method: 'GET', url: `/v2/acme/docker-local/survivor/blobs/${digestOf(shared)}` });
+    const pull = await h.inject({ method: 'GET', url: `/v2/acme/docker-local/survivor/blobs/${digestOf(shared)}` });
     assert.equal(pull.statusCode, 200);
     assert.ok(pull.rawPayload.equals(shared));
     assert.equal((await h.call('DELETE', '/api/v1/registries/acme/docker-local/artifacts/doomed')).status, 404);
@@ -795,10 +804,10 @@ describe('management API: artifacts and storage reclaim', () => {
     const image = await pushImage(h, 'acme/temp/app', 'v1', [shared, only]);
     const other = await pushImage(h, 'acme/second/app', 'v1', [shared]);
     // An upload session in flight in the doomed registry.
-    const started = await h.app.server.inject({ method: 'POST', url: '/v2/acme/temp/app/blobs/uploads/' });
+    const started = await h.inject({ method: 'POST', url: '/v2/acme/temp/app/blobs/uploads/' });
     assert.equal(started.statusCode, 202);
     const uploadId = String(started.headers['docker-upload-uuid']);
-    const chunk = await h.app.server.inject({
+    const chunk = await h.inject({
       method: 'PATCH',
       url: `/v2/acme/temp/app/blobs/uploads/${uploadId}`,
       payload: randomBytes(50),
@@ -810,7 +819,7 @@ describe('management API: artifacts and storage reclaim', () => {
     assert.equal((await h.call('DELETE', '/api/v1/registries/acme/temp')).status, 204);
     assert.equal((await h.call('GET', '/api/v1/registries/acme/temp')).status, 404);
     assert.equal((await h.call('GET', '/api/v1/registries/acme/temp/artifacts')).status, 404);
-    assert.equal((await h.app.server.inject({ method: 'GET', url: `/v2/acme/temp/app/manifests/v1` })).statusCode, 404);
+    assert.equal((await h.inject({ method: 'GET', url: `/v2/acme/temp/app/manifests/v1` })).statusCode, 404);
 
     const files = await blobFiles(h.dataDir);
     assert.ok(!files.has(hex(digestOf(only))), 'unshared layer removed from disk');
@@ -819,7 +828,7 @@ describe('management API: artifacts and storage reclaim', () => {
     assert.ok(files.has(hex(other.config.digest)));
     assert.ok(!(await uploadDirs(h.dataDir)).includes(uploadId), 'upload session storage removed');
 
-    const pull = await h.app.server.inject({ method: 'GET', url: `/v2/acme/second/app/blobs/${digestOf(shared)}` });
+    const pull = await h.inject({ method: 'GET', url: `/v2/acme/second/app/blobs/${digestOf(shared)}` });
     assert.equal(pull.statusCode, 200);
     assert.ok(pull.rawPayload.equals(shared));
     const second = await h.call<RegistryView>('GET', '/api/v1/registries/acme/second');

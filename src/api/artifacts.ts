@@ -3,8 +3,9 @@
  * details, and deletion of both. An artifact name with slashes is one URL-encoded segment
  * (`team%2Fapp`); a `{version}` is a digest or a tag.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Services } from '../services.js';
+import { ApiAccess } from './access.js';
 import { pageRequest, type ListQuery } from './paging.js';
 import type { RegistryParams } from './registries.js';
 import { errorResponses, withErrors } from './responses.js';
@@ -20,23 +21,37 @@ interface VersionParams extends ArtifactParams {
 
 const BASE = '/registries/:root/:identifier/artifacts';
 
-export function artifactRoutes(app: FastifyInstance, { artifacts }: Services): void {
+export function artifactRoutes(app: FastifyInstance, services: Services): void {
+  const { artifacts } = services;
+  const access = new ApiAccess(services);
+  const check = (request: FastifyRequest<{ Params: RegistryParams }>, action: 'pull' | 'delete') =>
+    access.registry(request, action, request.params.root, request.params.identifier);
+
   app.get<{ Params: RegistryParams; Querystring: ListQuery }>(
     BASE,
     { schema: { querystring: artifactsQuery, response: withErrors({ 200: listSchema(artifactSchema) }) } },
-    async (request) => artifacts.list(request.params.root, request.params.identifier, request.query.q, pageRequest(request.query)),
+    async (request) => {
+      await check(request, 'pull');
+      return artifacts.list(request.params.root, request.params.identifier, request.query.q, pageRequest(request.query));
+    },
   );
 
   app.get<{ Params: ArtifactParams }>(
     `${BASE}/:name`,
     { schema: { response: withErrors({ 200: artifactSchema }) } },
-    async ({ params }) => artifacts.get(params.root, params.identifier, params.name),
+    async (request) => {
+      await check(request, 'pull');
+      const { params } = request;
+      return artifacts.get(params.root, params.identifier, params.name);
+    },
   );
 
   app.delete<{ Params: ArtifactParams }>(
     `${BASE}/:name`,
     { schema: { response: errorResponses } },
-    async ({ params }, reply) => {
+    async (request, reply) => {
+      await check(request, 'delete');
+      const { params } = request;
       await artifacts.deleteArtifact(params.root, params.identifier, params.name);
       return reply.code(204).send();
     },
@@ -45,19 +60,29 @@ export function artifactRoutes(app: FastifyInstance, { artifacts }: Services): v
   app.get<{ Params: ArtifactParams; Querystring: ListQuery }>(
     `${BASE}/:name/versions`,
     { schema: { querystring: versionsQuery, response: withErrors({ 200: listSchema(versionSchema) }) } },
-    async ({ params, query }) => artifacts.versions(params.root, params.identifier, params.name, query.q, pageRequest(query)),
+    async (request) => {
+      await check(request, 'pull');
+      const { params, query } = request;
+      return artifacts.versions(params.root, params.identifier, params.name, query.q, pageRequest(query));
+    },
   );
 
   app.get<{ Params: VersionParams }>(
     `${BASE}/:name/versions/:version`,
     { schema: { response: withErrors({ 200: versionDetailSchema }) } },
-    async ({ params }) => artifacts.version(params.root, params.identifier, params.name, params.version),
+    async (request) => {
+      await check(request, 'pull');
+      const { params } = request;
+      return artifacts.version(params.root, params.identifier, params.name, params.version);
+    },
   );
 
   app.delete<{ Params: VersionParams }>(
     `${BASE}/:name/versions/:version`,
     { schema: { response: errorResponses } },
-    async ({ params }, reply) => {
+    async (request, reply) => {
+      await check(request, 'delete');
+      const { params } = request;
       await artifacts.deleteVersion(params.root, params.identifier, params.name, params.version);
       return reply.code(204).send();
     },

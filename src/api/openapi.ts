@@ -23,6 +23,23 @@ import {
   versionsQuery,
   type Schema,
 } from './schemas.js';
+import {
+  auditQuery,
+  auditSchema,
+  loginBody,
+  loginSchema,
+  memberListSchema,
+  memberPutBody,
+  memberSchema,
+  meSchema,
+  tokenCreateBody,
+  tokenCreatedSchema,
+  tokenListSchema,
+  userCreateBody,
+  userPatchBody,
+  userSchema,
+  usersQuery,
+} from './identity-schemas.js';
 
 type Json = Record<string, unknown>;
 
@@ -34,6 +51,8 @@ const PATH_PARAMS: Record<string, Json> = {
   identifier: { description: 'Registry identifier', example: 'docker-local' },
   name: { description: 'Artifact name; slashes URL-encoded (`team%2Fapp`)', example: 'team%2Fapp' },
   version: { description: 'A manifest digest (`sha256:…`) or a tag', example: 'latest' },
+  username: { description: 'Username', example: 'alice' },
+  id: { description: 'Access token id', example: '3f1c…' },
 };
 
 function pathParams(names: string[]): Json[] {
@@ -54,6 +73,9 @@ const ERROR_TEXT: Record<number, string> = {
   404: 'Not found (`NOT_FOUND`)',
   409: 'Conflict (`ALREADY_EXISTS`, `CONFLICT`)',
   415: 'The body is not JSON (`UNSUPPORTED_MEDIA_TYPE`)',
+  401: 'Authentication required or failed (`UNAUTHORIZED`)',
+  403: 'Not allowed (`FORBIDDEN`), including a missing CSRF token on a session request',
+  429: 'Too many failed logins (`TOO_MANY_REQUESTS`)',
 };
 
 interface Operation {
@@ -66,6 +88,8 @@ interface Operation {
   body?: Schema;
   ok: { status: number; description: string; schema?: Schema };
   errors: number[];
+  /** No authentication involved: no 401/403 answers. */
+  open?: boolean;
 }
 
 function op(o: Operation): Json {
@@ -76,7 +100,7 @@ function op(o: Operation): Json {
       ...(o.ok.schema ? { content: { 'application/json': { schema: o.ok.schema } } } : {}),
     },
   };
-  for (const status of o.errors) {
+  for (const status of [...o.errors, ...(o.open ? [] : [401, 403])]) {
     responses[status] = { description: ERROR_TEXT[status], content: { 'application/json': { schema: ref('Error') } } };
   }
   return {
@@ -102,18 +126,25 @@ export const OPENAPI_DOCUMENT: Json = {
     description:
       'Spaces, registries (local registries and upstream proxies) and artifacts of a Pallet registry. ' +
       'Errors are `{"code","message","details"}`; lists are `{"items","total","page","size"}` with ' +
-      '`?page=&size=&sort=&order=&q=`. OCI clients use `/v2/<root>/<registry>/<image>` instead.',
+      '`?page=&size=&sort=&order=&q=`. OCI clients use `/v2/<root>/<registry>/<image>` instead. ' +
+      'Authenticate with `Authorization: Bearer <access token>`, HTTP basic (`user:password` or `user:<access token>`), ' +
+      'or the UI session cookie from `POST /auth/login` (then send `X-CSRF-Token` on state-changing requests).',
   },
   servers: [{ url: '/api/v1' }],
   tags: [
     { name: 'spaces', description: 'Organizations and their projects' },
     { name: 'registries', description: 'Local registries and upstream proxies' },
     { name: 'artifacts', description: 'Artifacts, versions and tags of a registry' },
+    { name: 'users', description: 'Local users (administrators)' },
+    { name: 'tokens', description: 'The caller’s access tokens' },
+    { name: 'members', description: 'Roles of users on spaces' },
+    { name: 'auth', description: 'UI login sessions' },
+    { name: 'audit', description: 'Who did what and when (administrators)' },
     { name: 'meta', description: 'This document' },
   ],
   paths: {
     '/openapi.json': {
-      get: op({ tag: 'meta', summary: 'This OpenAPI document', operationId: 'getOpenApi', ok: { status: 200, description: 'The document', schema: { type: 'object' } }, errors: [] }),
+      get: op({ tag: 'meta', summary: 'This OpenAPI document', operationId: 'getOpenApi', ok: { status: 200, description: 'The document', schema: { type: 'object' } }, errors: [], open: true }),
     },
     '/spaces': {
       post: op({
@@ -262,6 +293,76 @@ export const OPENAPI_DOCUMENT: Json = {
         errors: [400, 404],
       }),
     },
+    '/users': {
+      post: op({ tag: 'users', summary: 'Create a user', operationId: 'createUser', body: userCreateBody, ok: { status: 201, description: 'The user', schema: ref('User') }, errors: [400, 409, 415] }),
+      get: op({ tag: 'users', summary: 'List users', operationId: 'listUsers', query: usersQuery, ok: { status: 200, description: 'A page of users', schema: ref('UserList') }, errors: [400] }),
+    },
+    '/users/{username}': {
+      get: op({ tag: 'users', summary: 'Get a user (administrators, or the user itself)', operationId: 'getUser', params: ['username'], ok: { status: 200, description: 'The user', schema: ref('User') }, errors: [404] }),
+      patch: op({
+        tag: 'users',
+        summary: 'Change a user',
+        description: 'A user may change its own password and email; admin and disabled are for administrators. The last enabled administrator cannot be demoted or disabled (409). A password change or a disable ends the user’s sessions.',
+        operationId: 'updateUser',
+        params: ['username'],
+        body: userPatchBody,
+        ok: { status: 200, description: 'The user', schema: ref('User') },
+        errors: [400, 404, 409, 415],
+      }),
+      delete: op({ tag: 'users', summary: 'Delete a user with its tokens and memberships', operationId: 'deleteUser', params: ['username'], ok: { status: 204, description: 'Deleted' }, errors: [404, 409] }),
+    },
+    '/user/tokens': {
+      post: op({
+        tag: 'tokens',
+        summary: 'Create an access token',
+        description: 'The token is in this response only. Needs a password, a session or a token with the admin scope.',
+        operationId: 'createToken',
+        body: tokenCreateBody,
+        ok: { status: 201, description: 'The token, shown once', schema: ref('TokenCreated') },
+        errors: [400, 404, 415],
+      }),
+      get: op({ tag: 'tokens', summary: 'List the caller’s access tokens (never their values)', operationId: 'listTokens', ok: { status: 200, description: 'The tokens', schema: ref('TokenList') }, errors: [] }),
+    },
+    '/user/tokens/{id}': {
+      delete: op({ tag: 'tokens', summary: 'Revoke an access token', operationId: 'revokeToken', params: ['id'], ok: { status: 204, description: 'Revoked' }, errors: [404] }),
+    },
+    '/spaces/{path}/members': {
+      get: op({ tag: 'members', summary: 'List the members of a space', operationId: 'listMembers', params: ['path'], ok: { status: 200, description: 'The members', schema: ref('MemberList') }, errors: [404] }),
+    },
+    '/spaces/{path}/members/{username}': {
+      put: op({
+        tag: 'members',
+        summary: 'Give a user a role on a space',
+        description: 'Space admins set roles up to admin; making or changing an owner needs the owner role.',
+        operationId: 'setMember',
+        params: ['path', 'username'],
+        body: memberPutBody,
+        ok: { status: 200, description: 'The membership', schema: ref('Member') },
+        errors: [400, 404, 415],
+      }),
+      delete: op({ tag: 'members', summary: 'Remove a user’s role on a space', operationId: 'removeMember', params: ['path', 'username'], ok: { status: 204, description: 'Removed' }, errors: [404] }),
+    },
+    '/auth/login': {
+      post: op({
+        tag: 'auth',
+        summary: 'Log in (UI)',
+        description: 'Sets the httpOnly session cookie `pallet_session` and the `pallet_csrf` cookie. State-changing requests of the session must send the CSRF token in `X-CSRF-Token`. 429 after too many failures.',
+        operationId: 'login',
+        body: loginBody,
+        ok: { status: 200, description: 'The session', schema: ref('Login') },
+        errors: [400, 415, 429],
+        open: true,
+      }),
+    },
+    '/auth/logout': {
+      post: op({ tag: 'auth', summary: 'Log out (ends the session, clears the cookies)', operationId: 'logout', ok: { status: 204, description: 'Logged out' }, errors: [] }),
+    },
+    '/auth/me': {
+      get: op({ tag: 'auth', summary: 'The current user and how it authenticated', operationId: 'me', ok: { status: 200, description: 'The user', schema: ref('Me') }, errors: [] }),
+    },
+    '/audit': {
+      get: op({ tag: 'audit', summary: 'The audit log, newest first', operationId: 'listAudit', query: auditQuery, ok: { status: 200, description: 'A page of events', schema: ref('AuditList') }, errors: [400] }),
+    },
   },
   components: {
     schemas: {
@@ -276,6 +377,15 @@ export const OPENAPI_DOCUMENT: Json = {
       Version: versionSchema,
       VersionList: listSchema(ref('Version')),
       VersionDetail: versionDetailSchema,
+      User: userSchema,
+      UserList: listSchema(ref('User')),
+      TokenCreated: tokenCreatedSchema,
+      TokenList: tokenListSchema,
+      Member: memberSchema,
+      MemberList: memberListSchema,
+      Login: loginSchema,
+      Me: meSchema,
+      AuditList: listSchema(auditSchema),
     },
   },
 };

@@ -6,11 +6,16 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Services } from '../services.js';
+import { ApiAccess } from './access.js';
 import { artifactRoutes } from './artifacts.js';
+import { AUDIT_ACTIONS, AUDITED_METHODS, auditHook, auditKey, auditRoutes } from './audit.js';
 import { apiErrorHandler, sendApiError } from './errors.js';
 import { isDocumented, OPENAPI_DOCUMENT } from './openapi.js';
 import { registryRoutes } from './registries.js';
+import { memberRoutes } from './members.js';
+import { sessionRoutes } from './sessions.js';
 import { spaceRoutes } from './spaces.js';
+import { userRoutes } from './users.js';
 
 export interface ApiOptions {
   services: Services;
@@ -31,10 +36,23 @@ export async function apiRoutes(app: FastifyInstance, { services }: ApiOptions):
   app.addHook('onReady', async () => {
     const missing = registered.filter((r) => !isDocumented(r.method, r.url, app.prefix)).map((r) => `${r.method} ${r.url}`);
     if (missing.length > 0) throw new Error(`API routes missing from the OpenAPI document (src/api/openapi.ts): ${missing.join(', ')}`);
+    const unaudited = registered
+      .filter((r) => AUDITED_METHODS.has(r.method) && AUDIT_ACTIONS[auditKey(r.method, r.url, app.prefix)] === undefined)
+      .map((r) => `${r.method} ${r.url}`);
+    if (unaudited.length > 0) throw new Error(`state-changing API routes without an audit action (src/api/audit.ts): ${unaudited.join(', ')}`);
   });
+
+  // Every request is authenticated first (see access.ts); each route checks its permission.
+  const access = new ApiAccess(services);
+  app.addHook('onRequest', (request, reply) => access.authenticate(request, reply));
+  app.addHook('onResponse', auditHook(services, app.prefix));
 
   app.get('/openapi.json', async () => OPENAPI_DOCUMENT);
   spaceRoutes(app, services);
   registryRoutes(app, services);
   artifactRoutes(app, services);
+  userRoutes(app, services);
+  memberRoutes(app, services);
+  sessionRoutes(app, services);
+  auditRoutes(app, services);
 }

@@ -5,6 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { NewRegistryInput, RegistryPatchInput } from '../registry/registries.js';
 import type { Services } from '../services.js';
+import { ApiAccess } from './access.js';
 import { pageRequest, type ListQuery } from './paging.js';
 import { errorResponses, withErrors } from './responses.js';
 import { listSchema, registriesQuery, registryCreateBody, registryPatchBody, registrySchema, setupSchema } from './schemas.js';
@@ -21,11 +22,19 @@ interface RegistriesQuery extends ListQuery {
   kind?: string;
 }
 
-export function registryRoutes(app: FastifyInstance, { registries }: Services): void {
+export function registryRoutes(app: FastifyInstance, services: Services): void {
+  const { registries } = services;
+  const access = new ApiAccess(services);
+
   app.post<{ Body: NewRegistryInput }>(
     '/registries',
     { schema: { body: registryCreateBody, response: withErrors({ 201: registrySchema }) } },
     async (request, reply) => {
+      if (typeof request.body.space === 'string' && (await services.store.findSpace(request.body.space))) {
+        await access.space(request, 'manage', request.body.space);
+      } else {
+        access.requireAdmin(request, 'create registries outside an existing space');
+      }
       const registry = await registries.create(request.body);
       return reply
         .code(201)
@@ -39,6 +48,7 @@ export function registryRoutes(app: FastifyInstance, { registries }: Services): 
     { schema: { querystring: registriesQuery, response: withErrors({ 200: listSchema(registrySchema) }) } },
     async (request) => {
       const { space, recursive, packageType, kind, q } = request.query;
+      const viewer = await access.viewer(request);
       return registries.list(
         {
           ...(space !== undefined ? { space } : {}),
@@ -48,6 +58,7 @@ export function registryRoutes(app: FastifyInstance, { registries }: Services): 
           ...(q !== undefined ? { q } : {}),
         },
         pageRequest(request.query),
+        (r, spacePath) => viewer.can('pull', { spacePath, registry: { id: r.id, public: r.public } }),
       );
     },
   );
@@ -55,19 +66,26 @@ export function registryRoutes(app: FastifyInstance, { registries }: Services): 
   app.get<{ Params: RegistryParams }>(
     '/registries/:root/:identifier',
     { schema: { response: withErrors({ 200: registrySchema }) } },
-    async (request) => registries.get(request.params.root, request.params.identifier),
+    async (request) => {
+      await access.registry(request, 'pull', request.params.root, request.params.identifier);
+      return registries.get(request.params.root, request.params.identifier);
+    },
   );
 
   app.patch<{ Params: RegistryParams; Body: RegistryPatchInput }>(
     '/registries/:root/:identifier',
     { schema: { body: registryPatchBody, response: withErrors({ 200: registrySchema }) } },
-    async (request) => registries.update(request.params.root, request.params.identifier, request.body),
+    async (request) => {
+      await access.registry(request, 'manage', request.params.root, request.params.identifier);
+      return registries.update(request.params.root, request.params.identifier, request.body);
+    },
   );
 
   app.delete<{ Params: RegistryParams }>(
     '/registries/:root/:identifier',
     { schema: { response: errorResponses } },
     async (request, reply) => {
+      await access.registry(request, 'manage', request.params.root, request.params.identifier);
       await registries.delete(request.params.root, request.params.identifier);
       return reply.code(204).send();
     },
@@ -76,6 +94,9 @@ export function registryRoutes(app: FastifyInstance, { registries }: Services): 
   app.get<{ Params: RegistryParams }>(
     '/registries/:root/:identifier/setup',
     { schema: { response: withErrors({ 200: setupSchema }) } },
-    async (request) => registries.setup(request.params.root, request.params.identifier),
+    async (request) => {
+      await access.registry(request, 'pull', request.params.root, request.params.identifier);
+      return registries.setup(request.params.root, request.params.identifier);
+    },
   );
 }

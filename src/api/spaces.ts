@@ -5,6 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { NewSpaceInput } from '../registry/spaces.js';
 import type { Services } from '../services.js';
+import { ApiAccess } from './access.js';
 import { pageRequest, type ListQuery } from './paging.js';
 import { errorResponses, withErrors } from './responses.js';
 import { listSchema, spaceCreateBody, spacePatchBody, spaceSchema, spacesQuery } from './schemas.js';
@@ -13,11 +14,19 @@ interface PathParams {
   path: string;
 }
 
-export function spaceRoutes(app: FastifyInstance, { spaces }: Services): void {
+export function spaceRoutes(app: FastifyInstance, services: Services): void {
+  const { spaces } = services;
+  const access = new ApiAccess(services);
+
   app.post<{ Body: NewSpaceInput }>(
     '/spaces',
     { schema: { body: spaceCreateBody, response: withErrors({ 201: spaceSchema }) } },
     async (request, reply) => {
+      // A project needs manage on its (existing) parent; a root space, a global administrator.
+      const segments = typeof request.body.path === 'string' ? request.body.path.split('/') : [];
+      const parent = segments.length > 1 ? await services.store.findSpace(segments.slice(0, -1).join('/')) : undefined;
+      if (parent) await access.space(request, 'manage', parent.path);
+      else access.requireAdmin(request, 'create root spaces');
       const space = await spaces.create(request.body);
       return reply.code(201).header('Location', `/api/v1/spaces/${encodeURIComponent(space.path)}`).send(space);
     },
@@ -26,25 +35,33 @@ export function spaceRoutes(app: FastifyInstance, { spaces }: Services): void {
   app.get<{ Querystring: ListQuery }>(
     '/spaces',
     { schema: { querystring: spacesQuery, response: withErrors({ 200: listSchema(spaceSchema) }) } },
-    async (request) => spaces.list(request.query.q, pageRequest(request.query)),
+    async (request) => spaces.list(request.query.q, pageRequest(request.query), await access.visibleSpaces(request)),
   );
 
   app.get<{ Params: PathParams }>(
     '/spaces/:path',
     { schema: { response: withErrors({ 200: spaceSchema }) } },
-    async (request) => spaces.get(request.params.path),
+    async (request) => {
+      const space = await spaces.getRecord(request.params.path);
+      if (!(await access.visibleSpaces(request))(space)) access.deny(request, 'read', `space ${space.path}`);
+      return spaces.get(space.path);
+    },
   );
 
   app.patch<{ Params: PathParams; Body: { description?: unknown } }>(
     '/spaces/:path',
     { schema: { body: spacePatchBody, response: withErrors({ 200: spaceSchema }) } },
-    async (request) => spaces.update(request.params.path, request.body),
+    async (request) => {
+      await access.space(request, 'manage', request.params.path);
+      return spaces.update(request.params.path, request.body);
+    },
   );
 
   app.delete<{ Params: PathParams }>(
     '/spaces/:path',
     { schema: { response: errorResponses } },
     async (request, reply) => {
+      await access.space(request, 'own', request.params.path);
       await spaces.delete(request.params.path);
       return reply.code(204).send();
     },

@@ -376,7 +376,12 @@ export class RegistryService {
   }
 
   /** Registries matching the filter, with stats, sorted and paged. */
-  async list(filter: RegistryFilterInput, page: PageRequest): Promise<Page<RegistryView>> {
+  /** Registries matching the filter (and `visible`, the caller's view), with stats, paged. */
+  async list(
+    filter: RegistryFilterInput,
+    page: PageRequest,
+    visible?: (record: RegistryRecord, spacePath: string) => boolean,
+  ): Promise<Page<RegistryView>> {
     const spaces = await this.store.listSpaces();
     let spaceIds: string[] | undefined;
     if (filter.space !== undefined) {
@@ -385,12 +390,14 @@ export class RegistryService {
       if (!space) throw new PalletError('NOT_FOUND', `space "${path}" does not exist`, { path });
       spaceIds = filter.recursive ? spaces.filter((s) => s.path === path || s.path.startsWith(`${path}/`)).map((s) => s.id) : [space.id];
     }
-    const records = await this.store.listRegistries({
+    const spacePaths = new Map(spaces.map((s) => [s.id, s.path]));
+    const matching = await this.store.listRegistries({
       ...(spaceIds ? { spaceIds } : {}),
       ...(filter.packageType !== undefined ? { packageType: checkPackageType(filter.packageType) } : {}),
       ...(filter.kind !== undefined ? { kind: checkKind(filter.kind) } : {}),
       ...(filter.q ? { q: filter.q } : {}),
     });
+    const records = visible ? matching.filter((r) => visible(r, spacePaths.get(r.spaceId) ?? '')) : matching;
     const stats = await this.stats(records.map((r) => r.id));
     const pathById = new Map(spaces.map((s) => [s.id, s.path]));
     // Upstream lists are read only for the page shown, so they are filled in after paging.

@@ -109,10 +109,14 @@ export class SpaceService {
     return toSpaceView(await this.getRecord(path));
   }
 
-  /** Spaces, sorted and paged; `q` keeps those whose path or description contains it (any case). */
-  async list(q: string | undefined, page: PageRequest): Promise<Page<SpaceView>> {
+  /**
+   * Spaces, sorted and paged; `q` keeps those whose path or description contains it (any case),
+   * `visible` those the caller may see.
+   */
+  async list(q: string | undefined, page: PageRequest, visible?: (space: SpaceRecord) => boolean): Promise<Page<SpaceView>> {
     const needle = q?.toLowerCase();
     const spaces = (await this.store.listSpaces())
+      .filter((s) => visible === undefined || visible(s))
       .filter((s) => !needle || s.path.toLowerCase().includes(needle) || s.description.toLowerCase().includes(needle))
       .map(toSpaceView);
     return paginate(spaces, page, SPACE_SORT, 'path');

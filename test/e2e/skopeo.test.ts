@@ -26,6 +26,8 @@ describe('skopeo against Pallet (SQLite, filesystem)', () => {
   /** `docker://127.0.0.1:<port>/acme/docker-local/<name>:<reference>` */
   const remote = (name: string, reference: string): string => Skopeo.ref(server().host, `${REGISTRY}/${name}`, reference);
   const layoutDir = (name: string): string => join(work, name);
+  /** Basic credentials of the bootstrap admin, for requests made without skopeo. */
+  const adminAuth = (): string => `Basic ${Buffer.from(`admin:${server().adminPassword}`).toString('base64')}`;
 
   before(async () => {
     work = await mkdtemp(join(tmpdir(), 'pallet-e2e-skopeo-'));
@@ -108,7 +110,7 @@ describe('skopeo against Pallet (SQLite, filesystem)', () => {
 
     const res = await fetch(`${server().url}/v2/${REGISTRY}/docker-v2/manifests/1`, {
       method: 'HEAD',
-      headers: { accept: `${MEDIA_TYPES.dockerManifest}, ${MEDIA_TYPES.ociManifest}` },
+      headers: { accept: `${MEDIA_TYPES.dockerManifest}, ${MEDIA_TYPES.ociManifest}`, authorization: adminAuth() },
     });
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-type'), MEDIA_TYPES.dockerManifest);
@@ -156,7 +158,7 @@ describe('skopeo against Pallet (SQLite, filesystem)', () => {
       assert.equal(uploads.length, 0, `${layer} was uploaded again instead of mounted`);
     }
     for (const layer of single.layers) {
-      const res = await fetch(`${server().url}/v2/${REGISTRY}/copy-b/blobs/${layer}`, { method: 'HEAD' });
+      const res = await fetch(`${server().url}/v2/${REGISTRY}/copy-b/blobs/${layer}`, { method: 'HEAD', headers: { authorization: adminAuth() } });
       assert.equal(res.status, 200, `copy-b serves ${layer}`);
     }
   });

@@ -19,9 +19,12 @@ const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
 const REPO = 'acme/docker-local/team/app';
+const ADMIN_PASSWORD = 'oci-test-admin-password';
+/** Every request authenticates as the bootstrap admin (permissions have their own suite). */
+const ADMIN = `Basic ${Buffer.from(`admin:${ADMIN_PASSWORD}`).toString('base64')}`;
 
 async function open(dataDir: string): Promise<App> {
-  return buildApp(loadConfig({ env: {}, flags: { dataDir, logLevel: 'silent' } }));
+  return buildApp(loadConfig({ env: {}, flags: { dataDir, logLevel: 'silent', adminPassword: ADMIN_PASSWORD } }));
 }
 
 function imageManifest(config: Buffer, layers: Buffer[], extra: Record<string, unknown> = {}): Buffer {
@@ -40,7 +43,8 @@ describe('OCI distribution API', () => {
   let dataDir: string;
   let app: App;
 
-  const inject = (opts: InjectOptions): Promise<LightMyRequestResponse> => app.server.inject(opts);
+  const inject = (opts: InjectOptions): Promise<LightMyRequestResponse> =>
+    app.server.inject({ ...opts, headers: { authorization: ADMIN, ...opts.headers } });
 
   async function pushBlob(repo: string, data: Buffer): Promise<string> {
     const digest = digestOf(data);
@@ -505,7 +509,7 @@ describe('OCI distribution API', () => {
       const start = await inject({ method: 'POST', url: `/v2/${REPO}/blobs/uploads/` });
       const location = start.headers.location as string;
       await new Promise<void>((resolve) => {
-        const req = httpRequest({ host: '127.0.0.1', port, method: 'PATCH', path: location, headers: { 'content-type': 'application/octet-stream', 'content-length': '100000' } });
+        const req = httpRequest({ host: '127.0.0.1', port, method: 'PATCH', path: location, headers: { authorization: ADMIN, 'content-type': 'application/octet-stream', 'content-length': '100000' } });
         req.on('error', () => resolve());
         req.write(randomBytes(30_000), () => setTimeout(() => { req.destroy(); resolve(); }, 100));
       });

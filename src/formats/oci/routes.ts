@@ -11,7 +11,10 @@ import { readLimited } from '../../base/streams.js';
 import type { ByteRange } from '../../storage/driver.js';
 import type { RepositoryTarget } from '../../registry/repositories.js';
 import type { Services } from '../../services.js';
-import type { RepositoryRecord, UploadRecord } from '../../metadata/store.js';
+import type { RegistryRecord, RepositoryRecord, UploadRecord } from '../../metadata/store.js';
+import { principalOf } from '../../http-auth.js';
+import type { Principal } from '../../auth/principal.js';
+import { OciAuth, ociAction } from './auth.js';
 import { OCI_ERRORS, sendOciError } from './errors.js';
 
 interface Options {
@@ -108,6 +111,14 @@ export async function ociRoutes(app: FastifyInstance, { services }: Options): Pr
     reply.header('Docker-Distribution-API-Version', 'registry/2.0');
   });
 
+  // Every /v2 request is authenticated first (see auth.ts); the token service does its own.
+  const ociAuth = new OciAuth(services);
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.routeOptions.url === '/v2/token') return;
+    request.principal = await ociAuth.authenticate(request, reply);
+  });
+  ociAuth.registerTokenRoute(app);
+
   const pull = async (target: RepositoryTarget): Promise<RepositoryRecord> => repositories.forPull(target);
   const loc = (target: RepositoryTarget, repo: RepositoryRecord) => ({ rootSpaceId: target.root.id, repositoryId: repo.id });
 
@@ -185,7 +196,7 @@ export async function ociRoutes(app: FastifyInstance, { services }: Options): Pr
           const repo = await repositories.forPush(target);
           const l = loc(target, repo);
           if (query.mount) {
-            const mounted = await mountFrom(target, repo, query.mount, query.from);
+            const mounted = await mountFrom(principalOf(request), target, repo, query.mount, query.from);
             if (mounted) {
               request.raw.resume();
               return created(reply, `/v2/${target.fullName}/blobs/${mounted}`, mounted);
@@ -295,8 +306,14 @@ export async function ociRoutes(app: FastifyInstance, { services }: Options): Pr
     },
   ];
 
-  /** Mounts `digest` from repository `from` (same root space); the digest when mounted. */
-  async function mountFrom(target: RepositoryTarget, repo: RepositoryRecord, digest: string, from: string | undefined): Promise<string | undefined> {
+  /** Mounts `digest` from repository `from` (same root space, pullable by the caller); the digest when mounted. */
+  async function mountFrom(
+    principal: Principal,
+    target: RepositoryTarget,
+    repo: RepositoryRecord,
+    digest: string,
+    from: string | undefined,
+  ): Promise<string | undefined> {
     if (!from) return undefined;
     let source: RepositoryTarget;
     try {
@@ -306,6 +323,7 @@ export async function ociRoutes(app: FastifyInstance, { services }: Options): Pr
       throw err;
     }
     if (source.root.id !== target.root.id) return undefined;
+    if (!(await ociAuth.allowed(principal, source, 'pull'))) return undefined;
     const sourceRepo = await services.store.findRepository(source.registry.id, source.name);
     if (!sourceRepo) return undefined;
     const blob = await blobs.mount(loc(target, repo), sourceRepo.id, digest);
@@ -314,18 +332,22 @@ export async function ociRoutes(app: FastifyInstance, { services }: Options): Pr
 
   app.get('/v2/', async (request, reply) => {
     request.metricsRoute = 'oci.base';
+    if (principalOf(request).kind === 'anonymous') return ociAuth.sendChallenge(reply, 'authentication required');
     return reply.header('Content-Type', 'application/json').send({});
   });
   app.get('/v2', async (_request, reply) => reply.redirect('/v2/', 301));
 
   app.get('/v2/_catalog', async (request, reply) => {
     request.metricsRoute = 'oci.catalog';
+    if (principalOf(request).kind === 'anonymous') {
+      return ociAuth.sendChallenge(reply, 'authentication required to list repositories', 'registry:catalog:*');
+    }
     const query = request.query as Record<string, string | undefined>;
     const n = query.n === undefined ? undefined : Number(query.n);
     if (n !== undefined && (!Number.isInteger(n) || n < 0)) {
       throw new PalletError('INVALID_ARGUMENT', `n must be a non-negative integer, got ${JSON.stringify(query.n)}`);
     }
-    const names = await catalog();
+    const names = await catalog(principalOf(request));
     const after = query.last === undefined ? names : names.filter((name) => name > query.last!);
     const page = n === undefined ? after : after.slice(0, n);
     if (n !== undefined && n > 0 && after.length > n) {
@@ -334,9 +356,11 @@ export async function ociRoutes(app: FastifyInstance, { services }: Options): Pr
     return reply.send({ repositories: page });
   });
 
-  /** Every repository name (with at least one manifest) the caller may see, sorted. */
-  async function catalog(): Promise<string[]> {
-    const registries = await services.store.listRegistries();
+  /** Every repository name (with at least one manifest) the caller may pull, sorted. */
+  async function catalog(principal: Principal): Promise<string[]> {
+    const visible = await ociAuth.catalogFilter(principal);
+    const registries: RegistryRecord[] = [];
+    for (const r of await services.store.listRegistries()) if (await visible(r)) registries.push(r);
     const byId = new Map(registries.map((r) => [r.id, r]));
     const spaces = new Map((await services.store.listSpaces()).map((s) => [s.id, s]));
     const artifacts = await services.store.listArtifacts(registries.map((r) => r.id));
@@ -363,7 +387,7 @@ export async function ociRoutes(app: FastifyInstance, { services }: Options): Pr
         if (!handler) {
           throw new PalletError('UNSUPPORTED', `${request.method} is not supported on ${route.name} endpoints`);
         }
-        const target = await repositories.resolve(m[1]!);
+        const target = await ociAuth.target(request, reply, m[1]!, ociAction(route.name, request.method));
         const param = m[2] ? decodeURIComponent(m[2]) : '';
         return handler({ request, reply, target, param, query: request.query as Record<string, string | undefined> });
       }

@@ -1,0 +1,216 @@
+/**
+ * Authentication and authorization of `/v2`, Docker token auth style:
+ * - Credentials: none (anonymous), HTTP basic (password or access token), or a bearer token,
+ *   either a token-service JWT or an access token.
+ * - Every repository request is checked for its action (pull, push, delete, see
+ *   `ociAction`) before anything about the repository is revealed. Anonymous callers and JWT
+ *   bearers without the action get 401 UNAUTHORIZED with the challenge
+ *   `Bearer realm="<base>/v2/token",service="<host>",scope="repository:<name>:<actions>"`;
+ *   authenticated users without it get 403 DENIED.
+ * - `GET /v2/token` (the token service) authenticates basic credentials or none and returns
+ *   a short-lived JWT granting, per requested scope, the requested actions the caller holds.
+ * - Anonymous callers may pull public registries directly; `/v2/` and `/v2/_catalog` challenge
+ *   them, so clients fetch a token (an anonymous one lists public repositories only).
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { looksLikeAccessToken } from '../../auth/access-tokens.js';
+import { ANONYMOUS, SYSTEM, type OciAction, type Principal, type RepositoryGrant } from '../../auth/principal.js';
+import { isPalletError, PalletError } from '../../base/errors.js';
+import { externalBaseUrl } from '../../config/config.js';
+import { parseAuthorization, principalOf } from '../../http-auth.js';
+import type { RegistryRecord } from '../../metadata/store.js';
+import type { RepositoryTarget } from '../../registry/repositories.js';
+import type { Services } from '../../services.js';
+import { sendOciError } from './errors.js';
+
+const ALL_ACTIONS: readonly OciAction[] = ['pull', 'push', 'delete'];
+
+/** The action a request needs, by route name and method. */
+export function ociAction(route: string, method: string): OciAction {
+  if (method === 'GET' || method === 'HEAD') return route === 'upload' ? 'push' : 'pull';
+  if (method === 'DELETE') return route === 'upload' ? 'push' : 'delete';
+  return 'push';
+}
+
+/** Quotes a challenge parameter value. */
+const quote = (value: string): string => `"${value.replace(/["\\]/g, '\\$&')}"`;
+
+export class OciAuth {
+  readonly realm: string;
+  readonly service: string;
+
+  constructor(private readonly services: Services) {
+    const base = externalBaseUrl(services.config);
+    this.realm = `${base}/v2/token`;
+    this.service = new URL(base).host;
+  }
+
+  get #auth() {
+    return this.services.auth;
+  }
+
+  /** Who sent the request. UNAUTHORIZED (with a challenge) for wrong credentials. */
+  async authenticate(request: FastifyRequest, reply: FastifyReply): Promise<Principal> {
+    if (!this.#auth.enabled) return SYSTEM;
+    try {
+      const creds = parseAuthorization(request.headers.authorization);
+      if (!creds) return ANONYMOUS;
+      if (creds.type === 'basic') return await this.#auth.authenticator.basic(creds.username, creds.password, request.ip);
+      if (looksLikeAccessToken(creds.token)) return await this.#auth.authenticator.accessToken(creds.token, request.ip);
+      try {
+        return await this.#auth.signer.verify(creds.token, this.service);
+      } catch (err) {
+        await this.#auth.authenticator.rejected(request.ip, 'bearer', 'invalid, expired or foreign JWT');
+        throw err;
+      }
+    } catch (err) {
+      if (isPalletError(err, 'UNAUTHORIZED')) this.challenge(reply);
+      throw err;
+    }
+  }
+
+  /** Sets the Bearer challenge, with a scope when one is known. */
+  challenge(reply: FastifyReply, scope?: string, error?: string): void {
+    const parts = [`realm=${quote(this.realm)}`, `service=${quote(this.service)}`];
+    if (scope) parts.push(`scope=${quote(scope)}`);
+    if (error) parts.push(`error=${quote(error)}`);
+    reply.header('WWW-Authenticate', `Bearer ${parts.join(',')}`);
+  }
+
+  /**
+   * Resolves the repository and checks the request's action on it. A missing space or
+   * registry is NAME_UNKNOWN only for callers who could act there; others get the refusal.
+   */
+  async target(request: FastifyRequest, reply: FastifyReply, name: string, action: OciAction): Promise<RepositoryTarget> {
+    const principal = principalOf(request);
+    let target: RepositoryTarget;
+    try {
+      target = await this.services.repositories.resolve(name);
+    } catch (err) {
+      if (isPalletError(err, 'NAME_UNKNOWN') && !(await this.#allowedUnknown(principal, name, action))) {
+        this.refuse(principal, reply, name, action);
+      }
+      throw err;
+    }
+    if (!(await this.allowed(principal, target, action))) this.refuse(principal, reply, name, action);
+    return target;
+  }
+
+  /** Throws the refusal for `action` on repository `name`. */
+  refuse(principal: Principal, reply: FastifyReply, name: string, action: OciAction): never {
+    const scope = `repository:${name}:${action === 'pull' ? 'pull' : `pull,${action}`}`;
+    if (principal.kind === 'anonymous' || principal.kind === 'grant') {
+      this.challenge(reply, scope, principal.kind === 'grant' ? 'insufficient_scope' : undefined);
+      throw new PalletError('UNAUTHORIZED', `authentication required: ${action} access to ${name}`, { name, action });
+    }
+    throw new PalletError('DENIED', `requested access to the resource is denied: ${action} on ${name}`, { name, action });
+  }
+
+  /** Whether the principal may do `action` on the resolved repository. */
+  async allowed(principal: Principal, target: RepositoryTarget, action: OciAction): Promise<boolean> {
+    if (principal.kind === 'grant') {
+      return principal.access.some((a) => a.name === target.fullName && a.actions.includes(action));
+    }
+    return (await this.#registryActions(principal, target.registry)).has(action);
+  }
+
+  /** The OCI actions the principal holds on a registry. */
+  async #registryActions(principal: Principal, registry: RegistryRecord): Promise<Set<string>> {
+    const spacePath = await this.#auth.access.spacePath(registry.spaceId);
+    if (spacePath === undefined) return new Set();
+    return this.#auth.access.actions(principal, { spacePath, registry: { id: registry.id, public: registry.public } });
+  }
+
+  /** For a name whose space or registry does not exist: could the principal act there? */
+  async #allowedUnknown(principal: Principal, name: string, action: OciAction): Promise<boolean> {
+    if (principal.kind === 'grant') return principal.access.some((a) => a.name === name && a.actions.includes(action));
+    if (this.#auth.access.isGlobalAdmin(principal)) return true;
+    const root = name.split('/')[0] ?? '';
+    const space = await this.services.store.findSpace(root);
+    return space !== undefined && (await this.#auth.access.can(principal, action, { spacePath: space.path }));
+  }
+
+  /** The requested actions the principal holds on repository `name` (token service). */
+  async grant(principal: Principal, name: string, requested: readonly OciAction[]): Promise<OciAction[]> {
+    let target: RepositoryTarget;
+    try {
+      target = await this.services.repositories.resolve(name);
+    } catch (err) {
+      if (!isPalletError(err, 'NAME_UNKNOWN') && !isPalletError(err, 'NAME_INVALID')) throw err;
+      const out: OciAction[] = [];
+      for (const action of requested) if (await this.#allowedUnknown(principal, name, action)) out.push(action);
+      return out;
+    }
+    const held = await this.#registryActions(principal, target.registry);
+    return requested.filter((a) => held.has(a));
+  }
+
+  /** Whether a catalog listing may include the registry's repositories. */
+  async catalogFilter(principal: Principal): Promise<(registry: RegistryRecord) => Promise<boolean>> {
+    const lister = await this.#catalogPrincipal(principal);
+    return async (registry) => (await this.#registryActions(lister, registry)).has('pull');
+  }
+
+  /** A JWT lists what its subject (through the same access token, if any) may pull. */
+  async #catalogPrincipal(principal: Principal): Promise<Principal> {
+    if (principal.kind !== 'grant') return principal;
+    if (!principal.catalog || principal.subject === null) return ANONYMOUS;
+    const user = await this.#auth.identity.findUser(principal.subject);
+    if (!user || user.disabled) return ANONYMOUS;
+    if (principal.tokenId === undefined) return { kind: 'user', user, via: 'password' };
+    const token = (await this.#auth.identity.listAccessTokens(user.id)).find((t) => t.id === principal.tokenId);
+    return token ? { kind: 'user', user, via: 'token', token } : ANONYMOUS;
+  }
+
+  /** `GET /v2/token`: the Docker token service. */
+  registerTokenRoute(app: FastifyInstance): void {
+    app.get('/v2/token', async (request, reply) => {
+      request.metricsRoute = 'oci.token';
+      reply.header('Cache-Control', 'no-store');
+      const query = request.query as Record<string, string | string[] | undefined>;
+      let principal: Principal = ANONYMOUS;
+      if (!this.#auth.enabled) principal = SYSTEM;
+      else {
+        const creds = parseAuthorization(request.headers.authorization);
+        if (creds?.type === 'bearer') throw new PalletError('UNAUTHORIZED', 'the token service takes basic credentials (a password or an access token)');
+        if (creds) principal = await this.#auth.authenticator.basic(creds.username, creds.password, request.ip);
+      }
+      const scopes = [query.scope ?? []].flat().flatMap((s) => s.split(' ')).filter(Boolean);
+      const access: RepositoryGrant[] = [];
+      let catalog = false;
+      for (const scope of scopes) {
+        const parsed = parseScope(scope);
+        if (!parsed) continue;
+        if (parsed.type === 'registry') {
+          catalog = catalog || parsed.name === 'catalog';
+          continue;
+        }
+        const actions = await this.grant(principal, parsed.name, parsed.actions);
+        access.push({ type: 'repository', name: parsed.name, actions });
+      }
+      const subject = principal.kind === 'user' ? principal.user.username : null;
+      const tokenId = principal.kind === 'user' ? principal.token?.id : undefined;
+      const issued = await this.#auth.signer.issue(subject, this.service, access, catalog, tokenId);
+      return reply.send({ token: issued.token, access_token: issued.token, expires_in: issued.expiresIn, issued_at: issued.issuedAt });
+    });
+  }
+
+  /** Sends an UNAUTHORIZED answer with the challenge (for routes outside the error handler). */
+  sendChallenge(reply: FastifyReply, message: string, scope?: string): FastifyReply {
+    this.challenge(reply, scope);
+    return sendOciError(reply, 'UNAUTHORIZED', message);
+  }
+}
+
+/** `repository:<name>:<a,b>` or `registry:catalog:*`; undefined for anything else. */
+export function parseScope(scope: string): { type: 'repository' | 'registry'; name: string; actions: OciAction[] } | undefined {
+  const first = scope.indexOf(':');
+  const last = scope.lastIndexOf(':');
+  if (first <= 0 || last <= first) return undefined;
+  const type = scope.slice(0, first);
+  const name = scope.slice(first + 1, last);
+  const raw = scope.slice(last + 1).split(',');
+  if (type !== 'repository' && type !== 'registry') return undefined;
+  const actions = raw.includes('*') ? [...ALL_ACTIONS] : ALL_ACTIONS.filter((a) => raw.includes(a));
+  return { type, name, actions };
+}
