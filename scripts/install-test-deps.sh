@@ -7,6 +7,8 @@ command -v skopeo >/dev/null || need+=(skopeo)
 command -v umoci >/dev/null || need+=(umoci)
 command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v wrk >/dev/null || need+=(wrk)
+# htpasswd (bcrypt) for the Distribution upstream with Basic auth in test/e2e/upstream.test.ts
+command -v htpasswd >/dev/null || need+=(apache2-utils)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

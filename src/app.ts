@@ -9,12 +9,14 @@ import type { Config } from './config/config.js';
 import { openDatabase } from './metadata/open.js';
 import { SqlGcStore } from './metadata/sql-gc-store.js';
 import { SqlIdentityStore } from './metadata/sql-identity-store.js';
+import { SqlUpstreamStore } from './metadata/sql-upstream-store.js';
 import { registerHealth } from './ops/health.js';
 import { registerMetrics } from './ops/metrics.js';
 import { ociRoutes } from './formats/oci/routes.js';
 import { apiRoutes } from './api/plugin.js';
 import { createServices, type Services } from './services.js';
 import { openStorageDriver } from './storage/open.js';
+import { resolveUpstreamKey } from './upstream/secret-box.js';
 
 export interface App {
   server: FastifyInstance;
@@ -53,9 +55,20 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
     log: (msg: string) => log.info(msg),
   });
   const driver = openStorageDriver({ storage: config.storage, dataDir: config.dataDir, s3: config.s3 });
-  const services = createServices(config, store, driver, log, new SqlIdentityStore(db, dialect), { gcStore: new SqlGcStore(db, dialect) });
+  const upstreamStore = new SqlUpstreamStore(db, dialect);
+  let upstreamSecretKey: Buffer;
+  try {
+    upstreamSecretKey = await resolveUpstreamKey(config.upstream.secretKey, upstreamStore);
+  } catch (err) {
+    await store.close();
+    await driver.close();
+    throw err;
+  }
+  const services = createServices(config, store, driver, log, new SqlIdentityStore(db, dialect), { upstreamStore, upstreamSecretKey, gcStore: new SqlGcStore(db, dialect) });
   try {
     await services.auth.start(config.adminPassword);
+    const sealed = await services.registries.sealStoredSecrets();
+    if (sealed > 0) log.info({ count: sealed }, 'upstream: sealed plain-text upstream passwords stored before encryption at rest');
   } catch (err) {
     await services.close();
     throw err;
@@ -87,7 +100,7 @@ export function buildServer(services: Services, log: Logger): FastifyInstance {
       'request',
     );
   });
-  registerMetrics(server);
+  registerMetrics(server, services.metrics);
   registerHealth(server, services.store, services.driver);
   server.register(ociRoutes, { services });
   server.register(apiRoutes, { prefix: '/api/v1', services });

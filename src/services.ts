@@ -2,22 +2,29 @@
  * The domain services of one Pallet process, wired over one metadata store and one storage
  * driver. `app.ts` builds them from config; tests may build them over any store and driver.
  */
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
+import { Registry as MetricsRegistry } from 'prom-client';
 import { Auth } from './auth/auth.js';
 import { externalBaseUrl, type Config } from './config/config.js';
 import type { IdentityStore } from './metadata/identity-store.js';
 import type { MetadataStore } from './metadata/store.js';
+import type { UpstreamStore } from './metadata/upstream-store.js';
 import { ArtifactService } from './registry/artifacts.js';
 import type { GcStore } from './metadata/gc-store.js';
 import { BlobService } from './registry/blobs.js';
 import { GarbageCollector } from './registry/gc.js';
 import { DownloadCounter } from './registry/downloads.js';
 import { ManifestService } from './registry/manifests.js';
-import { RegistryService } from './registry/registries.js';
+import { LocalPulls, type PullService } from './registry/pulls.js';
+import { RegistryService, type SecretCodec } from './registry/registries.js';
 import { RepositoryResolver } from './registry/repositories.js';
 import { SpaceService } from './registry/spaces.js';
 import { UploadJanitor } from './registry/upload-janitor.js';
 import type { StorageDriver } from './storage/driver.js';
+import { UpstreamMetrics } from './upstream/metrics.js';
+import { PullThrough } from './upstream/pull-through.js';
+import { SecretBox } from './upstream/secret-box.js';
 
 export interface Services {
   config: Config;
@@ -35,12 +42,23 @@ export interface Services {
   auth: Auth;
   /** Online garbage collection (scale-out); absent when built without a GC store (tests). */
   gc?: GarbageCollector;
+  /** What the OCI pull endpoints read: local content, then upstream proxies and their cache. */
+  pulls: PullService;
+  /** Seals and opens upstream secrets at rest. */
+  upstreamSecrets: SecretCodec;
+  /** The app's Prometheus registry (served at /metrics). */
+  metrics: MetricsRegistry;
   close(): Promise<void>;
 }
 
 export interface ServiceOptions {
   /** The blob protocol's and GC's rows beside the metadata store; see registry/gc.ts. */
   gcStore?: GcStore;
+  /** Upstream proxy state beside the metadata store; without it pulls are local only. */
+  upstreamStore?: UpstreamStore;
+  /** The 256-bit key that seals upstream secrets; a random per-process key when omitted (tests). */
+  upstreamSecretKey?: Buffer;
+  metrics?: MetricsRegistry;
 }
 
 export function createServices(config: Config, store: MetadataStore, driver: StorageDriver, log: Logger, identity: IdentityStore, options: ServiceOptions = {}): Services {
@@ -63,23 +81,42 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
     log.error({ err }, 'could not remove stale upload sessions'),
   );
   uploadJanitor.start(Math.min(config.uploads.staleAfterSeconds * 1000, 10 * 60 * 1000));
-  const registries = new RegistryService(store, blobs, externalBaseUrl(config));
+  const upstreamSecrets = new SecretBox(options.upstreamSecretKey ?? randomBytes(32));
+  const registries = new RegistryService(store, blobs, externalBaseUrl(config), upstreamSecrets);
+  const repositories = new RepositoryResolver(store);
+  const manifests = new ManifestService(store, gcStore);
+  const metrics = options.metrics ?? new MetricsRegistry();
+  const local = new LocalPulls(repositories, manifests, blobs);
+  const pullThrough = options.upstreamStore
+    ? new PullThrough(
+        { local, store, upstreamStore: options.upstreamStore, blobs, secrets: upstreamSecrets, metrics: new UpstreamMetrics(metrics), log },
+        {
+          timeoutMs: config.upstream.timeoutMs,
+          notFoundTtlMs: config.upstream.notFoundTtlSeconds * 1000,
+          manifestMaxBytes: config.limits.manifestBytes,
+        },
+      )
+    : undefined;
   return {
     config,
     store,
     driver,
-    repositories: new RepositoryResolver(store),
+    repositories,
     blobs,
-    manifests: new ManifestService(store, gcStore),
+    manifests,
     downloads,
     uploadJanitor,
     spaces: new SpaceService(store),
     registries,
-    artifacts: new ArtifactService(store, blobs, registries),
+    artifacts: new ArtifactService(store, blobs, registries, options.upstreamStore),
+    pulls: pullThrough ?? local,
+    upstreamSecrets,
+    metrics,
     ...(gc ? { gc } : {}),
     auth,
     async close() {
       clearInterval(gcTimer);
+      pullThrough?.close();
       uploadJanitor.stop();
       await auth.close();
       await downloads.close();

@@ -427,10 +427,22 @@ describe('management API: registries', () => {
     ];
     for (const text of texts) assert.ok(!text.includes(secret), `password leaked in ${text.slice(0, 200)}`);
 
-    // Stored as given (encryption at rest comes with key management), and kept across PATCHes.
+    // Sealed at rest (AES-256-GCM under the server key), and kept across PATCHes.
     const root = await h.app.services.store.findSpace('acme');
     const stored = await h.app.services.store.findRegistry(root!.id, 'private-hub');
-    assert.deepEqual(stored?.upstream?.auth, { type: 'basic', username: 'robot2', password: secret });
+    const auth = stored?.upstream?.auth as { type: string; username: string; password: string };
+    assert.equal(auth.username, 'robot2');
+    assert.match(auth.password, /^enc:v1:/);
+    assert.ok(!JSON.stringify(stored?.upstream).includes(secret), 'the stored row never holds the password in plain text');
+    assert.equal(h.app.services.upstreamSecrets.open(auth.password), secret);
+
+    // A password stored in plain text before encryption existed is sealed at startup.
+    await h.app.services.store.updateRegistry(stored!.id, { upstream: { ...stored!.upstream, auth: { ...auth, password: 'legacy-plain' } } });
+    assert.equal(await h.app.services.registries.sealStoredSecrets(), 1);
+    const resealed = (await h.app.services.store.findRegistry(root!.id, 'private-hub'))?.upstream?.auth as { password: string };
+    assert.match(resealed.password, /^enc:v1:/);
+    assert.equal(h.app.services.upstreamSecrets.open(resealed.password), 'legacy-plain');
+    assert.equal(await h.app.services.registries.sealStoredSecrets(), 0);
   });
 
   it('validates the upstream list: existing proxies of the same type, in the same root', async () => {

@@ -67,6 +67,17 @@ export interface Config {
     maxFailedLoginsPerAddress: number;
     failedLoginWindowSeconds: number;
   };
+  upstream: {
+    /** How long a request to an upstream registry may wait for an answer or the next bytes. */
+    timeoutMs: number;
+    /** How long an upstream's "not found" is remembered (0: not at all). */
+    notFoundTtlSeconds: number;
+    /**
+     * Key that encrypts upstream passwords at rest (any string; a key is derived from it).
+     * Empty: a random key generated once and kept in the database, shared by every replica.
+     */
+    secretKey: string;
+  };
 }
 
 export const DEFAULTS: Config = {
@@ -92,6 +103,7 @@ export const DEFAULTS: Config = {
     maxFailedLoginsPerAddress: 100,
     failedLoginWindowSeconds: 900,
   },
+  upstream: { timeoutMs: 30_000, notFoundTtlSeconds: 30, secretKey: '' },
 };
 
 type Tree = Record<string, unknown>;

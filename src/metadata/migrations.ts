@@ -181,11 +181,46 @@ function init(dialect: Dialect): Migration {
   };
 }
 
+/**
+ * Upstream proxies: when each cached tag was last revalidated, which proxy repositories a local
+ * registry served (its artifact view), and server-wide secrets (the upstream secret key).
+ */
+function upstream(dialect: Dialect): Migration {
+  const key = dialect === 'postgres' ? sql`text collate "C"` : sql`text`;
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('upstream_tag_checks')
+        .addColumn('repository_id', 'text', (c) => c.notNull().references('repositories.id').onDelete('cascade'))
+        .addColumn('tag', key, (c) => c.notNull())
+        .addColumn('checked_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('upstream_tag_checks_pkey', ['repository_id', 'tag'])
+        .execute();
+
+      await db.schema
+        .createTable('upstream_served')
+        .addColumn('registry_id', 'text', (c) => c.notNull().references('registries.id').onDelete('cascade'))
+        .addColumn('repository_id', 'text', (c) => c.notNull().references('repositories.id').onDelete('cascade'))
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('upstream_served_pkey', ['registry_id', 'repository_id'])
+        .execute();
+      await db.schema.createIndex('upstream_served_repository_idx').on('upstream_served').column('repository_id').execute();
+
+      await db.schema
+        .createTable('server_secrets')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  };
+}
+
 /** The migrations of a dialect, by name; names sort in the order they apply. */
 export function migrationProvider(dialect: Dialect): MigrationProvider {
   return {
     async getMigrations(): Promise<Record<string, Migration>> {
-      return { '0001_init': init(dialect), '0002_identity': identityMigration(dialect), '0003_scale_out': scaleOutMigration(dialect) };
+      return { '0001_init': init(dialect), '0002_identity': identityMigration(dialect), '0003_scale_out': scaleOutMigration(dialect), '0004_upstream': upstream(dialect) };
     },
   };
 }

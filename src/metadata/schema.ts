@@ -234,6 +234,27 @@ export interface CleanupPoliciesTable {
   last_run_at: number | null;
 }
 
+/** When a tag cached by an upstream proxy was last confirmed against its upstream (0004). */
+export interface UpstreamTagChecksTable {
+  repository_id: string;
+  tag: string;
+  checked_at: number;
+}
+
+/** Repositories of upstream proxies that a local registry served through them (0004). */
+export interface UpstreamServedTable {
+  registry_id: string;
+  repository_id: string;
+  created_at: number;
+}
+
+/** Server-wide secrets every replica shares, such as the upstream secret key (0004). */
+export interface ServerSecretsTable {
+  name: string;
+  value: string;
+  created_at: number;
+}
+
 export interface Database {
   spaces: SpacesTable;
   registries: RegistriesTable;
@@ -245,6 +266,9 @@ export interface Database {
   manifest_references: ManifestReferencesTable;
   tags: TagsTable;
   uploads: UploadsTable;
+  upstream_tag_checks: UpstreamTagChecksTable;
+  upstream_served: UpstreamServedTable;
+  server_secrets: ServerSecretsTable;
   blob_reservations: BlobReservationsTable;
   job_leases: JobLeasesTable;
   quotas: QuotasTable;

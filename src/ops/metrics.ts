@@ -21,8 +21,8 @@ function routeOf(request: FastifyRequest): string {
   return request.metricsRoute ?? request.routeOptions.url ?? 'unmatched';
 }
 
-export function registerMetrics(app: FastifyInstance): Metrics {
-  const registry = new Registry();
+/** Registers `/metrics` over `registry` (a new one by default; services add theirs to it). */
+export function registerMetrics(app: FastifyInstance, registry: Registry = new Registry()): Metrics {
   collectDefaultMetrics({ register: registry, prefix: 'pallet_' });
   const requests = new Counter({
     name: 'pallet_http_requests_total',

@@ -5,6 +5,10 @@
  *
  * A `{version}` is a manifest digest or a tag; a tag is resolved to its digest first, so
  * deleting a version by tag deletes the manifest and every tag pointing at it.
+ *
+ * Cached artifacts (`cached: true`): everything in an upstream proxy is a cached copy of its
+ * upstream; a local registry's view also shows, read-only, the proxy artifacts it served
+ * through its upstream list (after its own artifacts of the same name, which win).
  */
 import { isJsonObject } from '../base/json.js';
 import { isDigest } from '../base/digest.js';
@@ -12,6 +16,7 @@ import { isPalletError, PalletError } from '../base/errors.js';
 import { isTag } from '../base/names.js';
 import { readLimited } from '../base/streams.js';
 import type { ArtifactRecord, MetadataStore, RepositoryRecord, StoredManifest, VersionRecord } from '../metadata/store.js';
+import type { UpstreamStore } from '../metadata/upstream-store.js';
 import type { BlobService } from './blobs.js';
 import { paginate, type Page, type PageRequest, type SortKeys } from './listing.js';
 import { isIndexMediaType } from './media-types.js';
@@ -30,7 +35,7 @@ export interface ArtifactView {
   sizeBytes: number;
   downloadCount: number;
   updatedAt: string;
-  /** Whether the artifact was fetched through an upstream proxy (always false until caching lands). */
+  /** Whether the artifact was fetched through an upstream proxy (a cached copy). */
   cached: boolean;
 }
 
@@ -97,7 +102,7 @@ export const VERSION_SORT_KEYS: readonly string[] = Object.keys(VERSION_SORT);
 
 
 
-function toArtifactView(a: ArtifactRecord): ArtifactView {
+function toArtifactView(a: ArtifactRecord, cached: boolean): ArtifactView {
   return {
     name: a.name,
     versionCount: a.versionCount,
@@ -105,7 +110,7 @@ function toArtifactView(a: ArtifactRecord): ArtifactView {
     sizeBytes: a.sizeBytes,
     downloadCount: a.downloadCount,
     updatedAt: new Date(a.updatedAt).toISOString(),
-    cached: false,
+    cached,
   };
 }
 
@@ -148,24 +153,42 @@ export class ArtifactService {
     private readonly store: MetadataStore,
     private readonly blobs: BlobService,
     private readonly registries: RegistryService,
+    /** Which proxy artifacts local registries served; without it views show own content only. */
+    private readonly upstreams?: Pick<UpstreamStore, 'listServed'>,
   ) {}
 
   /** Artifacts with at least one version; `q` keeps names containing it (any case). */
   async list(root: string, identifier: string, q: string | undefined, page: PageRequest): Promise<Page<ArtifactView>> {
-    const { registry } = await this.registries.getRef(root, identifier);
+    const ref = await this.registries.getRef(root, identifier);
     const needle = q?.toLowerCase();
-    const artifacts = (await this.store.listArtifacts([registry.id]))
-      .filter((a) => a.versionCount > 0 && (!needle || a.name.toLowerCase().includes(needle)))
-      .map(toArtifactView);
+    const artifacts = (await this.visibleArtifacts(ref)).filter((a) => !needle || a.name.toLowerCase().includes(needle));
     return paginate(artifacts, page, ARTIFACT_SORT, 'name');
+  }
+
+  /** The registry's artifacts with versions, then (local registries) the proxy artifacts it served. */
+  private async visibleArtifacts(ref: RegistryRef): Promise<ArtifactView[]> {
+    const cached = ref.registry.kind === 'upstream';
+    const own = (await this.store.listArtifacts([ref.registry.id])).filter((a) => a.versionCount > 0).map((a) => toArtifactView(a, cached));
+    if (cached || !this.upstreams) return own;
+    const served = await this.upstreams.listServed(ref.registry.id);
+    if (served.length === 0) return own;
+    const wanted = new Set(served.map((s) => s.repositoryId));
+    const names = new Set(own.map((a) => a.name));
+    const out = [...own];
+    for (const a of await this.store.listArtifacts([...new Set(served.map((s) => s.upstreamId))])) {
+      if (a.versionCount === 0 || !wanted.has(a.repositoryId) || names.has(a.name)) continue;
+      names.add(a.name);
+      out.push(toArtifactView(a, true));
+    }
+    return out;
   }
 
   /** One artifact; NOT_FOUND when the repository is missing or holds no version. */
   async get(root: string, identifier: string, name: string): Promise<ArtifactView> {
     const ref = await this.registries.getRef(root, identifier);
-    const found = (await this.store.listArtifacts([ref.registry.id])).find((a) => a.name === name && a.versionCount > 0);
+    const found = (await this.visibleArtifacts(ref)).find((a) => a.name === name);
     if (!found) throw this.artifactNotFound(ref, name);
-    return toArtifactView(found);
+    return found;
   }
 
   /**
@@ -243,12 +266,23 @@ export class ArtifactService {
     return repo;
   }
 
-  /** The repository and its versions; NOT_FOUND when it holds none (it is not an artifact). */
+  /**
+   * The repository and its versions; NOT_FOUND when it holds none (it is not an artifact). For
+   * a local registry without such an artifact, the proxy artifact it served under that name.
+   */
   private async getVersions(ref: RegistryRef, name: string): Promise<{ repo: RepositoryRecord; versions: VersionRecord[] }> {
-    const repo = await this.getRepository(ref, name);
-    const versions = await this.store.listVersions(repo.id);
-    if (versions.length === 0) throw this.artifactNotFound(ref, name);
-    return { repo, versions };
+    const own = await this.store.findRepository(ref.registry.id, name);
+    const ownVersions = own ? await this.store.listVersions(own.id) : [];
+    if (own && ownVersions.length > 0) return { repo: own, versions: ownVersions };
+    if (ref.registry.kind === 'local' && this.upstreams) {
+      for (const served of await this.upstreams.listServed(ref.registry.id)) {
+        if (served.name !== name) continue;
+        const repo = await this.store.findRepository(served.upstreamId, name);
+        const versions = repo ? await this.store.listVersions(repo.id) : [];
+        if (repo && versions.length > 0) return { repo, versions };
+      }
+    }
+    throw this.artifactNotFound(ref, name);
   }
 
   private async findManifest(ref: RegistryRef, repo: RepositoryRecord, version: string, kind: 'digest' | 'tag'): Promise<StoredManifest> {

@@ -37,9 +37,19 @@ export const MAX_LABEL_LENGTH = 64;
 export type UpstreamSource = 'dockerhub' | 'custom';
 
 /**
- * The upstream proxy config as stored in the registry row. The password is stored as given
- * (plain text in the metadata database) until the key-management issue adds encryption at
- * rest; it is read only by the upstream client and never put into a view.
+ * Encryption at rest of upstream secrets (`upstream/secret-box.ts`). `seal` output is what the
+ * registry row keeps; `open` also accepts a value stored before sealing existed (plain text).
+ */
+export interface SecretCodec {
+  seal(plain: string): string;
+  open(stored: string): string;
+  isSealed(stored: string): boolean;
+}
+
+/**
+ * The upstream proxy config as stored in the registry row. The password is kept sealed by the
+ * `SecretCodec` (plain in rows written before it existed, until `sealStoredSecrets` runs); it
+ * is opened only for the upstream client and never put into a view.
  */
 interface StoredUpstream {
   source: UpstreamSource;
@@ -49,6 +59,14 @@ interface StoredUpstream {
 }
 
 /** The upstream proxy config as the API shows it: no secret. */
+/** An upstream proxy's config with its secret opened, for the upstream client only. */
+export interface UpstreamConfig {
+  source: UpstreamSource;
+  url: string;
+  credentials: { username: string; password: string } | undefined;
+  tagTtlSeconds: number;
+}
+
 export interface UpstreamView {
   source: UpstreamSource;
   url: string;
@@ -203,7 +221,7 @@ function checkUpstreamUrl(value: unknown, packageType: PackageType): string {
   return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`;
 }
 
-function checkAuth(value: unknown, previous: StoredUpstream['auth'] | undefined): StoredUpstream['auth'] {
+function checkAuth(value: unknown, previous: StoredUpstream['auth'] | undefined, secrets: SecretCodec): StoredUpstream['auth'] {
   if (value === undefined) return previous ?? { type: 'anonymous' };
   if (!isJsonObject(value)) throw invalid('upstream.auth must be an object: {"type":"anonymous"} or {"type":"basic","username","password"}', 'upstream.auth');
   if (value.type === 'anonymous') return { type: 'anonymous' };
@@ -213,19 +231,23 @@ function checkAuth(value: unknown, previous: StoredUpstream['auth'] | undefined)
     throw invalid('upstream.auth.username is required for basic authentication', 'upstream.auth.username');
   }
   // A client that edits other settings cannot send back a password it was never shown: an
-  // omitted password keeps the stored one.
-  const password = value.password ?? (previous?.type === 'basic' ? previous.password : undefined);
+  // omitted password keeps the stored one (sealed as it is).
+  if (value.password === undefined && previous?.type === 'basic' && previous.password.length > 0) {
+    const kept = secrets.isSealed(previous.password) ? previous.password : secrets.seal(previous.password);
+    return { type: 'basic', username, password: kept };
+  }
+  const password = value.password;
   if (typeof password !== 'string' || password.length === 0) {
     throw invalid('upstream.auth.password (a password or access token) is required for basic authentication', 'upstream.auth.password');
   }
-  return { type: 'basic', username, password };
+  return { type: 'basic', username, password: secrets.seal(password) };
 }
 
 /**
  * Validates an upstream proxy config. With `previous` (a PATCH), fields left out keep their
  * stored values, except that a change of source drops the previous URL.
  */
-function checkUpstreamConfig(packageType: PackageType, value: unknown, previous?: StoredUpstream): StoredUpstream {
+function checkUpstreamConfig(packageType: PackageType, value: unknown, secrets: SecretCodec, previous?: StoredUpstream): StoredUpstream {
   if (!isJsonObject(value)) throw invalid('upstream must be an object with source, url, auth and tagTtlSeconds', 'upstream');
   const defaultSource = packageType === 'helm' ? 'custom' : undefined;
   const source = value.source ?? previous?.source ?? defaultSource;
@@ -249,7 +271,7 @@ function checkUpstreamConfig(packageType: PackageType, value: unknown, previous?
   if (typeof ttl !== 'number' || !Number.isSafeInteger(ttl) || ttl < 0) {
     throw invalid(`upstream.tagTtlSeconds must be an integer of at least 0; got ${JSON.stringify(ttl)}`, 'upstream.tagTtlSeconds');
   }
-  return { source, url, auth: checkAuth(value.auth, previous?.auth), tagTtlSeconds: ttl };
+  return { source, url, auth: checkAuth(value.auth, previous?.auth, secrets), tagTtlSeconds: ttl };
 }
 
 /** Reads a stored config back (written by `checkUpstreamConfig`, so trusted in shape). */
@@ -258,11 +280,28 @@ function readStoredUpstream(json: JsonObject | null): StoredUpstream | undefined
   const auth = isJsonObject(json.auth) && json.auth.type === 'basic'
     ? { type: 'basic' as const, username: String(json.auth.username ?? ''), password: String(json.auth.password ?? '') }
     : { type: 'anonymous' as const };
+  const source = json.source === 'dockerhub' ? 'dockerhub' : 'custom';
   return {
-    source: json.source === 'dockerhub' ? 'dockerhub' : 'custom',
-    url: String(json.url ?? ''),
+    source,
+    url: source === 'dockerhub' ? DOCKER_HUB_URL : String(json.url ?? ''),
     auth,
     tagTtlSeconds: typeof json.tagTtlSeconds === 'number' ? json.tagTtlSeconds : DEFAULT_TAG_TTL_SECONDS,
+  };
+}
+
+/**
+ * The config of an upstream proxy with its password opened, for the upstream client; undefined
+ * for a registry that is not an upstream proxy.
+ */
+export function readUpstreamConfig(record: RegistryRecord, secrets: SecretCodec): UpstreamConfig | undefined {
+  if (record.kind !== 'upstream') return undefined;
+  const stored = readStoredUpstream(record.upstream);
+  if (!stored) return undefined;
+  return {
+    source: stored.source,
+    url: stored.url,
+    credentials: stored.auth.type === 'basic' ? { username: stored.auth.username, password: secrets.open(stored.auth.password) } : undefined,
+    tagTtlSeconds: stored.tagTtlSeconds,
   };
 }
 
@@ -298,6 +337,7 @@ export class RegistryService {
     private readonly store: MetadataStore,
     private readonly blobs: BlobService,
     private readonly baseUrl: string,
+    private readonly secrets: SecretCodec,
   ) {}
 
   /** The registry `identifier` of root space `root`; NOT_FOUND when either is missing. */
@@ -325,7 +365,7 @@ export class RegistryService {
       if (input.upstream === undefined || input.upstream === null) {
         throw invalid('an upstream proxy needs its upstream config: {"source", "url", "auth", "tagTtlSeconds"}', 'upstream');
       }
-      upstream = checkUpstreamConfig(packageType, input.upstream);
+      upstream = checkUpstreamConfig(packageType, input.upstream, this.secrets);
     } else if (input.upstream !== undefined && input.upstream !== null) {
       throw invalid('only upstream proxies (kind "upstream") take an upstream config; a local registry lists proxies in "upstreams"', 'upstream');
     }
@@ -446,7 +486,7 @@ export class RegistryService {
       if (registry.kind !== 'upstream') {
         throw invalid('only upstream proxies (kind "upstream") have an upstream config; set "upstreams" to choose proxies', 'upstream');
       }
-      changes.upstream = toJson(checkUpstreamConfig(registry.packageType, patch.upstream, readStoredUpstream(registry.upstream)));
+      changes.upstream = toJson(checkUpstreamConfig(registry.packageType, patch.upstream, this.secrets, readStoredUpstream(registry.upstream)));
     }
     const upstreamIds = await this.resolveUpstreams(
       { rootSpaceId: rootSpace.id, rootPath: rootSpace.path, identifier: registry.identifier, packageType: registry.packageType, kind: registry.kind },
@@ -478,6 +518,22 @@ export class RegistryService {
     const { uploadIds } = await this.store.deleteRegistry(registry.id);
     for (const id of uploadIds) await this.blobs.discard(id);
     await this.blobs.reclaimOrphans(rootSpace.id);
+  }
+
+  /**
+   * Seals upstream passwords stored in plain text (rows written before encryption at rest);
+   * resolves to how many it sealed. Idempotent; run at startup.
+   */
+  async sealStoredSecrets(): Promise<number> {
+    let sealed = 0;
+    for (const record of await this.store.listRegistries({ kind: 'upstream' })) {
+      const stored = readStoredUpstream(record.upstream);
+      if (stored?.auth.type !== 'basic' || this.secrets.isSealed(stored.auth.password)) continue;
+      const auth = { ...stored.auth, password: this.secrets.seal(stored.auth.password) };
+      await this.store.updateRegistry(record.id, { upstream: toJson({ ...stored, auth }) });
+      sealed++;
+    }
+    return sealed;
   }
 
   /** The Setup Client steps for the registry's package type, with host and names filled in. */

@@ -26,6 +26,13 @@ export interface RegistryInput {
   labels?: string[];
   public?: boolean;
   upstreams?: string[];
+  /** The config of an upstream proxy (kind `upstream`). */
+  upstream?: {
+    source: 'dockerhub' | 'custom';
+    url?: string;
+    auth?: { type: 'anonymous' } | { type: 'basic'; username: string; password: string };
+    tagTtlSeconds?: number;
+  };
 }
 
 export interface Space {
@@ -56,6 +63,11 @@ async function request<T>(server: Target, method: string, path: string, body?: u
   const text = await res.text();
   if (!res.ok) throw new ApiError(method, path, res.status, text);
   return (text ? JSON.parse(text) : undefined) as T;
+}
+
+/** `GET /api/v1/<path>` as JSON. */
+export function getJson<T>(server: Target, path: string): Promise<T> {
+  return request<T>(server, 'GET', `/api/v1/${path.replace(/^\//, '')}`);
 }
 
 /** `POST /api/v1/spaces`; `path` may be nested (`acme/payments`) when the parent exists. */

@@ -11,7 +11,8 @@ import { readLimited } from '../../base/streams.js';
 import type { ByteRange } from '../../storage/driver.js';
 import type { RepositoryTarget } from '../../registry/repositories.js';
 import type { Services } from '../../services.js';
-import type { RegistryRecord, RepositoryRecord, UploadRecord } from '../../metadata/store.js';
+import type { Readable } from 'node:stream';
+import type { BlobRecord, RegistryRecord, RepositoryRecord, UploadRecord } from '../../metadata/store.js';
 import { principalOf } from '../../http-auth.js';
 import type { Principal } from '../../auth/principal.js';
 import { OciAuth, ociAction } from './auth.js';
@@ -122,9 +123,9 @@ export async function ociRoutes(app: FastifyInstance, { services }: Options): Pr
   const pull = async (target: RepositoryTarget): Promise<RepositoryRecord> => repositories.forPull(target);
   const loc = (target: RepositoryTarget, repo: RepositoryRecord) => ({ rootSpaceId: target.root.id, repositoryId: repo.id });
 
+  // Pulls go through `services.pulls`: the registry's own content, then its upstream proxies.
   const manifestGet: Handler = async ({ request, reply, target, param }) => {
-    const repo = await pull(target);
-    const manifest = await manifests.get(repo, param);
+    const manifest = await services.pulls.manifest(target, param);
     reply
       .header('Content-Type', manifest.mediaType)
       .header('Docker-Content-Digest', manifest.digest)
@@ -136,31 +137,38 @@ export async function ociRoutes(app: FastifyInstance, { services }: Options): Pr
   };
 
   const blobGet: Handler = async ({ request, reply, target, param }) => {
-    const repo = await pull(target);
-    const l = loc(target, repo);
-    const blob = await blobs.stat(l, param);
+    const rangeOf = (size: number): ByteRange | undefined => {
+      const range = parseRange(request.headers.range, size);
+      if (range && range.start > range.end) throw new PalletError('RANGE_INVALID', 'range outside the blob', { size });
+      return range;
+    };
+    let found: { blob: BlobRecord; range: ByteRange | undefined; stream?: Readable };
+    try {
+      if (request.method === 'HEAD') {
+        const blob = await services.pulls.statBlob(target, param);
+        found = { blob, range: rangeOf(blob.size) };
+      } else {
+        found = await services.pulls.openBlob(target, param, { range: rangeOf });
+      }
+    } catch (err) {
+      const size = isPalletError(err, 'RANGE_INVALID') ? err.detail?.size : undefined;
+      if (typeof size === 'number') reply.header('Content-Range', `bytes */${size}`);
+      throw err;
+    }
+    const { blob, range } = found;
     reply
       .header('Docker-Content-Digest', blob.digest)
       .header('Accept-Ranges', 'bytes')
       .header('Content-Type', 'application/octet-stream')
       .header('ETag', `"${blob.digest}"`);
-    let range: ByteRange | undefined;
-    try {
-      range = parseRange(request.headers.range, blob.size);
-      if (range && range.start > range.end) throw new PalletError('RANGE_INVALID', 'range outside the blob', { size: blob.size });
-    } catch (err) {
-      reply.header('Content-Range', `bytes */${blob.size}`);
-      throw err;
-    }
     if (range) {
       reply.code(206).header('Content-Range', `bytes ${range.start}-${range.end}/${blob.size}`);
       reply.header('Content-Length', String(range.end - range.start + 1));
     } else {
       reply.header('Content-Length', String(blob.size));
     }
-    if (request.method === 'HEAD') return reply.send();
-    const { stream } = await blobs.open(l, param, range);
-    return reply.send(stream);
+    if (!found.stream) return reply.send();
+    return reply.send(found.stream);
   };
 
   const routes: Route[] = [

@@ -1,0 +1,379 @@
+/**
+ * An OCI distribution client for one upstream registry: manifest GET/HEAD, blob GET/HEAD, with
+ * the registry's `WWW-Authenticate` challenge answered the way Docker clients do.
+ *
+ * Built on `node:http`/`node:https` rather than undici or fetch: response bodies stay plain
+ * `Readable` streams with Node's backpressure (the proxy tees them into storage and a client),
+ * one keep-alive agent per upstream bounds its sockets, the socket idle timeout covers connect,
+ * headers and body stalls alike, and no dependency is added.
+ *
+ * Authentication:
+ *   1. A request goes out with what the client learned so far: nothing, Basic credentials, or
+ *      a cached Bearer token for the request's scope (`repository:<name>:pull`).
+ *   2. On 401 the challenge is parsed. Basic → retry with the credentials. Bearer → GET the
+ *      realm with `service` and `scope` (Basic credentials when configured), cache the token
+ *      until `expires_in` (60 s when absent) minus a margin, retry. Concurrent requests for one
+ *      scope share one token request.
+ *   3. A 401/403 after that is DENIED (Docker Hub also answers this for repositories that do
+ *      not exist); the caller decides what it means.
+ * Redirects (Docker Hub sends blobs to a CDN) are followed up to 5 times; credentials are
+ * never sent to another origin. Every response's `ratelimit-remaining` is reported.
+ *
+ * Errors: 404 resolves to undefined; 401/403 → PalletError DENIED; 429 → TOOMANYREQUESTS;
+ * anything else (unreachable, timeout, 5xx, unexpected status) → UNAVAILABLE. All carry
+ * `detail.upstream` (the base URL) and say what happened.
+ */
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Readable } from 'node:stream';
+import { PalletError } from '../base/errors.js';
+import { readLimited } from '../base/streams.js';
+import { MANIFEST_MEDIA_TYPES } from '../registry/media-types.js';
+import { parseChallenges, pickChallenge, type Challenge } from './challenge.js';
+
+const MAX_REDIRECTS = 5;
+/** Tokens are renewed this long before the upstream says they expire. */
+const TOKEN_MARGIN_MS = 10_000;
+const DEFAULT_TOKEN_SECONDS = 60;
+const MAX_TOKEN_RESPONSE_BYTES = 1024 * 1024;
+/** Tokens are per repository scope; past this many, expired ones are dropped. */
+const MAX_CACHED_TOKENS = 1000;
+const MANIFEST_ACCEPT = MANIFEST_MEDIA_TYPES.join(', ');
+
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
+export type RequestKind = 'ping' | 'manifest' | 'blob' | 'token';
+
+/** Hooks for metrics: every HTTP request sent, and the rate limit the upstream reports. */
+export interface ClientObserver {
+  request?(kind: RequestKind, method: string): void;
+  rateLimit?(remaining: number): void;
+}
+
+export interface RegistryClientOptions {
+  /** Base URL, no trailing slash (`https://registry-1.docker.io`, `http://127.0.0.1:5001`). */
+  url: string;
+  /** Docker Hub: one-segment names are official images under `library/`. */
+  dockerHub?: boolean;
+  credentials?: Credentials;
+  /** Longest wait for a connection, response headers or the next body bytes. */
+  timeoutMs: number;
+  userAgent?: string;
+  observer?: ClientObserver;
+}
+
+export interface ManifestHead {
+  /** `Docker-Content-Digest`, when the upstream sends it. */
+  digest: string | undefined;
+  mediaType: string | undefined;
+  size: number | undefined;
+}
+
+export interface ManifestResponse extends ManifestHead {
+  body: Buffer;
+}
+
+export interface BlobResponse {
+  /** `Content-Length`; undefined when the upstream streams without one. */
+  size: number | undefined;
+  /** The body; the caller must consume or destroy it. */
+  body: Readable;
+}
+
+interface CachedToken {
+  token: string;
+  expiresAt: number;
+}
+
+type AuthState = { scheme: 'none' } | { scheme: 'basic' } | { scheme: 'bearer'; realm: string; service: string | undefined };
+
+function header(res: IncomingMessage, name: string): string | undefined {
+  const value = res.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function lengthOf(res: IncomingMessage): number | undefined {
+  const raw = header(res, 'content-length');
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+export class RegistryClient {
+  readonly url: string;
+  private readonly agent: HttpAgent;
+  private auth: AuthState = { scheme: 'none' };
+  private readonly tokens = new Map<string, CachedToken>();
+  private readonly pendingTokens = new Map<string, Promise<CachedToken>>();
+
+  constructor(private readonly options: RegistryClientOptions) {
+    this.url = options.url.replace(/\/+$/, '');
+    const https = this.url.startsWith('https:');
+    this.agent = https ? new HttpsAgent({ keepAlive: true, maxSockets: 64 }) : new HttpAgent({ keepAlive: true, maxSockets: 64 });
+  }
+
+  /** The name on the upstream: Docker Hub's official images live under `library/`. */
+  upstreamName(name: string): string {
+    return this.options.dockerHub && !name.includes('/') ? `library/${name}` : name;
+  }
+
+  /**
+   * `GET /v2/`: resolves to the challenge the upstream answers with (undefined when it lets
+   * anonymous clients in), and learns the auth scheme from it.
+   */
+  async ping(): Promise<Challenge | undefined> {
+    const res = await this.send('ping', 'GET', `${this.url}/v2/`, {});
+    res.resume();
+    if (res.statusCode === 401) {
+      const challenge = pickChallenge(parseChallenges(res.headers['www-authenticate']));
+      if (challenge) this.learn(challenge);
+      return challenge;
+    }
+    if (res.statusCode !== 200) throw this.statusError(res, 'GET /v2/');
+    return undefined;
+  }
+
+  /** HEAD of a manifest by tag or digest; undefined when the upstream has none. */
+  async headManifest(name: string, reference: string): Promise<ManifestHead | undefined> {
+    const res = await this.request('manifest', 'HEAD', name, `manifests/${reference}`, { accept: MANIFEST_ACCEPT });
+    res.resume();
+    if (res.statusCode === 404) return undefined;
+    if (res.statusCode !== 200) throw this.statusError(res, `HEAD manifest ${name}:${reference}`);
+    return this.manifestHead(res);
+  }
+
+  /** GET of a manifest, at most `maxBytes` long; undefined when the upstream has none. */
+  async getManifest(name: string, reference: string, maxBytes: number): Promise<ManifestResponse | undefined> {
+    const res = await this.request('manifest', 'GET', name, `manifests/${reference}`, { accept: MANIFEST_ACCEPT });
+    if (res.statusCode === 404) {
+      res.resume();
+      return undefined;
+    }
+    if (res.statusCode !== 200) {
+      res.resume();
+      throw this.statusError(res, `GET manifest ${name}:${reference}`);
+    }
+    let body: Buffer;
+    try {
+      body = await readLimited(res, maxBytes);
+    } catch (err) {
+      throw this.failure(err, `GET manifest ${name}:${reference}`);
+    }
+    return { ...this.manifestHead(res), size: body.length, body };
+  }
+
+  /** HEAD of a blob; undefined when the upstream has none. */
+  async headBlob(name: string, digest: string): Promise<{ size: number | undefined } | undefined> {
+    const res = await this.request('blob', 'HEAD', name, `blobs/${digest}`, {});
+    res.resume();
+    if (res.statusCode === 404) return undefined;
+    if (res.statusCode !== 200) throw this.statusError(res, `HEAD blob ${name}@${digest}`);
+    return { size: lengthOf(res) };
+  }
+
+  /** GET of a blob: its length and body stream; undefined when the upstream has none. */
+  async getBlob(name: string, digest: string): Promise<BlobResponse | undefined> {
+    const res = await this.request('blob', 'GET', name, `blobs/${digest}`, {});
+    if (res.statusCode === 404) {
+      res.resume();
+      return undefined;
+    }
+    if (res.statusCode !== 200) {
+      res.resume();
+      throw this.statusError(res, `GET blob ${name}@${digest}`);
+    }
+    return { size: lengthOf(res), body: res };
+  }
+
+  /** Closes idle sockets; requests in flight finish. */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private manifestHead(res: IncomingMessage): ManifestHead {
+    return {
+      digest: header(res, 'docker-content-digest'),
+      mediaType: header(res, 'content-type')?.split(';')[0]?.trim(),
+      size: lengthOf(res),
+    };
+  }
+
+  /**
+   * Sends a request for repository `name` (local name; mapped to the upstream's), answering one
+   * authentication challenge.
+   */
+  private async request(kind: RequestKind, method: string, name: string, path: string, extra: { accept?: string }): Promise<IncomingMessage> {
+    const remote = this.upstreamName(name);
+    const scope = `repository:${remote}:pull`;
+    const url = `${this.url}/v2/${remote}/${path}`;
+    const headers: OutgoingHttpHeaders = extra.accept ? { accept: extra.accept } : {};
+    const first = await this.send(kind, method, url, { ...headers, ...(await this.authorization(scope)) });
+    if (first.statusCode !== 401) return first;
+    first.resume();
+    const challenge = pickChallenge(parseChallenges(first.headers['www-authenticate']));
+    if (!challenge) throw this.statusError(first, `${method} ${remote}/${path}`);
+    this.learn(challenge);
+    if (challenge.scheme === 'bearer') this.forgetToken(challenge, scope);
+    const auth = await this.authorization(challenge.params.scope ?? scope, challenge);
+    if (Object.keys(auth).length === 0) throw this.statusError(first, `${method} ${remote}/${path}`);
+    return this.send(kind, method, url, { ...headers, ...auth });
+  }
+
+  private learn(challenge: Challenge): void {
+    if (challenge.scheme === 'bearer' && challenge.params.realm) {
+      this.auth = { scheme: 'bearer', realm: challenge.params.realm, service: challenge.params.service };
+    } else if (challenge.scheme === 'basic') {
+      this.auth = { scheme: 'basic' };
+    }
+  }
+
+  private tokenKey(realm: string, service: string | undefined, scope: string): string {
+    return `${realm}\n${service ?? ''}\n${scope}`;
+  }
+
+  private forgetToken(challenge: Challenge, scope: string): void {
+    this.tokens.delete(this.tokenKey(challenge.params.realm ?? '', challenge.params.service, challenge.params.scope ?? scope));
+  }
+
+  private basicHeader(): string | undefined {
+    const c = this.options.credentials;
+    return c ? `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}` : undefined;
+  }
+
+  /** The Authorization header for a request in `scope`, from what the client learned. */
+  private async authorization(scope: string, challenge?: Challenge): Promise<OutgoingHttpHeaders> {
+    const state = this.auth;
+    if (state.scheme === 'basic') {
+      const basic = this.basicHeader();
+      return basic ? { authorization: basic } : {};
+    }
+    if (state.scheme !== 'bearer') return {};
+    const realm = challenge?.params.realm ?? state.realm;
+    const service = challenge ? challenge.params.service : state.service;
+    const token = await this.token(realm, service, scope);
+    return { authorization: `Bearer ${token.token}` };
+  }
+
+  /** A cached token for the scope, or one fetched now (shared by concurrent callers). */
+  private async token(realm: string, service: string | undefined, scope: string): Promise<CachedToken> {
+    const key = this.tokenKey(realm, service, scope);
+    const cached = this.tokens.get(key);
+    if (cached && cached.expiresAt > Date.now()) return cached;
+    let pending = this.pendingTokens.get(key);
+    if (!pending) {
+      pending = this.fetchToken(realm, service, scope).finally(() => this.pendingTokens.delete(key));
+      this.pendingTokens.set(key, pending);
+    }
+    const token = await pending;
+    if (this.tokens.size >= MAX_CACHED_TOKENS) {
+      const now = Date.now();
+      for (const [k, t] of this.tokens) if (t.expiresAt <= now) this.tokens.delete(k);
+      if (this.tokens.size >= MAX_CACHED_TOKENS) this.tokens.clear();
+    }
+    this.tokens.set(key, token);
+    return token;
+  }
+
+  private async fetchToken(realm: string, service: string | undefined, scope: string): Promise<CachedToken> {
+    let url: URL;
+    try {
+      url = new URL(realm);
+    } catch {
+      throw new PalletError('UNAVAILABLE', `upstream ${this.url} names an invalid token realm ${JSON.stringify(realm)}`, { upstream: this.url });
+    }
+    if (service) url.searchParams.set('service', service);
+    url.searchParams.set('scope', scope);
+    const basic = this.basicHeader();
+    const res = await this.send('token', 'GET', url.href, basic ? { authorization: basic } : {});
+    if (res.statusCode !== 200) {
+      res.resume();
+      throw this.statusError(res, `token request to ${url.origin}${url.pathname}`);
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse((await readLimited(res, MAX_TOKEN_RESPONSE_BYTES)).toString('utf8'));
+    } catch (err) {
+      throw this.failure(err, `token request to ${url.origin}${url.pathname}`);
+    }
+    const body = (parsed !== null && typeof parsed === 'object' ? parsed : {}) as Record<string, unknown>;
+    const token = typeof body.token === 'string' && body.token ? body.token : body.access_token;
+    if (typeof token !== 'string' || token.length === 0) {
+      throw new PalletError('UNAVAILABLE', `the token service of ${this.url} answered without a token`, { upstream: this.url });
+    }
+    const seconds = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : DEFAULT_TOKEN_SECONDS;
+    return { token, expiresAt: Date.now() + Math.max(seconds * 1000 - TOKEN_MARGIN_MS, (seconds * 1000) / 2) };
+  }
+
+  /** One HTTP exchange, following redirects; resolves once the response headers are in. */
+  private async send(kind: RequestKind, method: string, href: string, headers: OutgoingHttpHeaders): Promise<IncomingMessage> {
+    let url = new URL(href);
+    const origin = url.origin;
+    for (let hop = 0; ; hop++) {
+      const sameOrigin = url.origin === origin;
+      const outgoing: OutgoingHttpHeaders = {
+        'user-agent': this.options.userAgent ?? 'pallet-upstream',
+        ...(sameOrigin ? headers : Object.fromEntries(Object.entries(headers).filter(([k]) => k !== 'authorization'))),
+      };
+      this.options.observer?.request?.(kind, method);
+      const res = await this.exchange(method, url, outgoing);
+      const remaining = header(res, 'ratelimit-remaining');
+      if (remaining !== undefined) {
+        const n = Number.parseInt(remaining, 10);
+        if (Number.isFinite(n)) this.options.observer?.rateLimit?.(n);
+      }
+      const status = res.statusCode ?? 0;
+      const location = header(res, 'location');
+      if ([301, 302, 303, 307, 308].includes(status) && location) {
+        res.resume();
+        if (hop >= MAX_REDIRECTS) throw new PalletError('UNAVAILABLE', `upstream ${this.url} redirected more than ${MAX_REDIRECTS} times`, { upstream: this.url });
+        url = new URL(location, url);
+        continue;
+      }
+      return res;
+    }
+  }
+
+  private exchange(method: string, url: URL, headers: OutgoingHttpHeaders): Promise<IncomingMessage> {
+    const timeoutMs = this.options.timeoutMs;
+    return new Promise((resolve, reject) => {
+      const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+      // A redirect to the other scheme cannot reuse this upstream's agent.
+      const agent = (url.protocol === 'https:') === this.url.startsWith('https:') ? this.agent : undefined;
+      const req = send(url, { method, headers, ...(agent ? { agent } : {}) }, (res) => {
+        // The idle timeout stays armed while the body streams: a stalled body fails too.
+        res.once('error', () => undefined);
+        resolve(res);
+      });
+      req.setTimeout(timeoutMs, () => {
+        const err = Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' });
+        req.destroy(err);
+      });
+      req.once('error', (err) => reject(this.failure(err, `${method} ${url.pathname}`)));
+      req.end();
+    });
+  }
+
+  private failure(err: unknown, what: string): PalletError {
+    if (err instanceof PalletError && err.code !== 'TOO_LARGE') return err;
+    const message = err instanceof Error ? err.message : String(err);
+    return new PalletError('UNAVAILABLE', `upstream ${this.url} could not be reached (${what}: ${message})`, {
+      upstream: this.url,
+      reason: (err as NodeJS.ErrnoException | undefined)?.code ?? 'error',
+    });
+  }
+
+  private statusError(res: IncomingMessage, what: string): PalletError {
+    const status = res.statusCode ?? 0;
+    const detail = { upstream: this.url, status };
+    if (status === 401 || status === 403) {
+      return new PalletError('DENIED', `upstream ${this.url} denied ${what} (${status})`, detail);
+    }
+    if (status === 429) {
+      return new PalletError('TOOMANYREQUESTS', `upstream ${this.url} is rate-limiting this proxy (${what}: 429)`, detail);
+    }
+    return new PalletError('UNAVAILABLE', `upstream ${this.url} failed ${what} (${status})`, detail);
+  }
+}
