@@ -14,6 +14,9 @@ import { ArtifactService } from './registry/artifacts.js';
 import type { GcStore } from './metadata/gc-store.js';
 import { BlobService } from './registry/blobs.js';
 import { GarbageCollector } from './registry/gc.js';
+import type { QuotaStore } from './metadata/quota-store.js';
+import { QuotaService } from './registry/quotas.js';
+import { SettingsRegistryService, SettingsSpaceService } from './registry/settings.js';
 import { DownloadCounter } from './registry/downloads.js';
 import { ManifestService } from './registry/manifests.js';
 import { LocalPulls, type PullService } from './registry/pulls.js';
@@ -54,6 +57,8 @@ export interface Services {
 export interface ServiceOptions {
   /** The blob protocol's and GC's rows beside the metadata store; see registry/gc.ts. */
   gcStore?: GcStore;
+  /** Quotas per registry and space; without it there are none. */
+  quotaStore?: QuotaStore;
   /** Upstream proxy state beside the metadata store; without it pulls are local only. */
   upstreamStore?: UpstreamStore;
   /** The 256-bit key that seals upstream secrets; a random per-process key when omitted (tests). */
@@ -69,7 +74,11 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
   const downloads = new DownloadCounter(store, (err) => log.error({ err }, 'could not store download counts'));
   const gcStore = options.gcStore;
   const graceMs = config.gc.graceSeconds * 1000;
-  const blobs = new BlobService(store, driver, gcStore ? { gc: gcStore, reservationMs: graceMs } : {});
+  const quotas = options.quotaStore ? new QuotaService(store, options.quotaStore) : undefined;
+  const blobs = new BlobService(store, driver, {
+    ...(gcStore ? { gc: gcStore, reservationMs: graceMs } : {}),
+    ...(quotas ? { quotas } : {}),
+  });
   const gc = gcStore ? new GarbageCollector(store, gcStore, blobs, driver, log) : undefined;
   const gcTimer =
     gc && config.gc.intervalSeconds > 0
@@ -82,9 +91,9 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
   );
   uploadJanitor.start(Math.min(config.uploads.staleAfterSeconds * 1000, 10 * 60 * 1000));
   const upstreamSecrets = new SecretBox(options.upstreamSecretKey ?? randomBytes(32));
-  const registries = new RegistryService(store, blobs, externalBaseUrl(config), upstreamSecrets);
+  const registries = (options.quotaStore ? new SettingsRegistryService(options.quotaStore, store, blobs, externalBaseUrl(config), upstreamSecrets) : new RegistryService(store, blobs, externalBaseUrl(config), upstreamSecrets));
   const repositories = new RepositoryResolver(store);
-  const manifests = new ManifestService(store, gcStore);
+  const manifests = new ManifestService(store, gcStore, quotas);
   const metrics = options.metrics ?? new MetricsRegistry();
   const local = new LocalPulls(repositories, manifests, blobs);
   const pullThrough = options.upstreamStore
@@ -106,7 +115,7 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
     manifests,
     downloads,
     uploadJanitor,
-    spaces: new SpaceService(store),
+    spaces: (options.quotaStore ? new SettingsSpaceService(options.quotaStore, store) : new SpaceService(store)),
     registries,
     artifacts: new ArtifactService(store, blobs, registries, options.upstreamStore),
     pulls: pullThrough ?? local,

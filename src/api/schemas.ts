@@ -86,7 +86,9 @@ const spacePath = str('`acme` or `acme/payments`; every segment follows the name
 const description = str('Free text, at most 4096 characters', { maxLength: 4096 });
 
 export const spaceCreateBody = closed({ path: spacePath, description }, ['path']);
-export const spacePatchBody = closed({ description });
+const quotaBytes = nullable(int('Quota in bytes; null removes it (scale-out: pushes over it get DENIED)'));
+
+export const spacePatchBody = closed({ description, quotaBytes });
 
 export const spaceSchema: Schema = {
   type: 'object',
@@ -99,6 +101,8 @@ export const spaceSchema: Schema = {
     description: str('Description'),
     createdAt: time('Creation time'),
     updatedAt: time('Last change'),
+    quotaBytes: nullable(int('Quota in bytes over its registries and nested spaces; absent when none')),
+    usageBytes: int('Bytes its registries and those of nested spaces hold (shown with a quota)'),
   },
 };
 
@@ -152,6 +156,7 @@ export const registryPatchBody = closed({
   packageType: str('Fixed at creation: any other value than the current one is rejected'),
   kind: str('Fixed at creation: any other value than the current one is rejected'),
   space: str('Fixed at creation: any other value than the current one is rejected'),
+  quotaBytes,
 });
 
 const upstreamView: Schema = {
@@ -192,6 +197,7 @@ export const registrySchema: Schema = {
     downloadCount: int('Downloads of all versions'),
     createdAt: time('Creation time'),
     updatedAt: time('Latest change to its configuration or content'),
+    quotaBytes: nullable(int('Quota in bytes (blobs and manifests); absent when none')),
   },
 };
 

@@ -24,6 +24,7 @@ import { Hasher, parseDigest, type DigestAlgorithm } from '../base/digest.js';
 import { isPalletError, PalletError } from '../base/errors.js';
 import type { BlobKey, GcCandidateQuery, GcStore } from '../metadata/gc-store.js';
 import type { BlobRecord, MetadataStore, UploadRecord } from '../metadata/store.js';
+import type { QuotaGate } from './quotas.js';
 import type { ByteRange, StorageDriver } from '../storage/driver.js';
 import { blobKey, uploadDataKey, uploadPrefix } from '../storage/keys.js';
 
@@ -41,6 +42,8 @@ export interface BlobServiceOptions {
   gc?: GcStore;
   /** How long a reservation protects an upload between verify and link; 1 hour by default. */
   reservationMs?: number;
+  /** Quotas per registry and space; a commit over quota is DENIED. */
+  quotas?: QuotaGate;
 }
 
 export interface SweepResult {
@@ -77,6 +80,7 @@ export class BlobService {
 
   private readonly gc: GcStore | undefined;
   private readonly reservationMs: number;
+  private readonly quotas: QuotaGate | undefined;
 
   constructor(
     private readonly store: MetadataStore,
@@ -85,6 +89,7 @@ export class BlobService {
   ) {
     this.gc = options.gc;
     this.reservationMs = options.reservationMs ?? 3600_000;
+    this.quotas = options.quotas;
   }
 
   /** The blob if it is linked to the repository; BLOB_UNKNOWN otherwise. */
@@ -176,8 +181,15 @@ export class BlobService {
     }
     const key = blobKey(loc.rootSpaceId, digest);
     const ref: BlobKey = { rootSpaceId: loc.rootSpaceId, digest };
+    // Quota first: a push over quota is refused before any byte moves.
+    const quota = await this.quotas?.reserve(loc.repositoryId, current.size, digest);
     const reservedAt = Date.now();
-    if (this.gc) await this.reserve(this.gc, ref, current.size, current.id);
+    try {
+      if (this.gc) await this.reserve(this.gc, ref, current.size, current.id);
+    } catch (err) {
+      await quota?.release();
+      throw err;
+    }
     try {
       const existing = await this.store.findBlob(loc.rootSpaceId, digest);
       if (existing && (await this.driver.stat(key))?.size === existing.size) {
@@ -196,6 +208,7 @@ export class BlobService {
       return blob;
     } finally {
       if (this.gc) await this.gc.releaseBlob(ref, current.id);
+      await quota?.release();
     }
   }
 
@@ -224,12 +237,15 @@ export class BlobService {
     parseDigest(digest);
     const blob = await this.store.findLinkedBlob(fromRepositoryId, digest);
     if (!blob) return undefined;
+    const quota = await this.quotas?.reserve(loc.repositoryId, blob.size, digest);
     try {
       return await this.store.commitBlob(loc.rootSpaceId, loc.repositoryId, digest, blob.size);
     } catch (err) {
       // Being swept: the client uploads it instead.
       if (isPalletError(err, 'UNAVAILABLE')) return undefined;
       throw err;
+    } finally {
+      await quota?.release();
     }
   }
 

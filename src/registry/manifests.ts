@@ -8,6 +8,7 @@ import type { GcStore } from '../metadata/gc-store.js';
 import type { ManifestRecord, MetadataStore, RepositoryRecord, StoredManifest } from '../metadata/store.js';
 import { parseManifest, type Descriptor } from './manifest-parser.js';
 import { OCI_INDEX } from './media-types.js';
+import type { QuotaGate } from './quotas.js';
 
 export interface PutManifestResult {
   manifest: ManifestRecord;
@@ -39,6 +40,7 @@ export class ManifestService {
   constructor(
     private readonly store: MetadataStore,
     private readonly links?: Pick<GcStore, 'touchLinks'>,
+    private readonly quotas?: QuotaGate,
   ) {}
 
   /**
@@ -73,6 +75,8 @@ export class ManifestService {
         });
       }
     }
+    // A manifest new to the repository adds its own bytes to the registry's usage.
+    const quota = this.quotas && !(await this.store.findManifest(repo.id, digest)) ? await this.quotas.reserve(repo.id, body.length) : undefined;
     const manifest = await this.store.putManifest({
       repositoryId: repo.id,
       digest,
@@ -83,7 +87,7 @@ export class ManifestService {
       payload: body,
       references: parsed.references,
       ...(kind === 'tag' ? { tag: reference } : {}),
-    });
+    }).finally(() => quota?.release());
     return { manifest, subject: parsed.subject?.digest ?? null };
   }
 

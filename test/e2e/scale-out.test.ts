@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { image, type BuiltImage } from '../fixtures/images.js';
-import { createDockerRegistry } from '../helpers/api.js';
+import { createDockerRegistry, createRegistry } from '../helpers/api.js';
 import { blobList, readLayout, refDescriptor } from '../helpers/layout.js';
 import { run } from '../helpers/run.js';
 import { startS3, type S3Server } from '../helpers/s3.js';
@@ -169,6 +169,21 @@ describe('scale-out: replicas on PostgreSQL and S3', () => {
         assert.ok(res.body.equals(bytes));
       }
     }
+  });
+
+  it('keeps usage within a quota when 10 pushes through three replicas together exceed it', async () => {
+    await createRegistry({ url: a.url, adminPassword: ADMIN_PASSWORD }, { space: 'acme', identifier: 'quota', packageType: 'docker', kind: 'local' });
+    const patched = await http(b, 'PATCH', '/api/v1/registries/acme/quota', Buffer.from(JSON.stringify({ quotaBytes: 5 * 66 * 1024 })), {
+      'content-type': 'application/json',
+    });
+    assert.equal(patched.status, 200, patched.body.toString());
+    const replicas = [a, b, c];
+    const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => pushImage(replicas[i % 3]!, `acme/quota/app${i}`, 'v1')));
+    const ok = results.filter((r) => r.status === 'fulfilled').length;
+    assert.ok(ok >= 1 && ok < 10, `${ok} of 10 pushes went through`);
+    for (const r of results) if (r.status === 'rejected') assert.match(String(r.reason), /quota exceeded/);
+    const view = JSON.parse((await http(c, 'GET', '/api/v1/registries/acme/quota')).body.toString()) as { sizeBytes: number; quotaBytes: number };
+    assert.ok(view.sizeBytes <= view.quotaBytes, `usage ${view.sizeBytes} <= quota ${view.quotaBytes}`);
   });
 
   it('runs pallet gc against the shared database and bucket while the replicas serve', async () => {
