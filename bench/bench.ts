@@ -76,7 +76,10 @@ interface Target {
 }
 
 function target(server: Server): Target {
-  const http = new HttpClient(server.baseUrl);
+  // Pallet authenticates every request (basic, as the bootstrap admin); Distribution has no auth.
+  const adminPassword = 'adminPassword' in server ? String(server.adminPassword) : undefined;
+  const headers: Record<string, string> = adminPassword ? { authorization: `Basic ${Buffer.from(`admin:${adminPassword}`).toString('base64')}` } : {};
+  const http = new HttpClient(server.baseUrl, headers);
   return { server, http, repo: (image) => new OciClient(http, `${SPACE}/${REGISTRY}/${image}`) };
 }
 
@@ -106,7 +109,8 @@ function describeEnvironment(): string {
   const cpu = cpus();
   return [
     `- Date: ${new Date().toISOString()}`,
-    `- Pallet: commit ${commit}${dirty}, Node ${process.version}, SQLite + filesystem, log level warn`,
+    `- Pallet: commit ${commit}${dirty}, Node ${process.version}, SQLite + filesystem, log level warn, ` +
+      (process.env.PALLET_AUTH_ENABLED === 'false' ? 'authentication off (PALLET_AUTH_ENABLED=false)' : 'authentication on (basic credentials on every request)'),
     `- Distribution: ${distribution}, filesystem storage, in-memory blob descriptor cache, log level warn`,
     `- Machine: ${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}`,
     `- Sizes: blob ${settings.blobMiB} MiB, PATCH chunk ${settings.chunkMiB} MiB, ${settings.smallCount} small blobs of ${SMALL_BLOB_BYTES / 1024} KiB, wrk ${settings.wrkSeconds} s`,

@@ -48,7 +48,11 @@ export class RequestFailed extends Error {
 export class HttpClient {
   readonly agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
-  constructor(readonly baseUrl: string) {}
+  constructor(
+    readonly baseUrl: string,
+    /** Sent with every request (Pallet's basic credentials; Distribution has none). */
+    readonly defaultHeaders: Record<string, string> = {},
+  ) {}
 
   url(pathOrUrl: string): URL {
     return new URL(pathOrUrl, this.baseUrl);
@@ -56,7 +60,7 @@ export class HttpClient {
 
   request(method: string, pathOrUrl: string, options: RequestOptions = {}): Promise<Response> {
     const url = this.url(pathOrUrl);
-    const headers = { ...options.headers };
+    const headers = { ...this.defaultHeaders, ...options.headers };
     if (Buffer.isBuffer(options.body)) headers['content-length'] = String(options.body.length);
     else if (options.body === undefined && (method === 'PUT' || method === 'POST' || method === 'PATCH')) headers['content-length'] ??= '0';
     return new Promise<Response>((resolve, reject) => {

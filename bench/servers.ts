@@ -113,9 +113,12 @@ async function waitReady(server: Server, timeoutMs = 30_000): Promise<void> {
   }
 }
 
-/** Env without the caller's PALLET_* settings, so Pallet runs on its defaults (plus an admin password). */
+/**
+ * Env without the caller's PALLET_* settings, so Pallet runs on its defaults (plus an admin
+ * password) — except PALLET_AUTH_ENABLED, to measure with authentication off.
+ */
 function cleanEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('PALLET_')));
+  return Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('PALLET_') || key === 'PALLET_AUTH_ENABLED'));
 }
 
 export interface PalletServer extends Server {

@@ -104,5 +104,5 @@ export async function pushImage(oci: OciClient, image: Image, tag: string): Prom
 
 /** wrk: GET manifest by tag with the OCI Accept header, 16 connections, 2 threads. */
 export async function manifestGetLoad(oci: OciClient, tag: string, seconds: number): Promise<WrkResult> {
-  return runWrk({ url: oci.manifestUrl(tag), seconds, connections: 16, threads: 2, headers: { Accept: OCI_MANIFEST } });
+  return runWrk({ url: oci.manifestUrl(tag), seconds, connections: 16, threads: 2, headers: { ...oci.http.defaultHeaders, Accept: OCI_MANIFEST } });
 }

@@ -7,6 +7,8 @@ command -v skopeo >/dev/null || need+=(skopeo)
 command -v umoci >/dev/null || need+=(umoci)
 command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v wrk >/dev/null || need+=(wrk)
+# buildah: the auth e2e suite pulls and pushes with it (vfs storage, chroot isolation, no daemon).
+command -v buildah >/dev/null || need+=(buildah)
 # htpasswd (bcrypt) for the Distribution upstream with Basic auth in test/e2e/upstream.test.ts
 command -v htpasswd >/dev/null || need+=(apache2-utils)
 if [ ${#need[@]} -gt 0 ]; then

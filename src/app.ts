@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import type { Config } from './config/config.js';
 import { openDatabase } from './metadata/open.js';
 import { SqlGcStore } from './metadata/sql-gc-store.js';
@@ -25,8 +25,9 @@ export interface App {
   log: Logger;
 }
 
-export function createLogger(config: Config): Logger {
-  return pino({
+/** The process logger; `destination` (stdout by default) lets tests read every line. */
+export function createLogger(config: Config, destination?: DestinationStream): Logger {
+  const options: LoggerOptions = {
     level: config.logLevel,
     // Secrets must never reach a log line: credentials in headers, and any field named like one.
     redact: {
@@ -44,7 +45,8 @@ export function createLogger(config: Config): Logger {
       ],
       censor: '[redacted]',
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 /** Opens the store and driver that `config` names and builds the server over them. */
