@@ -9,6 +9,7 @@ import type { Config } from './config/config.js';
 import { openDatabase } from './metadata/open.js';
 import { SqlGcStore } from './metadata/sql-gc-store.js';
 import { SqlQuotaStore } from './metadata/sql-quota-store.js';
+import { SqlCleanupStore } from './metadata/sql-cleanup-store.js';
 import { SqlIdentityStore } from './metadata/sql-identity-store.js';
 import { SqlUpstreamStore } from './metadata/sql-upstream-store.js';
 import { registerHealth } from './ops/health.js';
@@ -67,7 +68,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
     await driver.close();
     throw err;
   }
-  const services = createServices(config, store, driver, log, new SqlIdentityStore(db, dialect), { upstreamStore, upstreamSecretKey, gcStore: new SqlGcStore(db, dialect), quotaStore: new SqlQuotaStore(db, dialect) });
+  const services = createServices(config, store, driver, log, new SqlIdentityStore(db, dialect), { upstreamStore, upstreamSecretKey, gcStore: new SqlGcStore(db, dialect), quotaStore: new SqlQuotaStore(db, dialect), cleanupStore: new SqlCleanupStore(db) });
   try {
     await services.auth.start(config.adminPassword);
     const sealed = await services.registries.sealStoredSecrets();

@@ -16,6 +16,8 @@ import { BlobService } from './registry/blobs.js';
 import { GarbageCollector } from './registry/gc.js';
 import type { QuotaStore } from './metadata/quota-store.js';
 import { QuotaService } from './registry/quotas.js';
+import type { CleanupStore } from './metadata/cleanup-store.js';
+import { CleanupService } from './registry/cleanup.js';
 import { SettingsRegistryService, SettingsSpaceService } from './registry/settings.js';
 import { DownloadCounter } from './registry/downloads.js';
 import { ManifestService } from './registry/manifests.js';
@@ -45,6 +47,8 @@ export interface Services {
   auth: Auth;
   /** Online garbage collection (scale-out); absent when built without a GC store (tests). */
   gc?: GarbageCollector;
+  /** Cleanup policies, run on demand and on the schedule; absent without their store (tests). */
+  cleanup?: CleanupService;
   /** What the OCI pull endpoints read: local content, then upstream proxies and their cache. */
   pulls: PullService;
   /** Seals and opens upstream secrets at rest. */
@@ -59,6 +63,8 @@ export interface ServiceOptions {
   gcStore?: GcStore;
   /** Quotas per registry and space; without it there are none. */
   quotaStore?: QuotaStore;
+  /** Cleanup policies of registries (needs gcStore for the job lock). */
+  cleanupStore?: CleanupStore;
   /** Upstream proxy state beside the metadata store; without it pulls are local only. */
   upstreamStore?: UpstreamStore;
   /** The 256-bit key that seals upstream secrets; a random per-process key when omitted (tests). */
@@ -75,6 +81,11 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
   const gcStore = options.gcStore;
   const graceMs = config.gc.graceSeconds * 1000;
   const quotas = options.quotaStore ? new QuotaService(store, options.quotaStore) : undefined;
+  const cleanup =
+    options.cleanupStore && gcStore
+      ? new CleanupService(store, options.cleanupStore, gcStore, (err) => log.error({ err }, 'cleanup: scheduled run failed'))
+      : undefined;
+  if (cleanup && config.cleanup.intervalSeconds > 0) cleanup.start(config.cleanup.intervalSeconds * 1000);
   const blobs = new BlobService(store, driver, {
     ...(gcStore ? { gc: gcStore, reservationMs: graceMs } : {}),
     ...(quotas ? { quotas } : {}),
@@ -91,7 +102,7 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
   );
   uploadJanitor.start(Math.min(config.uploads.staleAfterSeconds * 1000, 10 * 60 * 1000));
   const upstreamSecrets = new SecretBox(options.upstreamSecretKey ?? randomBytes(32));
-  const registries = (options.quotaStore ? new SettingsRegistryService(options.quotaStore, store, blobs, externalBaseUrl(config), upstreamSecrets) : new RegistryService(store, blobs, externalBaseUrl(config), upstreamSecrets));
+  const registries = (options.quotaStore ? new SettingsRegistryService({ quotas: options.quotaStore, ...(cleanup ? { cleanup } : {}) }, store, blobs, externalBaseUrl(config), upstreamSecrets) : new RegistryService(store, blobs, externalBaseUrl(config), upstreamSecrets));
   const repositories = new RepositoryResolver(store);
   const manifests = new ManifestService(store, gcStore, quotas);
   const metrics = options.metrics ?? new MetricsRegistry();
@@ -122,9 +133,11 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
     upstreamSecrets,
     metrics,
     ...(gc ? { gc } : {}),
+    ...(cleanup ? { cleanup } : {}),
     auth,
     async close() {
       clearInterval(gcTimer);
+      cleanup?.stop();
       pullThrough?.close();
       uploadJanitor.stop();
       await auth.close();

@@ -625,7 +625,7 @@ describe('management API: request errors and the OpenAPI document', () => {
         assert.ok(h.app.server.hasRoute({ method: method.toUpperCase() as 'GET', url }), `${method} ${url} is documented but not served`);
       }
     }
-    assert.equal(operations, 33);
+    assert.equal(operations, 34); // +1: POST …/cleanup (scale-out)
     // The start-up guard in plugin.ts relies on this lookup.
     assert.ok(isDocumented('GET', '/api/v1/registries/:root/:identifier/artifacts/:name/versions/:version', '/api/v1'));
     assert.ok(!isDocumented('PUT', '/api/v1/spaces/:path', '/api/v1'));

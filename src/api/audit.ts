@@ -27,6 +27,7 @@ export const AUDIT_ACTIONS: Record<string, { action: string; target: Target }> =
   'POST /registries': { action: 'registry.create', target: (_p, b) => join(b.space, b.identifier) },
   'PATCH /registries/:root/:identifier': { action: 'registry.update', target: byParams },
   'DELETE /registries/:root/:identifier': { action: 'registry.delete', target: byParams },
+  'POST /registries/:root/:identifier/cleanup': { action: 'registry.cleanup', target: byParams },
   'DELETE /registries/:root/:identifier/artifacts/:name': { action: 'artifact.delete', target: byParams },
   'DELETE /registries/:root/:identifier/artifacts/:name/versions/:version': { action: 'version.delete', target: byParams },
   'POST /users': { action: 'user.create', target: (_p, b) => join(b.username) },

@@ -4,6 +4,7 @@
  * validate and serialize with (`schemas.ts`). `plugin.ts` refuses to start when a route of the
  * API is missing from this document.
  */
+import { cleanupQuery, cleanupReportSchema } from './cleanup-schemas.js';
 import {
   artifactSchema,
   artifactsQuery,
@@ -238,6 +239,19 @@ export const OPENAPI_DOCUMENT: Json = {
         params: REGISTRY,
         ok: { status: 200, description: 'The steps', schema: ref('Setup') },
         errors: [404],
+      }),
+    },
+    '/registries/{root}/{identifier}/cleanup': {
+      post: op({
+        tag: 'registries',
+        summary: 'Run the cleanup policy',
+        description:
+          'Runs the registry’s cleanup policy now (set it with PATCH `cleanupPolicy`), or with `dryRun=true` reports what it would delete. Deleted versions’ bytes are reclaimed by the next GC run past its grace period. 404 when the registry has no policy.',
+        operationId: 'runRegistryCleanup',
+        params: REGISTRY,
+        query: cleanupQuery,
+        ok: { status: 200, description: 'What was (or would be) deleted', schema: cleanupReportSchema },
+        errors: [400, 404],
       }),
     },
     '/registries/{root}/{identifier}/artifacts': {

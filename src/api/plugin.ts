@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Services } from '../services.js';
 import { ApiAccess } from './access.js';
 import { artifactRoutes } from './artifacts.js';
+import { cleanupRoutes } from './cleanup.js';
 import { AUDIT_ACTIONS, AUDITED_METHODS, auditHook, auditKey, auditRoutes } from './audit.js';
 import { apiErrorHandler, sendApiError } from './errors.js';
 import { isDocumented, OPENAPI_DOCUMENT } from './openapi.js';
@@ -50,6 +51,7 @@ export async function apiRoutes(app: FastifyInstance, { services }: ApiOptions):
   app.get('/openapi.json', async () => OPENAPI_DOCUMENT);
   spaceRoutes(app, services);
   registryRoutes(app, services);
+  cleanupRoutes(app, services);
   artifactRoutes(app, services);
   userRoutes(app, services);
   memberRoutes(app, services);

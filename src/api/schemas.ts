@@ -10,6 +10,7 @@ import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../registry/listing.js';
 import { PACKAGE_TYPES, REGISTRY_KINDS, REGISTRY_SORT_KEYS } from '../registry/registries.js';
 import { ARTIFACT_SORT_KEYS, VERSION_SORT_KEYS } from '../registry/artifacts.js';
 import { SPACE_SORT_KEYS } from '../registry/spaces.js';
+import { cleanupPolicySchema } from './cleanup-schemas.js';
 
 export type Schema = Record<string, unknown>;
 
@@ -157,6 +158,7 @@ export const registryPatchBody = closed({
   kind: str('Fixed at creation: any other value than the current one is rejected'),
   space: str('Fixed at creation: any other value than the current one is rejected'),
   quotaBytes,
+  cleanupPolicy: { ...cleanupPolicySchema, type: ['object', 'null'] },
 });
 
 const upstreamView: Schema = {
@@ -198,6 +200,7 @@ export const registrySchema: Schema = {
     createdAt: time('Creation time'),
     updatedAt: time('Latest change to its configuration or content'),
     quotaBytes: nullable(int('Quota in bytes (blobs and manifests); absent when none')),
+    cleanupPolicy: { ...cleanupPolicySchema, description: 'Cleanup policy; absent when none' },
   },
 };
 

@@ -50,6 +50,10 @@ export interface Config {
     /** Run GC every this many seconds on every replica (one at a time; 0: only `pallet gc`). */
     intervalSeconds: number;
   };
+  cleanup: {
+    /** Run the registries' enabled cleanup policies this often (one replica at a time; 0: never). */
+    intervalSeconds: number;
+  };
   auth: {
     /** Off: every request may do everything (benchmarks, trusted networks). On by default. */
     enabled: boolean;
@@ -93,6 +97,7 @@ export const DEFAULTS: Config = {
   limits: { manifestBytes: 4 * 1024 * 1024 },
   uploads: { staleAfterSeconds: 24 * 3600 },
   gc: { graceSeconds: 3600, intervalSeconds: 0 },
+  cleanup: { intervalSeconds: 3600 },
   auth: {
     enabled: true,
     tokenTtlSeconds: 300,

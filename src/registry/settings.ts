@@ -5,6 +5,8 @@
  * REST API reaches them through the same `get`/`update` calls.
  */
 import type { QuotaStore } from '../metadata/quota-store.js';
+import { checkCleanupPolicy, type CleanupPolicy, type CleanupService } from './cleanup.js';
+import { PalletError } from '../base/errors.js';
 import type { Page } from './listing.js';
 import { checkQuotaBytes } from './quotas.js';
 import { RegistryService, type RegistryPatchInput, type RegistryView } from './registries.js';
@@ -14,6 +16,13 @@ import { SpaceService, type SpaceView } from './spaces.js';
 export interface RegistrySettingsView {
   /** Bytes the registry may hold. */
   quotaBytes?: number;
+  /** What its cleanup runs delete (see cleanup.ts). */
+  cleanupPolicy?: CleanupPolicy;
+}
+
+export interface RegistrySettings {
+  quotas: QuotaStore;
+  cleanup?: CleanupService;
 }
 
 export interface SpaceSettingsView {
@@ -28,10 +37,17 @@ function quotaOf(quota: number | undefined): RegistrySettingsView {
 
 export class SettingsRegistryService extends RegistryService {
   readonly #quotas: QuotaStore;
+  readonly #cleanup: CleanupService | undefined;
 
-  constructor(quotas: QuotaStore, ...args: ConstructorParameters<typeof RegistryService>) {
+  constructor(settings: RegistrySettings, ...args: ConstructorParameters<typeof RegistryService>) {
     super(...args);
-    this.#quotas = quotas;
+    this.#quotas = settings.quotas;
+    this.#cleanup = settings.cleanup;
+  }
+
+  async #settingsOf(registryId: string): Promise<RegistrySettingsView> {
+    const policy = await this.#cleanup?.findPolicy(registryId);
+    return { ...quotaOf(await this.#quotas.findQuota('registry', registryId)), ...(policy ? { cleanupPolicy: policy } : {}) };
   }
 
   override async list(...args: Parameters<RegistryService['list']>): Promise<Page<RegistryView & RegistrySettingsView>> {
@@ -39,7 +55,7 @@ export class SettingsRegistryService extends RegistryService {
     const items = await Promise.all(
       page.items.map(async (view) => {
         const { registry } = await this.getRef(view.root, view.identifier);
-        return { ...view, ...quotaOf(await this.#quotas.findQuota('registry', registry.id)) };
+        return { ...view, ...(await this.#settingsOf(registry.id)) };
       }),
     );
     return { ...page, items };
@@ -48,18 +64,26 @@ export class SettingsRegistryService extends RegistryService {
   override async get(root: string, identifier: string): Promise<RegistryView & RegistrySettingsView> {
     const view = await super.get(root, identifier);
     const { registry } = await this.getRef(root, identifier);
-    return { ...view, ...quotaOf(await this.#quotas.findQuota('registry', registry.id)) };
+    return { ...view, ...(await this.#settingsOf(registry.id)) };
   }
 
-  /** Also takes `quotaBytes` (a number, or null to remove the quota). */
-  override async update(root: string, identifier: string, patch: RegistryPatchInput & { quotaBytes?: unknown }): Promise<RegistryView & RegistrySettingsView> {
-    const { quotaBytes, ...rest } = patch;
+  /**
+   * Also takes `quotaBytes` (a number, or null to remove the quota) and `cleanupPolicy` (an
+   * object, or null to remove it); both are checked before anything changes.
+   */
+  override async update(
+    root: string,
+    identifier: string,
+    patch: RegistryPatchInput & { quotaBytes?: unknown; cleanupPolicy?: unknown },
+  ): Promise<RegistryView & RegistrySettingsView> {
+    const { quotaBytes, cleanupPolicy, ...rest } = patch;
     const quota = checkQuotaBytes(quotaBytes);
+    const policy = checkCleanupPolicy(cleanupPolicy);
+    if (policy !== undefined && !this.#cleanup) throw new PalletError('UNAVAILABLE', 'cleanup policies are not available in this deployment');
     await super.update(root, identifier, rest);
-    if (quota !== undefined) {
-      const { registry } = await this.getRef(root, identifier);
-      await this.#quotas.setQuota('registry', registry.id, quota);
-    }
+    const { registry } = await this.getRef(root, identifier);
+    if (quota !== undefined) await this.#quotas.setQuota('registry', registry.id, quota);
+    if (policy !== undefined) await this.#cleanup?.setPolicy(registry.id, policy);
     return this.get(root, identifier);
   }
 
