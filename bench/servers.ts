@@ -126,12 +126,13 @@ export interface PalletServer extends Server {
   adminPassword: string;
 }
 
-export async function startPallet(mainJs: string): Promise<PalletServer> {
+/** `env`: extra settings on top of the defaults (e.g. `PALLET_AUTH_ENABLED`). */
+export async function startPallet(mainJs: string, extraEnv: Record<string, string> = {}): Promise<PalletServer> {
   const port = await freePort();
   const adminPassword = `bench-${randomBytes(8).toString('hex')}`;
   const dir = mkdtempSync(join(tmpdir(), 'bench-pallet-'));
   const args = [mainJs, 'serve', '--host', '127.0.0.1', '--port', String(port), '--data-dir', join(dir, 'data'), '--log-level', 'warn'];
-  const env = { ...cleanEnv(), PALLET_ADMIN_PASSWORD: adminPassword };
+  const env = { ...cleanEnv(), PALLET_ADMIN_PASSWORD: adminPassword, ...extraEnv };
   const server = launch('Pallet', process.execPath, args, dir, env, `http://127.0.0.1:${port}`);
   try {
     await waitReady(server);

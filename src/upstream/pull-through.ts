@@ -410,8 +410,16 @@ export class PullThrough implements PullService {
     }
     if (head.size !== undefined && head.size !== existing.size) return undefined;
     const repo = await store.ensureRepository(proxy.registry.id, name);
+    let blob: BlobRecord;
+    try {
+      blob = await store.commitBlob(proxy.root.id, repo.id, digest, existing.size);
+    } catch (err) {
+      // Being swept by GC (its row is claimed): fetch it again instead, as an upload would.
+      if (isPalletError(err, 'UNAVAILABLE')) return undefined;
+      throw err;
+    }
     this.deps.metrics.hit(proxy.label, 'blob');
-    return store.commitBlob(proxy.root.id, repo.id, digest, existing.size);
+    return blob;
   }
 
   /**
