@@ -5,7 +5,9 @@
  *
  * Hot path: a password is checked with the KDF once; the verified pair is then remembered for
  * `cacheMs` under a SHA-256 of username and password (never the password itself), so repeated
- * basic-auth requests cost one hash and a map lookup. Access tokens go through the cached
+ * basic-auth requests cost one hash and a map lookup; concurrent misses share one KDF run, and
+ * an expired entry is re-checked in the background (see `basic`).
+ * Access tokens go through the cached
  * lookup of `access-tokens.ts`.
  *
  * Failures: every failed attempt is counted per username and per address (`rate-limit.ts`) and
@@ -34,19 +36,23 @@ export interface AuthenticatorDeps {
 }
 
 const INVALID = 'invalid username or password';
+/** How many cache periods a verified pair may be served while it is re-checked in the background. */
+const STALE_FACTOR = 12;
 
 export class Authenticator {
-  readonly #verified: TtlCache<UserRecord>;
+  /** Verified basic credentials by SHA-256 of user and password; kept stale for a while (see basic). */
+  readonly #verified: TtlCache<{ user: UserRecord; verifiedAt: number }>;
+  readonly #pending = new Map<string, Promise<UserRecord>>();
   /** Keys whose rate-limit refusal was audited lately: one audit line per key per minute. */
   readonly #limitedAudited = new TtlCache<true>(60_000);
 
   constructor(private readonly deps: AuthenticatorDeps) {
-    this.#verified = new TtlCache(deps.cacheMs);
+    this.#verified = new TtlCache(deps.cacheMs * STALE_FACTOR);
   }
 
   /** Drops cached verifications of a user (after it changed). */
   forgetUser(userId: string): void {
-    this.#verified.deleteWhere((u) => u.id === userId);
+    this.#verified.deleteWhere((v) => v.user.id === userId);
   }
 
   /**
@@ -55,12 +61,43 @@ export class Authenticator {
    */
   async basic(username: string, password: string, address: string): Promise<UserPrincipal> {
     if (looksLikeAccessToken(password)) return this.accessToken(password, address, username);
+    // Over the failure limit, even a pair verified before is refused (two map lookups).
+    this.#checkLimit(username, address);
     const key = sha256Hex(`${username}\u0000${password}`);
-    const cached = this.#verified.get(key);
-    if (cached) return { kind: 'user', user: cached, via: 'password' };
-    const user = await this.#checkPassword(username, password, address, 'basic');
-    this.#verified.set(key, user);
+    const now = Date.now();
+    const cached = this.#verified.get(key, now);
+    if (cached) {
+      // Past `cacheMs` the pair is checked again in the background while this request goes
+      // on: the KDF never sits on the request path of a steady client, and a password changed
+      // elsewhere stops working at most `cacheMs` plus one KDF run after the change.
+      if (now - cached.verifiedAt >= this.deps.cacheMs) this.#revalidate(key, username, password);
+      return { kind: 'user', user: cached.user, via: 'password' };
+    }
+    // Single flight: requests arriving together with the same credentials (a client's parallel
+    // connections) share one KDF run.
+    let pending = this.#pending.get(key);
+    if (!pending) {
+      pending = this.#checkPassword(username, password, address, 'basic').finally(() => this.#pending.delete(key));
+      this.#pending.set(key, pending);
+    }
+    const user = await pending;
+    this.#verified.set(key, { user, verifiedAt: Date.now() });
     return { kind: 'user', user, via: 'password' };
+  }
+
+  #revalidate(key: string, username: string, password: string): void {
+    if (this.#pending.has(key)) return;
+    const check = this.deps.users.checkLogin(username, password).then((result) => {
+      if ('user' in result) {
+        this.#verified.set(key, { user: result.user, verifiedAt: Date.now() });
+        return result.user;
+      }
+      this.#verified.delete(key);
+      throw new PalletError('UNAUTHORIZED', INVALID);
+    });
+    const settled = check.finally(() => this.#pending.delete(key));
+    settled.catch(() => undefined);
+    this.#pending.set(key, settled);
   }
 
   /** A login (UI or token service): always runs the KDF, records the login time. */
