@@ -175,7 +175,6 @@ export class PullThrough implements PullService {
     }
     const upstreams = await this.deps.store.listUpstreams(target.registry.id);
     if (upstreams.length === 0) throw miss;
-    referenceKind(reference);
     const found = await this.firstHit(target, upstreams, 'manifest', reference, (proxy) => this.proxyManifest(proxy, target.name, reference));
     await this.noteServed(target.registry.id, found.repositoryId);
     return found;
