@@ -2,7 +2,7 @@
 # Upstream proxy benchmark: cold pull through a Pallet proxy vs straight from the upstream
 # (CNCF Distribution), warm pull through the proxy vs a Pallet local registry. Builds Pallet
 # (the bench runs dist/main.js), then runs bench/proxy.ts. Sizes: BENCH_PROXY_LAYERS (5),
-# BENCH_PROXY_LAYER_MIB (100), BENCH_PROXY_ROUNDS (3), BENCH_PROXY_PARALLEL (1). Quick run:
+# BENCH_PROXY_LAYER_MIB (100), BENCH_PROXY_ROUNDS (5), BENCH_PROXY_PARALLEL (1). Quick run:
 #   BENCH_PROXY_LAYER_MIB=20 BENCH_PROXY_ROUNDS=1 npm run bench:proxy
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -53,7 +53,7 @@ function intEnv(name: string, fallback: number): number {
 const settings = {
   layers: intEnv('BENCH_PROXY_LAYERS', 5),
   layerMiB: intEnv('BENCH_PROXY_LAYER_MIB', 100),
-  rounds: intEnv('BENCH_PROXY_ROUNDS', 3),
+  rounds: intEnv('BENCH_PROXY_ROUNDS', 5),
   parallel: intEnv('BENCH_PROXY_PARALLEL', 1),
   /** Cap of the upstream's bandwidth in MB/s; 0: loopback speed. */
   upstreamMbps: process.env.BENCH_PROXY_UPSTREAM_MBPS ? intEnv('BENCH_PROXY_UPSTREAM_MBPS', 1) : 0,

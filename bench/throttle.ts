@@ -8,10 +8,12 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { Transform, type TransformCallback } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-/** Lets bytes through no faster than `bytesPerSecond`, in slices of at most 64 KiB. */
+/**
+ * Lets bytes through no faster than `bytesPerSecond`, in slices of at most 64 KiB, with no burst
+ * after an idle spell (a keep-alive connection reused later starts at the cap, not above it).
+ */
 class RateLimit extends Transform {
-  private readonly start = Date.now();
-  private sent = 0;
+  private next = 0;
   constructor(private readonly bytesPerSecond: number) {
     super();
   }
@@ -21,11 +23,12 @@ class RateLimit extends Transform {
   private async pace(chunk: Buffer): Promise<void> {
     for (let i = 0; i < chunk.length; i += 64 * 1024) {
       const slice = chunk.subarray(i, i + 64 * 1024);
-      this.sent += slice.length;
-      const due = this.start + (this.sent / this.bytesPerSecond) * 1000;
-      const wait = due - Date.now();
+      const now = Date.now();
+      if (this.next < now) this.next = now;
+      const wait = this.next - now;
       if (wait > 1) await sleep(wait);
       this.push(slice);
+      this.next += (slice.length / this.bytesPerSecond) * 1000;
     }
   }
 }
