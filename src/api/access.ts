@@ -25,7 +25,7 @@ import type { Viewer } from '../auth/access.js';
 import { denial } from '../auth/access.js';
 import { ANONYMOUS, SYSTEM, type Principal } from '../auth/principal.js';
 import type { Action } from '../auth/roles.js';
-import { PalletError } from '../base/errors.js';
+import { isPalletError, PalletError } from '../base/errors.js';
 import { parseAuthorization, principalOf } from '../http-auth.js';
 import type { RegistryRecord, SpaceRecord } from '../metadata/store.js';
 import type { Services } from '../services.js';
@@ -119,24 +119,39 @@ export class ApiAccess {
     return this.#auth.access.viewer(principalOf(request));
   }
 
-  /** The space at `path` (NOT_FOUND) after checking `action` on it. */
+  /** The space at `path` after checking `action` on it (NOT_FOUND: see `#load`). */
   async space(request: FastifyRequest, action: Action, path: string): Promise<SpaceRecord> {
-    const space = await this.services.spaces.getRecord(path);
+    const space = await this.#load(request, action, path, `space ${path}`, () => this.services.spaces.getRecord(path));
     await this.#auth.access.require(principalOf(request), action, { spacePath: space.path }, `space ${space.path}`);
     return space;
   }
 
-  /** Checks `action` on the registry (NOT_FOUND when it does not exist). */
+  /** Checks `action` on the registry (NOT_FOUND: see `#load`). */
   async registry(request: FastifyRequest, action: Action, root: string, identifier: string): Promise<RegistryRecord> {
-    const { registry } = await this.services.registries.getRef(root, identifier);
+    const what = `registry ${root}/${identifier}`;
+    const { registry } = await this.#load(request, action, root, what, () => this.services.registries.getRef(root, identifier));
     const spacePath = (await this.#auth.access.spacePath(registry.spaceId)) ?? root;
-    await this.#auth.access.require(
-      principalOf(request),
-      action,
-      { spacePath, registry: { id: registry.id, public: registry.public } },
-      `registry ${root}/${identifier}`,
-    );
+    await this.#auth.access.require(principalOf(request), action, { spacePath, registry: { id: registry.id, public: registry.public } }, what);
     return registry;
+  }
+
+  /**
+   * Loads a space or registry. NOT_FOUND reaches only callers who may look inside its root
+   * space (a role there or below it, or a global administrator); others get the same refusal
+   * as for an existing private one, so names of private spaces and registries do not leak.
+   */
+  async #load<T>(request: FastifyRequest, action: Action, path: string, what: string, load: () => Promise<T>): Promise<T> {
+    try {
+      return await load();
+    } catch (err) {
+      if (!isPalletError(err, 'NOT_FOUND')) throw err;
+      const principal = principalOf(request);
+      if (this.#auth.access.isGlobalAdmin(principal)) throw err;
+      const root = path.split('/')[0] ?? '';
+      const viewer = await this.viewer(request);
+      if ((await this.services.store.findSpace(root)) && (viewer.can('pull', { spacePath: root }) || viewer.hasRoleBelow(root))) throw err;
+      throw denial(principal, action, what);
+    }
   }
 
   /**

@@ -378,7 +378,19 @@ export const OPENAPI_DOCUMENT: Json = {
       get: op({ tag: 'audit', summary: 'The audit log, newest first', operationId: 'listAudit', query: auditQuery, ok: { status: 200, description: 'A page of events', schema: ref('AuditList') }, errors: [400] }),
     },
   },
+  // Any one of these; routes that allow anonymous callers (public registries) say so in their text.
+  security: [{ basic: [] }, { bearer: [] }, { session: [] }],
   components: {
+    securitySchemes: {
+      basic: { type: 'http', scheme: 'basic', description: 'username and password, or username and an access token' },
+      bearer: { type: 'http', scheme: 'bearer', description: 'An access token (`pallet_…`) from POST /user/tokens' },
+      session: {
+        type: 'apiKey',
+        in: 'cookie',
+        name: 'pallet_session',
+        description: 'UI session from POST /auth/login; state-changing requests also send X-CSRF-Token',
+      },
+    },
     schemas: {
       Error: errorSchema,
       Space: spaceSchema,

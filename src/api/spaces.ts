@@ -42,9 +42,12 @@ export function spaceRoutes(app: FastifyInstance, services: Services): void {
     '/spaces/:path',
     { schema: { response: withErrors({ 200: spaceSchema }) } },
     async (request) => {
-      const space = await spaces.getRecord(request.params.path);
-      if (!(await access.visibleSpaces(request))(space)) access.deny(request, 'read', `space ${space.path}`);
-      return spaces.get(space.path);
+      const visible = await access.visibleSpaces(request);
+      const space = await services.store.findSpace(request.params.path);
+      if (space && visible(space)) return spaces.get(space.path);
+      // Missing, or hidden from the caller: NOT_FOUND or the refusal, as ApiAccess.space decides.
+      await access.space(request, 'pull', request.params.path);
+      return spaces.get(request.params.path);
     },
   );
 

@@ -260,6 +260,26 @@ describe('identity and access (inject, SQLite)', () => {
     assert.equal(denied.statusCode, 403);
   });
 
+  it('does not tell callers outside a space which of its registries exist', async () => {
+    const alice = basic('alice', alicePassword);
+    const get = async (url: string, authorization?: string) =>
+      (await inject({ method: 'GET', url, headers: authorization ? { authorization } : {} })).statusCode;
+    assert.equal(await get('/api/v1/registries/acme/nope', alice), 404, 'a member of acme may know');
+    assert.equal(await get('/api/v1/registries/nowhere/nope', alice), 403, 'a missing root space looks private');
+    assert.equal(await get('/api/v1/spaces/nowhere', alice), 403);
+    assert.equal(await get('/api/v1/spaces/nowhere', ADMIN), 404, 'administrators see everything');
+    assert.equal(await get('/api/v1/registries/acme/nope'), 401, 'anonymous: authenticate first');
+    assert.equal(await get('/api/v1/registries/acme/r'), 401);
+    const bobLike = await asAdmin({ method: 'POST', url: '/api/v1/users', payload: { username: 'outsider', password: 'outsider-password' } });
+    assert.equal(bobLike.statusCode, 201);
+    const outsider = basic('outsider', 'outsider-password');
+    secrets.set('outsider-password', '');
+    assert.equal(await get('/api/v1/registries/acme/r', outsider), 403, 'an existing private registry');
+    assert.equal(await get('/api/v1/registries/acme/nope', outsider), 403, 'a missing one answers the same');
+    assert.equal(await get('/v2/acme/nope/app/manifests/1', outsider), 403);
+    assert.equal(await get('/v2/acme/r/app/manifests/1', outsider), 403);
+  });
+
   it('never shows a password, token or session id in a response body or a log line', () => {
     assert.ok(lines.length > 50, `captured ${lines.length} log lines`);
     for (const [secret, allowedIn] of secrets) {
