@@ -63,13 +63,29 @@ async function openSqlite(options: OpenMetadataStoreOptions): Promise<OpenedData
   await mkdir(options.dataDir, { recursive: true });
   const database = new Sqlite(join(options.dataDir, 'pallet.db'));
   database.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
-  database.pragma('journal_mode = WAL');
+  // Switching a fresh file to WAL needs an exclusive lock, and SQLite answers SQLITE_BUSY at
+  // once (no busy wait) while another process is creating or migrating the same file: retry.
+  await untilNotBusy(() => database.pragma('journal_mode = WAL'), SQLITE_BUSY_TIMEOUT_MS);
   // WAL keeps the database consistent after a crash at NORMAL; only the last commits may be lost
   // on power failure, which FULL would protect at the cost of an fsync per commit.
   database.pragma('synchronous = NORMAL');
   database.pragma('foreign_keys = ON');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
   return { db, dialect: 'sqlite', metadata: new SqlMetadataStore(db, 'sqlite', logOption(options)) };
+}
+
+/** Runs `work` until it stops failing with SQLITE_BUSY, polling without blocking, for up to `timeoutMs`. */
+async function untilNotBusy<T>(work: () => T, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return work();
+    } catch (err) {
+      const busy = err instanceof Error && 'code' in err && typeof err.code === 'string' && err.code.startsWith('SQLITE_BUSY');
+      if (!busy || Date.now() > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
 }
 
 async function openPostgres(options: OpenMetadataStoreOptions): Promise<OpenedDatabase> {
