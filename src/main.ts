@@ -6,6 +6,7 @@ import { buildApp, createLogger } from './app.js';
 import { externalBaseUrl, loadConfig } from './config/config.js';
 import { isPalletError } from './base/errors.js';
 import { runGcCommand } from './gc-command.js';
+import { positiveInteger, runTokenCreate, runUserAdd } from './user-command.js';
 
 const program = new Command('pallet').description('Pallet: a self-hosted artifact registry');
 
@@ -59,6 +60,61 @@ program
     const config = loadConfig({ ...(opts.config ? { file: opts.config } : {}), flags });
     process.exitCode = await runGcCommand(config, opts.dryRun ?? false);
   });
+
+const configOptions = (command: Command): Command =>
+  command
+    .option('--config <file>', 'YAML config file (PALLET_CONFIG)')
+    .option('--data-dir <dir>', 'where SQLite and stored blobs live (PALLET_DATA_DIR)');
+
+/** Config for the operator commands: quiet logs unless PALLET_LOG_LEVEL says otherwise. */
+function commandConfig(opts: { config?: string; dataDir?: string }) {
+  const flags: Record<string, unknown> = { logLevel: process.env.PALLET_LOG_LEVEL ?? 'warn' };
+  if (opts.dataDir !== undefined) flags.dataDir = opts.dataDir;
+  return loadConfig({ ...(opts.config ? { file: opts.config } : {}), flags });
+}
+
+const user = program.command('user').description('manage users (operators)');
+configOptions(
+  user
+    .command('add <username>')
+    .description('create a user; prints a generated password unless --password-stdin')
+    .option('--admin', 'a global administrator')
+    .option('--email <email>', 'email address')
+    .option('--password-stdin', 'read the password from stdin'),
+).action(async (username: string, opts: { admin?: boolean; email?: string; passwordStdin?: boolean; config?: string; dataDir?: string }) => {
+  process.exitCode = await runUserAdd(commandConfig(opts), {
+    username,
+    ...(opts.admin ? { admin: true } : {}),
+    ...(opts.email !== undefined ? { email: opts.email } : {}),
+    ...(opts.passwordStdin ? { passwordStdin: true } : {}),
+  });
+});
+
+const token = program.command('token').description('manage access tokens (operators)');
+configOptions(
+  token
+    .command('create <username>')
+    .description("create an access token for a user and print it (shown once)")
+    .requiredOption('--name <name>', 'a name to recognise the token by')
+    .option('--scopes <list>', 'comma-separated: read,write,delete,admin (default read)')
+    .option('--days <n>', 'lifetime in days (default auth.tokenDefaultDays)')
+    .option('--space <path>', 'limit the token to this space and its projects')
+    .option('--registry <root/identifier>', 'limit the token to this registry'),
+).action(
+  async (
+    username: string,
+    opts: { name: string; scopes?: string; days?: string; space?: string; registry?: string; config?: string; dataDir?: string },
+  ) => {
+    process.exitCode = await runTokenCreate(commandConfig(opts), {
+      username,
+      name: opts.name,
+      ...(opts.scopes !== undefined ? { scopes: opts.scopes.split(',').map((s) => s.trim()) } : {}),
+      ...(opts.days !== undefined ? { expiresInDays: positiveInteger(opts.days, '--days') } : {}),
+      ...(opts.space !== undefined ? { space: opts.space } : {}),
+      ...(opts.registry !== undefined ? { registry: opts.registry } : {}),
+    });
+  },
+);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (isPalletError(err)) {
