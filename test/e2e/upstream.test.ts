@@ -163,6 +163,27 @@ describe('upstream proxies against CNCF Distribution', () => {
     await assert.rejects(skopeo.copy(pallet('acme/docker-local/team/nothing', '1'), `oci:${dir('never')}:1`), /manifest unknown/);
   });
 
+  it('shares one upstream GET among concurrent misses of the same manifest', async () => {
+    await proxy('acme', 'burst', counting.url);
+    counting.reset();
+    // The upstream takes 500 ms to answer, so every request below arrives while the first fetch runs.
+    counting.delay(/\/team\/app\/manifests\/1$/, 500);
+    let answers: (string | null)[];
+    try {
+      answers = await Promise.all(
+        Array.from({ length: 10 }, async () => {
+          const res = await http.fetch('/v2/acme/burst/team/app/manifests/1', { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+          assert.equal(res.status, 200);
+          return res.headers.get('docker-content-digest');
+        }),
+      );
+    } finally {
+      counting.delay(undefined);
+    }
+    assert.deepEqual(new Set(answers), new Set([app.digest]));
+    assert.equal(counting.count('GET', /\/team\/app\/manifests\/1$/), 1, JSON.stringify(counting.requests));
+  });
+
   it('shares one upstream GET among 20 concurrent pulls of the same uncached 100 MiB layer', async () => {
     const layer = big.layers[0]!;
     counting.reset();

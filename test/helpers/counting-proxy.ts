@@ -2,8 +2,8 @@
  * A small HTTP reverse proxy to put in front of an upstream registry in tests: it forwards
  * every request unchanged, records each one (method, path, status, bytes sent), and can corrupt
  * the bodies of chosen blob GETs (one byte flipped mid-body, length unchanged) to play an
- * upstream that serves bytes not matching their digest. Nothing is mocked: the answers are the
- * real upstream's.
+ * upstream that serves bytes not matching their digest, or hold chosen requests back for a while
+ * to play a slow upstream. Nothing is mocked: the answers are the real upstream's.
  */
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -32,6 +32,8 @@ export interface CountingProxy {
   reset(): void;
   /** Corrupts the body of blob GETs whose path contains `digest` (undefined: stop corrupting). */
   corrupt(digest: string | undefined): void;
+  /** Holds requests whose path matches `path` for `ms` before forwarding them (undefined: stop). */
+  delay(path: RegExp | undefined, ms?: number): void;
   close(): Promise<void>;
 }
 
@@ -57,10 +59,21 @@ export async function startCountingProxy(target: string): Promise<CountingProxy>
   const upstream = new URL(target);
   const requests: ProxiedRequest[] = [];
   let corrupting: string | undefined;
+  let delaying: { path: RegExp; ms: number } | undefined;
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const record: ProxiedRequest = { method: req.method ?? '', path: req.url ?? '', status: 0, bytes: 0, at: Date.now() };
     requests.push(record);
+    if (delaying && delaying.path.test(record.path)) {
+      const ms = delaying.ms;
+      req.pause();
+      setTimeout(() => forward(req, res, record), ms);
+      return;
+    }
+    forward(req, res, record);
+  };
+
+  const forward = (req: IncomingMessage, res: ServerResponse, record: ProxiedRequest): void => {
     const headers = { ...req.headers, host: upstream.host };
     const out = httpRequest(
       { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers },
@@ -99,6 +112,9 @@ export async function startCountingProxy(target: string): Promise<CountingProxy>
     },
     corrupt: (digest) => {
       corrupting = digest;
+    },
+    delay: (path, ms = 0) => {
+      delaying = path ? { path, ms } : undefined;
     },
     close: () =>
       new Promise<void>((resolve) => {
