@@ -48,6 +48,11 @@ export function registryRoutes(app: FastifyInstance, services: Services): void {
     { schema: { querystring: registriesQuery, response: withErrors({ 200: listSchema(registrySchema) }) } },
     async (request) => {
       const { space, recursive, packageType, kind, q } = request.query;
+      if (space !== undefined) {
+        // A space the caller cannot see answers like GET /spaces/{path} (404 or the refusal).
+        const found = await services.store.findSpace(space);
+        if (!found || !(await access.visibleSpaces(request))(found)) await access.space(request, 'pull', space);
+      }
       const viewer = await access.viewer(request);
       return registries.list(
         {

@@ -81,6 +81,7 @@ describe('OciTokenSigner', () => {
     const short = new OciTokenSigner(identity, { ttlSeconds: -10, cacheMs: 0 });
     await short.init();
     const expired = await short.issue('alice', audience, [], false);
-    await assert.rejects(signer.verify(expired.token, audience), unauthorized);
+    await assert.rejects(signer.verify(expired.token, audience), (err: unknown) => unauthorized(err) && (err as { detail?: { expired?: boolean } }).detail?.expired === true);
+    await assert.rejects(signer.verify(none, audience), (err: unknown) => unauthorized(err) && (err as { detail?: unknown }).detail === undefined, 'only our own expired tokens say so');
   });
 });

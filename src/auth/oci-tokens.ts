@@ -10,7 +10,7 @@
  * signature check for repeated requests.
  */
 import { randomUUID } from 'node:crypto';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, jwtVerify, SignJWT, type JWK } from 'jose';
+import { calculateJwkThumbprint, errors, exportJWK, generateKeyPair, importJWK, jwtVerify, SignJWT, type JWK } from 'jose';
 import { PalletError } from '../base/errors.js';
 import type { IdentityStore, SigningKeyRecord } from '../metadata/identity-store.js';
 import type { OciAction, Principal, RepositoryGrant } from './principal.js';
@@ -106,8 +106,11 @@ export class OciTokenSigner {
         },
         { algorithms: [ALGORITHM], issuer: TOKEN_ISSUER, audience },
       ));
-    } catch {
-      throw new PalletError('UNAUTHORIZED', 'invalid or expired bearer token');
+    } catch (err) {
+      // jose checks the signature before the claims: an expired token was ours. Callers do not
+      // count those as failed logins (a client refreshes its token on the 401).
+      if (err instanceof errors.JWTExpired) throw new PalletError('UNAUTHORIZED', 'the bearer token has expired', { expired: true });
+      throw new PalletError('UNAUTHORIZED', 'invalid bearer token');
     }
     const principal = toGrant(payload);
     const exp = typeof payload.exp === 'number' ? payload.exp * 1000 : Date.now();

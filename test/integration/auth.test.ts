@@ -15,6 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { generateKeyPair, SignJWT, UnsecuredJWT } from 'jose';
 import { buildApp, createLogger, type App } from '../../src/app.js';
+import { OciTokenSigner } from '../../src/auth/oci-tokens.js';
 import { sha256Hex } from '../../src/auth/secrets.js';
 import { digestOf } from '../../src/base/digest.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
@@ -278,6 +279,23 @@ describe('identity and access (inject, SQLite)', () => {
     assert.equal(await get('/api/v1/registries/acme/nope', outsider), 403, 'a missing one answers the same');
     assert.equal(await get('/v2/acme/nope/app/manifests/1', outsider), 403);
     assert.equal(await get('/v2/acme/r/app/manifests/1', outsider), 403);
+    assert.equal(await get('/api/v1/registries?space=acme', outsider), 403, 'listing a hidden space');
+    assert.equal(await get('/api/v1/registries?space=nowhere', outsider), 403);
+    assert.equal(await get('/api/v1/registries?space=nowhere', ADMIN), 404);
+    assert.equal(await get('/api/v1/registries?space=acme', alice), 200);
+  });
+
+  it('does not count our own expired JWTs as failed logins', async () => {
+    const short = new OciTokenSigner(app.services.auth.identity, { ttlSeconds: -10, cacheMs: 0 });
+    await short.init();
+    const audience = new URL(app.services.config.baseUrl || 'http://127.0.0.1:5000').host;
+    const { token } = await short.issue('alice', audience, [{ type: 'repository', name: 'acme/r/app', actions: ['pull'] }], false);
+    const limit = app.services.config.auth.maxFailedLoginsPerAddress;
+    for (let i = 0; i <= limit; i++) {
+      const res = await inject({ method: 'GET', url: '/v2/acme/r/app/tags/list', headers: { authorization: `Bearer ${token}` }, remoteAddress: '192.0.2.99' });
+      assert.equal(res.statusCode, 401);
+    }
+    assert.equal((await inject({ method: 'GET', url: '/v2/', headers: { authorization: ADMIN }, remoteAddress: '192.0.2.99' })).statusCode, 200);
   });
 
   it('never shows a password, token or session id in a response body or a log line', () => {

@@ -60,7 +60,10 @@ export class OciAuth {
       try {
         return await this.#auth.signer.verify(creds.token, this.service);
       } catch (err) {
-        await this.#auth.authenticator.rejected(request.ip, 'bearer', 'invalid, expired or foreign JWT');
+        // An expired token of ours is routine (long pushes); anything else counts as a failure.
+        if (!(isPalletError(err) && err.detail?.expired === true)) {
+          await this.#auth.authenticator.rejected(request.ip, 'bearer', 'invalid or foreign JWT');
+        }
         throw err;
       }
     } catch (err) {
