@@ -32,6 +32,8 @@ export interface Config {
     accessKeyId: string;
     secretAccessKey: string;
     forcePathStyle: boolean;
+    /** Answer whole-blob GETs with a 307 to a presigned URL valid this long (0: serve them). */
+    redirectSeconds: number;
   };
   limits: {
     /** Largest manifest accepted on PUT. */
@@ -93,7 +95,7 @@ export const DEFAULTS: Config = {
   adminPassword: '',
   storage: 'filesystem',
   database: { url: '', schema: '' },
-  s3: { endpoint: '', bucket: '', region: 'us-east-1', accessKeyId: '', secretAccessKey: '', forcePathStyle: true },
+  s3: { endpoint: '', bucket: '', region: 'us-east-1', accessKeyId: '', secretAccessKey: '', forcePathStyle: true, redirectSeconds: 0 },
   limits: { manifestBytes: 4 * 1024 * 1024 },
   uploads: { staleAfterSeconds: 24 * 3600 },
   gc: { graceSeconds: 3600, intervalSeconds: 0 },

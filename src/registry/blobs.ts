@@ -334,6 +334,18 @@ export class BlobService {
     }
   }
 
+  /**
+   * Where a client may fetch the whole blob directly (a presigned storage URL valid for
+   * `expiresInSeconds`), when the driver offers one and the bytes are in place; undefined
+   * otherwise. The caller has already checked that the repository may serve the blob.
+   */
+  async redirectUrl(rootSpaceId: string, digest: string, expiresInSeconds: number): Promise<string | undefined> {
+    if (!this.driver.presignedUrl) return undefined;
+    const key = blobKey(rootSpaceId, digest);
+    if ((await this.driver.stat(key)) === undefined) return undefined;
+    return this.driver.presignedUrl(key, expiresInSeconds);
+  }
+
   /** Removes a session's storage and row (idempotent). */
   async discard(uploadId: string): Promise<void> {
     this.running.delete(uploadId);

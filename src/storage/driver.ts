@@ -47,6 +47,11 @@ export interface StorageDriver {
   deletePrefix(prefix: string): Promise<void>;
   /** Every key under `prefix` + '/', in no particular order. */
   list(prefix: string): AsyncIterable<string>;
+  /**
+   * Optional: a URL that lets a client GET the whole object directly for `expiresInSeconds`
+   * without credentials (S3 presigned URLs). Drivers that cannot hand one out leave it out.
+   */
+  presignedUrl?(key: string, expiresInSeconds: number): Promise<string | undefined>;
   /** Releases handles and connections. */
   close(): Promise<void>;
 }

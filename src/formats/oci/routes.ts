@@ -137,6 +137,15 @@ export async function ociRoutes(app: FastifyInstance, { services }: Options): Pr
   };
 
   const blobGet: Handler = async ({ request, reply, target, param }) => {
+    // Scale-out: with s3.redirectSeconds set, the bucket serves whole-blob GETs (307 to a
+    // presigned URL) once this registry has said the repository holds the blob.
+    if (request.method === 'GET' && request.headers.range === undefined && config.s3.redirectSeconds > 0) {
+      const blob = await services.pulls.statBlob(target, param);
+      const location = await blobs.redirectUrl(target.root.id, blob.digest, config.s3.redirectSeconds);
+      if (location !== undefined) {
+        return reply.code(307).header('Location', location).header('Docker-Content-Digest', blob.digest).send();
+      }
+    }
     const rangeOf = (size: number): ByteRange | undefined => {
       const range = parseRange(request.headers.range, size);
       if (range && range.start > range.end) throw new PalletError('RANGE_INVALID', 'range outside the blob', { size });
