@@ -1,7 +1,7 @@
 /**
  * The authenticator's hot path: verified basic credentials are cached, concurrent misses share
- * one KDF run, an expired entry is re-checked in the background (served meanwhile), and a
- * password changed elsewhere stops working once that re-check fails.
+ * one KDF run, an expired entry is re-checked in the background against the stored hash
+ * (served meanwhile, no KDF), and a password changed elsewhere stops working once that fails.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -71,6 +71,17 @@ describe('Authenticator (basic credentials)', () => {
     assert.equal(users.checks, 1, 'a cache hit');
   });
 
+  it('re-checks an expired entry in the background against the stored hash, without the KDF', async () => {
+    const authn = authenticator();
+    await authn.basic('carol', 'first-password', '10.0.0.1');
+    users.checks = 0;
+    for (let i = 0; i < 3; i++) {
+      await new Promise((r) => setTimeout(r, cacheMs + 20));
+      assert.equal((await authn.basic('carol', 'first-password', '10.0.0.1')).user.username, 'carol');
+    }
+    assert.equal(users.checks, 0, 'no password check after the first');
+  });
+
   it('re-checks an expired entry in the background and stops accepting a password changed elsewhere', async () => {
     const authn = authenticator();
     const secondHash = await hashPassword('second-password');
@@ -82,7 +93,7 @@ describe('Authenticator (basic credentials)', () => {
     assert.equal((await authn.basic('carol', 'first-password', '10.0.0.1')).user.username, 'carol', 'still fresh');
     await new Promise((r) => setTimeout(r, cacheMs + 20));
     assert.equal((await authn.basic('carol', 'first-password', '10.0.0.1')).user.username, 'carol', 'stale: served, re-checked behind');
-    // Served until the background re-check (one KDF run) fails; then refused.
+    // Served until the background re-check (one read) fails; then refused.
     let refused = false;
     for (const deadline = Date.now() + 10_000; !refused && Date.now() < deadline; ) {
       try {

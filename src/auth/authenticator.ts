@@ -6,7 +6,7 @@
  * Hot path: a password is checked with the KDF once; the verified pair is then remembered for
  * `cacheMs` under a SHA-256 of username and password (never the password itself), so repeated
  * basic-auth requests cost one hash and a map lookup; concurrent misses share one KDF run, and
- * an expired entry is re-checked in the background (see `basic`).
+ * an expired entry is re-checked in the background against the stored hash (see `basic`).
  * Access tokens go through the cached
  * lookup of `access-tokens.ts`.
  *
@@ -68,9 +68,10 @@ export class Authenticator {
     const cached = this.#verified.get(key, now);
     if (cached) {
       // Past `cacheMs` the pair is checked again in the background while this request goes
-      // on: the KDF never sits on the request path of a steady client, and a password changed
-      // elsewhere stops working at most `cacheMs` plus one KDF run after the change.
-      if (now - cached.verifiedAt >= this.deps.cacheMs) this.#revalidate(key, username, password);
+      // on: is the stored hash still the one the password was verified against (one read, no
+      // KDF)? A password changed or a user disabled elsewhere stops working at most `cacheMs`
+      // plus that read after the change.
+      if (now - cached.verifiedAt >= this.deps.cacheMs) this.#revalidate(key, cached.user);
       return { kind: 'user', user: cached.user, via: 'password' };
     }
     // Single flight: requests arriving together with the same credentials (a client's parallel
@@ -85,12 +86,12 @@ export class Authenticator {
     return { kind: 'user', user, via: 'password' };
   }
 
-  #revalidate(key: string, username: string, password: string): void {
+  #revalidate(key: string, verified: UserRecord): void {
     if (this.#pending.has(key)) return;
-    const check = this.deps.users.checkLogin(username, password).then((result) => {
-      if ('user' in result) {
-        this.#verified.set(key, { user: result.user, verifiedAt: Date.now() });
-        return result.user;
+    const check = this.deps.users.stillValid(verified).then((user) => {
+      if (user) {
+        this.#verified.set(key, { user, verifiedAt: Date.now() });
+        return user;
       }
       this.#verified.delete(key);
       throw new PalletError('UNAUTHORIZED', INVALID);

@@ -178,6 +178,16 @@ export class UserService {
     return { user };
   }
 
+  /**
+   * The user as stored now, if a password verified against `user.passwordHash` is still good:
+   * same hash (so the same password), still enabled. One indexed read, no KDF.
+   */
+  async stillValid(user: UserRecord): Promise<UserRecord | undefined> {
+    const current = await this.store.findUserById(user.id);
+    if (!current || current.disabled || current.passwordHash !== user.passwordHash) return undefined;
+    return current;
+  }
+
   async recordLogin(user: UserRecord): Promise<void> {
     await this.store.updateUser(user.id, { lastLoginAt: Date.now() });
   }
