@@ -285,6 +285,21 @@ describe('identity and access (inject, SQLite)', () => {
     assert.equal(await get('/api/v1/registries?space=acme', alice), 200);
   });
 
+  it('lets anonymous callers browse public registries through the API, and nothing else', async () => {
+    assert.equal((await asAdmin({ method: 'POST', url: '/api/v1/spaces', payload: { path: 'open' } })).statusCode, 201);
+    const created = await asAdmin({ method: 'POST', url: '/api/v1/registries', payload: { space: 'open', identifier: 'pub', packageType: 'docker', public: true } });
+    assert.equal(created.statusCode, 201);
+    const spaces = JSON.parse((await inject({ method: 'GET', url: '/api/v1/spaces' })).body) as { items: Array<{ path: string }> };
+    assert.deepEqual(spaces.items.map((x) => x.path), ['open']);
+    const registries = JSON.parse((await inject({ method: 'GET', url: '/api/v1/registries' })).body) as { items: Array<{ identifier: string }> };
+    assert.deepEqual(registries.items.map((r) => r.identifier), ['pub']);
+    assert.equal((await inject({ method: 'GET', url: '/api/v1/registries/open/pub' })).statusCode, 200);
+    assert.equal((await inject({ method: 'GET', url: '/api/v1/registries/open/pub/artifacts' })).statusCode, 200);
+    assert.equal((await inject({ method: 'GET', url: '/api/v1/registries/open/pub/setup' })).statusCode, 200);
+    assert.equal((await inject({ method: 'PATCH', url: '/api/v1/registries/open/pub', payload: { description: 'x' } })).statusCode, 401);
+    assert.equal((await inject({ method: 'GET', url: '/api/v1/spaces/open/members' })).statusCode, 401);
+  });
+
   it('does not count our own expired JWTs as failed logins', async () => {
     const short = new OciTokenSigner(app.services.auth.identity, { ttlSeconds: -10, cacheMs: 0 });
     await short.init();
