@@ -73,10 +73,6 @@ export interface ServiceOptions {
 }
 
 export function createServices(config: Config, store: MetadataStore, driver: StorageDriver, log: Logger, identity: IdentityStore, options: ServiceOptions = {}): Services {
-  const auth = new Auth(identity, store, config.auth, {
-    warn: (msg) => log.warn(msg),
-    error: (err, msg) => log.error({ err }, msg),
-  });
   const downloads = new DownloadCounter(store, (err) => log.error({ err }, 'could not store download counts'));
   const gcStore = options.gcStore;
   const graceMs = config.gc.graceSeconds * 1000;
@@ -102,6 +98,16 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
   );
   uploadJanitor.start(Math.min(config.uploads.staleAfterSeconds * 1000, 10 * 60 * 1000));
   const upstreamSecrets = new SecretBox(options.upstreamSecretKey ?? randomBytes(32));
+  const auth = new Auth(
+    identity,
+    store,
+    config.auth,
+    {
+      warn: (msg) => log.warn(msg),
+      error: (err, msg) => log.error({ err }, msg),
+    },
+    upstreamSecrets,
+  );
   const registries = (options.quotaStore ? new SettingsRegistryService({ quotas: options.quotaStore, ...(cleanup ? { cleanup } : {}) }, store, blobs, externalBaseUrl(config), upstreamSecrets) : new RegistryService(store, blobs, externalBaseUrl(config), upstreamSecrets));
   const repositories = new RepositoryResolver(store);
   const manifests = new ManifestService(store, gcStore, quotas);

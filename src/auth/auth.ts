@@ -11,7 +11,7 @@ import { AccessTokenService } from './access-tokens.js';
 import { AuditLog } from './audit.js';
 import { Authenticator } from './authenticator.js';
 import { MemberService } from './members.js';
-import { OciTokenSigner } from './oci-tokens.js';
+import { OciTokenSigner, type SecretSealer } from './oci-tokens.js';
 import { LoginRateLimiter } from './rate-limit.js';
 import { SessionService } from './sessions.js';
 import { UserService } from './users.js';
@@ -49,6 +49,8 @@ export class Auth {
     metadata: MetadataStore,
     settings: AuthSettings,
     private readonly log: AuthLog,
+    /** Seals the token signing key at rest (the server's secret box); plain when omitted. */
+    secrets?: SecretSealer,
   ) {
     const cacheMs = settings.cacheSeconds * 1000;
     this.enabled = settings.enabled;
@@ -67,7 +69,7 @@ export class Auth {
     this.users = new UserService(identity, forget);
     this.members = new MemberService(identity, metadata, forget);
     this.sessions = new SessionService(identity, settings.sessionTtlSeconds * 1000);
-    this.signer = new OciTokenSigner(identity, { ttlSeconds: settings.tokenTtlSeconds, cacheMs });
+    this.signer = new OciTokenSigner(identity, { ttlSeconds: settings.tokenTtlSeconds, cacheMs, ...(secrets ? { secrets } : {}) });
     this.limiter = new LoginRateLimiter({
       perUser: settings.maxFailedLoginsPerUser,
       perAddress: settings.maxFailedLoginsPerAddress,

@@ -8,11 +8,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { randomBytes } from 'node:crypto';
 import { generateKeyPair, SignJWT, UnsecuredJWT } from 'jose';
 import { isPalletError } from '../base/errors.js';
 import { openDatabase } from '../metadata/open.js';
 import { SqlIdentityStore } from '../metadata/sql-identity-store.js';
 import type { MetadataStore } from '../metadata/store.js';
+import { SecretBox } from '../upstream/secret-box.js';
 import { OciTokenSigner, TOKEN_ISSUER } from './oci-tokens.js';
 
 describe('OciTokenSigner', () => {
@@ -50,6 +52,29 @@ describe('OciTokenSigner', () => {
     const other = new OciTokenSigner(identity, { ttlSeconds: 300, cacheMs: 0 });
     await other.init();
     assert.equal((await other.verify(token, audience)).subject, null);
+  });
+
+  it('seals the private key at rest with the server box; another box cannot open it', async () => {
+    const dir2 = await mkdtemp(join(tmpdir(), 'pallet-jwt-sealed-'));
+    const opened = await openDatabase({ url: '', dataDir: dir2 });
+    try {
+      const store = new SqlIdentityStore(opened.db, opened.dialect);
+      const box = new SecretBox(randomBytes(32));
+      const sealed = new OciTokenSigner(store, { ttlSeconds: 300, cacheMs: 0, secrets: box });
+      await sealed.init();
+      const [key] = await store.listSigningKeys();
+      assert.ok(box.isSealed(key!.privateJwk), 'stored sealed');
+      assert.doesNotMatch(key!.privateJwk, /"d"/);
+      const { token } = await sealed.issue('alice', audience, [], false);
+      const again = new OciTokenSigner(store, { ttlSeconds: 300, cacheMs: 0, secrets: box });
+      await again.init();
+      assert.equal((await again.verify(token, audience)).subject, 'alice');
+      const wrongBox = new OciTokenSigner(store, { ttlSeconds: 300, cacheMs: 0, secrets: new SecretBox(randomBytes(32)) });
+      await assert.rejects(wrongBox.init(), /signing key cannot be decrypted/);
+    } finally {
+      await opened.metadata.close();
+      await rm(dir2, { recursive: true, force: true });
+    }
   });
 
   it('refuses a token signed by another key, even with our kid', async () => {

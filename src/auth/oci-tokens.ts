@@ -3,7 +3,8 @@
  * repository actions granted (`access` claim, as in the Docker token spec).
  *
  * The signing key is generated on first start and stored in the database (`signing_keys`), so
- * every replica signs and verifies with the same key and tokens survive restarts. Verification
+ * every replica signs and verifies with the same key and tokens survive restarts; its private
+ * half is sealed with the server's secret box when one is given (as for upstream passwords). Verification
  * accepts only ES256 with a key of ours (by `kid`): `alg: none`, other algorithms and other
  * keys are refused, as are a wrong issuer or audience and expired tokens. Verified tokens are
  * cached (by SHA-256) for a few seconds, never past their expiry, so the hot path does no
@@ -34,6 +35,13 @@ export interface IssuedToken {
 
 type GrantPrincipal = Extract<Principal, { kind: 'grant' }>;
 
+/** Seals secrets at rest (the server's AES-GCM box, `upstream.secretKey`); optional. */
+export interface SecretSealer {
+  seal(plain: string): string;
+  open(stored: string): string;
+  isSealed(stored: string): boolean;
+}
+
 export class OciTokenSigner {
   #signing: { kid: string; key: Key } | undefined;
   readonly #verifying = new Map<string, Key>();
@@ -41,7 +49,7 @@ export class OciTokenSigner {
 
   constructor(
     private readonly store: IdentityStore,
-    private readonly options: { ttlSeconds: number; cacheMs: number },
+    private readonly options: { ttlSeconds: number; cacheMs: number; secrets?: SecretSealer },
   ) {
     this.#cache = new TtlCache(options.cacheMs);
   }
@@ -54,15 +62,30 @@ export class OciTokenSigner {
       name: KEY_NAME,
       kid: await calculateJwkThumbprint(publicJwk),
       algorithm: ALGORITHM,
-      privateJwk: JSON.stringify(await exportJWK(privateKey)),
+      privateJwk: this.#seal(JSON.stringify(await exportJWK(privateKey))),
       publicJwk: JSON.stringify(publicJwk),
       createdAt: Date.now(),
     };
     const stored = await this.store.ensureSigningKey(candidate);
     if (stored.algorithm !== ALGORITHM) throw new Error(`signing key ${stored.name} uses ${stored.algorithm}, expected ${ALGORITHM}`);
-    this.#signing = { kid: stored.kid, key: await importJWK(JSON.parse(stored.privateJwk) as JWK, ALGORITHM) };
+    this.#signing = { kid: stored.kid, key: await importJWK(JSON.parse(this.#open(stored.privateJwk)) as JWK, ALGORITHM) };
     for (const k of await this.store.listSigningKeys()) {
       if (k.algorithm === ALGORITHM) this.#verifying.set(k.kid, await importJWK(JSON.parse(k.publicJwk) as JWK, ALGORITHM));
+    }
+  }
+
+  #seal(privateJwk: string): string {
+    return this.options.secrets ? this.options.secrets.seal(privateJwk) : privateJwk;
+  }
+
+  /** The stored private JWK in the clear (keys stored before sealing existed are plain JSON). */
+  #open(stored: string): string {
+    const secrets = this.options.secrets;
+    if (!secrets?.isSealed(stored)) return stored;
+    try {
+      return secrets.open(stored);
+    } catch {
+      throw new Error('the token signing key cannot be decrypted: it was sealed with another server key (did upstream.secretKey change, or differ between replicas?)');
     }
   }
 

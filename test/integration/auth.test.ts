@@ -301,7 +301,7 @@ describe('identity and access (inject, SQLite)', () => {
   });
 
   it('does not count our own expired JWTs as failed logins', async () => {
-    const short = new OciTokenSigner(app.services.auth.identity, { ttlSeconds: -10, cacheMs: 0 });
+    const short = new OciTokenSigner(app.services.auth.identity, { ttlSeconds: -10, cacheMs: 0, secrets: app.services.upstreamSecrets });
     await short.init();
     const audience = new URL(app.services.config.baseUrl || 'http://127.0.0.1:5000').host;
     const { token } = await short.issue('alice', audience, [{ type: 'repository', name: 'acme/r/app', actions: ['pull'] }], false);
