@@ -1,25 +1,27 @@
 /**
- * Password hashing with argon2id (the `argon2` package: N-API bindings to the reference
- * implementation, prebuilt binaries shipped in the package). Runs only at login, token issue
- * and user changes, never per request: the hot paths use the caches in `authenticator.ts`.
+ * Password hashing with argon2id (`@node-rs/argon2`: the Rust argon2 crate behind N-API, one
+ * prebuilt binary per platform as an optional dependency; the `argon2` package's prebuilt
+ * linux-x64 binary crashed Node 20 here). Runs only at login, token issue and user changes,
+ * never per request: the hot paths use the caches in `authenticator.ts`.
  *
- * Parameters: the library's argon2id defaults (64 MiB, 3 passes, 4 lanes), above OWASP's
- * minimum; they are stored in each PHC string, so raising them later keeps old hashes valid.
+ * Parameters: 64 MiB, 3 passes, 4 lanes, above OWASP's minimum; they are stored in each PHC
+ * string, so raising them later keeps old hashes valid.
  */
-import argon2 from 'argon2';
+import { hash, verify } from '@node-rs/argon2';
 import { PalletError } from '../base/errors.js';
 
 export const MIN_PASSWORD_LENGTH = 8;
 export const MAX_PASSWORD_LENGTH = 1024;
 
 export async function hashPassword(password: string): Promise<string> {
-  return argon2.hash(password, { type: argon2.argon2id });
+  // 2 is Algorithm.Argon2id (a const enum, which isolated modules cannot import).
+  return hash(password, { algorithm: 2, memoryCost: 65_536, timeCost: 3, parallelism: 4 });
 }
 
 /** False for a wrong password or a malformed hash; never throws for either. */
-export async function verifyPassword(hash: string, password: string): Promise<boolean> {
+export async function verifyPassword(storedHash: string, password: string): Promise<boolean> {
   try {
-    return await argon2.verify(hash, password);
+    return await verify(storedHash, password);
   } catch {
     return false;
   }
