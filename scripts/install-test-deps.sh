@@ -11,6 +11,8 @@ command -v wrk >/dev/null || need+=(wrk)
 command -v buildah >/dev/null || need+=(buildah)
 # htpasswd (bcrypt) for the Distribution upstream with Basic auth in test/e2e/upstream.test.ts
 command -v htpasswd >/dev/null || need+=(apache2-utils)
+# chromium: the web UI suite (test/ui/) drives Debian's headless Chromium through playwright-core.
+command -v chromium >/dev/null || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

@@ -5,5 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-test-deps.sh
 npx tsc -p tsconfig.json --noEmit
+npx tsc -p web/tsconfig.json
 mapfile -t files < <(find src test -name '*.test.ts' | sort)
 exec node --import tsx --test --test-concurrency="${PALLET_TEST_CONCURRENCY:-2}" --test-reporter=spec "${files[@]}"

@@ -19,6 +19,7 @@ import { apiRoutes } from './api/plugin.js';
 import { createServices, type Services } from './services.js';
 import { openStorageDriver } from './storage/open.js';
 import { resolveUpstreamKey } from './upstream/secret-box.js';
+import { registerUi } from './web/ui-routes.js';
 
 export interface App {
   server: FastifyInstance;
@@ -108,5 +109,6 @@ export function buildServer(services: Services, log: Logger): FastifyInstance {
   registerHealth(server, services.store, services.driver);
   server.register(ociRoutes, { services });
   server.register(apiRoutes, { prefix: '/api/v1', services });
+  registerUi(server);
   return server;
 }

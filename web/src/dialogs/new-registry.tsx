@@ -1,0 +1,63 @@
+/** New Artifact Registry: type cards, name (live name-rule check), description, labels. */
+import { useId, useState, type FormEvent } from 'react';
+import { api, type Registry } from '../api.js';
+import { nameProblem, parseLabels } from '../format.js';
+import { ErrorBanner, Modal } from '../ui.js';
+import { NameField, TypeCards } from './name-field.js';
+
+export function NewRegistryDialog({ space, onClose, onCreated }: { space: string; onClose: () => void; onCreated: (r: Registry) => void }) {
+  const [packageType, setType] = useState<'docker' | 'helm'>('docker');
+  const [identifier, setIdentifier] = useState('');
+  const [description, setDescription] = useState('');
+  const [labels, setLabels] = useState('');
+  const [touched, setTouched] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const descId = useId();
+  const labelsId = useId();
+
+  const submit = async (event: FormEvent): Promise<void> => {
+    event.preventDefault();
+    setTouched(true);
+    if (nameProblem(identifier)) return;
+    setBusy(true);
+    setError(null);
+    try {
+      const created = await api<Registry>('POST', '/registries', { space, identifier, packageType, kind: 'local', description, labels: parseLabels(labels) });
+      onCreated(created);
+    } catch (err) {
+      setError(err);
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Modal title="New Artifact Registry" onClose={onClose}>
+      <form onSubmit={(e) => void submit(e)} noValidate>
+        <p className="muted">In space {space}</p>
+        <TypeCards legend="Registry type" value={packageType} onChange={setType} />
+        <NameField label="Registry name" value={identifier} onChange={setIdentifier} touched={touched} />
+        <div className="field">
+          <label htmlFor={descId}>Description (optional)</label>
+          <textarea id={descId} value={description} onChange={(e) => setDescription(e.target.value)} rows={2} />
+        </div>
+        <div className="field">
+          <label htmlFor={labelsId}>Labels (optional)</label>
+          <input id={labelsId} value={labels} onChange={(e) => setLabels(e.target.value)} aria-describedby={`${labelsId}-hint`} />
+          <p id={`${labelsId}-hint`} className="hint">
+            Separate labels with commas or spaces.
+          </p>
+        </div>
+        <ErrorBanner error={error} />
+        <div className="modal-actions">
+          <button type="button" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" className="primary" disabled={busy}>
+            Create Registry
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
