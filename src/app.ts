@@ -15,11 +15,12 @@ import { SqlUpstreamStore } from './metadata/sql-upstream-store.js';
 import { registerHealth } from './ops/health.js';
 import { registerMetrics } from './ops/metrics.js';
 import { ociRoutes } from './formats/oci/routes.js';
+import { helmRoutes } from './formats/helm/routes.js';
+import { SqlHelmStore } from './metadata/sql-helm-store.js';
 import { apiRoutes } from './api/plugin.js';
 import { createServices, type Services } from './services.js';
 import { openStorageDriver } from './storage/open.js';
 import { resolveUpstreamKey } from './upstream/secret-box.js';
-import { registerUi } from './web/ui-routes.js';
 
 export interface App {
   server: FastifyInstance;
@@ -69,7 +70,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
     await driver.close();
     throw err;
   }
-  const services = createServices(config, store, driver, log, new SqlIdentityStore(db, dialect), { upstreamStore, upstreamSecretKey, gcStore: new SqlGcStore(db, dialect), quotaStore: new SqlQuotaStore(db, dialect), cleanupStore: new SqlCleanupStore(db) });
+  const services = createServices(config, store, driver, log, new SqlIdentityStore(db, dialect), { upstreamStore, upstreamSecretKey, gcStore: new SqlGcStore(db, dialect), quotaStore: new SqlQuotaStore(db, dialect), cleanupStore: new SqlCleanupStore(db), helmStore: new SqlHelmStore(db, dialect) });
   try {
     await services.auth.start(config.adminPassword);
     const sealed = await services.registries.sealStoredSecrets();
@@ -109,6 +110,6 @@ export function buildServer(services: Services, log: Logger): FastifyInstance {
   registerHealth(server, services.store, services.driver);
   server.register(ociRoutes, { services });
   server.register(apiRoutes, { prefix: '/api/v1', services });
-  registerUi(server);
+  server.register(helmRoutes, { prefix: '/pkg', services });
   return server;
 }

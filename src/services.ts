@@ -21,6 +21,8 @@ import { CleanupService } from './registry/cleanup.js';
 import { SettingsRegistryService, SettingsSpaceService } from './registry/settings.js';
 import { DownloadCounter } from './registry/downloads.js';
 import { ManifestService } from './registry/manifests.js';
+import type { HelmStore } from './metadata/helm-store.js';
+import { ChartService } from './registry/charts.js';
 import { LocalPulls, type PullService } from './registry/pulls.js';
 import { RegistryService, type SecretCodec } from './registry/registries.js';
 import { RepositoryResolver } from './registry/repositories.js';
@@ -49,6 +51,8 @@ export interface Services {
   gc?: GarbageCollector;
   /** Cleanup policies, run on demand and on the schedule; absent without their store (tests). */
   cleanup?: CleanupService;
+  /** Helm charts: the OCI push policy of helm registries and the classic chart repository. */
+  charts?: ChartService;
   /** What the OCI pull endpoints read: local content, then upstream proxies and their cache. */
   pulls: PullService;
   /** Seals and opens upstream secrets at rest. */
@@ -70,6 +74,8 @@ export interface ServiceOptions {
   /** The 256-bit key that seals upstream secrets; a random per-process key when omitted (tests). */
   upstreamSecretKey?: Buffer;
   metrics?: MetricsRegistry;
+  /** Chart versions of helm registries; without it helm registries are plain OCI registries. */
+  helmStore?: HelmStore;
 }
 
 export function createServices(config: Config, store: MetadataStore, driver: StorageDriver, log: Logger, identity: IdentityStore, options: ServiceOptions = {}): Services {
@@ -110,12 +116,17 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
   );
   const registries = (options.quotaStore ? new SettingsRegistryService({ quotas: options.quotaStore, ...(cleanup ? { cleanup } : {}) }, store, blobs, externalBaseUrl(config), upstreamSecrets) : new RegistryService(store, blobs, externalBaseUrl(config), upstreamSecrets));
   const repositories = new RepositoryResolver(store);
-  const manifests = new ManifestService(store, gcStore, quotas);
   const metrics = options.metrics ?? new MetricsRegistry();
+  const upstreamMetrics = new UpstreamMetrics(metrics);
+  const charts = options.helmStore
+    ? new ChartService(store, options.helmStore, blobs, { allowOverwrite: config.helm.allowOverwrite })
+    : undefined;
+  const manifests = new ManifestService(store, gcStore, quotas, charts);
+  charts?.attach(manifests);
   const local = new LocalPulls(repositories, manifests, blobs);
   const pullThrough = options.upstreamStore
     ? new PullThrough(
-        { local, store, upstreamStore: options.upstreamStore, blobs, secrets: upstreamSecrets, metrics: new UpstreamMetrics(metrics), log },
+        { local, store, upstreamStore: options.upstreamStore, blobs, secrets: upstreamSecrets, metrics: upstreamMetrics, log },
         {
           timeoutMs: config.upstream.timeoutMs,
           notFoundTtlMs: config.upstream.notFoundTtlSeconds * 1000,
@@ -140,6 +151,7 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
     metrics,
     ...(gc ? { gc } : {}),
     ...(cleanup ? { cleanup } : {}),
+    ...(charts ? { charts } : {}),
     auth,
     async close() {
       clearInterval(gcTimer);

@@ -19,6 +19,7 @@ import type { RegistryView, SetupGuide } from '../registry/registries.js';
 import type { SpaceView } from '../registry/spaces.js';
 import type { ApiErrorBody } from './errors.js';
 import { isDocumented, OPENAPI_DOCUMENT } from './openapi.js';
+import { chart } from '../../test/fixtures/charts.js';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -544,8 +545,9 @@ describe('management API: registries', () => {
       'helm registry login pallet.example.com',
       'helm push <chart>-<version>.tgz oci://pallet.example.com/acme/charts',
       'helm pull oci://pallet.example.com/acme/charts/<chart> --version <version>',
-      'helm repo add charts https://pallet.example.com/pkg/acme/charts/helm',
+      'helm repo add charts https://pallet.example.com/pkg/acme/charts/helm --username <username> --password <access token>',
       'helm repo update',
+      'curl --user <username>:<access token> --data-binary @<chart>-<version>.tgz https://pallet.example.com/pkg/acme/charts/helm/api/charts',
     ]);
     assert.ok(helm.json.steps.every((s) => s.title.length > 0));
     const proxy = await h.call<SetupGuide>('GET', '/api/v1/registries/acme/hub/setup');
@@ -760,7 +762,7 @@ describe('management API: artifacts and storage reclaim', () => {
   it('shows the chart metadata of a Helm chart', async () => {
     await h.registry({ space: 'acme', identifier: 'charts', packageType: 'helm' });
     const chartConfig = Buffer.from(JSON.stringify({ apiVersion: 'v2', name: 'webapp', version: '1.2.3', appVersion: '4.5' }));
-    await pushImage(h, 'acme/charts/webapp', '1.2.3', [randomBytes(200)], { config: chartConfig, configMediaType: HELM_CONFIG, layerMediaType: HELM_CHART });
+    await pushImage(h, 'acme/charts/webapp', '1.2.3', [await chart('webapp', '1.2.3').build()], { config: chartConfig, configMediaType: HELM_CONFIG, layerMediaType: HELM_CHART });
     const res = await h.call<VersionDetail>('GET', '/api/v1/registries/acme/charts/artifacts/webapp/versions/1.2.3');
     assert.equal(res.status, 200, res.text);
     assert.deepEqual(res.json.chart, { apiVersion: 'v2', name: 'webapp', version: '1.2.3', appVersion: '4.5' });

@@ -84,6 +84,12 @@ export interface Config {
      */
     secretKey: string;
   };
+  helm: {
+    /** Whether a chart upload may replace a version that exists (otherwise 409 unless `?force`). */
+    allowOverwrite: boolean;
+    /** Largest chart archive (or provenance file) accepted by the chart upload endpoint. */
+    chartBytes: number;
+  };
 }
 
 export const DEFAULTS: Config = {
@@ -111,6 +117,7 @@ export const DEFAULTS: Config = {
     failedLoginWindowSeconds: 900,
   },
   upstream: { timeoutMs: 30_000, notFoundTtlSeconds: 30, secretKey: '' },
+  helm: { allowOverwrite: false, chartBytes: 20 * 1024 * 1024 },
 };
 
 type Tree = Record<string, unknown>;

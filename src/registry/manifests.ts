@@ -6,7 +6,7 @@ import { PalletError } from '../base/errors.js';
 import { isTag } from '../base/names.js';
 import type { GcStore } from '../metadata/gc-store.js';
 import type { ManifestRecord, MetadataStore, RepositoryRecord, StoredManifest } from '../metadata/store.js';
-import { parseManifest, type Descriptor } from './manifest-parser.js';
+import { parseManifest, type Descriptor, type ParsedManifest } from './manifest-parser.js';
 import { OCI_INDEX } from './media-types.js';
 import type { QuotaGate } from './quotas.js';
 
@@ -32,6 +32,16 @@ function checkReference(reference: string): 'digest' | 'tag' {
   return 'tag';
 }
 
+/**
+ * What a registry type adds to a manifest push (Helm registries: charts only, see
+ * registry/charts.ts). `check` runs once everything the manifest references is known to be in
+ * the repository and before anything is stored; it throws to refuse the push, or returns what
+ * to do once the manifest is stored (in the same push, before it is answered).
+ */
+export interface ManifestPolicy {
+  check(repo: RepositoryRecord, reference: string, parsed: ParsedManifest): Promise<((manifest: ManifestRecord) => Promise<void>) | undefined>;
+}
+
 export class ManifestService {
   /**
    * @param links when given, a push first marks the links it relies on as just used, so that a
@@ -41,6 +51,7 @@ export class ManifestService {
     private readonly store: MetadataStore,
     private readonly links?: Pick<GcStore, 'touchLinks'>,
     private readonly quotas?: QuotaGate,
+    private readonly policy?: ManifestPolicy,
   ) {}
 
   /**
@@ -75,6 +86,7 @@ export class ManifestService {
         });
       }
     }
+    const stored = await this.policy?.check(repo, reference, parsed);
     // A manifest new to the repository adds its own bytes to the registry's usage.
     const quota = this.quotas && !(await this.store.findManifest(repo.id, digest)) ? await this.quotas.reserve(repo.id, body.length) : undefined;
     const manifest = await this.store.putManifest({
@@ -88,6 +100,7 @@ export class ManifestService {
       references: parsed.references,
       ...(kind === 'tag' ? { tag: reference } : {}),
     }).finally(() => quota?.release());
+    if (stored) await stored(manifest);
     return { manifest, subject: parsed.subject?.digest ?? null };
   }
 

@@ -660,8 +660,18 @@ export function setupGuide(baseUrl: string, rootPath: string, registry: Registry
     { title: 'Pull a chart', commands: [`helm pull oci://${repo}/<chart> --version <version>${plainFlag}`] },
     {
       title: 'Use as a classic chart repository',
-      commands: [`helm repo add ${registry.identifier} ${baseUrl}/pkg/${rootPath}/${registry.identifier}/helm`, 'helm repo update'],
+      commands: [
+        `helm repo add ${registry.identifier} ${baseUrl}/pkg/${rootPath}/${registry.identifier}/helm${registry.public ? '' : ' --username <username> --password <access token>'}`,
+        'helm repo update',
+      ],
     },
   );
+  if (pushable) {
+    steps.push({
+      title: 'Upload a chart to the classic repository (ChartMuseum API)',
+      commands: [`curl --user <username>:<access token> --data-binary @<chart>-<version>.tgz ${baseUrl}/pkg/${rootPath}/${registry.identifier}/helm/api/charts`],
+      note: 'Add ?force to replace a version that exists. Charts uploaded here and charts pushed over OCI are the same charts.',
+    });
+  }
   return { packageType: 'helm', steps };
 }
