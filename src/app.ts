@@ -21,6 +21,7 @@ import { apiRoutes } from './api/plugin.js';
 import { createServices, type Services } from './services.js';
 import { openStorageDriver } from './storage/open.js';
 import { resolveUpstreamKey } from './upstream/secret-box.js';
+import { registerUi } from './web/ui-routes.js';
 
 export interface App {
   server: FastifyInstance;
@@ -111,5 +112,6 @@ export function buildServer(services: Services, log: Logger): FastifyInstance {
   server.register(ociRoutes, { services });
   server.register(apiRoutes, { prefix: '/api/v1', services });
   server.register(helmRoutes, { prefix: '/pkg', services });
+  registerUi(server);
   return server;
 }
