@@ -197,6 +197,7 @@ describe('web UI: registries', { timeout: 120_000 }, () => {
     await page.getByRole('columnheader', { name: 'Name' }).getByRole('button').click();
     await page.waitForURL(/order=desc/);
     await page.waitForFunction(() => document.querySelector('th')?.getAttribute('aria-sort') === 'descending');
+    await page.locator('table:not([aria-busy])').waitFor();
     const desc = await rowNames();
     assert.deepEqual(desc, [...desc].sort().reverse());
     assert.ok(requests.some((u) => /sort=identifier&order=desc/.test(u) || (/sort=identifier/.test(u) && /order=desc/.test(u))));

@@ -8,7 +8,7 @@
  *   …/artifacts/{name}                                 versions of an artifact
  *   …/artifacts/{name}/versions/{version}              one version
  */
-import { useCallback, useEffect, useId, useState } from 'react';
+import { useCallback, useEffect, useId, useRef, useState } from 'react';
 import { api, type Page, type Space, type User } from './api.js';
 import { Link, navigate, useLocation } from './router.js';
 import { LoginPage } from './pages/login.js';
@@ -83,6 +83,15 @@ function Shell({ user, onLogout }: { user: User; onLogout: () => void }) {
   useEffect(() => {
     if (current) rememberSpace(current);
   }, [current]);
+
+  // A new page (not a new filter or sort on the same page): screen readers start at its content.
+  const firstPath = useRef(location.path);
+  useEffect(() => {
+    if (location.path === firstPath.current) return;
+    firstPath.current = location.path;
+    document.getElementById('main')?.focus({ preventScroll: true });
+    window.scrollTo(0, 0);
+  }, [location.path]);
 
   const logout = async (): Promise<void> => {
     try {

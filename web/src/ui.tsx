@@ -7,23 +7,29 @@ import { useCallback, useEffect, useId, useRef, useState, type KeyboardEvent, ty
 import { count } from './format.js';
 import type { PackageType } from './api.js';
 
+/**
+ * Loads `load()` whenever `deps` change. `loading` is true from the very render in which the
+ * deps change (not only once the effect runs), so a table never claims to show data it has not
+ * fetched yet.
+ */
 export function useAsync<T>(load: () => Promise<T>, deps: unknown[]): { data: T | undefined; error: unknown; loading: boolean; reload: () => void } {
-  const [state, setState] = useState<{ data: T | undefined; error: unknown; loading: boolean }>({ data: undefined, error: undefined, loading: true });
+  const key = JSON.stringify(deps);
+  const [state, setState] = useState<{ data: T | undefined; error: unknown; loading: boolean; key: string | null }>({ data: undefined, error: undefined, loading: true, key: null });
   const [tick, setTick] = useState(0);
   useEffect(() => {
     let live = true;
     setState((s) => ({ ...s, loading: true }));
     load().then(
-      (data) => live && setState({ data, error: undefined, loading: false }),
-      (error: unknown) => live && setState((s) => ({ data: s.data, error, loading: false })),
+      (data) => live && setState({ data, error: undefined, loading: false, key }),
+      (error: unknown) => live && setState((s) => ({ data: s.data, error, loading: false, key })),
     );
     return () => {
       live = false;
     };
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [...deps, tick]);
+  }, [key, tick]);
   const reload = useCallback(() => setTick((t) => t + 1), []);
-  return { ...state, reload };
+  return { data: state.data, error: state.error, loading: state.loading || state.key !== key, reload };
 }
 
 export function ErrorBanner({ error }: { error: unknown }) {
