@@ -343,6 +343,10 @@ describe('management API: registries', () => {
     assert.deepEqual(await ids('space=acme&recursive=true&q=PAYMENT'), ['acme/pay-charts', 'acme/pay-images']);
     assert.deepEqual(await ids('space=acme%2Fpayments&sort=packageType'), ['acme/pay-images', 'acme/pay-charts']);
     assert.deepEqual(await ids('space=acme%2Fpayments&sort=identifier&order=desc'), ['acme/pay-images', 'acme/pay-charts']);
+    // pay-images has no description (sorts first); pay-charts has no labels (sorts first).
+    assert.deepEqual(await ids('space=acme%2Fpayments&sort=description'), ['acme/pay-images', 'acme/pay-charts']);
+    assert.deepEqual(await ids('space=acme%2Fpayments&sort=labels'), ['acme/pay-charts', 'acme/pay-images']);
+    assert.deepEqual(await ids('space=acme%2Fpayments&sort=labels&order=desc'), ['acme/pay-images', 'acme/pay-charts']);
 
     const paged = await h.call<Page<RegistryView>>('GET', '/api/v1/registries?space=acme&recursive=true&size=1&page=2');
     assert.equal(paged.json.items.length, 1);
@@ -354,7 +358,7 @@ describe('management API: registries', () => {
     const badSort = await h.call('GET', '/api/v1/registries?sort=colour');
     assert.equal(badSort.status, 400);
     assert.equal(badSort.json.code, 'INVALID_ARGUMENT');
-    assert.match(badSort.json.message, /sort must be one of identifier, packageType, kind, sizeBytes/);
+    assert.match(badSort.json.message, /sort must be one of identifier, packageType, kind, description, labels, sizeBytes/);
     assert.equal((await h.call('GET', '/api/v1/registries?size=501')).status, 400);
     assert.equal((await h.call('GET', '/api/v1/registries?page=0')).status, 400);
     assert.equal((await h.call('GET', '/api/v1/registries?space=nope')).status, 404);

@@ -319,6 +319,9 @@ const REGISTRY_SORT: SortKeys<RegistryView> = {
   identifier: (r) => r.identifier,
   packageType: (r) => r.packageType,
   kind: (r) => r.kind,
+  description: (r) => r.description.toLowerCase(),
+  // By the labels as one sorted, comma-joined string: registries with the same first label group together.
+  labels: (r) => [...r.labels].sort().join(',').toLowerCase(),
   sizeBytes: (r) => r.sizeBytes,
   artifactCount: (r) => r.artifactCount,
   downloadCount: (r) => r.downloadCount,

@@ -185,7 +185,7 @@ describe('web UI: registries', { timeout: 120_000 }, () => {
     await page.getByLabel('Kind').selectOption('');
     await page.getByRole('status').filter({ hasText: 'of 27 registries' }).waitFor();
 
-    for (const header of ['Type', 'Kind', 'Size', 'Artifacts', 'Downloads', 'Last modified']) {
+    for (const header of ['Type', 'Kind', 'Description', 'Labels', 'Size', 'Artifacts', 'Downloads', 'Last modified']) {
       const th = page.getByRole('columnheader', { name: header });
       await th.getByRole('button').click();
       await page.waitForFunction((h) => [...document.querySelectorAll('th')].some((t) => t.textContent?.startsWith(h) && t.getAttribute('aria-sort') === 'ascending'), header);
