@@ -30,6 +30,7 @@ import { SpaceService } from './registry/spaces.js';
 import { UploadJanitor } from './registry/upload-janitor.js';
 import type { StorageDriver } from './storage/driver.js';
 import { UpstreamMetrics } from './upstream/metrics.js';
+import { HelmUpstreams } from './upstream/helm-upstream.js';
 import { PullThrough } from './upstream/pull-through.js';
 import { SecretBox } from './upstream/secret-box.js';
 
@@ -77,6 +78,9 @@ export interface ServiceOptions {
   /** Chart versions of helm registries; without it helm registries are plain OCI registries. */
   helmStore?: HelmStore;
 }
+
+/** Largest upstream index.yaml a helm proxy accepts (public indexes run to tens of MiB). */
+const HELM_UPSTREAM_INDEX_BYTES = 128 * 1024 * 1024;
 
 export function createServices(config: Config, store: MetadataStore, driver: StorageDriver, log: Logger, identity: IdentityStore, options: ServiceOptions = {}): Services {
   const downloads = new DownloadCounter(store, (err) => log.error({ err }, 'could not store download counts'));
@@ -134,6 +138,14 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
         },
       )
     : undefined;
+  if (charts && pullThrough && options.helmStore) {
+    charts.attachUpstreams(
+      new HelmUpstreams(
+        { store, helm: options.helmStore, charts, blobs, pulls: pullThrough, secrets: upstreamSecrets, metrics: upstreamMetrics, log },
+        { maxIndexBytes: HELM_UPSTREAM_INDEX_BYTES },
+      ),
+    );
+  }
   return {
     config,
     store,

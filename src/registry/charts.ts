@@ -41,9 +41,10 @@ export type ChartFileKind = 'chart' | 'prov';
 /** A chart file to send. */
 export interface ChartFile {
   stream: Readable;
-  size: number;
-  /** `sha256:…` of the file. */
-  digest: string;
+  /** Undefined for a file streamed from an upstream that did not give its length. */
+  size: number | undefined;
+  /** `sha256:…` of the file; undefined while an upstream file whose digest is not known streams. */
+  digest: string | undefined;
   /** The OCI manifest behind it, for download counts; null when there is none. */
   manifestId: string | null;
 }
@@ -104,14 +105,22 @@ export function indexEntry(row: Pick<ChartVersionRecord, 'name' | 'version' | 'm
 export class ChartService implements ManifestPolicy {
   private readonly indexes = new Map<string, { key: string; index: ChartIndex }>();
   private manifestService?: ManifestService;
+  private upstreams: ChartUpstreams | undefined;
 
   constructor(
     private readonly store: MetadataStore,
     private readonly helm: HelmStore,
     private readonly blobs: BlobService,
     private readonly options: ChartServiceOptions,
-    private readonly upstreams?: ChartUpstreams,
-  ) {}
+    upstreams?: ChartUpstreams,
+  ) {
+    this.upstreams = upstreams;
+  }
+
+  /** The upstream proxies' charts (built after this service: they share the pull-through path). */
+  attachUpstreams(upstreams: ChartUpstreams): void {
+    this.upstreams = upstreams;
+  }
 
   /** The manifest service uploads go through (it holds this service as its policy). */
   attach(manifests: ManifestService): void {
@@ -210,6 +219,55 @@ export class ChartService implements ManifestPolicy {
     return { chart, replaced: existing !== undefined };
   }
 
+  /**
+   * Records a chart archive cached from a classic upstream (already committed and linked to
+   * `repo`, a repository of the proxy) as the OCI manifest an upload makes, so it is a version
+   * of the proxy like any other (listed as cached, pullable over OCI too). When its Chart.yaml
+   * cannot be read or disagrees with the upstream index's name and version, the chart is still
+   * recorded (without a manifest) with the index's fields, so it is served from the cache.
+   */
+  async recordCached(root: SpaceRecord, repo: RepositoryRecord, chart: { digest: string; size: number }, name: string, version: string, fallback: Record<string, unknown>): Promise<void> {
+    const loc = { rootSpaceId: root.id, repositoryId: repo.id };
+    let metadata: ChartMetadata | undefined;
+    try {
+      const { stream } = await this.blobs.open(loc, chart.digest);
+      metadata = await readChartArchive(stream, this.archiveLimits());
+    } catch (err) {
+      if (!isPalletError(err, 'INVALID_ARGUMENT')) throw err;
+    }
+    const manifests = this.manifestService;
+    if (manifests && metadata && metadata.name === name && metadata.version === version) {
+      const config = Buffer.from(JSON.stringify(metadata));
+      const configDigest = digestOf(config);
+      await this.blobs.putBlob(loc, configDigest, Readable.from([config]), { length: config.length });
+      const manifest = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: OCI_MANIFEST,
+          config: { mediaType: HELM_CONFIG, digest: configDigest, size: config.length },
+          layers: [{ mediaType: HELM_CHART_CONTENT, digest: chart.digest, size: chart.size }],
+        }),
+      );
+      try {
+        await manifests.put(repo, chartTag(version), OCI_MANIFEST, manifest);
+        return;
+      } catch (err) {
+        if (!isPalletError(err, 'MANIFEST_INVALID')) throw err;
+      }
+    }
+    await this.helm.putChartVersion({
+      registryId: repo.registryId,
+      name,
+      version,
+      repositoryId: repo.id,
+      manifestId: null,
+      chartDigest: chart.digest,
+      chartSize: chart.size,
+      provDigest: null,
+      metadata: metadata ? { ...metadata } : fallback,
+    });
+  }
+
   /** Deletes a chart version (its OCI manifest and tags); NOT_FOUND when there is none. */
   async deleteVersion(ref: RegistryRef, name: string, version: string): Promise<void> {
     this.requireHelm(ref);
@@ -229,7 +287,16 @@ export class ChartService implements ManifestPolicy {
     const upstreams = own ? await this.store.listUpstreams(registry.id) : [registry];
     const fromUpstreams: Array<{ entries: IndexEntry[]; stamp: string }> = [];
     if (this.upstreams) {
-      for (const proxy of upstreams) fromUpstreams.push(await this.upstreams.entries(root, proxy));
+      for (const proxy of upstreams) {
+        try {
+          fromUpstreams.push(await this.upstreams.entries(root, proxy));
+        } catch (err) {
+          // A local registry's index leaves out an upstream that cannot be read (and has
+          // nothing cached); a proxy's own index fails with it.
+          if (!own || !isPalletError(err, 'UNAVAILABLE')) throw err;
+          fromUpstreams.push({ entries: [], stamp: `${proxy.id}:unavailable` });
+        }
+      }
     }
     const state = own ? await this.helm.indexState(registry.id) : { generation: 0, count: 0 };
     const key = [registry.id, state.generation, state.count, ...fromUpstreams.map((u) => u.stamp)].join('|');
@@ -269,15 +336,24 @@ export class ChartService implements ManifestPolicy {
         return { stream, size: blob.size, digest, manifestId: row.manifestId };
       }
     }
+    let failure: PalletError | undefined;
     if (this.upstreams) {
       const proxies = registry.kind === 'local' ? await this.store.listUpstreams(registry.id) : [registry];
       for (const proxy of proxies) {
         for (const { name, version } of candidates) {
-          const found = await this.upstreams.open(root, proxy, name, version, kind, signal);
+          let found: ChartFile | undefined;
+          try {
+            found = await this.upstreams.open(root, proxy, name, version, kind, signal);
+          } catch (err) {
+            // The next upstream in order may have it; the last failure is reported if none does.
+            if (registry.kind !== 'local' || !isPalletError(err, 'UNAVAILABLE')) throw err;
+            failure = err;
+          }
           if (found) return found;
         }
       }
     }
+    if (failure) throw failure;
     throw notFound();
   }
 

@@ -45,7 +45,7 @@ export interface Credentials {
   password: string;
 }
 
-export type RequestKind = 'ping' | 'manifest' | 'blob' | 'token';
+export type RequestKind = 'ping' | 'manifest' | 'blob' | 'token' | 'file';
 
 /** Hooks for metrics: every HTTP request sent, and the rate limit the upstream reports. */
 export interface ClientObserver {
@@ -58,6 +58,8 @@ export interface RegistryClientOptions {
   url: string;
   /** Docker Hub: one-segment names are official images under `library/`. */
   dockerHub?: boolean;
+  /** Prefix of every repository name on the upstream (the path of an `oci://host/path` URL). */
+  namePrefix?: string;
   credentials?: Credentials;
   /** Longest wait for a connection, response headers or the next body bytes. */
   timeoutMs: number;
@@ -102,6 +104,20 @@ function lengthOf(res: IncomingMessage): number | undefined {
   return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
 
+/**
+ * The base URL and repository name prefix of an upstream URL: `oci://host/path` (a helm
+ * proxy of an OCI registry) is `https://host` with names under `path/`, or `http://host` for a
+ * loopback host (what Docker assumes of 127.0.0.0/8 too); http(s) URLs are used as they are.
+ */
+export function registryEndpoint(url: string): { url: string; namePrefix?: string } {
+  if (!url.startsWith('oci://')) return { url };
+  const parsed = new URL(`https://${url.slice('oci://'.length)}`);
+  const host = parsed.hostname.replace(/^\[|\]$/g, '');
+  const loopback = host === 'localhost' || host === '::1' || /^127\./.test(host);
+  const prefix = parsed.pathname.replace(/^\/+|\/+$/g, '');
+  return { url: `${loopback ? 'http' : 'https'}://${parsed.host}`, ...(prefix ? { namePrefix: prefix } : {}) };
+}
+
 export class RegistryClient {
   readonly url: string;
   private readonly agent: HttpAgent;
@@ -117,7 +133,8 @@ export class RegistryClient {
 
   /** The name on the upstream: Docker Hub's official images live under `library/`. */
   upstreamName(name: string): string {
-    return this.options.dockerHub && !name.includes('/') ? `library/${name}` : name;
+    const prefix = this.options.namePrefix ? `${this.options.namePrefix}/` : '';
+    return this.options.dockerHub && !name.includes('/') ? `library/${name}` : `${prefix}${name}`;
   }
 
   /**
@@ -184,6 +201,32 @@ export class RegistryClient {
     if (res.statusCode !== 200) {
       res.resume();
       throw this.statusError(res, `GET blob ${name}@${digest}`);
+    }
+    return { size: lengthOf(res), body: res };
+  }
+
+  /**
+   * GET of a plain file by URL (a classic chart repository's `index.yaml` or chart archive):
+   * the configured Basic credentials go to the upstream's own origin only, also on a 401
+   * challenge. Resolves to the length and body stream; undefined on 404.
+   */
+  async getFile(href: string): Promise<BlobResponse | undefined> {
+    const url = new URL(href);
+    const own = url.origin === new URL(this.url).origin;
+    const basic = own ? this.basicHeader() : undefined;
+    let res = await this.send('file', 'GET', url.href, this.auth.scheme === 'basic' && basic ? { authorization: basic } : {});
+    if (res.statusCode === 401 && basic && this.auth.scheme !== 'basic') {
+      res.resume();
+      this.auth = { scheme: 'basic' };
+      res = await this.send('file', 'GET', url.href, { authorization: basic });
+    }
+    if (res.statusCode === 404) {
+      res.resume();
+      return undefined;
+    }
+    if (res.statusCode !== 200) {
+      res.resume();
+      throw this.statusError(res, `GET ${url.pathname}`);
     }
     return { size: lengthOf(res), body: res };
   }

@@ -6,7 +6,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { ClientObserver } from './client.js';
 
-export type ContentKind = 'manifest' | 'blob';
+export type ContentKind = 'manifest' | 'blob' | 'index' | 'chart';
 
 export class UpstreamMetrics {
   private readonly requests: Counter<'upstream' | 'kind' | 'method'>;
@@ -21,7 +21,7 @@ export class UpstreamMetrics {
     const registers = [registry];
     this.requests = new Counter({
       name: 'pallet_upstream_requests_total',
-      help: 'HTTP requests sent to upstream registries, by kind (manifest, blob, token, ping) and method',
+      help: 'HTTP requests sent to upstream registries, by kind (manifest, blob, token, ping, file) and method',
       labelNames: ['upstream', 'kind', 'method'] as const,
       registers,
     });

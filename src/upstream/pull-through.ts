@@ -28,7 +28,8 @@
  * tokens, back-off after a failure) is an optimisation local to the process; the cache itself
  * (manifests, blobs, tag check times) is in the metadata store and storage, shared by replicas.
  */
-import { digestOf, isDigest, parseDigest } from '../base/digest.js';
+import { Transform, type Readable } from 'node:stream';
+import { digestOf, Hasher, isDigest, parseDigest } from '../base/digest.js';
 import { isPalletError, PalletError, type ErrorCode } from '../base/errors.js';
 import { isTag } from '../base/names.js';
 import type { BlobRecord, MetadataStore, RegistryRecord, SpaceRecord, StoredManifest } from '../metadata/store.js';
@@ -38,9 +39,35 @@ import { parseManifest } from '../registry/manifest-parser.js';
 import type { BlobRead, OpenBlobOptions, PullService } from '../registry/pulls.js';
 import { readUpstreamConfig, type SecretCodec, type UpstreamConfig } from '../registry/registries.js';
 import type { RepositoryTarget } from '../registry/repositories.js';
-import { RegistryClient } from './client.js';
+import { RegistryClient, registryEndpoint } from './client.js';
 import type { UpstreamMetrics } from './metrics.js';
 import { BlobTee } from './tee.js';
+
+/**
+ * A file that is not an OCI blob, fetched by URL into a proxy's cache with the blob rules
+ * (a classic Helm repository's chart archive): one tee, one fetch per digest (per URL when the
+ * digest is not known up front), verified before it is committed.
+ */
+export interface FileFetch {
+  root: SpaceRecord;
+  /** The upstream proxy the file is cached under. */
+  registry: RegistryRecord;
+  /** The proxy repository that links the cached file. */
+  name: string;
+  url: string;
+  /** `sha256:…` the file must hash to; undefined: computed while streaming and stored. */
+  digest: string | undefined;
+  /** Runs once the file is committed, before concurrent waiters are released. */
+  onCached(blob: BlobRecord, repositoryId: string): Promise<void>;
+  /** The cached copy, asked again after waiting for a concurrent fetch. */
+  findCached(): Promise<FileRead | undefined>;
+}
+
+export interface FileRead {
+  stream: Readable;
+  size: number | undefined;
+  digest: string | undefined;
+}
 
 export interface UpstreamLog {
   info(obj: object, msg: string): void;
@@ -529,6 +556,123 @@ export class PullThrough implements PullService {
     return this.readCached(proxy.root, repositoryId, digest, options);
   }
 
+  /**
+   * Fetches a file by URL into the proxy's cache (see `FileFetch`); undefined when the upstream
+   * answers 404 (remembered for `notFoundTtlMs`). The miss that starts the fetch streams from
+   * the tee; concurrent misses wait for the commit and read the cache, as for blobs. Bytes that
+   * do not match `digest` fail the client's stream and are not cached.
+   */
+  async fetchFile(f: FileFetch): Promise<FileRead | undefined> {
+    const proxy = this.proxy(f.root, f.registry);
+    if (!proxy) throw new PalletError('UNAVAILABLE', `upstream proxy ${f.root.path}/${f.registry.identifier} has no URL`);
+    const flightKey = f.digest ? `${f.root.id}\0${f.digest}` : `${f.registry.id}\0${f.url}`;
+    for (;;) {
+      const running = this.blobFlights.get(flightKey);
+      if (!running) break;
+      await running.promise.catch(() => undefined);
+      const cached = await f.findCached();
+      if (cached) {
+        this.deps.metrics.hit(proxy.label, 'chart');
+        return cached;
+      }
+    }
+    const negativeKey = `${f.registry.id}\0${f.url}`;
+    if (this.notFound.has(negativeKey)) return undefined;
+
+    // Registered before the first await below, so concurrent misses find it.
+    const flight = new Deferred<BlobRecord>();
+    this.blobFlights.set(flightKey, flight);
+    const land = (err: unknown): never => {
+      this.blobFlights.delete(flightKey);
+      flight.reject(err);
+      throw err;
+    };
+    const { metrics, log, blobs } = this.deps;
+    let res;
+    try {
+      res = await proxy.client.getFile(f.url);
+    } catch (err) {
+      metrics.error(proxy.label, this.reason(err));
+      return land(err);
+    }
+    if (!res) {
+      this.notFound.add(negativeKey, this.options.notFoundTtlMs);
+      this.blobFlights.delete(flightKey);
+      flight.reject(new PalletError('NOT_FOUND', `${f.url} is not on the upstream`));
+      return undefined;
+    }
+    metrics.miss(proxy.label, 'chart');
+    let repositoryId: string;
+    try {
+      repositoryId = (await this.deps.store.ensureRepository(f.registry.id, f.name)).id;
+    } catch (err) {
+      res.body.destroy();
+      return land(err);
+    }
+    const size = res.size;
+    const tee = new BlobTee(res.body, {
+      client: true,
+      stallMs: Math.max(1_000, Math.floor(this.options.timeoutMs / 2)),
+      onBytes: (n) => metrics.fetched(proxy.label, n),
+    });
+    const loc = { rootSpaceId: f.root.id, repositoryId };
+    const length = size !== undefined ? { length: size } : {};
+    const commit = async (): Promise<BlobRecord> => {
+      if (f.digest) return blobs.putBlob(loc, f.digest, tee.cache, length);
+      // No digest up front: hash while the bytes go to the upload session, then commit under it.
+      const hasher = new Hasher('sha256');
+      const hashing = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          hasher.update(chunk);
+          done(null, chunk);
+        },
+      });
+      tee.cache.once('error', (err) => hashing.destroy(err));
+      const upload = await blobs.startUpload(loc);
+      try {
+        const written = await blobs.writeChunk(upload, tee.cache.pipe(hashing), { ...length, algorithm: 'sha256' });
+        return await blobs.finishUpload(loc, written, hasher.digest());
+      } catch (err) {
+        await blobs.cancelUpload(upload);
+        throw err;
+      }
+    };
+    const started = Date.now();
+    const writing = commit()
+      .then(async (blob) => {
+        await f.onCached(blob, repositoryId);
+        return blob;
+      })
+      .catch((err: unknown) => {
+        const wrong = isPalletError(err, 'DIGEST_INVALID') || isPalletError(err, 'BLOB_UPLOAD_INVALID');
+        metrics.error(proxy.label, wrong ? 'digest-mismatch' : this.reason(err));
+        log.warn({ upstream: proxy.label, url: f.url, digest: f.digest, reason: message(err) }, 'upstream: file fetch failed; nothing was cached');
+        if (!wrong) throw err;
+        throw new PalletError('UNAVAILABLE', `upstream ${proxy.label} served ${f.url} with content that does not match ${f.digest ?? 'its size'} (${message(err)}); it was not cached`, {
+          upstream: proxy.label,
+        });
+      });
+    tee.settle(writing);
+    tee.start();
+    writing.then(
+      (blob) => {
+        this.blobFlights.delete(flightKey);
+        flight.resolve(blob);
+        log.info({ upstream: proxy.label, url: f.url, digest: blob.digest, size: blob.size, ms: Date.now() - started }, 'upstream: cached a file');
+      },
+      (err: unknown) => {
+        this.blobFlights.delete(flightKey);
+        flight.reject(err);
+      },
+    );
+    return { stream: tee.client!, size, digest: f.digest };
+  }
+
+  /** The upstream client of a proxy (for plain-file requests such as an index); undefined without a URL. */
+  clientOf(root: SpaceRecord, registry: RegistryRecord): RegistryClient | undefined {
+    return this.proxy(root, registry)?.client;
+  }
+
   private blobUnknown(proxy: Proxy, name: string, digest: string): PalletError {
     return new PalletError('BLOB_UNKNOWN', `blob unknown to registry: ${name}@${digest} is not in upstream proxy ${proxy.label}`, { digest });
   }
@@ -604,7 +748,7 @@ export class PullThrough implements PullService {
       entry = {
         fingerprint,
         client: new RegistryClient({
-          url: config.url,
+          ...registryEndpoint(config.url),
           dockerHub: config.source === 'dockerhub',
           ...(config.credentials ? { credentials: config.credentials } : {}),
           timeoutMs: this.options.timeoutMs,

@@ -150,11 +150,10 @@ export async function helmRoutes(app: FastifyInstance, { services }: Options): P
     const found = await service().openFile(ref, file, controller.signal);
     if (found.manifestId) services.downloads.record(found.manifestId);
     const type = file.endsWith('.prov') ? 'application/pgp-signature' : 'application/gzip';
-    return reply
-      .header('Content-Type', type)
-      .header('Content-Length', String(found.size))
-      .header('ETag', `"${found.digest}"`)
-      .send(found.stream as Readable);
+    reply.header('Content-Type', type);
+    if (found.size !== undefined) reply.header('Content-Length', String(found.size));
+    if (found.digest !== undefined) reply.header('ETag', `"${found.digest}"`);
+    return reply.send(found.stream as Readable);
   };
   app.get(`${base}/charts/:file`, async (request, reply) => download(request, reply, (request.params as { file: string }).file));
   app.get(`${base}/:file`, async (request, reply) => {
