@@ -1,0 +1,25 @@
+/**
+ * Runs the shared Helm store suite on SQLite: a fresh database in a temporary directory,
+ * removed afterwards.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openDatabase } from './open.js';
+import { SqlHelmStore } from './sql-helm-store.js';
+import { helmStoreSuite } from './helm-store.suite.js';
+
+const dir = await mkdtemp(join(tmpdir(), 'pallet-helm-sqlite-'));
+
+helmStoreSuite(
+  'SqlHelmStore on SQLite',
+  async () => {
+    const first = await openDatabase({ url: '', dataDir: dir });
+    return {
+      helm: new SqlHelmStore(first.db, first.dialect),
+      metadata: first.metadata,
+      close: () => first.metadata.close(),
+    };
+  },
+  () => rm(dir, { recursive: true, force: true }),
+);
