@@ -49,8 +49,11 @@ export interface GcStore {
   reserveBlob(key: BlobKey, size: number, holder: string, expiresAt: number): Promise<Reservation>;
   /** Drops the writer's reservation (a missing one is fine). */
   releaseBlob(key: BlobKey, holder: string): Promise<void>;
-  /** Marks the repository's links to these digests as just relied on (a manifest push). */
-  touchLinks(repositoryId: string, digests: string[]): Promise<void>;
+  /**
+   * Marks the repository's links to these digests as just relied on (a manifest push, or an
+   * upload about to be answered); resolves to how many links exist to be touched.
+   */
+  touchLinks(repositoryId: string, digests: string[]): Promise<number>;
 
   // Sweeping -----------------------------------------------------------------------------------
   /**

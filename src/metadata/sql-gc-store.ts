@@ -75,16 +75,19 @@ export class SqlGcStore implements GcStore {
       .execute();
   }
 
-  async touchLinks(repositoryId: string, digests: string[]): Promise<void> {
+  async touchLinks(repositoryId: string, digests: string[]): Promise<number> {
     const now = Date.now();
+    let touched = 0;
     for (let i = 0; i < digests.length; i += CHUNK) {
-      await this.db
+      const result = await this.db
         .updateTable('repository_blobs')
         .set({ touched_at: now })
         .where('repository_id', '=', repositoryId)
         .where('digest', 'in', digests.slice(i, i + CHUNK))
-        .execute();
+        .executeTakeFirst();
+      touched += Number(result.numUpdatedRows);
     }
+    return touched;
   }
 
   async listGarbageBlobs(query: GcCandidateQuery, now: number): Promise<BlobRow[]> {

@@ -585,7 +585,9 @@ export class SqlMetadataStore implements MetadataStore {
         trx
           .insertInto('repository_blobs')
           .values({ repository_id: repositoryId, root_space_id: rootSpaceId, digest, created_at: t })
-          .onConflict((oc) => oc.columns(['repository_id', 'digest']).doNothing())
+          // An existing link (maybe unreferenced and older than the GC grace) is relied on
+          // again by this upload or mount: its grace restarts now (see registry/gc.ts).
+          .onConflict((oc) => oc.columns(['repository_id', 'digest']).doUpdateSet({ touched_at: t }))
           .execute(),
         { foreignKey: () => notFound('repository', repositoryId) },
       );

@@ -8,7 +8,8 @@
  *   2. move into place: the session's data becomes `blobs/<root>/<alg>/..` (skipped when the
  *      root space already holds the digest);
  *   3. link: the blob row and its link to the repository are written in one transaction;
- *   4. clean up: the session row and its storage are removed.
+ *   4. clean up: the session row and its storage are removed;
+ *   5. touch the link, so that its GC grace period starts when the client is answered.
  * A reader finds a blob only through its link (step 3), so it never sees a partial blob.
  * With a GC store (every deployment; tests may leave it out), step 2 and 3 run under a
  * reservation of the blob's row, so a concurrent sweep (registry deletion, `pallet gc`) cannot
@@ -190,6 +191,7 @@ export class BlobService {
       await quota?.release();
       throw err;
     }
+    let blob: BlobRecord;
     try {
       const existing = await this.store.findBlob(loc.rootSpaceId, digest);
       if (existing && (await this.driver.stat(key))?.size === existing.size) {
@@ -197,7 +199,7 @@ export class BlobService {
       } else {
         await this.driver.move(uploadDataKey(current.id), key);
       }
-      const blob = await this.store.commitBlob(loc.rootSpaceId, loc.repositoryId, digest, current.size);
+      blob = await this.store.commitBlob(loc.rootSpaceId, loc.repositoryId, digest, current.size);
       // Past half its life the reservation may have lapsed and a sweep may have taken the
       // bytes before the link: make sure they are there (cheap insurance for slow commits).
       if (this.gc && Date.now() - reservedAt > this.reservationMs / 2 && (await this.driver.stat(key))?.size !== current.size) {
@@ -205,11 +207,18 @@ export class BlobService {
         throw new PalletError('UNAVAILABLE', `blob ${digest} was garbage-collected while it was committed; push it again`, { digest });
       }
       await this.discard(current.id);
-      return blob;
     } finally {
       if (this.gc) await this.gc.releaseBlob(ref, current.id);
       await quota?.release();
     }
+    // The link's grace must run from the answer, not from the commit: the client may push the
+    // manifest up to a grace period after it is told the blob is stored, and the clean-up
+    // above can take a while under load. So touch the link last; if a GC dropped it meanwhile
+    // (the clean-up outlasted the grace), say so rather than answer 201 for a lost link.
+    if (this.gc && (await this.gc.touchLinks(loc.repositoryId, [digest])) === 0) {
+      throw new PalletError('UNAVAILABLE', `blob ${digest} was garbage-collected while it was committed; push it again`, { digest });
+    }
+    return blob;
   }
 
   /** Single-request upload of a whole blob whose digest is known up front. */

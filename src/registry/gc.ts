@@ -5,8 +5,9 @@
  * What is live (kept):
  * - a manifest, always (manifests go only by explicit deletion or a cleanup policy);
  * - a link (repository → blob) that a manifest of its repository references, or that was
- *   created or relied on by a manifest push within the grace period (an image being pushed
- *   uploads its blobs before its manifest);
+ *   created, re-uploaded, mounted or relied on by a manifest push within the grace period (an
+ *   image being pushed uploads its blobs before its manifest; an upload touches its link as
+ *   its very last step, so the grace runs from the client's 201, not from the commit);
  * - a blob (row and bytes) that any link holds, that any manifest of its root space
  *   references, or that an upload holds an unexpired reservation on (an upload between
  *   "verified" and "linked");
@@ -25,7 +26,9 @@
  *     row, and reserving and linking take the same row, so exactly one side wins;
  *   - a manifest push first touches the links it relies on (`touchLinks`), so the dead-link
  *     sweep, which deletes only links untouched for the grace period, cannot drop one between
- *     the push's check and its commit.
+ *     the push's check and its commit; likewise an upload touches its link after its clean-up
+ *     and answers 201 only if the link is still there, so a client that pushes its manifest
+ *     within the grace of that 201 finds every blob it was told is stored.
  *
  * A run, in this order (each step safe to interrupt; the next run resumes):
  *   1. take the `gc` job lock (one run at a time across replicas and `pallet gc` processes);
