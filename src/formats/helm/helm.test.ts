@@ -192,6 +192,17 @@ describe('helm registries', () => {
     assert.equal(again.statusCode, 404);
   });
 
+  it('records chart uploads and deletes in the audit log, failures too', async () => {
+    const res = await h.call('GET', '/api/v1/audit?size=200');
+    assert.equal(res.status, 200);
+    const items = (res.json as { items: Array<{ action: string; target: string; outcome: string; actor: string | null }> }).items;
+    const has = (action: string, target: string, outcome: string) => items.some((e) => e.action === action && e.target === target && e.outcome === outcome);
+    assert.ok(has('chart.upload', 'acme/charts/hello/0.1.0', 'success'), 'an upload names the chart and version');
+    assert.ok(has('chart.upload', 'acme/charts', 'failure'), 'a refused upload is recorded against the registry');
+    assert.ok(has('chart.delete', 'acme/charts/hello/0.2.0', 'success'));
+    assert.ok(has('chart.delete', 'acme/charts/hello/0.2.0', 'failure'), 'deleting a missing version is recorded as a failure');
+  });
+
   it('drops a chart from the index when its OCI manifest is deleted', async () => {
     const m = await h.app.server.inject({ method: 'HEAD', url: '/v2/acme/charts/ocichart/manifests/2.0.0', headers: h.auth });
     const digest = m.headers['docker-content-digest'] as string;

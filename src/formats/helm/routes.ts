@@ -10,13 +10,14 @@
  * Authentication: HTTP basic (password or access token, what `helm repo add --username
  * --password` sends) or `Bearer <access token>`; anonymous callers may read public registries.
  * A refusal is 401 with a Basic challenge for anonymous callers, 403 for the others. Reading
- * needs `pull`, uploading `push`, deleting `delete` on the registry.
+ * needs `pull`, uploading `push`, deleting `delete` on the registry. Uploads and deletes go to
+ * the audit log (`chart.upload`, `chart.delete`), successful or not, like the management API's.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import Busboy from 'busboy';
 import { looksLikeAccessToken } from '../../auth/access-tokens.js';
-import { ANONYMOUS, SYSTEM, type Principal } from '../../auth/principal.js';
+import { actorName, ANONYMOUS, SYSTEM, type Principal } from '../../auth/principal.js';
 import type { Action } from '../../auth/roles.js';
 import { isPalletError, PalletError } from '../../base/errors.js';
 import { readLimited } from '../../base/streams.js';
@@ -88,6 +89,25 @@ export async function helmRoutes(app: FastifyInstance, { services }: Options): P
   app.addHook('onRequest', async (request) => {
     request.principal = await authenticate(request);
   });
+
+  /** Audit targets of the state-changing routes, set by their handlers (`root/registry/name/version`). */
+  const audited = new WeakMap<FastifyRequest, { action: string; target: string }>();
+  app.addHook('onResponse', async (request, reply) => {
+    const entry = audited.get(request);
+    if (!entry) return;
+    await services.auth.audit.record({
+      actor: actorName(principalOf(request)),
+      action: entry.action,
+      target: entry.target,
+      outcome: reply.statusCode < 400 ? 'success' : 'failure',
+      address: request.ip,
+      details: { status: reply.statusCode },
+    });
+  });
+  const audit = (request: FastifyRequest, action: string, ...parts: string[]) => {
+    const { root, registry: identifier } = request.params as { root: string; registry: string };
+    audited.set(request, { action, target: [root, identifier, ...parts].join('/') });
+  };
 
   async function authenticate(request: FastifyRequest): Promise<Principal> {
     if (!auth.enabled) return SYSTEM;
@@ -164,6 +184,7 @@ export async function helmRoutes(app: FastifyInstance, { services }: Options): P
 
   app.post(`${base}/api/charts`, async (request, reply) => {
     request.metricsRoute = 'helm.upload';
+    audit(request, 'chart.upload');
     const ref = await registry(request, 'push');
     const limit = services.config.helm.chartBytes;
     const length = Number(request.headers['content-length'] ?? 0);
@@ -174,14 +195,16 @@ export async function helmRoutes(app: FastifyInstance, { services }: Options): P
     const query = request.query as Record<string, string | undefined>;
     const force = query.force !== undefined && query.force !== 'false' && query.force !== '0';
     const { chart, replaced } = await service().upload(ref, body.chart, body.prov, force);
+    audit(request, 'chart.upload', chart.name, chart.version);
     request.log.info({ registry: `${ref.root.path}/${ref.registry.identifier}`, chart: chart.name, version: chart.version, replaced }, 'helm: chart uploaded');
     return reply.code(201).send({ saved: true, name: chart.name, version: chart.version });
   });
 
   app.delete(`${base}/api/charts/:name/:version`, async (request, reply) => {
     request.metricsRoute = 'helm.delete';
-    const ref = await registry(request, 'delete');
     const { name, version } = request.params as { name: string; version: string };
+    audit(request, 'chart.delete', name, version);
+    const ref = await registry(request, 'delete');
     await service().deleteVersion(ref, name, version);
     return reply.send({ deleted: true });
   });
