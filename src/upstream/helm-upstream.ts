@@ -110,6 +110,8 @@ export function parseUpstreamIndex(body: Buffer, indexUrl: string): Map<string, 
 
 export class HelmUpstreams implements ChartUpstreams {
   private readonly parsed = new Map<string, ParsedIndex>();
+  /** The cached chart versions of each proxy as index entries, by the store's (generation, count). */
+  private readonly cachedEntries = new Map<string, { state: string; entries: IndexEntry[] }>();
   private readonly flights = new Map<string, Promise<ParsedIndex | undefined>>();
   private readonly downUntil = new Map<string, number>();
 
@@ -120,9 +122,16 @@ export class HelmUpstreams implements ChartUpstreams {
 
   async entries(root: SpaceRecord, proxy: RegistryRecord): Promise<{ entries: IndexEntry[]; stamp: string }> {
     const state = await this.deps.helm.indexState(proxy.id);
-    const cached = state.count > 0 ? await this.deps.helm.listChartVersions([proxy.id]) : [];
+    const stateKey = `${state.generation}:${state.count}`;
+    let cached = this.cachedEntries.get(proxy.id);
+    if (!cached || cached.state !== stateKey) {
+      const rows = state.count > 0 ? await this.deps.helm.listChartVersions([proxy.id]) : [];
+      cached = { state: stateKey, entries: rows.map((row) => indexEntry(row)) };
+      if (this.cachedEntries.size >= MAX_PARSED && !this.cachedEntries.has(proxy.id)) this.cachedEntries.delete(this.cachedEntries.keys().next().value!);
+      this.cachedEntries.set(proxy.id, cached);
+    }
     const index = await this.index(root, proxy);
-    const entries = cached.map((row) => indexEntry(row));
+    const entries = [...cached.entries];
     if (index) for (const chart of index.charts.values()) entries.push(chart.entry);
     return { entries, stamp: `${proxy.id}:${state.generation}:${state.count}:${index?.fetchedAt ?? 0}` };
   }
