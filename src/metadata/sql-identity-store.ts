@@ -7,6 +7,7 @@
  * Hot path: `findAccessTokenByHash` and `listMemberships` are one indexed query each, and the
  * auth domain caches both for a few seconds.
  */
+import { guard, notFound } from './sql-errors.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
 import { PalletError } from '../base/errors.js';
@@ -320,38 +321,6 @@ function auditId(at: number): string {
   return `${String(at).padStart(15, '0')}-${String(auditSequence).padStart(9, '0')}-${randomBytes(4).toString('hex')}`;
 }
 
-// Errors ---------------------------------------------------------------------------------------
-
-/** Constraint violations of both drivers (pg SQLSTATE, better-sqlite3 codes). */
-function violationOf(err: unknown): 'unique' | 'foreign-key' | undefined {
-  if (!(err instanceof Error) || !('code' in err)) return undefined;
-  switch (err.code) {
-    case '23505':
-    case 'SQLITE_CONSTRAINT_UNIQUE':
-    case 'SQLITE_CONSTRAINT_PRIMARYKEY':
-      return 'unique';
-    case '23503':
-    case 'SQLITE_CONSTRAINT_FOREIGNKEY':
-      return 'foreign-key';
-    default:
-      return undefined;
-  }
-}
-
-async function guard<T>(work: Promise<T>, on: { unique?: () => PalletError; foreignKey?: () => PalletError }): Promise<T> {
-  try {
-    return await work;
-  } catch (err) {
-    const violation = violationOf(err);
-    if (violation === 'unique' && on.unique) throw on.unique();
-    if (violation === 'foreign-key' && on.foreignKey) throw on.foreignKey();
-    throw err;
-  }
-}
-
-function notFound(what: string, id: string): PalletError {
-  return new PalletError('NOT_FOUND', `${what} ${id} not found`, { [what]: id });
-}
 
 // Rows → records -------------------------------------------------------------------------------
 

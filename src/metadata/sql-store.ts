@@ -13,6 +13,7 @@
  * - The manifest GET path (`findRepository`, `findManifest`, `findManifestByTag`) is one
  *   indexed query each.
  */
+import { guard, notFound } from './sql-errors.js';
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Kysely, Selectable, SqlBool, Transaction } from 'kysely';
@@ -905,43 +906,6 @@ async function upsertTag(
   return row !== undefined;
 }
 
-// Errors ---------------------------------------------------------------------------------------
-
-type Violation = 'unique' | 'foreign-key';
-
-/** Recognises constraint violations of both drivers (pg SQLSTATE, better-sqlite3 codes). */
-function violationOf(err: unknown): Violation | undefined {
-  if (!(err instanceof Error) || !('code' in err)) return undefined;
-  switch (err.code) {
-    case '23505':
-    case 'SQLITE_CONSTRAINT_UNIQUE':
-    case 'SQLITE_CONSTRAINT_PRIMARYKEY':
-      return 'unique';
-    case '23503':
-    case 'SQLITE_CONSTRAINT_FOREIGNKEY':
-      return 'foreign-key';
-    default:
-      return undefined;
-  }
-}
-
-async function guard<T>(
-  work: Promise<T>,
-  on: { unique?: () => PalletError; foreignKey?: () => PalletError },
-): Promise<T> {
-  try {
-    return await work;
-  } catch (err) {
-    const violation = violationOf(err);
-    if (violation === 'unique' && on.unique) throw on.unique();
-    if (violation === 'foreign-key' && on.foreignKey) throw on.foreignKey();
-    throw err;
-  }
-}
-
-function notFound(what: string, id: string): PalletError {
-  return new PalletError('NOT_FOUND', `${what} ${id} not found`, { [what]: id });
-}
 
 // Rows → records -------------------------------------------------------------------------------
 
