@@ -478,14 +478,8 @@ export class PullThrough implements PullService {
     if (this.blobFlights.has(flightKey)) return this.fetchBlob(proxy, name, digest, options);
 
     // Registered before the first await below, so concurrent misses find it.
-    const flight = new Deferred<BlobRecord>();
-    this.blobFlights.set(flightKey, flight);
-    const land = (err: unknown): never => {
-      this.blobFlights.delete(flightKey);
-      flight.reject(err);
-      throw err;
-    };
-    const { metrics, log } = this.deps;
+    const { flight, land } = this.openFlight(flightKey);
+    const { metrics } = this.deps;
     let res;
     try {
       res = await proxy.client.getBlob(name, digest);
@@ -517,37 +511,17 @@ export class PullThrough implements PullService {
       rangeError = err;
     }
     const streamToClient = !ranged;
-    const tee = new BlobTee(res.body, {
+    const { tee, writing, started } = this.teeIntoCache(proxy, flightKey, flight, res.body, {
       client: streamToClient,
-      stallMs: Math.max(1_000, Math.floor(this.options.timeoutMs / 2)),
-      onBytes: (n) => metrics.fetched(proxy.label, n),
-    });
-    const started = Date.now();
-    const writing = this.deps.blobs
-      .putBlob({ rootSpaceId: proxy.root.id, repositoryId }, digest, tee.cache, size !== undefined ? { length: size } : {})
-      .catch((err: unknown) => {
-        const wrong = isPalletError(err, 'DIGEST_INVALID') || isPalletError(err, 'BLOB_UPLOAD_INVALID');
-        metrics.error(proxy.label, wrong ? 'digest-mismatch' : this.reason(err));
-        log.warn({ upstream: proxy.label, name, digest, reason: message(err) }, 'upstream: blob fetch failed; nothing was cached');
-        if (!wrong) throw err;
-        throw new PalletError('UNAVAILABLE', `upstream ${proxy.label} served content for ${digest} that does not match it (${message(err)}); it was not cached`, {
+      what: 'blob',
+      fields: () => ({ name, digest }),
+      write: (cache) => this.deps.blobs.putBlob({ rootSpaceId: proxy.root.id, repositoryId }, digest, cache, size !== undefined ? { length: size } : {}),
+      mismatch: (err) =>
+        new PalletError('UNAVAILABLE', `upstream ${proxy.label} served content for ${digest} that does not match it (${message(err)}); it was not cached`, {
           upstream: proxy.label,
           digest,
-        });
-      });
-    tee.settle(writing);
-    tee.start();
-    writing.then(
-      (blob) => {
-        this.blobFlights.delete(flightKey);
-        flight.resolve(blob);
-        log.info({ upstream: proxy.label, name, digest, size: blob.size, ms: Date.now() - started }, 'upstream: cached a blob');
-      },
-      (err: unknown) => {
-        this.blobFlights.delete(flightKey);
-        flight.reject(err);
-      },
-    );
+        }),
+    });
     if (tee.client && size !== undefined) {
       return { blob: { digest, size, createdAt: started }, range: undefined, stream: tee.client };
     }
@@ -580,14 +554,8 @@ export class PullThrough implements PullService {
     if (this.notFound.has(negativeKey)) return undefined;
 
     // Registered before the first await below, so concurrent misses find it.
-    const flight = new Deferred<BlobRecord>();
-    this.blobFlights.set(flightKey, flight);
-    const land = (err: unknown): never => {
-      this.blobFlights.delete(flightKey);
-      flight.reject(err);
-      throw err;
-    };
-    const { metrics, log, blobs } = this.deps;
+    const { flight, land } = this.openFlight(flightKey);
+    const { metrics, blobs } = this.deps;
     let res;
     try {
       res = await proxy.client.getFile(f.url);
@@ -610,15 +578,10 @@ export class PullThrough implements PullService {
       return land(err);
     }
     const size = res.size;
-    const tee = new BlobTee(res.body, {
-      client: true,
-      stallMs: Math.max(1_000, Math.floor(this.options.timeoutMs / 2)),
-      onBytes: (n) => metrics.fetched(proxy.label, n),
-    });
     const loc = { rootSpaceId: f.root.id, repositoryId };
     const length = size !== undefined ? { length: size } : {};
-    const commit = async (): Promise<BlobRecord> => {
-      if (f.digest) return blobs.putBlob(loc, f.digest, tee.cache, length);
+    const commit = async (cache: Readable): Promise<BlobRecord> => {
+      if (f.digest) return blobs.putBlob(loc, f.digest, cache, length);
       // No digest up front: hash while the bytes go to the upload session, then commit under it.
       const hasher = new Hasher('sha256');
       const hashing = new Transform({
@@ -627,45 +590,91 @@ export class PullThrough implements PullService {
           done(null, chunk);
         },
       });
-      tee.cache.once('error', (err) => hashing.destroy(err));
+      cache.once('error', (err) => hashing.destroy(err));
       const upload = await blobs.startUpload(loc);
       try {
-        const written = await blobs.writeChunk(upload, tee.cache.pipe(hashing), { ...length, algorithm: 'sha256' });
+        const written = await blobs.writeChunk(upload, cache.pipe(hashing), { ...length, algorithm: 'sha256' });
         return await blobs.finishUpload(loc, written, hasher.digest());
       } catch (err) {
         await blobs.cancelUpload(upload);
         throw err;
       }
     };
-    const started = Date.now();
-    const writing = commit()
-      .then(async (blob) => {
+    const { tee } = this.teeIntoCache(proxy, flightKey, flight, res.body, {
+      client: true,
+      what: 'file',
+      fields: (blob) => ({ url: f.url, digest: blob ? blob.digest : f.digest }),
+      write: async (cache) => {
+        const blob = await commit(cache);
         await f.onCached(blob, repositoryId);
         return blob;
-      })
-      .catch((err: unknown) => {
-        const wrong = isPalletError(err, 'DIGEST_INVALID') || isPalletError(err, 'BLOB_UPLOAD_INVALID');
-        metrics.error(proxy.label, wrong ? 'digest-mismatch' : this.reason(err));
-        log.warn({ upstream: proxy.label, url: f.url, digest: f.digest, reason: message(err) }, 'upstream: file fetch failed; nothing was cached');
-        if (!wrong) throw err;
-        throw new PalletError('UNAVAILABLE', `upstream ${proxy.label} served ${f.url} with content that does not match ${f.digest ?? 'its size'} (${message(err)}); it was not cached`, {
+      },
+      mismatch: (err) =>
+        new PalletError('UNAVAILABLE', `upstream ${proxy.label} served ${f.url} with content that does not match ${f.digest ?? 'its size'} (${message(err)}); it was not cached`, {
           upstream: proxy.label,
-        });
-      });
+        }),
+    });
+    return { stream: tee.client!, size, digest: f.digest };
+  }
+
+  /** Registers a fetch under `flightKey`; `land` ends it with an error (and throws that error). */
+  private openFlight(flightKey: string): { flight: Deferred<BlobRecord>; land: (err: unknown) => never } {
+    const flight = new Deferred<BlobRecord>();
+    this.blobFlights.set(flightKey, flight);
+    const land = (err: unknown): never => {
+      this.blobFlights.delete(flightKey);
+      flight.reject(err);
+      throw err;
+    };
+    return { flight, land };
+  }
+
+  /**
+   * Tees an upstream body into the cache (`write` reads the cache branch) and, when `client`,
+   * a client branch; counts fetched bytes and failures, logs the outcome, and ends the flight
+   * with the committed blob or the error. Bytes that fail verification become `mismatch(err)`.
+   */
+  private teeIntoCache(
+    proxy: Proxy,
+    flightKey: string,
+    flight: Deferred<BlobRecord>,
+    body: Readable,
+    opts: {
+      client: boolean;
+      what: 'blob' | 'file';
+      fields: (blob?: BlobRecord) => Record<string, unknown>;
+      write: (cache: Readable) => Promise<BlobRecord>;
+      mismatch: (err: unknown) => PalletError;
+    },
+  ): { tee: BlobTee; writing: Promise<BlobRecord>; started: number } {
+    const { metrics, log } = this.deps;
+    const tee = new BlobTee(body, {
+      client: opts.client,
+      stallMs: Math.max(1_000, Math.floor(this.options.timeoutMs / 2)),
+      onBytes: (n) => metrics.fetched(proxy.label, n),
+    });
+    const started = Date.now();
+    const writing = opts.write(tee.cache).catch((err: unknown) => {
+      const wrong = isPalletError(err, 'DIGEST_INVALID') || isPalletError(err, 'BLOB_UPLOAD_INVALID');
+      metrics.error(proxy.label, wrong ? 'digest-mismatch' : this.reason(err));
+      log.warn({ upstream: proxy.label, ...opts.fields(), reason: message(err) }, `upstream: ${opts.what} fetch failed; nothing was cached`);
+      if (!wrong) throw err;
+      throw opts.mismatch(err);
+    });
     tee.settle(writing);
     tee.start();
     writing.then(
       (blob) => {
         this.blobFlights.delete(flightKey);
         flight.resolve(blob);
-        log.info({ upstream: proxy.label, url: f.url, digest: blob.digest, size: blob.size, ms: Date.now() - started }, 'upstream: cached a file');
+        log.info({ upstream: proxy.label, ...opts.fields(blob), size: blob.size, ms: Date.now() - started }, `upstream: cached a ${opts.what}`);
       },
       (err: unknown) => {
         this.blobFlights.delete(flightKey);
         flight.reject(err);
       },
     );
-    return { stream: tee.client!, size, digest: f.digest };
+    return { tee, writing, started };
   }
 
   /** The upstream client of a proxy (for plain-file requests such as an index); undefined without a URL. */
