@@ -19,48 +19,15 @@ export class UpstreamMetrics {
 
   constructor(registry: Registry) {
     const registers = [registry];
-    this.requests = new Counter({
-      name: 'pallet_upstream_requests_total',
-      help: 'HTTP requests sent to upstream registries, by kind (manifest, blob, token, ping, file) and method',
-      labelNames: ['upstream', 'kind', 'method'] as const,
-      registers,
-    });
-    this.hits = new Counter({
-      name: 'pallet_upstream_cache_hits_total',
-      help: 'Pulls answered from an upstream proxy cache without fetching content',
-      labelNames: ['upstream', 'kind'] as const,
-      registers,
-    });
-    this.misses = new Counter({
-      name: 'pallet_upstream_cache_misses_total',
-      help: 'Pulls that had to fetch content from the upstream',
-      labelNames: ['upstream', 'kind'] as const,
-      registers,
-    });
-    this.bytes = new Counter({
-      name: 'pallet_upstream_bytes_fetched_total',
-      help: 'Blob and manifest bytes received from the upstream',
-      labelNames: ['upstream'] as const,
-      registers,
-    });
-    this.errors = new Counter({
-      name: 'pallet_upstream_errors_total',
-      help: 'Failed upstream fetches, by reason (unavailable, rate-limited, denied, digest-mismatch, invalid)',
-      labelNames: ['upstream', 'reason'] as const,
-      registers,
-    });
-    this.stale = new Counter({
-      name: 'pallet_upstream_stale_serves_total',
-      help: 'Cached tags served without revalidation because the upstream was down, slow or rate-limiting',
-      labelNames: ['upstream'] as const,
-      registers,
-    });
-    this.rateLimit = new Gauge({
-      name: 'pallet_upstream_ratelimit_remaining',
-      help: 'The last ratelimit-remaining header the upstream sent (Docker Hub pull limit)',
-      labelNames: ['upstream'] as const,
-      registers,
-    });
+    const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> =>
+      new Counter({ name, help, labelNames, registers });
+    this.requests = counter('pallet_upstream_requests_total', 'HTTP requests sent to upstream registries, by kind (manifest, blob, token, ping, file) and method', ['upstream', 'kind', 'method'] as const);
+    this.hits = counter('pallet_upstream_cache_hits_total', 'Pulls answered from an upstream proxy cache without fetching content', ['upstream', 'kind'] as const);
+    this.misses = counter('pallet_upstream_cache_misses_total', 'Pulls that had to fetch content from the upstream', ['upstream', 'kind'] as const);
+    this.bytes = counter('pallet_upstream_bytes_fetched_total', 'Blob and manifest bytes received from the upstream', ['upstream'] as const);
+    this.errors = counter('pallet_upstream_errors_total', 'Failed upstream fetches, by reason (unavailable, rate-limited, denied, digest-mismatch, invalid)', ['upstream', 'reason'] as const);
+    this.stale = counter('pallet_upstream_stale_serves_total', 'Cached tags served without revalidation because the upstream was down, slow or rate-limiting', ['upstream'] as const);
+    this.rateLimit = new Gauge({ name: 'pallet_upstream_ratelimit_remaining', help: 'The last ratelimit-remaining header the upstream sent (Docker Hub pull limit)', labelNames: ['upstream'] as const, registers });
   }
 
   observer(upstream: string): ClientObserver {
