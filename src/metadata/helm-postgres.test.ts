@@ -3,14 +3,13 @@
  * default postgres://postgres@127.0.0.1:5432/test), in a schema of its own that is dropped
  * afterwards. PostgreSQL is always available where the tests run; if it is not, these fail.
  */
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { openDatabase } from './open.js';
 import { SqlHelmStore } from './sql-helm-store.js';
 import { helmStoreSuite } from './helm-store.suite.js';
+import { dropTestSchema, testSchema, TEST_DATABASE_URL } from './test-databases.js';
 
-const url = process.env.PALLET_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const schema = `pallet_test_${randomBytes(6).toString('hex')}`;
+const url = TEST_DATABASE_URL;
+const schema = testSchema();
 
 helmStoreSuite(
   'SqlHelmStore on PostgreSQL',
@@ -22,12 +21,5 @@ helmStoreSuite(
       close: () => first.metadata.close(),
     };
   },
-  async () => {
-    const pool = new pg.Pool({ connectionString: url, max: 1 });
-    try {
-      await pool.query(`drop schema if exists "${schema}" cascade`);
-    } finally {
-      await pool.end();
-    }
-  },
+  () => dropTestSchema(schema),
 );

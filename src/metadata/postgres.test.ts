@@ -4,36 +4,27 @@
  * afterwards. PostgreSQL is always available where the tests run; if it is not, these fail.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import { openMetadataStore } from './open.js';
 import { metadataStoreSuite, openFromProcessesAtOnce } from './store.suite.js';
+import { dropTestSchema, testSchema, TEST_DATABASE_URL } from './test-databases.js';
 
-const url = process.env.PALLET_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const schema = `pallet_test_${randomBytes(6).toString('hex')}`;
-const otherSchema = `pallet_test_${randomBytes(6).toString('hex')}`;
-const raceSchema = `pallet_test_${randomBytes(6).toString('hex')}`;
-
-async function dropSchema(name: string): Promise<void> {
-  const pool = new pg.Pool({ connectionString: url, max: 1 });
-  try {
-    await pool.query(`drop schema if exists "${name}" cascade`);
-  } finally {
-    await pool.end();
-  }
-}
+const url = TEST_DATABASE_URL;
+const schema = testSchema();
+const otherSchema = testSchema();
+const raceSchema = testSchema();
 
 metadataStoreSuite(
   'SqlMetadataStore on PostgreSQL',
   () => openMetadataStore({ url, dataDir: '', schema }),
-  () => dropSchema(schema),
+  () => dropTestSchema(schema),
 );
 
 describe('openMetadataStore with a PostgreSQL url', () => {
   after(async () => {
-    await dropSchema(otherSchema);
-    await dropSchema(raceSchema);
+    await dropTestSchema(otherSchema);
+    await dropTestSchema(raceSchema);
   });
 
   it('creates and migrates one fresh schema from several processes at once', async () => {

@@ -3,14 +3,13 @@
  * default postgres://postgres@127.0.0.1:5432/test), in a schema of its own that is dropped
  * afterwards. PostgreSQL is always available where the tests run; if it is not, these fail.
  */
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { openDatabase } from './open.js';
 import { SqlUpstreamStore } from './sql-upstream-store.js';
 import { upstreamStoreSuite } from './upstream-store.suite.js';
+import { dropTestSchema, testSchema, TEST_DATABASE_URL } from './test-databases.js';
 
-const url = process.env.PALLET_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const schema = `pallet_test_${randomBytes(6).toString('hex')}`;
+const url = TEST_DATABASE_URL;
+const schema = testSchema();
 
 upstreamStoreSuite(
   'SqlUpstreamStore on PostgreSQL',
@@ -27,12 +26,5 @@ upstreamStoreSuite(
       },
     };
   },
-  async () => {
-    const pool = new pg.Pool({ connectionString: url, max: 1 });
-    try {
-      await pool.query(`drop schema if exists "${schema}" cascade`);
-    } finally {
-      await pool.end();
-    }
-  },
+  () => dropTestSchema(schema),
 );

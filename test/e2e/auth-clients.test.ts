@@ -16,12 +16,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { image, type BuiltImage } from '../fixtures/images.js';
+import { runHelm } from '../helpers/helm.js';
 import { blobList, readLayout, refDescriptor } from '../helpers/layout.js';
 import { run } from '../helpers/run.js';
-import { REPO_ROOT, useServer } from '../helpers/server.js';
+import { useServer } from '../helpers/server.js';
 import { Skopeo } from '../helpers/skopeo.js';
-
-const HELM = join(REPO_ROOT, 'node_modules', '.bin', 'helm');
 
 describe('real clients with authentication on (skopeo, buildah, helm)', () => {
   const server = useServer({ label: 'e2e-auth-clients' });
@@ -141,18 +140,7 @@ describe('real clients with authentication on (skopeo, buildah, helm)', () => {
 
   describe('helm 3.6 (OCI, experimental)', () => {
     let home: string;
-    const helm = (args: string[]) =>
-      run(HELM, args, {
-        cwd: home,
-        env: {
-          ...process.env,
-          HELM_EXPERIMENTAL_OCI: '1',
-          HELM_CACHE_HOME: join(home, 'cache'),
-          HELM_CONFIG_HOME: join(home, 'config'),
-          HELM_DATA_HOME: join(home, 'data'),
-          HELM_REGISTRY_CONFIG: join(home, 'registry.json'),
-        },
-      });
+    const helm = (args: string[]) => runHelm(home, args, { oci: true });
 
     before(async () => {
       home = await mkdtemp(join(tmpdir(), 'pallet-e2e-helm-'));

@@ -8,7 +8,6 @@
  * Helm OCI layout, pulled through Pallet with skopeo.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -18,17 +17,9 @@ import { join, normalize } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createRegistry, createSpace } from '../helpers/api.js';
 import { startDistribution } from '../helpers/distribution.js';
-import { run } from '../helpers/run.js';
-import { REPO_ROOT, useServer } from '../helpers/server.js';
+import { runHelm, sha256, writeHelmLayout } from '../helpers/helm.js';
+import { useServer } from '../helpers/server.js';
 import { Skopeo } from '../helpers/skopeo.js';
-
-const HELM = join(REPO_ROOT, 'node_modules', '.bin', 'helm');
-
-const HELM_CONFIG = 'application/vnd.cncf.helm.config.v1+json';
-const HELM_CHART = 'application/vnd.cncf.helm.chart.content.v1.tar+gzip';
-const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-
-const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
 /** A static file server over a folder, counting GETs per path; it can be stopped. */
 interface StaticRepo {
@@ -78,18 +69,7 @@ describe('helm upstream proxies of classic chart repositories (helm 3.6.2, stati
   const repoUrl = (registry: string) => `${server().url}/pkg/acme/${registry}/helm`;
   const folder = (name: string) => join(home, name);
 
-  const helm = (args: string[]) =>
-    run(HELM, args, {
-      cwd: home,
-      env: {
-        ...process.env,
-        HELM_CACHE_HOME: join(home, 'cache'),
-        HELM_CONFIG_HOME: join(home, 'config'),
-        HELM_DATA_HOME: join(home, 'data'),
-        HELM_REPOSITORY_CONFIG: join(home, 'repositories.yaml'),
-        HELM_REPOSITORY_CACHE: join(home, 'repository-cache'),
-      },
-    });
+  const helm = (args: string[]) => runHelm(home, args, { repositories: true });
 
   /** `helm create` + `helm package` into `into`, with a description that says where it is from. */
   async function packageChart(name: string, version: string, into: string, description: string): Promise<Buffer> {
@@ -229,26 +209,7 @@ describe('helm upstream proxies of classic chart repositories (helm 3.6.2, stati
     try {
       const archive = archives.get('two/beta')!;
       const layout = folder('layout');
-      await mkdir(join(layout, 'blobs', 'sha256'), { recursive: true });
-      const put = async (data: Buffer) => {
-        await writeFile(join(layout, 'blobs', 'sha256', sha256(data)), data);
-        return { digest: `sha256:${sha256(data)}`, size: data.length };
-      };
-      const config = Buffer.from(JSON.stringify({ apiVersion: 'v2', name: 'beta', version: '0.2.0', description: 'beta from two' }));
-      const manifest = Buffer.from(
-        JSON.stringify({
-          schemaVersion: 2,
-          mediaType: OCI_MANIFEST,
-          config: { mediaType: HELM_CONFIG, ...(await put(config)) },
-          layers: [{ mediaType: HELM_CHART, ...(await put(archive)) }],
-        }),
-      );
-      const m = await put(manifest);
-      await writeFile(join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-      await writeFile(
-        join(layout, 'index.json'),
-        JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: OCI_MANIFEST, ...m, annotations: { 'org.opencontainers.image.ref.name': '0.2.0' } }] }),
-      );
+      await writeHelmLayout(layout, archive, { name: 'beta', version: '0.2.0', description: 'beta from two' });
       await new Skopeo().copy(`oci:${layout}:0.2.0`, Skopeo.ref(registry.host, 'helm/beta', '0.2.0'), { preserveDigests: true });
       await createRegistry(server(), {
         space: 'acme',

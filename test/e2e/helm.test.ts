@@ -8,21 +8,13 @@
  *   disk, pushed and pulled with skopeo; its Chart.yaml shows in the API's version detail.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { run } from '../helpers/run.js';
-import { REPO_ROOT, useServer } from '../helpers/server.js';
+import { runHelm, sha256, writeHelmLayout } from '../helpers/helm.js';
+import { useServer } from '../helpers/server.js';
 import { Skopeo } from '../helpers/skopeo.js';
-
-const HELM = join(REPO_ROOT, 'node_modules', '.bin', 'helm');
-const HELM_CONFIG = 'application/vnd.cncf.helm.config.v1+json';
-const HELM_CHART = 'application/vnd.cncf.helm.chart.content.v1.tar+gzip';
-const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-
-const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
 describe('helm registries with real clients (helm 3.6.2, skopeo)', () => {
   const server = useServer({ label: 'e2e-helm' });
@@ -31,20 +23,7 @@ describe('helm registries with real clients (helm 3.6.2, skopeo)', () => {
   const basic = (user: string, pw: string): string => `Basic ${Buffer.from(`${user}:${pw}`).toString('base64')}`;
   const repoUrl = () => `${server().url}/pkg/acme/charts/helm`;
 
-  const helm = (args: string[]) =>
-    run(HELM, args, {
-      cwd: home,
-      env: {
-        ...process.env,
-        HELM_EXPERIMENTAL_OCI: '1',
-        HELM_CACHE_HOME: join(home, 'cache'),
-        HELM_CONFIG_HOME: join(home, 'config'),
-        HELM_DATA_HOME: join(home, 'data'),
-        HELM_REGISTRY_CONFIG: join(home, 'registry.json'),
-        HELM_REPOSITORY_CONFIG: join(home, 'repositories.yaml'),
-        HELM_REPOSITORY_CACHE: join(home, 'repository-cache'),
-      },
-    });
+  const helm = (args: string[]) => runHelm(home, args, { oci: true, repositories: true });
 
   async function api(method: string, path: string, body?: unknown): Promise<unknown> {
     const res = await fetch(`${server().url}/api/v1${path}`, {
@@ -110,26 +89,7 @@ describe('helm registries with real clients (helm 3.6.2, skopeo)', () => {
   it('pushes and pulls the modern Helm OCI layout with skopeo; its metadata shows in the API', async () => {
     const archive = await packageChart('modern', '0.3.0');
     const layout = join(home, 'layout');
-    await mkdir(join(layout, 'blobs', 'sha256'), { recursive: true });
-    const put = async (data: Buffer) => {
-      await writeFile(join(layout, 'blobs', 'sha256', sha256(data)), data);
-      return { digest: `sha256:${sha256(data)}`, size: data.length };
-    };
-    const config = Buffer.from(JSON.stringify({ apiVersion: 'v2', name: 'modern', version: '0.3.0', description: 'A Helm chart for Kubernetes' }));
-    const manifest = Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: OCI_MANIFEST,
-        config: { mediaType: HELM_CONFIG, ...(await put(config)) },
-        layers: [{ mediaType: HELM_CHART, ...(await put(archive)) }],
-      }),
-    );
-    const m = await put(manifest);
-    await writeFile(join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-    await writeFile(
-      join(layout, 'index.json'),
-      JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: OCI_MANIFEST, ...m, annotations: { 'org.opencontainers.image.ref.name': '0.3.0' } }] }),
-    );
+    await writeHelmLayout(layout, archive, { name: 'modern', version: '0.3.0', description: 'A Helm chart for Kubernetes' });
     const skopeo = new Skopeo({ username: 'alice', password });
     await skopeo.copy(`oci:${layout}:0.3.0`, Skopeo.ref(server().host, 'acme/charts/modern', '0.3.0'), { preserveDigests: true });
     await skopeo.copy(Skopeo.ref(server().host, 'acme/charts/modern', '0.3.0'), `oci:${join(home, 'back')}:0.3.0`);

@@ -11,16 +11,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
 import { image, type BuiltImage } from '../fixtures/images.js';
 import { createDockerRegistry, createRegistry } from '../helpers/api.js';
 import { blobList, readLayout, refDescriptor } from '../helpers/layout.js';
+import { DATABASE_URL, withClient } from '../helpers/postgres.js';
 import { run } from '../helpers/run.js';
 import { startS3, type S3Server } from '../helpers/s3.js';
 import { REPO_ROOT, startServer, type PalletServer } from '../helpers/server.js';
 import { Skopeo } from '../helpers/skopeo.js';
 
-const DATABASE_URL = process.env.PALLET_E2E_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const SCHEMA = `pallet_scale_${randomBytes(6).toString('hex')}`;
 const ADMIN_PASSWORD = `scale-${randomBytes(8).toString('hex')}`;
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -69,16 +68,6 @@ async function pushImage(server: PalletServer, repo: string, tag: string): Promi
   const res = await http(server, 'PUT', `/v2/${repo}/manifests/${tag}`, manifest, { 'content-type': OCI_MANIFEST });
   assert.equal(res.status, 201, res.body.toString());
   return { digest: sha256(manifest), blobs };
-}
-
-async function withClient<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: DATABASE_URL, connectionTimeoutMillis: 3_000 });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
 }
 
 describe('scale-out: replicas on PostgreSQL and S3', () => {

@@ -10,25 +10,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
 import { image, type BuiltImage } from '../fixtures/images.js';
 import { createDockerRegistry } from '../helpers/api.js';
 import { blobList, readLayout, refDescriptor } from '../helpers/layout.js';
+import { DATABASE_URL, withClient } from '../helpers/postgres.js';
 import { useServer } from '../helpers/server.js';
 import { Skopeo } from '../helpers/skopeo.js';
 
-const DATABASE_URL = process.env.PALLET_E2E_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const SCHEMA = `pallet_e2e_${randomBytes(6).toString('hex')}`;
-
-async function withClient<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: DATABASE_URL, connectionTimeoutMillis: 3_000 });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
 
 describe('skopeo against Pallet (PostgreSQL metadata)', () => {
   const server = useServer({
