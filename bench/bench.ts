@@ -15,13 +15,14 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { intEnv } from './env.js';
 import { HttpClient } from './http-client.js';
 import { OciClient } from './oci-client.js';
 import { preparePallet, REGISTRY, SPACE } from './pallet-setup.js';
 import { MiB, Payload } from './payload.js';
 import { renderTable, type Row } from './report.js';
 import { rssKiB, withPeakRss } from './rss.js';
-import { startDistribution, startPallet, type Server } from './servers.js';
+import { startDistribution, startPallet, stopOnExit, type Server } from './servers.js';
 import {
   blobGet,
   chunkedUpload,
@@ -38,14 +39,6 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SMALL_BLOB_BYTES = 4096;
 const TAG = 'latest';
 
-function intEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
-  return n;
-}
-
 const settings = {
   blobMiB: intEnv('BENCH_BLOB_MIB', 1024),
   chunkMiB: intEnv('BENCH_CHUNK_MIB', 64),
@@ -60,14 +53,7 @@ function log(message: string): void {
 
 // Every started server, so that any exit path can kill it and remove its temp dir.
 const servers: Server[] = [];
-process.once('exit', () => servers.forEach((s) => s.stopNow()));
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    log(`${signal}: stopping the servers`);
-    servers.forEach((s) => s.stopNow());
-    process.exit(130);
-  });
-}
+stopOnExit(servers, (signal) => log(`${signal}: stopping the servers`));
 
 interface Target {
   server: Server;

@@ -29,26 +29,19 @@ import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { intEnv } from './env.js';
 import { HttpClient } from './http-client.js';
 import { OCI_CONFIG, OCI_MANIFEST, OciClient } from './oci-client.js';
 import { MiB, Payload } from './payload.js';
 import { withPeakRss } from './rss.js';
 import { startThrottle, type Throttle } from './throttle.js';
-import { startDistribution, startPallet, type PalletServer, type Server } from './servers.js';
+import { startDistribution, startPallet, stopOnExit, type PalletServer, type Server } from './servers.js';
 import { sha256 } from './workloads.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const LAYER_MEDIA_TYPE = 'application/vnd.oci.image.layer.v1.tar';
 const IMAGE = 'bench/app';
 const TAG = '1';
-
-function intEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
-  return n;
-}
 
 const settings = {
   layers: intEnv('BENCH_PROXY_LAYERS', 5),
@@ -65,13 +58,7 @@ function log(message: string): void {
 }
 
 const servers: Server[] = [];
-process.once('exit', () => servers.forEach((s) => s.stopNow()));
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    servers.forEach((s) => s.stopNow());
-    process.exit(130);
-  });
-}
+stopOnExit(servers);
 
 interface Image {
   layers: Array<{ payload: Payload; digest: string }>;

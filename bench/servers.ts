@@ -121,6 +121,21 @@ function cleanEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('PALLET_') || key === 'PALLET_AUTH_ENABLED'));
 }
 
+/**
+ * Kills every server in `servers` (removing its temp dir) when the process exits, and on SIGINT
+ * or SIGTERM (after `onSignal`), then exits with 130.
+ */
+export function stopOnExit(servers: Server[], onSignal?: (signal: 'SIGINT' | 'SIGTERM') => void): void {
+  process.once('exit', () => servers.forEach((s) => s.stopNow()));
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      onSignal?.(signal);
+      servers.forEach((s) => s.stopNow());
+      process.exit(130);
+    });
+  }
+}
+
 export interface PalletServer extends Server {
   /** Password of the bootstrap `admin` user, for the REST API. */
   adminPassword: string;
