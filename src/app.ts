@@ -61,7 +61,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
     ...(config.database.schema ? { schema: config.database.schema } : {}),
     log: (msg: string) => log.info(msg),
   });
-  const driver = openStorageDriver({ storage: config.storage, dataDir: config.dataDir, s3: config.s3 });
+  const driver = await openStorageDriver({ storage: config.storage, dataDir: config.dataDir, s3: config.s3 });
   const upstreamStore = new SqlUpstreamStore(db, dialect);
   let upstreamSecretKey: Buffer;
   try {
