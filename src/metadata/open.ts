@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import Sqlite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import { PalletError } from '../base/errors.js';
 import type { Database, Dialect } from './schema.js';
 import { SqlMetadataStore } from './sql-store.js';
@@ -98,7 +98,13 @@ async function openPostgres(options: OpenMetadataStoreOptions): Promise<OpenedDa
   if (schema !== undefined && !SCHEMA_NAME.test(schema)) {
     throw new PalletError('INVALID_ARGUMENT', `schema name ${schema} must match ${SCHEMA_NAME.source}`, { schema });
   }
-  const pool = new pg.Pool({
+  // Loaded only for PostgreSQL deployments: the embedded default never pays for the driver.
+  const { default: pgModule } = await import('pg');
+  const numericTypeParser = (oid: number, format?: 'text' | 'binary'): unknown => {
+    if ((oid === PG_INT8 || oid === PG_NUMERIC) && format !== 'binary') return parseNumber;
+    return format === undefined ? pgModule.types.getTypeParser(oid) : pgModule.types.getTypeParser(oid, format);
+  };
+  const pool = new pgModule.Pool({
     connectionString: url,
     ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
     // BIGINT (times, sizes, counts) and NUMERIC (sums) as numbers for this pool only; other
@@ -116,11 +122,6 @@ async function openPostgres(options: OpenMetadataStoreOptions): Promise<OpenedDa
   }
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return { db, dialect: 'postgres', metadata: new SqlMetadataStore(db, 'postgres', logOption(options)) };
-}
-
-function numericTypeParser(oid: number, format?: 'text' | 'binary'): unknown {
-  if ((oid === PG_INT8 || oid === PG_NUMERIC) && format !== 'binary') return parseNumber;
-  return format === undefined ? pg.types.getTypeParser(oid) : pg.types.getTypeParser(oid, format);
 }
 
 function parseNumber(value: string): number {
