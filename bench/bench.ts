@@ -11,7 +11,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +20,7 @@ import { HttpClient } from './http-client.js';
 import { OciClient } from './oci-client.js';
 import { preparePallet, REGISTRY, SPACE } from './pallet-setup.js';
 import { MiB, Payload } from './payload.js';
-import { renderTable, type Row } from './report.js';
+import { renderTable, saveReport, type Row } from './report.js';
 import { rssKiB, withPeakRss } from './rss.js';
 import { startDistribution, startPallet, stopOnExit, type Server } from './servers.js';
 import {
@@ -210,10 +210,7 @@ async function main(): Promise<void> {
 
   const report = `# Pallet vs Distribution\n\n${describeEnvironment()}\n\n${renderTable(rows)}\n`;
   process.stdout.write(`\n${report}`);
-  const dir = join(ROOT, 'bench', 'results');
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}.md`);
-  writeFileSync(file, report);
+  const file = saveReport('', report);
   log(`saved ${file}`);
 }
 

@@ -23,8 +23,9 @@
  * BENCH_PROXY_UPSTREAM_MBPS set, a relay (`throttle.ts`) caps the upstream's bandwidth for both
  * the straight and the proxied pulls, as a real upstream across a network would.
  */
+import { saveReport } from './report.js';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -237,10 +238,7 @@ async function main(): Promise<void> {
   ].join('\n');
   const report = `# Pallet upstream proxy: cold and warm pulls\n\n${describeEnvironment()}\n\n${table}\n`;
   process.stdout.write(`\n${report}`);
-  const dir = join(ROOT, 'bench', 'results');
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `proxy-${new Date().toISOString().replace(/[:.]/g, '-')}.md`);
-  writeFileSync(file, report);
+  const file = saveReport('proxy-', report);
   log(`saved ${file}`);
 }
 

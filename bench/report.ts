@@ -1,7 +1,20 @@
 /**
  * The result table: one row per measurement, Pallet and Distribution side by side, and the ratio
  * Pallet/Distribution. Whether a higher ratio is good depends on the unit: `better` says which.
+ * Every bench script saves its report with `saveReport`.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Writes `text` to bench/results/<prefix><time>.md (gitignored); resolves to the file's path. */
+export function saveReport(prefix: string, text: string): string {
+  const dir = join(dirname(fileURLToPath(import.meta.url)), 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${prefix}${new Date().toISOString().replace(/[:.]/g, '-')}.md`);
+  writeFileSync(file, text);
+  return file;
+}
 export interface Row {
   workload: string;
   unit: string;

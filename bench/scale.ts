@@ -12,9 +12,9 @@
  * Sizes: SCALE_BLOB_MIB (4), SCALE_PUSHES (64), SCALE_CONCURRENCY (8), SCALE_GC_BLOBS (10000),
  * SCALE_DRIVER_MIB (256). PostgreSQL at PALLET_E2E_DATABASE_URL (the tests' default otherwise).
  */
+import { saveReport } from './report.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -282,9 +282,7 @@ async function main(): Promise<void> {
   const table = ['| workload | setup | result |', '| --- | --- | --- |', ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
   const text = `# Pallet scale-out bench, ${new Date().toISOString()}\n\n${table}\n`;
   process.stdout.write(text);
-  const dir = join(REPO_ROOT, 'bench', 'results');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, `scale-${new Date().toISOString().replace(/[:.]/g, '-')}.md`), text);
+  saveReport('scale-', text);
 }
 
 main().then(

@@ -6,6 +6,7 @@
  *
  * Exit codes: 0 done, 3 another run holds the GC lock.
  */
+import { formatBytes } from './base/bytes.js';
 import { buildApp, createLogger } from './app.js';
 import type { Config } from './config/config.js';
 import { PalletError } from './base/errors.js';
@@ -41,13 +42,3 @@ function progressLine(p: GcProgress, dryRun: boolean): string {
   return `pallet gc: ${p.step}: ${verb} ${p.count}${p.bytes > 0 ? ` (${formatBytes(p.bytes)})` : ''}${p.done ? '' : '…'}\n`;
 }
 
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}

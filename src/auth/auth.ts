@@ -4,6 +4,7 @@
  * decisions, authentication with its caches and failure limits, and the audit log.
  * `start()` loads (or creates) the signing key and bootstraps the first administrator.
  */
+import type { Config } from '../config/config.js';
 import type { IdentityStore } from '../metadata/identity-store.js';
 import type { MetadataStore } from '../metadata/store.js';
 import { AccessControl } from './access.js';
@@ -16,16 +17,8 @@ import { LoginRateLimiter } from './rate-limit.js';
 import { SessionService } from './sessions.js';
 import { UserService } from './users.js';
 
-export interface AuthSettings {
-  enabled: boolean;
-  tokenTtlSeconds: number;
-  sessionTtlSeconds: number;
-  cacheSeconds: number;
-  tokenDefaultDays: number;
-  maxFailedLoginsPerUser: number;
-  maxFailedLoginsPerAddress: number;
-  failedLoginWindowSeconds: number;
-}
+/** The `auth` section of the config (src/config/config.ts documents each key). */
+export type AuthSettings = Config['auth'];
 
 export interface AuthLog {
   warn(msg: string): void;

@@ -5,6 +5,7 @@
  * it adds in one database transaction before committing them (see `metadata/quota-store.ts`),
  * and releases the reservation once they are committed (a crashed push's reservation expires).
  */
+import { formatBytes } from '../base/bytes.js';
 import { randomUUID } from 'node:crypto';
 import { PalletError } from '../base/errors.js';
 import type { QuotaExceeded, QuotaStore } from '../metadata/quota-store.js';
@@ -70,13 +71,3 @@ export class QuotaService implements QuotaGate {
   }
 }
 
-function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}
