@@ -83,6 +83,11 @@ export interface Config {
      * Empty: a random key generated once and kept in the database, shared by every replica.
      */
     secretKey: string;
+    /**
+     * Non-public networks upstream connections may reach (comma-separated addresses/CIDRs);
+     * empty: public addresses only. See `upstream/egress.ts`.
+     */
+    allowedNetworks: string;
   };
   helm: {
     /** Whether a chart upload may replace a version that exists (otherwise 409 unless `?force`). */
@@ -116,7 +121,7 @@ export const DEFAULTS: Config = {
     maxFailedLoginsPerAddress: 100,
     failedLoginWindowSeconds: 900,
   },
-  upstream: { timeoutMs: 30_000, notFoundTtlSeconds: 30, secretKey: '' },
+  upstream: { timeoutMs: 30_000, notFoundTtlSeconds: 30, secretKey: '', allowedNetworks: '' },
   helm: { allowOverwrite: false, chartBytes: 20 * 1024 * 1024 },
 };
 

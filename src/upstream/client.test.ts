@@ -10,6 +10,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { digestOf } from '../base/digest.js';
 import { isPalletError } from '../base/errors.js';
 import { RegistryClient, type RegistryClientOptions } from './client.js';
+import { EgressPolicy } from './egress.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -65,8 +66,11 @@ function registry(authorized: (req: IncomingMessage) => boolean, challenge: (req
   };
 }
 
+/** The upstreams here are on loopback: these tests opt in to it explicitly. */
+const LOOPBACK = new EgressPolicy({ allowedNetworks: '127.0.0.1/32' });
+
 function client(url: string, extra: Partial<RegistryClientOptions> = {}): RegistryClient {
-  return new RegistryClient({ url, timeoutMs: 2_000, ...extra });
+  return new RegistryClient({ url, timeoutMs: 2_000, egress: LOOPBACK, ...extra });
 }
 
 describe('RegistryClient with a Bearer token service (Docker Hub style)', () => {
@@ -305,6 +309,40 @@ describe('RegistryClient failures and redirects', () => {
       await assert.rejects(c.getManifest('app', 'latest', 10), (err) => isPalletError(err, 'UNAVAILABLE') && /exceeds the limit/.test(err.message));
     } finally {
       c.close();
+      await close(reg.server);
+    }
+  });
+
+  it('refuses upstreams, redirects and token realms on non-public addresses, without connecting', async () => {
+    const reg = await listen((req, res) => {
+      if (req.url?.startsWith('/v2/redirect/')) res.writeHead(307, { location: 'http://169.254.169.254/latest/meta-data/' }).end();
+      else if (req.url?.startsWith('/v2/mapped/')) res.writeHead(302, { location: 'http://[::ffff:10.0.0.1]/' }).end();
+      else res.writeHead(401, { 'www-authenticate': 'Bearer realm="http://10.0.0.1/token",service="s"' }).end();
+    });
+    const connections = { count: 0 };
+    reg.server.on('connection', () => connections.count++);
+    const port = new URL(reg.url).port;
+    const refusedAt = (what: RegExp) => (err: unknown) => isPalletError(err, 'UNAVAILABLE') && err.detail?.reason === 'EGRESS_REFUSED' && what.test(err.message);
+    const strict = new EgressPolicy();
+    const clients = [
+      client(reg.url, { egress: strict }),
+      client(`http://localhost:${port}`, { egress: strict }),
+      client(`http://[::ffff:127.0.0.1]:${port}`, { egress: strict }),
+      client(reg.url, { credentials: { username: 'robot', password: 'pw' } }),
+    ];
+    const [literal, name, mapped, allowed] = clients as [RegistryClient, RegistryClient, RegistryClient, RegistryClient];
+    try {
+      await assert.rejects(literal.getManifest('app', 'latest', 1024), refusedAt(/127\.0\.0\.1 is a loopback address/));
+      await assert.rejects(name.getManifest('app', 'latest', 1024), refusedAt(/localhost resolves to 127\.0\.0\.1/));
+      await assert.rejects(mapped.getManifest('app', 'latest', 1024), refusedAt(/IPv6 form of a loopback/));
+      assert.equal(connections.count, 0, 'nothing connected to the upstream');
+
+      // Allowed upstream, forbidden hops: redirects and the token realm go through the same check.
+      await assert.rejects(allowed.getBlob('redirect/app', digestOf(BLOB)), refusedAt(/169\.254\.169\.254 is a link-local/));
+      await assert.rejects(allowed.getBlob('mapped/app', digestOf(BLOB)), refusedAt(/IPv6 form of a private/));
+      await assert.rejects(allowed.getManifest('app', 'latest', 1024), refusedAt(/10\.0\.0\.1 is a private/));
+    } finally {
+      for (const c of clients) c.close();
       await close(reg.server);
     }
   });

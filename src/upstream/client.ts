@@ -19,6 +19,10 @@
  * Redirects (Docker Hub sends blobs to a CDN) are followed up to 5 times; credentials are
  * never sent to another origin. Every response's `ratelimit-remaining` is reported.
  *
+ * Every connection (the upstream, redirects, token realms) goes through the agents of the
+ * `EgressPolicy` (`egress.ts`), which refuse loopback, private, link-local and other non-public
+ * addresses unless allow-listed; a refusal is UNAVAILABLE with `detail.reason` EGRESS_REFUSED.
+ *
  * Errors: 404 resolves to undefined; 401/403 → PalletError DENIED; 429 → TOOMANYREQUESTS;
  * anything else (unreachable, timeout, 5xx, unexpected status) → UNAVAILABLE. All carry
  * `detail.upstream` (the base URL) and say what happened.
@@ -30,6 +34,7 @@ import { PalletError } from '../base/errors.js';
 import { readLimited } from '../base/streams.js';
 import { MANIFEST_MEDIA_TYPES } from '../registry/media-types.js';
 import { parseChallenges, pickChallenge, type Challenge } from './challenge.js';
+import type { EgressPolicy } from './egress.js';
 
 const MAX_REDIRECTS = 5;
 /** Tokens are renewed this long before the upstream says they expire. */
@@ -63,6 +68,8 @@ export interface RegistryClientOptions {
   credentials?: Credentials;
   /** Longest wait for a connection, response headers or the next body bytes. */
   timeoutMs: number;
+  /** Where connections may go; every request of this client uses its agents. */
+  egress: EgressPolicy;
   userAgent?: string;
   observer?: ClientObserver;
 }
@@ -120,15 +127,16 @@ export function registryEndpoint(url: string): { url: string; namePrefix?: strin
 
 export class RegistryClient {
   readonly url: string;
-  private readonly agent: HttpAgent;
+  /** One keep-alive agent per scheme (redirects and token realms may use the other one). */
+  private readonly agents: { http: HttpAgent; https: HttpsAgent };
   private auth: AuthState = { scheme: 'none' };
   private readonly tokens = new Map<string, CachedToken>();
   private readonly pendingTokens = new Map<string, Promise<CachedToken>>();
 
   constructor(private readonly options: RegistryClientOptions) {
     this.url = options.url.replace(/\/+$/, '');
-    const https = this.url.startsWith('https:');
-    this.agent = https ? new HttpsAgent({ keepAlive: true, maxSockets: 64 }) : new HttpAgent({ keepAlive: true, maxSockets: 64 });
+    const pool = { keepAlive: true, maxSockets: 64 };
+    this.agents = { http: options.egress.httpAgent(pool), https: options.egress.httpsAgent(pool) };
   }
 
   /** The name on the upstream: Docker Hub's official images live under `library/`. */
@@ -233,7 +241,8 @@ export class RegistryClient {
 
   /** Closes idle sockets; requests in flight finish. */
   close(): void {
-    this.agent.destroy();
+    this.agents.http.destroy();
+    this.agents.https.destroy();
   }
 
   private manifestHead(res: IncomingMessage): ManifestHead {
@@ -382,10 +391,13 @@ export class RegistryClient {
   private exchange(method: string, url: URL, headers: OutgoingHttpHeaders): Promise<IncomingMessage> {
     const timeoutMs = this.options.timeoutMs;
     return new Promise((resolve, reject) => {
-      const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-      // A redirect to the other scheme cannot reuse this upstream's agent.
-      const agent = (url.protocol === 'https:') === this.url.startsWith('https:') ? this.agent : undefined;
-      const req = send(url, { method, headers, ...(agent ? { agent } : {}) }, (res) => {
+      const https = url.protocol === 'https:';
+      if (!https && url.protocol !== 'http:') {
+        reject(new PalletError('UNAVAILABLE', `upstream ${this.url} sent Pallet to ${url.protocol} (only http and https are followed)`, { upstream: this.url }));
+        return;
+      }
+      const send = https ? httpsRequest : httpRequest;
+      const req = send(url, { method, headers, agent: https ? this.agents.https : this.agents.http }, (res) => {
         // The idle timeout stays armed while the body streams: a stalled body fails too.
         res.once('error', () => undefined);
         resolve(res);

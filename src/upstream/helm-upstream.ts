@@ -30,7 +30,7 @@ import { chartFileName, type IndexEntry } from '../registry/chart-index.js';
 import { indexEntry, type ChartFile, type ChartFileKind, type ChartService, type ChartUpstreams } from '../registry/charts.js';
 import { readUpstreamConfig, type SecretCodec } from '../registry/registries.js';
 import type { UpstreamMetrics } from './metrics.js';
-import type { PullThrough, UpstreamLog } from './pull-through.js';
+import { upstreamErrorReason, type PullThrough, type UpstreamLog } from './pull-through.js';
 
 export interface HelmUpstreamOptions {
   /** Largest upstream index.yaml accepted. */
@@ -220,7 +220,7 @@ export class HelmUpstreams implements ChartUpstreams {
       metrics.fetched(label, body.length);
       parsed = parseUpstreamIndex(body, indexUrl);
     } catch (err) {
-      const reason = isPalletError(err, 'TOOMANYREQUESTS') ? 'rate-limited' : body ? 'invalid' : 'unavailable';
+      const reason = body ? 'invalid' : upstreamErrorReason(err);
       metrics.error(label, reason);
       const why = body ? `the upstream index is not usable: ${message(err)}` : message(err);
       if (!stored) throw new PalletError('UNAVAILABLE', `upstream ${label} index could not be fetched: ${why}`, { upstream: label });

@@ -40,6 +40,7 @@ import type { BlobRead, OpenBlobOptions, PullService } from '../registry/pulls.j
 import { readUpstreamConfig, type SecretCodec, type UpstreamConfig } from '../registry/registries.js';
 import type { RepositoryTarget } from '../registry/repositories.js';
 import { RegistryClient, registryEndpoint } from './client.js';
+import { isEgressRefused, type EgressPolicy } from './egress.js';
 import type { UpstreamMetrics } from './metrics.js';
 import { BlobTee } from './tee.js';
 
@@ -91,6 +92,8 @@ export interface PullThroughDeps {
   secrets: SecretCodec;
   metrics: UpstreamMetrics;
   log: UpstreamLog;
+  /** Where upstream connections may go; every upstream client uses its agents. */
+  egress: EgressPolicy;
 }
 
 /** Local answers that mean "not here" (try the upstreams). */
@@ -109,6 +112,14 @@ function isMiss(err: unknown): boolean {
 
 function isFailure(err: unknown): boolean {
   return err instanceof PalletError && FAILURES.includes(err.code);
+}
+
+/** The `reason` label of `pallet_upstream_errors_total` for a failed upstream request. */
+export function upstreamErrorReason(err: unknown): string {
+  if (isPalletError(err, 'TOOMANYREQUESTS')) return 'rate-limited';
+  if (isPalletError(err, 'DENIED')) return 'denied';
+  if (err instanceof PalletError && isEgressRefused({ code: err.detail?.reason })) return 'address-refused';
+  return 'unavailable';
 }
 
 function message(err: unknown): string {
@@ -761,6 +772,7 @@ export class PullThrough implements PullService {
           dockerHub: config.source === 'dockerhub',
           ...(config.credentials ? { credentials: config.credentials } : {}),
           timeoutMs: this.options.timeoutMs,
+          egress: this.deps.egress,
           userAgent: 'pallet-upstream-proxy',
           observer: this.deps.metrics.observer(label),
         }),
@@ -780,9 +792,7 @@ export class PullThrough implements PullService {
   }
 
   private reason(err: unknown): string {
-    if (isPalletError(err, 'TOOMANYREQUESTS')) return 'rate-limited';
-    if (isPalletError(err, 'DENIED')) return 'denied';
-    return 'unavailable';
+    return upstreamErrorReason(err);
   }
 
   close(): void {
