@@ -137,6 +137,7 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
           timeoutMs: config.upstream.timeoutMs,
           notFoundTtlMs: config.upstream.notFoundTtlSeconds * 1000,
           manifestMaxBytes: config.limits.manifestBytes,
+          tokenRealmHosts: config.upstream.tokenRealmHosts.split(',').map((h) => h.trim()).filter(Boolean),
         },
       )
     : undefined;

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { digestOf } from '../base/digest.js';
 import { isPalletError } from '../base/errors.js';
-import { RegistryClient, type RegistryClientOptions } from './client.js';
+import { mayReceiveCredentials, RegistryClient, type RegistryClientOptions } from './client.js';
 import { EgressPolicy } from './egress.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -151,6 +151,38 @@ describe('RegistryClient with a Bearer token service (Docker Hub style)', () => 
     } finally {
       c.close();
     }
+  });
+
+  it('sends credentials to a token realm only on the upstream\'s own host or an allow-listed one', async () => {
+    const elsewhere = await listen(
+      registry(
+        (req) => /^Bearer t\d+$/.test(req.headers.authorization ?? ''),
+        () => `Bearer realm="http://localhost:${new URL(tokens.url).port}/token",service="test-registry"`,
+      ),
+    );
+    const credentials = { username: 'robot', password: 's3cret' };
+    const strict = client(elsewhere.url, { credentials });
+    const trusting = client(elsewhere.url, { credentials, tokenRealmHosts: ['localhost'] });
+    try {
+      await strict.getManifest('team/app', 'latest', 1 << 20);
+      assert.equal(tokens.seen.length, 1);
+      assert.equal(tokens.seen[0]!.authorization, undefined, 'a realm on another host gets no credentials');
+      await trusting.getManifest('team/app', 'latest', 1 << 20);
+      assert.equal(tokens.seen[1]!.authorization, basic('robot', 's3cret'), 'an allow-listed realm host does');
+    } finally {
+      strict.close();
+      trusting.close();
+      await close(elsewhere.server);
+    }
+  });
+
+  it('never sends credentials from an https upstream to an http realm, nor to another host', () => {
+    assert.equal(mayReceiveCredentials('https://registry.example.com', 'https://registry.example.com:8443/token', []), true);
+    assert.equal(mayReceiveCredentials('http://registry.example.com', 'http://registry.example.com/token', []), true);
+    assert.equal(mayReceiveCredentials('https://registry.example.com', 'http://registry.example.com/token', []), false);
+    assert.equal(mayReceiveCredentials('https://registry.example.com', 'https://evil.example.net/token', []), false);
+    assert.equal(mayReceiveCredentials('https://registry-1.docker.io', 'https://auth.docker.io/token', ['auth.docker.io']), true);
+    assert.equal(mayReceiveCredentials('https://registry-1.docker.io', 'http://auth.docker.io/token', ['auth.docker.io']), false);
   });
 
   it('fetches a new token once the cached one expires', async () => {

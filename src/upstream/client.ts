@@ -11,9 +11,10 @@
  *   1. A request goes out with what the client learned so far: nothing, Basic credentials, or
  *      a cached Bearer token for the request's scope (`repository:<name>:pull`).
  *   2. On 401 the challenge is parsed. Basic → retry with the credentials. Bearer → GET the
- *      realm with `service` and `scope` (Basic credentials when configured), cache the token
- *      until `expires_in` (60 s when absent) minus a margin, retry. Concurrent requests for one
- *      scope share one token request.
+ *      realm with `service` and `scope` (with the Basic credentials when configured and the
+ *      realm may have them: `mayReceiveCredentials`), cache the token until `expires_in` (60 s
+ *      when absent) minus a margin, retry. Concurrent requests for one scope share one token
+ *      request.
  *   3. A 401/403 after that is DENIED (Docker Hub also answers this for repositories that do
  *      not exist); the caller decides what it means.
  * Redirects (Docker Hub sends blobs to a CDN) are followed up to 5 times; credentials are
@@ -70,6 +71,11 @@ export interface RegistryClientOptions {
   timeoutMs: number;
   /** Where connections may go; every request of this client uses its agents. */
   egress: EgressPolicy;
+  /**
+   * Hosts besides the upstream's own that may receive `credentials` as its token service
+   * (Docker Hub's `auth.docker.io`); see `mayReceiveCredentials`.
+   */
+  tokenRealmHosts?: readonly string[];
   userAgent?: string;
   observer?: ClientObserver;
 }
@@ -109,6 +115,19 @@ function lengthOf(res: IncomingMessage): number | undefined {
   if (raw === undefined) return undefined;
   const n = Number(raw);
   return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+/**
+ * Whether a token realm may receive an upstream's Basic credentials: only on the upstream's own
+ * host or a host in `trustedHosts`, and never over http when the upstream is https. Other
+ * realms are asked anonymously: a challenge must not be able to send the password elsewhere.
+ */
+export function mayReceiveCredentials(upstreamUrl: string, realm: string, trustedHosts: readonly string[]): boolean {
+  const upstream = new URL(upstreamUrl);
+  const target = new URL(realm);
+  if (target.protocol !== 'https:' && (upstream.protocol === 'https:' || target.protocol !== 'http:')) return false;
+  const host = target.hostname.toLowerCase();
+  return host === upstream.hostname.toLowerCase() || trustedHosts.some((h) => h.toLowerCase() === host);
 }
 
 /**
@@ -338,7 +357,7 @@ export class RegistryClient {
     }
     if (service) url.searchParams.set('service', service);
     url.searchParams.set('scope', scope);
-    const basic = this.basicHeader();
+    const basic = mayReceiveCredentials(this.url, url.href, this.options.tokenRealmHosts ?? []) ? this.basicHeader() : undefined;
     const res = await this.send('token', 'GET', url.href, basic ? { authorization: basic } : {});
     if (res.statusCode !== 200) {
       res.resume();

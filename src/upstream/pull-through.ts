@@ -82,7 +82,12 @@ export interface PullThroughOptions {
   notFoundTtlMs: number;
   /** Largest manifest accepted from an upstream. */
   manifestMaxBytes: number;
+  /** Hosts besides a proxy's own that may receive its credentials as token service. */
+  tokenRealmHosts?: readonly string[];
 }
+
+/** Docker Hub's token service, trusted with the credentials of `dockerhub` proxies. */
+const DOCKER_HUB_TOKEN_HOST = 'auth.docker.io';
 
 export interface PullThroughDeps {
   local: PullService;
@@ -773,6 +778,7 @@ export class PullThrough implements PullService {
           ...(config.credentials ? { credentials: config.credentials } : {}),
           timeoutMs: this.options.timeoutMs,
           egress: this.deps.egress,
+          tokenRealmHosts: [...(this.options.tokenRealmHosts ?? []), ...(config.source === 'dockerhub' ? [DOCKER_HUB_TOKEN_HOST] : [])],
           userAgent: 'pallet-upstream-proxy',
           observer: this.deps.metrics.observer(label),
         }),
