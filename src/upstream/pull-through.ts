@@ -670,10 +670,19 @@ export class PullThrough implements PullService {
       onBytes: (n) => metrics.fetched(proxy.label, n),
     });
     const started = Date.now();
+    // An error of the upstream body (connection reset, body cut off) is the upstream's failure:
+    // UNAVAILABLE, so the next upstream is tried, never the client's "upload invalid".
+    let broken: unknown;
+    body.on('error', (err) => (broken ??= err));
     const writing = opts.write(tee.cache).catch((err: unknown) => {
       const wrong = isPalletError(err, 'DIGEST_INVALID') || isPalletError(err, 'BLOB_UPLOAD_INVALID');
       metrics.error(proxy.label, wrong ? 'digest-mismatch' : this.reason(err));
       log.warn({ upstream: proxy.label, ...opts.fields(), reason: message(err) }, `upstream: ${opts.what} fetch failed; nothing was cached`);
+      if (broken !== undefined && !(err instanceof PalletError)) {
+        throw new PalletError('UNAVAILABLE', `upstream ${proxy.label} broke off the ${opts.what} body (${message(broken)}); nothing was cached`, {
+          upstream: proxy.label,
+        });
+      }
       if (!wrong) throw err;
       throw opts.mismatch(err);
     });
