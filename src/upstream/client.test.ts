@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { digestOf } from '../base/digest.js';
 import { isPalletError } from '../base/errors.js';
-import { mayReceiveCredentials, RegistryClient, type RegistryClientOptions } from './client.js';
+import { mayReceiveCredentials, RegistryClient, retryAfterSeconds, type RegistryClientOptions } from './client.js';
 import { EgressPolicy } from './egress.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -377,5 +377,15 @@ describe('RegistryClient failures and redirects', () => {
       for (const c of clients) c.close();
       await close(reg.server);
     }
+  });
+
+  it('reads Retry-After as seconds or as an HTTP date, bounded, and ignores garbage', () => {
+    const now = Date.parse('2026-01-01T00:00:00Z');
+    assert.equal(retryAfterSeconds('17', now), 17);
+    assert.equal(retryAfterSeconds('Thu, 01 Jan 2026 00:01:00 GMT', now), 60);
+    assert.equal(retryAfterSeconds('Wed, 31 Dec 2025 00:00:00 GMT', now), 0);
+    assert.equal(retryAfterSeconds('99999999', now), 24 * 3600);
+    assert.equal(retryAfterSeconds('soon', now), undefined);
+    assert.equal(retryAfterSeconds(undefined, now), undefined);
   });
 });

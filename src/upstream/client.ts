@@ -24,7 +24,8 @@
  * `EgressPolicy` (`egress.ts`), which refuse loopback, private, link-local and other non-public
  * addresses unless allow-listed; a refusal is UNAVAILABLE with `detail.reason` EGRESS_REFUSED.
  *
- * Errors: 404 resolves to undefined; 401/403 → PalletError DENIED; 429 → TOOMANYREQUESTS;
+ * Errors: 404 resolves to undefined; 401/403 → PalletError DENIED; 429 → TOOMANYREQUESTS (with
+ * `detail.retryAfter` in seconds when the upstream sent `Retry-After`);
  * anything else (unreachable, timeout, 5xx, unexpected status) → UNAVAILABLE. All carry
  * `detail.upstream` (the base URL) and say what happened.
  */
@@ -115,6 +116,18 @@ function lengthOf(res: IncomingMessage): number | undefined {
   if (raw === undefined) return undefined;
   const n = Number(raw);
   return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+/** Longest `Retry-After` passed on to clients, in seconds. */
+const MAX_RETRY_AFTER_SECONDS = 24 * 3600;
+
+/** A `Retry-After` value (seconds or an HTTP date) in whole seconds from now; undefined when invalid. */
+export function retryAfterSeconds(value: string | undefined, now = Date.now()): number | undefined {
+  if (value === undefined) return undefined;
+  const text = value.trim();
+  const seconds = /^\d+$/.test(text) ? Number(text) : Math.ceil((Date.parse(text) - now) / 1000);
+  if (!Number.isFinite(seconds)) return undefined;
+  return Math.min(Math.max(seconds, 0), MAX_RETRY_AFTER_SECONDS);
 }
 
 /**
@@ -446,7 +459,11 @@ export class RegistryClient {
       return new PalletError('DENIED', `upstream ${this.url} denied ${what} (${status})`, detail);
     }
     if (status === 429) {
-      return new PalletError('TOOMANYREQUESTS', `upstream ${this.url} is rate-limiting this proxy (${what}: 429)`, detail);
+      const retryAfter = retryAfterSeconds(header(res, 'retry-after'));
+      return new PalletError('TOOMANYREQUESTS', `upstream ${this.url} is rate-limiting this proxy (${what}: 429)`, {
+        ...detail,
+        ...(retryAfter !== undefined ? { retryAfter } : {}),
+      });
     }
     return new PalletError('UNAVAILABLE', `upstream ${this.url} failed ${what} (${status})`, detail);
   }

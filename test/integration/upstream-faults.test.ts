@@ -114,4 +114,17 @@ describe('upstream faults', () => {
       assert.equal(good.blobGets, before + 1, `${path}: the second upstream was asked`);
     }
   });
+
+  it('passes an upstream 429 on with its Retry-After', async () => {
+    const limited = await upstream((_req, res) => res.writeHead(429, { 'retry-after': '17' }).end());
+    try {
+      const created = await call('POST', '/api/v1/registries', { space: 'acme', identifier: 'limited', packageType: 'docker', kind: 'upstream', upstream: { source: 'custom', url: limited.url } });
+      assert.equal(created.status, 201, created.text);
+      const res = await app.server.inject({ method: 'GET', url: '/v2/acme/limited/app/manifests/1', headers: { authorization: ADMIN } });
+      assert.equal(res.statusCode, 429, res.body);
+      assert.equal(res.headers['retry-after'], '17');
+    } finally {
+      await close(limited.server);
+    }
+  });
 });
