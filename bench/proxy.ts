@@ -165,7 +165,8 @@ async function main(): Promise<void> {
 
   const distribution = await startDistribution(settings.distributionBinary);
   servers.push(distribution);
-  const pallet = await startPallet(mainJs, { PALLET_AUTH_ENABLED: 'false' });
+  // The upstream (and the relay) run on loopback, which Pallet refuses unless allow-listed.
+  const pallet = await startPallet(mainJs, { PALLET_AUTH_ENABLED: 'false', PALLET_UPSTREAM_ALLOWED_NETWORKS: '127.0.0.1/32' });
   servers.push(pallet);
   log(`Distribution at ${distribution.baseUrl}, Pallet (pid ${pallet.pid}) at ${pallet.baseUrl}`);
   let throttle: Throttle | undefined;

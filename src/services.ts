@@ -29,6 +29,7 @@ import { RepositoryResolver } from './registry/repositories.js';
 import { SpaceService } from './registry/spaces.js';
 import { UploadJanitor } from './registry/upload-janitor.js';
 import type { StorageDriver } from './storage/driver.js';
+import { EgressPolicy } from './upstream/egress.js';
 import { UpstreamMetrics } from './upstream/metrics.js';
 import { HelmUpstreams } from './upstream/helm-upstream.js';
 import { PullThrough } from './upstream/pull-through.js';
@@ -118,7 +119,8 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
     },
     upstreamSecrets,
   );
-  const registries = (options.quotaStore ? new SettingsRegistryService({ quotas: options.quotaStore, ...(cleanup ? { cleanup } : {}) }, store, blobs, externalBaseUrl(config), upstreamSecrets) : new RegistryService(store, blobs, externalBaseUrl(config), upstreamSecrets));
+  const egress = new EgressPolicy({ allowedNetworks: config.upstream.allowedNetworks, setting: 'upstream.allowedNetworks' });
+  const registries = (options.quotaStore ? new SettingsRegistryService({ quotas: options.quotaStore, ...(cleanup ? { cleanup } : {}) }, store, blobs, externalBaseUrl(config), upstreamSecrets, egress) : new RegistryService(store, blobs, externalBaseUrl(config), upstreamSecrets, egress));
   const repositories = new RepositoryResolver(store);
   const metrics = options.metrics ?? new MetricsRegistry();
   const upstreamMetrics = new UpstreamMetrics(metrics);
@@ -130,11 +132,12 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
   const local = new LocalPulls(repositories, manifests, blobs);
   const pullThrough = options.upstreamStore
     ? new PullThrough(
-        { local, store, upstreamStore: options.upstreamStore, blobs, secrets: upstreamSecrets, metrics: upstreamMetrics, log },
+        { local, store, upstreamStore: options.upstreamStore, blobs, secrets: upstreamSecrets, metrics: upstreamMetrics, log, egress },
         {
           timeoutMs: config.upstream.timeoutMs,
           notFoundTtlMs: config.upstream.notFoundTtlSeconds * 1000,
           manifestMaxBytes: config.limits.manifestBytes,
+          tokenRealmHosts: config.upstream.tokenRealmHosts.split(',').map((h) => h.trim()).filter(Boolean),
         },
       )
     : undefined;

@@ -514,6 +514,15 @@ describe('management API: registries', () => {
     assert.match(proxyOnly.json.message, /only upstream proxies/);
   });
 
+  it('keeps every proxy field a PATCH leaves out: giving only the URL does not reset tagTtlSeconds', async () => {
+    await h.registry({ space: 'acme', identifier: 'ttl-proxy', kind: 'upstream', upstream: { source: 'custom', url: 'https://one.example.com', tagTtlSeconds: 60 } });
+    const moved = await h.call<RegistryView>('PATCH', '/api/v1/registries/acme/ttl-proxy', { upstream: { url: 'https://two.example.com' } });
+    assert.equal(moved.status, 200, moved.text);
+    assert.deepEqual(moved.json.upstream, { source: 'custom', url: 'https://two.example.com', auth: { type: 'anonymous' }, tagTtlSeconds: 60 });
+    const created = await h.registry({ space: 'acme', identifier: 'ttl-default', kind: 'upstream', upstream: { source: 'custom', url: 'https://one.example.com' } });
+    assert.equal(created.upstream?.tagTtlSeconds, 300, 'a create still gets the default');
+  });
+
   it('answers 409 naming the registries that still use an upstream proxy', async () => {
     await h.registry({ space: 'acme', identifier: 'mirror', kind: 'upstream', upstream: { source: 'custom', url: 'https://mirror.example.com' } });
     await h.registry({ space: 'acme', identifier: 'user-b', upstreams: ['mirror'] });

@@ -120,17 +120,23 @@ const authInput = closed(
   {
     type: str('Authentication against the upstream', { enum: ['anonymous', 'basic'] }),
     username: str('Username (basic)'),
-    password: str('Password or access token (basic); write-only, never returned. On PATCH, omit it to keep the stored one'),
+    password: str('Password or access token (basic); write-only, never returned. On PATCH, omit it to keep the stored one — unless the PATCH moves `url` to another origin (scheme, host or port): then the stored credentials are dropped and must be given again'),
   },
   ['type'],
 );
 
-const upstreamInput = closed({
+const ttlDescription = 'How long a cached tag or index is served before revalidation';
+const upstreamFields: Record<string, Schema> = {
   source: str('`dockerhub` (Docker only; URL fixed) or `custom`; Helm proxies are always custom', { enum: ['dockerhub', 'custom'] }),
-  url: str('Remote URL: http(s):// (Docker, Helm chart repository) or oci:// (Helm)'),
+  url: str('Remote URL: http(s):// (Docker, Helm chart repository) or oci:// (Helm). Its host must be a public address (or resolve only to public addresses) unless the operator allow-lists the network in `upstream.allowedNetworks`; 400 otherwise'),
   auth: authInput,
-  tagTtlSeconds: { type: 'integer', minimum: 0, default: 300, description: 'How long a cached tag or index is served before revalidation' },
-});
+};
+const upstreamInput = closed({ ...upstreamFields, tagTtlSeconds: { type: 'integer', minimum: 0, default: 300, description: ttlDescription } });
+/**
+ * The proxy config of a PATCH: no defaults. ajv fills defaults in, and a field a PATCH leaves
+ * out must keep its stored value rather than be reset to the default.
+ */
+const upstreamPatch = closed({ ...upstreamFields, tagTtlSeconds: { type: 'integer', minimum: 0, description: `${ttlDescription}; omitted: unchanged` } });
 
 export const registryCreateBody = closed(
   {
@@ -152,7 +158,7 @@ export const registryPatchBody = closed({
   labels,
   public: bool('Allow anonymous pulls'),
   upstreams: { ...upstreams, description: 'Replaces the ordered upstream list (local registries only)' },
-  upstream: { ...upstreamInput, description: 'Changes the proxy config (upstream proxies only); omitted fields keep their values' },
+  upstream: { ...upstreamPatch, description: 'Changes the proxy config (upstream proxies only); omitted fields keep their values, except that a new `url` origin (scheme, host or port) drops the stored credentials unless `auth` is given again with its password' },
   identifier: str('Fixed at creation: any other value than the current one is rejected'),
   packageType: str('Fixed at creation: any other value than the current one is rejected'),
   kind: str('Fixed at creation: any other value than the current one is rejected'),

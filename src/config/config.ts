@@ -83,6 +83,16 @@ export interface Config {
      * Empty: a random key generated once and kept in the database, shared by every replica.
      */
     secretKey: string;
+    /**
+     * Non-public networks upstream connections may reach (comma-separated addresses/CIDRs);
+     * empty: public addresses only. See `upstream/egress.ts`.
+     */
+    allowedNetworks: string;
+    /**
+     * Hosts besides a proxy's own that may receive its credentials as a token service
+     * (comma-separated; `auth.docker.io` is implied for Docker Hub proxies).
+     */
+    tokenRealmHosts: string;
   };
   helm: {
     /** Whether a chart upload may replace a version that exists (otherwise 409 unless `?force`). */
@@ -116,7 +126,7 @@ export const DEFAULTS: Config = {
     maxFailedLoginsPerAddress: 100,
     failedLoginWindowSeconds: 900,
   },
-  upstream: { timeoutMs: 30_000, notFoundTtlSeconds: 30, secretKey: '' },
+  upstream: { timeoutMs: 30_000, notFoundTtlSeconds: 30, secretKey: '', allowedNetworks: '', tokenRealmHosts: '' },
   helm: { allowOverwrite: false, chartBytes: 20 * 1024 * 1024 },
 };
 

@@ -145,6 +145,10 @@ export class BlobService {
 
     const input = state ? source.pipe(hashingTransform(state.hasher)) : source;
     if (state) source.once('error', (err) => input.destroy(err));
+    // The driver starts reading only once it has opened the object (a file, S3 requests): an
+    // error of the source before that (a client or an upstream hanging up) must not go
+    // unhandled and crash the process. The driver still gets it: the stream is left errored.
+    input.on('error', () => undefined);
     const newSize = await this.driver.writeAt(uploadDataKey(upload.id), upload.size, input, { signal: options.signal });
     const received = newSize - upload.size;
     if (options.length !== undefined && received !== options.length) {

@@ -12,7 +12,7 @@
  *   blobs no other repository of the root space links. Deleting a proxy that a registry still
  *   lists is a CONFLICT naming those registries.
  */
-import { isJsonObject, type JsonObject } from '../base/json.js';
+import type { JsonObject } from '../base/json.js';
 import { PalletError } from '../base/errors.js';
 import { checkName } from '../base/names.js';
 import type {
@@ -27,52 +27,32 @@ import type {
 import type { BlobService } from './blobs.js';
 import { paginate, type Page, type PageRequest, type SortKeys } from './listing.js';
 import { checkDescription, checkSpacePath } from './spaces.js';
+import {
+  checkDestination,
+  checkUpstreamConfig,
+  readStoredUpstream,
+  toJson,
+  toUpstreamView,
+  type DestinationCheck,
+  type SecretCodec,
+  type StoredUpstream,
+  type UpstreamView,
+} from './upstream-config.js';
+
+export {
+  DEFAULT_TAG_TTL_SECONDS,
+  DOCKER_HUB_URL,
+  readUpstreamConfig,
+  type DestinationCheck,
+  type SecretCodec,
+  type UpstreamConfig,
+  type UpstreamSource,
+  type UpstreamView,
+} from './upstream-config.js';
 
 export const PACKAGE_TYPES: readonly PackageType[] = ['docker', 'helm'];
 export const REGISTRY_KINDS: readonly RegistryKind[] = ['local', 'upstream'];
-export const DOCKER_HUB_URL = 'https://registry-1.docker.io';
-export const DEFAULT_TAG_TTL_SECONDS = 300;
 export const MAX_LABEL_LENGTH = 64;
-
-export type UpstreamSource = 'dockerhub' | 'custom';
-
-/**
- * Encryption at rest of upstream secrets (`upstream/secret-box.ts`). `seal` output is what the
- * registry row keeps; `open` also accepts a value stored before sealing existed (plain text).
- */
-export interface SecretCodec {
-  seal(plain: string): string;
-  open(stored: string): string;
-  isSealed(stored: string): boolean;
-}
-
-/**
- * The upstream proxy config as stored in the registry row. The password is kept sealed by the
- * `SecretCodec` (plain in rows written before it existed, until `sealStoredSecrets` runs); it
- * is opened only for the upstream client and never put into a view.
- */
-interface StoredUpstream {
-  source: UpstreamSource;
-  url: string;
-  auth: { type: 'anonymous' } | { type: 'basic'; username: string; password: string };
-  tagTtlSeconds: number;
-}
-
-/** The upstream proxy config as the API shows it: no secret. */
-/** An upstream proxy's config with its secret opened, for the upstream client only. */
-export interface UpstreamConfig {
-  source: UpstreamSource;
-  url: string;
-  credentials: { username: string; password: string } | undefined;
-  tagTtlSeconds: number;
-}
-
-export interface UpstreamView {
-  source: UpstreamSource;
-  url: string;
-  auth: { type: 'anonymous' } | { type: 'basic'; username: string };
-  tagTtlSeconds: number;
-}
 
 export interface RegistryView {
   /** The space that holds the registry (`acme` or `acme/payments`). */
@@ -197,124 +177,6 @@ function checkBoolean(value: unknown, field: string): boolean | undefined {
   return value;
 }
 
-/** An upstream URL: no credentials, query or fragment; no trailing slash. */
-function checkUpstreamUrl(value: unknown, packageType: PackageType): string {
-  const allowed = packageType === 'helm' ? ['http:', 'https:', 'oci:'] : ['http:', 'https:'];
-  const schemes = allowed.map((p) => `${p}//`).join(', ');
-  if (typeof value !== 'string' || value.length === 0) {
-    throw invalid(`upstream.url is required for a custom source (${schemes} URL)`, 'upstream.url');
-  }
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw invalid(`upstream.url ${JSON.stringify(value)} is not a valid URL`, 'upstream.url');
-  }
-  if (!allowed.includes(url.protocol)) {
-    throw invalid(`upstream.url of a ${packageType} upstream proxy must start with ${schemes}; got ${JSON.stringify(value)}`, 'upstream.url');
-  }
-  if (!url.host) throw invalid(`upstream.url ${JSON.stringify(value)} names no host`, 'upstream.url');
-  if (url.username || url.password) {
-    throw invalid('upstream.url must not carry credentials: put them in upstream.auth', 'upstream.url');
-  }
-  if (url.search || url.hash) throw invalid('upstream.url must not carry a query or fragment', 'upstream.url');
-  return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`;
-}
-
-function checkAuth(value: unknown, previous: StoredUpstream['auth'] | undefined, secrets: SecretCodec): StoredUpstream['auth'] {
-  if (value === undefined) return previous ?? { type: 'anonymous' };
-  if (!isJsonObject(value)) throw invalid('upstream.auth must be an object: {"type":"anonymous"} or {"type":"basic","username","password"}', 'upstream.auth');
-  if (value.type === 'anonymous') return { type: 'anonymous' };
-  if (value.type !== 'basic') throw invalid(`upstream.auth.type must be anonymous or basic; got ${JSON.stringify(value.type)}`, 'upstream.auth.type');
-  const { username } = value;
-  if (typeof username !== 'string' || username.length === 0) {
-    throw invalid('upstream.auth.username is required for basic authentication', 'upstream.auth.username');
-  }
-  // A client that edits other settings cannot send back a password it was never shown: an
-  // omitted password keeps the stored one (sealed as it is).
-  if (value.password === undefined && previous?.type === 'basic' && previous.password.length > 0) {
-    const kept = secrets.isSealed(previous.password) ? previous.password : secrets.seal(previous.password);
-    return { type: 'basic', username, password: kept };
-  }
-  const password = value.password;
-  if (typeof password !== 'string' || password.length === 0) {
-    throw invalid('upstream.auth.password (a password or access token) is required for basic authentication', 'upstream.auth.password');
-  }
-  return { type: 'basic', username, password: secrets.seal(password) };
-}
-
-/**
- * Validates an upstream proxy config. With `previous` (a PATCH), fields left out keep their
- * stored values, except that a change of source drops the previous URL.
- */
-function checkUpstreamConfig(packageType: PackageType, value: unknown, secrets: SecretCodec, previous?: StoredUpstream): StoredUpstream {
-  if (!isJsonObject(value)) throw invalid('upstream must be an object with source, url, auth and tagTtlSeconds', 'upstream');
-  const defaultSource = packageType === 'helm' ? 'custom' : undefined;
-  const source = value.source ?? previous?.source ?? defaultSource;
-  if (source !== 'dockerhub' && source !== 'custom') {
-    throw invalid(`upstream.source must be dockerhub or custom; got ${JSON.stringify(source)}`, 'upstream.source');
-  }
-  if (packageType === 'helm' && source !== 'custom') {
-    throw invalid('upstream.source of a helm upstream proxy must be custom (a chart repository or oci:// URL)', 'upstream.source');
-  }
-  let url: string;
-  if (source === 'dockerhub') {
-    if (value.url !== undefined && value.url !== DOCKER_HUB_URL) {
-      throw invalid(`upstream.url is fixed to ${DOCKER_HUB_URL} for source dockerhub; use source custom for another registry`, 'upstream.url');
-    }
-    url = DOCKER_HUB_URL;
-  } else {
-    const keep = previous && previous.source === source ? previous.url : undefined;
-    url = checkUpstreamUrl(value.url ?? keep, packageType);
-  }
-  const ttl = value.tagTtlSeconds ?? previous?.tagTtlSeconds ?? DEFAULT_TAG_TTL_SECONDS;
-  if (typeof ttl !== 'number' || !Number.isSafeInteger(ttl) || ttl < 0) {
-    throw invalid(`upstream.tagTtlSeconds must be an integer of at least 0; got ${JSON.stringify(ttl)}`, 'upstream.tagTtlSeconds');
-  }
-  return { source, url, auth: checkAuth(value.auth, previous?.auth, secrets), tagTtlSeconds: ttl };
-}
-
-/** Reads a stored config back (written by `checkUpstreamConfig`, so trusted in shape). */
-function readStoredUpstream(json: JsonObject | null): StoredUpstream | undefined {
-  if (!json) return undefined;
-  const auth = isJsonObject(json.auth) && json.auth.type === 'basic'
-    ? { type: 'basic' as const, username: String(json.auth.username ?? ''), password: String(json.auth.password ?? '') }
-    : { type: 'anonymous' as const };
-  const source = json.source === 'dockerhub' ? 'dockerhub' : 'custom';
-  return {
-    source,
-    url: source === 'dockerhub' ? DOCKER_HUB_URL : String(json.url ?? ''),
-    auth,
-    tagTtlSeconds: typeof json.tagTtlSeconds === 'number' ? json.tagTtlSeconds : DEFAULT_TAG_TTL_SECONDS,
-  };
-}
-
-/**
- * The config of an upstream proxy with its password opened, for the upstream client; undefined
- * for a registry that is not an upstream proxy.
- */
-export function readUpstreamConfig(record: RegistryRecord, secrets: SecretCodec): UpstreamConfig | undefined {
-  if (record.kind !== 'upstream') return undefined;
-  const stored = readStoredUpstream(record.upstream);
-  if (!stored) return undefined;
-  return {
-    source: stored.source,
-    url: stored.url,
-    credentials: stored.auth.type === 'basic' ? { username: stored.auth.username, password: secrets.open(stored.auth.password) } : undefined,
-    tagTtlSeconds: stored.tagTtlSeconds,
-  };
-}
-
-function toUpstreamView(stored: StoredUpstream | undefined): UpstreamView | null {
-  if (!stored) return null;
-  const auth: UpstreamView['auth'] = stored.auth.type === 'basic' ? { type: 'basic', username: stored.auth.username } : { type: 'anonymous' };
-  return { source: stored.source, url: stored.url, auth, tagTtlSeconds: stored.tagTtlSeconds };
-}
-
-function toJson(stored: StoredUpstream): JsonObject {
-  return { ...stored, auth: { ...stored.auth } };
-}
-
 const REGISTRY_SORT: SortKeys<RegistryView> = {
   identifier: (r) => r.identifier,
   packageType: (r) => r.packageType,
@@ -335,12 +197,14 @@ export class RegistryService {
   /**
    * @param baseUrl the external base URL (`scheme://host[:port]`, no trailing slash) used in
    *   registry URLs and Setup Client commands.
+   * @param destinations where proxy URLs may point (asked when one is set); unchecked when absent.
    */
   constructor(
     private readonly store: MetadataStore,
     private readonly blobs: BlobService,
     private readonly baseUrl: string,
     private readonly secrets: SecretCodec,
+    private readonly destinations?: DestinationCheck,
   ) {}
 
   /** The registry `identifier` of root space `root`; NOT_FOUND when either is missing. */
@@ -369,6 +233,7 @@ export class RegistryService {
         throw invalid('an upstream proxy needs its upstream config: {"source", "url", "auth", "tagTtlSeconds"}', 'upstream');
       }
       upstream = checkUpstreamConfig(packageType, input.upstream, this.secrets);
+      await checkDestination(upstream, this.destinations);
     } else if (input.upstream !== undefined && input.upstream !== null) {
       throw invalid('only upstream proxies (kind "upstream") take an upstream config; a local registry lists proxies in "upstreams"', 'upstream');
     }
@@ -489,7 +354,10 @@ export class RegistryService {
       if (registry.kind !== 'upstream') {
         throw invalid('only upstream proxies (kind "upstream") have an upstream config; set "upstreams" to choose proxies', 'upstream');
       }
-      changes.upstream = toJson(checkUpstreamConfig(registry.packageType, patch.upstream, this.secrets, readStoredUpstream(registry.upstream)));
+      const previous = readStoredUpstream(registry.upstream);
+      const next = checkUpstreamConfig(registry.packageType, patch.upstream, this.secrets, previous);
+      await checkDestination(next, this.destinations, previous?.url);
+      changes.upstream = toJson(next);
     }
     const upstreamIds = await this.resolveUpstreams(
       { rootSpaceId: rootSpace.id, rootPath: rootSpace.path, identifier: registry.identifier, packageType: registry.packageType, kind: registry.kind },

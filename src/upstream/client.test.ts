@@ -9,7 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { digestOf } from '../base/digest.js';
 import { isPalletError } from '../base/errors.js';
-import { RegistryClient, type RegistryClientOptions } from './client.js';
+import { mayReceiveCredentials, RegistryClient, retryAfterSeconds, type RegistryClientOptions } from './client.js';
+import { EgressPolicy } from './egress.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -65,8 +66,11 @@ function registry(authorized: (req: IncomingMessage) => boolean, challenge: (req
   };
 }
 
+/** The upstreams here are on loopback: these tests opt in to it explicitly. */
+const LOOPBACK = new EgressPolicy({ allowedNetworks: '127.0.0.1/32' });
+
 function client(url: string, extra: Partial<RegistryClientOptions> = {}): RegistryClient {
-  return new RegistryClient({ url, timeoutMs: 2_000, ...extra });
+  return new RegistryClient({ url, timeoutMs: 2_000, egress: LOOPBACK, ...extra });
 }
 
 describe('RegistryClient with a Bearer token service (Docker Hub style)', () => {
@@ -147,6 +151,38 @@ describe('RegistryClient with a Bearer token service (Docker Hub style)', () => 
     } finally {
       c.close();
     }
+  });
+
+  it('sends credentials to a token realm only on the upstream\'s own host or an allow-listed one', async () => {
+    const elsewhere = await listen(
+      registry(
+        (req) => /^Bearer t\d+$/.test(req.headers.authorization ?? ''),
+        () => `Bearer realm="http://localhost:${new URL(tokens.url).port}/token",service="test-registry"`,
+      ),
+    );
+    const credentials = { username: 'robot', password: 's3cret' };
+    const strict = client(elsewhere.url, { credentials });
+    const trusting = client(elsewhere.url, { credentials, tokenRealmHosts: ['localhost'] });
+    try {
+      await strict.getManifest('team/app', 'latest', 1 << 20);
+      assert.equal(tokens.seen.length, 1);
+      assert.equal(tokens.seen[0]!.authorization, undefined, 'a realm on another host gets no credentials');
+      await trusting.getManifest('team/app', 'latest', 1 << 20);
+      assert.equal(tokens.seen[1]!.authorization, basic('robot', 's3cret'), 'an allow-listed realm host does');
+    } finally {
+      strict.close();
+      trusting.close();
+      await close(elsewhere.server);
+    }
+  });
+
+  it('never sends credentials from an https upstream to an http realm, nor to another host', () => {
+    assert.equal(mayReceiveCredentials('https://registry.example.com', 'https://registry.example.com:8443/token', []), true);
+    assert.equal(mayReceiveCredentials('http://registry.example.com', 'http://registry.example.com/token', []), true);
+    assert.equal(mayReceiveCredentials('https://registry.example.com', 'http://registry.example.com/token', []), false);
+    assert.equal(mayReceiveCredentials('https://registry.example.com', 'https://evil.example.net/token', []), false);
+    assert.equal(mayReceiveCredentials('https://registry-1.docker.io', 'https://auth.docker.io/token', ['auth.docker.io']), true);
+    assert.equal(mayReceiveCredentials('https://registry-1.docker.io', 'http://auth.docker.io/token', ['auth.docker.io']), false);
   });
 
   it('fetches a new token once the cached one expires', async () => {
@@ -307,5 +343,49 @@ describe('RegistryClient failures and redirects', () => {
       c.close();
       await close(reg.server);
     }
+  });
+
+  it('refuses upstreams, redirects and token realms on non-public addresses, without connecting', async () => {
+    const reg = await listen((req, res) => {
+      if (req.url?.startsWith('/v2/redirect/')) res.writeHead(307, { location: 'http://169.254.169.254/latest/meta-data/' }).end();
+      else if (req.url?.startsWith('/v2/mapped/')) res.writeHead(302, { location: 'http://[::ffff:10.0.0.1]/' }).end();
+      else res.writeHead(401, { 'www-authenticate': 'Bearer realm="http://10.0.0.1/token",service="s"' }).end();
+    });
+    const connections = { count: 0 };
+    reg.server.on('connection', () => connections.count++);
+    const port = new URL(reg.url).port;
+    const refusedAt = (what: RegExp) => (err: unknown) => isPalletError(err, 'UNAVAILABLE') && err.detail?.reason === 'EGRESS_REFUSED' && what.test(err.message);
+    const strict = new EgressPolicy();
+    const clients = [
+      client(reg.url, { egress: strict }),
+      client(`http://localhost:${port}`, { egress: strict }),
+      client(`http://[::ffff:127.0.0.1]:${port}`, { egress: strict }),
+      client(reg.url, { credentials: { username: 'robot', password: 'pw' } }),
+    ];
+    const [literal, name, mapped, allowed] = clients as [RegistryClient, RegistryClient, RegistryClient, RegistryClient];
+    try {
+      await assert.rejects(literal.getManifest('app', 'latest', 1024), refusedAt(/127\.0\.0\.1 is a loopback address/));
+      await assert.rejects(name.getManifest('app', 'latest', 1024), refusedAt(/localhost resolves to 127\.0\.0\.1/));
+      await assert.rejects(mapped.getManifest('app', 'latest', 1024), refusedAt(/IPv6 form of a loopback/));
+      assert.equal(connections.count, 0, 'nothing connected to the upstream');
+
+      // Allowed upstream, forbidden hops: redirects and the token realm go through the same check.
+      await assert.rejects(allowed.getBlob('redirect/app', digestOf(BLOB)), refusedAt(/169\.254\.169\.254 is a link-local/));
+      await assert.rejects(allowed.getBlob('mapped/app', digestOf(BLOB)), refusedAt(/IPv6 form of a private/));
+      await assert.rejects(allowed.getManifest('app', 'latest', 1024), refusedAt(/10\.0\.0\.1 is a private/));
+    } finally {
+      for (const c of clients) c.close();
+      await close(reg.server);
+    }
+  });
+
+  it('reads Retry-After as seconds or as an HTTP date, bounded, and ignores garbage', () => {
+    const now = Date.parse('2026-01-01T00:00:00Z');
+    assert.equal(retryAfterSeconds('17', now), 17);
+    assert.equal(retryAfterSeconds('Thu, 01 Jan 2026 00:01:00 GMT', now), 60);
+    assert.equal(retryAfterSeconds('Wed, 31 Dec 2025 00:00:00 GMT', now), 0);
+    assert.equal(retryAfterSeconds('99999999', now), 24 * 3600);
+    assert.equal(retryAfterSeconds('soon', now), undefined);
+    assert.equal(retryAfterSeconds(undefined, now), undefined);
   });
 });

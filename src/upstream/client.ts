@@ -11,15 +11,21 @@
  *   1. A request goes out with what the client learned so far: nothing, Basic credentials, or
  *      a cached Bearer token for the request's scope (`repository:<name>:pull`).
  *   2. On 401 the challenge is parsed. Basic → retry with the credentials. Bearer → GET the
- *      realm with `service` and `scope` (Basic credentials when configured), cache the token
- *      until `expires_in` (60 s when absent) minus a margin, retry. Concurrent requests for one
- *      scope share one token request.
+ *      realm with `service` and `scope` (with the Basic credentials when configured and the
+ *      realm may have them: `mayReceiveCredentials`), cache the token until `expires_in` (60 s
+ *      when absent) minus a margin, retry. Concurrent requests for one scope share one token
+ *      request.
  *   3. A 401/403 after that is DENIED (Docker Hub also answers this for repositories that do
  *      not exist); the caller decides what it means.
  * Redirects (Docker Hub sends blobs to a CDN) are followed up to 5 times; credentials are
  * never sent to another origin. Every response's `ratelimit-remaining` is reported.
  *
- * Errors: 404 resolves to undefined; 401/403 → PalletError DENIED; 429 → TOOMANYREQUESTS;
+ * Every connection (the upstream, redirects, token realms) goes through the agents of the
+ * `EgressPolicy` (`egress.ts`), which refuse loopback, private, link-local and other non-public
+ * addresses unless allow-listed; a refusal is UNAVAILABLE with `detail.reason` EGRESS_REFUSED.
+ *
+ * Errors: 404 resolves to undefined; 401/403 → PalletError DENIED; 429 → TOOMANYREQUESTS (with
+ * `detail.retryAfter` in seconds when the upstream sent `Retry-After`);
  * anything else (unreachable, timeout, 5xx, unexpected status) → UNAVAILABLE. All carry
  * `detail.upstream` (the base URL) and say what happened.
  */
@@ -30,6 +36,7 @@ import { PalletError } from '../base/errors.js';
 import { readLimited } from '../base/streams.js';
 import { MANIFEST_MEDIA_TYPES } from '../registry/media-types.js';
 import { parseChallenges, pickChallenge, type Challenge } from './challenge.js';
+import type { EgressPolicy } from './egress.js';
 
 const MAX_REDIRECTS = 5;
 /** Tokens are renewed this long before the upstream says they expire. */
@@ -63,6 +70,13 @@ export interface RegistryClientOptions {
   credentials?: Credentials;
   /** Longest wait for a connection, response headers or the next body bytes. */
   timeoutMs: number;
+  /** Where connections may go; every request of this client uses its agents. */
+  egress: EgressPolicy;
+  /**
+   * Hosts besides the upstream's own that may receive `credentials` as its token service
+   * (Docker Hub's `auth.docker.io`); see `mayReceiveCredentials`.
+   */
+  tokenRealmHosts?: readonly string[];
   userAgent?: string;
   observer?: ClientObserver;
 }
@@ -104,6 +118,31 @@ function lengthOf(res: IncomingMessage): number | undefined {
   return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
 
+/** Longest `Retry-After` passed on to clients, in seconds. */
+const MAX_RETRY_AFTER_SECONDS = 24 * 3600;
+
+/** A `Retry-After` value (seconds or an HTTP date) in whole seconds from now; undefined when invalid. */
+export function retryAfterSeconds(value: string | undefined, now = Date.now()): number | undefined {
+  if (value === undefined) return undefined;
+  const text = value.trim();
+  const seconds = /^\d+$/.test(text) ? Number(text) : Math.ceil((Date.parse(text) - now) / 1000);
+  if (!Number.isFinite(seconds)) return undefined;
+  return Math.min(Math.max(seconds, 0), MAX_RETRY_AFTER_SECONDS);
+}
+
+/**
+ * Whether a token realm may receive an upstream's Basic credentials: only on the upstream's own
+ * host or a host in `trustedHosts`, and never over http when the upstream is https. Other
+ * realms are asked anonymously: a challenge must not be able to send the password elsewhere.
+ */
+export function mayReceiveCredentials(upstreamUrl: string, realm: string, trustedHosts: readonly string[]): boolean {
+  const upstream = new URL(upstreamUrl);
+  const target = new URL(realm);
+  if (target.protocol !== 'https:' && (upstream.protocol === 'https:' || target.protocol !== 'http:')) return false;
+  const host = target.hostname.toLowerCase();
+  return host === upstream.hostname.toLowerCase() || trustedHosts.some((h) => h.toLowerCase() === host);
+}
+
 /**
  * The base URL and repository name prefix of an upstream URL: `oci://host/path` (a helm
  * proxy of an OCI registry) is `https://host` with names under `path/`, or `http://host` for a
@@ -120,15 +159,16 @@ export function registryEndpoint(url: string): { url: string; namePrefix?: strin
 
 export class RegistryClient {
   readonly url: string;
-  private readonly agent: HttpAgent;
+  /** One keep-alive agent per scheme (redirects and token realms may use the other one). */
+  private readonly agents: { http: HttpAgent; https: HttpsAgent };
   private auth: AuthState = { scheme: 'none' };
   private readonly tokens = new Map<string, CachedToken>();
   private readonly pendingTokens = new Map<string, Promise<CachedToken>>();
 
   constructor(private readonly options: RegistryClientOptions) {
     this.url = options.url.replace(/\/+$/, '');
-    const https = this.url.startsWith('https:');
-    this.agent = https ? new HttpsAgent({ keepAlive: true, maxSockets: 64 }) : new HttpAgent({ keepAlive: true, maxSockets: 64 });
+    const pool = { keepAlive: true, maxSockets: 64 };
+    this.agents = { http: options.egress.httpAgent(pool), https: options.egress.httpsAgent(pool) };
   }
 
   /** The name on the upstream: Docker Hub's official images live under `library/`. */
@@ -233,7 +273,8 @@ export class RegistryClient {
 
   /** Closes idle sockets; requests in flight finish. */
   close(): void {
-    this.agent.destroy();
+    this.agents.http.destroy();
+    this.agents.https.destroy();
   }
 
   private manifestHead(res: IncomingMessage): ManifestHead {
@@ -329,7 +370,7 @@ export class RegistryClient {
     }
     if (service) url.searchParams.set('service', service);
     url.searchParams.set('scope', scope);
-    const basic = this.basicHeader();
+    const basic = mayReceiveCredentials(this.url, url.href, this.options.tokenRealmHosts ?? []) ? this.basicHeader() : undefined;
     const res = await this.send('token', 'GET', url.href, basic ? { authorization: basic } : {});
     if (res.statusCode !== 200) {
       res.resume();
@@ -382,10 +423,13 @@ export class RegistryClient {
   private exchange(method: string, url: URL, headers: OutgoingHttpHeaders): Promise<IncomingMessage> {
     const timeoutMs = this.options.timeoutMs;
     return new Promise((resolve, reject) => {
-      const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-      // A redirect to the other scheme cannot reuse this upstream's agent.
-      const agent = (url.protocol === 'https:') === this.url.startsWith('https:') ? this.agent : undefined;
-      const req = send(url, { method, headers, ...(agent ? { agent } : {}) }, (res) => {
+      const https = url.protocol === 'https:';
+      if (!https && url.protocol !== 'http:') {
+        reject(new PalletError('UNAVAILABLE', `upstream ${this.url} sent Pallet to ${url.protocol} (only http and https are followed)`, { upstream: this.url }));
+        return;
+      }
+      const send = https ? httpsRequest : httpRequest;
+      const req = send(url, { method, headers, agent: https ? this.agents.https : this.agents.http }, (res) => {
         // The idle timeout stays armed while the body streams: a stalled body fails too.
         res.once('error', () => undefined);
         resolve(res);
@@ -415,7 +459,11 @@ export class RegistryClient {
       return new PalletError('DENIED', `upstream ${this.url} denied ${what} (${status})`, detail);
     }
     if (status === 429) {
-      return new PalletError('TOOMANYREQUESTS', `upstream ${this.url} is rate-limiting this proxy (${what}: 429)`, detail);
+      const retryAfter = retryAfterSeconds(header(res, 'retry-after'));
+      return new PalletError('TOOMANYREQUESTS', `upstream ${this.url} is rate-limiting this proxy (${what}: 429)`, {
+        ...detail,
+        ...(retryAfter !== undefined ? { retryAfter } : {}),
+      });
     }
     return new PalletError('UNAVAILABLE', `upstream ${this.url} failed ${what} (${status})`, detail);
   }

@@ -30,6 +30,38 @@ describe('classic helm upstream index', () => {
     assert.equal(charts.has('nourl\u00001.0.0'), false);
   });
 
+  it('verifies digests written in upper case or with a sha256: prefix', () => {
+    const body = Buffer.from(
+      [
+        'entries:',
+        '  app:',
+        `  - {name: app, version: 1.0.0, urls: [app-1.0.0.tgz], digest: ${HEX.toUpperCase()}}`,
+        `  - {name: app, version: 1.1.0, urls: [app-1.1.0.tgz], digest: "sha256:${HEX}"}`,
+        `  - {name: app, version: 1.2.0, urls: [app-1.2.0.tgz], digest: "SHA256:${HEX.toUpperCase()}"}`,
+      ].join('\n'),
+    );
+    const charts = parseUpstreamIndex(body, 'https://charts.example/index.yaml');
+    for (const version of ['1.0.0', '1.1.0', '1.2.0']) assert.equal(charts.get(`app\u0000${version}`)?.digest, `sha256:${HEX}`, version);
+  });
+
+  it('skips entries whose chart name or version is not one Helm accepts', () => {
+    const body = Buffer.from(
+      [
+        'entries:',
+        '  ../../escape:',
+        '  - {name: x, version: 1.0.0, urls: [x.tgz]}',
+        '  "a/b":',
+        '  - {name: a, version: 1.0.0, urls: [a.tgz]}',
+        '  good:',
+        '  - {name: good, version: 1.0.0, urls: [good-1.0.0.tgz]}',
+        '  - {name: good, version: "../1", urls: [good-bad.tgz]}',
+        '  - {name: good, version: "1.0.0/../../x", urls: [good-bad2.tgz]}',
+      ].join('\n'),
+    );
+    const charts = parseUpstreamIndex(body, 'https://charts.example/index.yaml');
+    assert.deepEqual([...charts.keys()], ['good\u00001.0.0']);
+  });
+
   it('rejects a document that is not an index', () => {
     assert.throws(() => parseUpstreamIndex(Buffer.from('entries: [1, 2]'), 'http://x/index.yaml'), /not a chart repository index/);
   });

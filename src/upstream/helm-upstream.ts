@@ -26,11 +26,12 @@ import { readLimited } from '../base/streams.js';
 import type { HelmStore } from '../metadata/helm-store.js';
 import type { MetadataStore, RegistryRecord, SpaceRecord } from '../metadata/store.js';
 import type { BlobService } from '../registry/blobs.js';
+import { isChartName, isChartVersion } from '../registry/chart-archive.js';
 import { chartFileName, type IndexEntry } from '../registry/chart-index.js';
 import { indexEntry, type ChartFile, type ChartFileKind, type ChartService, type ChartUpstreams } from '../registry/charts.js';
 import { readUpstreamConfig, type SecretCodec } from '../registry/registries.js';
 import type { UpstreamMetrics } from './metrics.js';
-import type { PullThrough, UpstreamLog } from './pull-through.js';
+import { upstreamErrorReason, type PullThrough, type UpstreamLog } from './pull-through.js';
 
 export interface HelmUpstreamOptions {
   /** Largest upstream index.yaml accepted. */
@@ -78,8 +79,18 @@ export function indexUrlOf(url: string): string {
 }
 
 /**
+ * The SHA-256 hex of an index entry's `digest`, in any case, with or without `sha256:`;
+ * undefined when it is not one (the digest is then computed while the chart is fetched).
+ */
+function indexDigest(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const hex = value.trim().toLowerCase().replace(/^sha256:/, '');
+  return /^[0-9a-f]{64}$/.test(hex) ? hex : undefined;
+}
+
+/**
  * Parses an upstream index.yaml into chart versions whose `urls` point at this proxy; entries
- * without a name, version or URL are skipped. Throws on a document that is not an index.
+ * without a valid chart name, version or a URL are skipped. Throws on a document that is not an index.
  */
 export function parseUpstreamIndex(body: Buffer, indexUrl: string): Map<string, UpstreamChart> {
   const doc: unknown = parseYaml(body.toString('utf8'), { maxAliasCount: 100 });
@@ -93,14 +104,16 @@ export function parseUpstreamIndex(body: Buffer, indexUrl: string): Map<string, 
       if (!isJsonObject(item)) continue;
       const version = typeof item.version === 'string' ? item.version : undefined;
       const first = Array.isArray(item.urls) ? item.urls.find((u): u is string => typeof u === 'string') : undefined;
-      if (!version || !first || out.has(key(name, version))) continue;
+      // Names and versions become repository names, tags and file names here: only what Helm
+      // itself accepts (no `/`, no `..`).
+      if (!isChartName(name) || !version || !isChartVersion(version) || !first || out.has(key(name, version))) continue;
       let url: string;
       try {
         url = new URL(first, indexUrl).href;
       } catch {
         continue;
       }
-      const hex = typeof item.digest === 'string' && /^[0-9a-f]{64}$/.test(item.digest) ? item.digest : undefined;
+      const hex = indexDigest(item.digest);
       const fields: Record<string, unknown> = { ...item, name, version, urls: [`charts/${chartFileName(name, version)}`] };
       out.set(key(name, version), { entry: { name, version, fields }, url, digest: hex ? `sha256:${hex}` : undefined });
     }
@@ -220,7 +233,7 @@ export class HelmUpstreams implements ChartUpstreams {
       metrics.fetched(label, body.length);
       parsed = parseUpstreamIndex(body, indexUrl);
     } catch (err) {
-      const reason = isPalletError(err, 'TOOMANYREQUESTS') ? 'rate-limited' : body ? 'invalid' : 'unavailable';
+      const reason = body ? 'invalid' : upstreamErrorReason(err);
       metrics.error(label, reason);
       const why = body ? `the upstream index is not usable: ${message(err)}` : message(err);
       if (!stored) throw new PalletError('UNAVAILABLE', `upstream ${label} index could not be fetched: ${why}`, { upstream: label });

@@ -40,6 +40,7 @@ import type { BlobRead, OpenBlobOptions, PullService } from '../registry/pulls.j
 import { readUpstreamConfig, type SecretCodec, type UpstreamConfig } from '../registry/registries.js';
 import type { RepositoryTarget } from '../registry/repositories.js';
 import { RegistryClient, registryEndpoint } from './client.js';
+import { isEgressRefused, type EgressPolicy } from './egress.js';
 import type { UpstreamMetrics } from './metrics.js';
 import { BlobTee } from './tee.js';
 
@@ -81,7 +82,12 @@ export interface PullThroughOptions {
   notFoundTtlMs: number;
   /** Largest manifest accepted from an upstream. */
   manifestMaxBytes: number;
+  /** Hosts besides a proxy's own that may receive its credentials as token service. */
+  tokenRealmHosts?: readonly string[];
 }
+
+/** Docker Hub's token service, trusted with the credentials of `dockerhub` proxies. */
+const DOCKER_HUB_TOKEN_HOST = 'auth.docker.io';
 
 export interface PullThroughDeps {
   local: PullService;
@@ -91,6 +97,8 @@ export interface PullThroughDeps {
   secrets: SecretCodec;
   metrics: UpstreamMetrics;
   log: UpstreamLog;
+  /** Where upstream connections may go; every upstream client uses its agents. */
+  egress: EgressPolicy;
 }
 
 /** Local answers that mean "not here" (try the upstreams). */
@@ -109,6 +117,14 @@ function isMiss(err: unknown): boolean {
 
 function isFailure(err: unknown): boolean {
   return err instanceof PalletError && FAILURES.includes(err.code);
+}
+
+/** The `reason` label of `pallet_upstream_errors_total` for a failed upstream request. */
+export function upstreamErrorReason(err: unknown): string {
+  if (isPalletError(err, 'TOOMANYREQUESTS')) return 'rate-limited';
+  if (isPalletError(err, 'DENIED')) return 'denied';
+  if (err instanceof PalletError && isEgressRefused({ code: err.detail?.reason })) return 'address-refused';
+  return 'unavailable';
 }
 
 function message(err: unknown): string {
@@ -654,10 +670,19 @@ export class PullThrough implements PullService {
       onBytes: (n) => metrics.fetched(proxy.label, n),
     });
     const started = Date.now();
+    // An error of the upstream body (connection reset, body cut off) is the upstream's failure:
+    // UNAVAILABLE, so the next upstream is tried, never the client's "upload invalid".
+    let broken: unknown;
+    body.on('error', (err) => (broken ??= err));
     const writing = opts.write(tee.cache).catch((err: unknown) => {
       const wrong = isPalletError(err, 'DIGEST_INVALID') || isPalletError(err, 'BLOB_UPLOAD_INVALID');
       metrics.error(proxy.label, wrong ? 'digest-mismatch' : this.reason(err));
       log.warn({ upstream: proxy.label, ...opts.fields(), reason: message(err) }, `upstream: ${opts.what} fetch failed; nothing was cached`);
+      if (broken !== undefined && !(err instanceof PalletError)) {
+        throw new PalletError('UNAVAILABLE', `upstream ${proxy.label} broke off the ${opts.what} body (${message(broken)}); nothing was cached`, {
+          upstream: proxy.label,
+        });
+      }
       if (!wrong) throw err;
       throw opts.mismatch(err);
     });
@@ -761,6 +786,8 @@ export class PullThrough implements PullService {
           dockerHub: config.source === 'dockerhub',
           ...(config.credentials ? { credentials: config.credentials } : {}),
           timeoutMs: this.options.timeoutMs,
+          egress: this.deps.egress,
+          tokenRealmHosts: [...(this.options.tokenRealmHosts ?? []), ...(config.source === 'dockerhub' ? [DOCKER_HUB_TOKEN_HOST] : [])],
           userAgent: 'pallet-upstream-proxy',
           observer: this.deps.metrics.observer(label),
         }),
@@ -780,9 +807,7 @@ export class PullThrough implements PullService {
   }
 
   private reason(err: unknown): string {
-    if (isPalletError(err, 'TOOMANYREQUESTS')) return 'rate-limited';
-    if (isPalletError(err, 'DENIED')) return 'denied';
-    return 'unavailable';
+    return upstreamErrorReason(err);
   }
 
   close(): void {

@@ -61,7 +61,8 @@ async function serveFolder(dir: string): Promise<StaticRepo> {
 }
 
 describe('helm upstream proxies of classic chart repositories (helm 3.6.2, static HTTP upstreams)', () => {
-  const server = useServer({ label: 'e2e-helm-upstream' });
+  // The chart repositories run on loopback, which Pallet refuses unless allow-listed.
+  const server = useServer({ label: 'e2e-helm-upstream', env: { PALLET_UPSTREAM_ALLOWED_NETWORKS: '127.0.0.1/32' } });
   let home: string;
   let one: StaticRepo;
   let two: StaticRepo;

@@ -42,7 +42,8 @@ async function sha256Of(res: Response): Promise<{ digest: string; bytes: number 
 describe('upstream proxies against CNCF Distribution', () => {
   const server = useServer({
     label: 'e2e-upstream',
-    env: { PALLET_UPSTREAM_TIMEOUT_MS: '5000', PALLET_UPSTREAM_NOT_FOUND_TTL_SECONDS: '1' },
+    // The upstreams run on loopback, which Pallet refuses unless allow-listed.
+    env: { PALLET_UPSTREAM_TIMEOUT_MS: '5000', PALLET_UPSTREAM_NOT_FOUND_TTL_SECONDS: '1', PALLET_UPSTREAM_ALLOWED_NETWORKS: '127.0.0.1/32' },
   });
   let work: string;
   let upstream: Distribution;

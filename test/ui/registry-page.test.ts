@@ -18,7 +18,8 @@ import { useServer } from '../helpers/server.js';
 import { Skopeo } from '../helpers/skopeo.js';
 
 describe('web UI: a registry page', { timeout: 180_000 }, () => {
-  const server = useServer({ label: 'ui-registry' });
+  // One proxy below points at this same server on loopback, which needs the allow-list.
+  const server = useServer({ label: 'ui-registry', env: { PALLET_UPSTREAM_ALLOWED_NETWORKS: '127.0.0.1/32' } });
   const browser = useBrowser();
   let page: Page;
   let work: string;

@@ -32,6 +32,9 @@ export const OCI_ERRORS: Record<ErrorCode, { status: number; code: string }> = {
 
 export function sendOciError(reply: FastifyReply, code: ErrorCode, message: string, detail?: unknown): FastifyReply {
   const entry = OCI_ERRORS[code];
+  // An upstream's rate limit is passed on with its Retry-After, so clients wait as long.
+  const retryAfter = (detail as { retryAfter?: unknown } | null | undefined)?.retryAfter;
+  if (code === 'TOOMANYREQUESTS' && typeof retryAfter === 'number') reply.header('Retry-After', String(retryAfter));
   return reply
     .code(entry.status)
     .header('Content-Type', 'application/json')
