@@ -32,6 +32,9 @@ export const userCreateBody = closed(
 
 export const userPatchBody = closed({
   password,
+  currentPassword: str('The current password: required to change your own password (not for an administrator resetting another user\'s); write-only', {
+    maxLength: MAX_PASSWORD_LENGTH,
+  }),
   email,
   admin: bool('Global administrator (administrators only)'),
   disabled: bool('A disabled user cannot log in and its tokens stop working (administrators only)'),

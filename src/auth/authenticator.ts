@@ -108,6 +108,20 @@ export class Authenticator {
     return user;
   }
 
+  /**
+   * Checks that `password` is the user's current password (before a password change): a
+   * failure counts like a failed login. DENIED when it is not.
+   */
+  async confirmPassword(user: UserRecord, password: string, address: string): Promise<void> {
+    try {
+      const checked = await this.#checkPassword(user.username, password, address, 'password-change');
+      if (checked.id === user.id) return;
+    } catch (err) {
+      if (!(err instanceof PalletError && err.code === 'UNAUTHORIZED')) throw err;
+    }
+    throw new PalletError('DENIED', 'the current password is wrong', { field: 'currentPassword' });
+  }
+
   /** An access token, optionally presented with a username that must be its owner's. */
   async accessToken(token: string, address: string, username?: string): Promise<UserPrincipal> {
     this.#checkLimit(username, address);

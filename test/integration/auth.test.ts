@@ -152,6 +152,41 @@ describe('identity and access (inject, SQLite)', () => {
     assert.equal(res.statusCode, 403);
   });
 
+  it('the token service grants nothing for an invalid repository name', async () => {
+    for (const authorization of [basic('alice', alicePassword), ADMIN]) {
+      for (const name of ['acme/r/../../globex/r/app', 'acme/r/app:latest', 'acme/r/./app', 'acme/r/APP', 'acme/r//app', 'acme/r']) {
+        const res = await inject({ method: 'GET', url: `/v2/token?scope=${encodeURIComponent(`repository:${name}:pull,push,delete`)}`, headers: { authorization } });
+        assert.equal(res.statusCode, 200, res.body);
+        const claims = JSON.parse(Buffer.from((JSON.parse(res.body) as { token: string }).token.split('.')[1]!, 'base64url').toString()) as {
+          access: Array<{ name: string; actions: string[] }>;
+        };
+        assert.ok(claims.access.every((a) => a.actions.length === 0), `${name}: ${JSON.stringify(claims.access)}`);
+      }
+    }
+  });
+
+  it('asks for the current password when users change their own, not when an administrator resets another', async () => {
+    const first = `carol-${randomBytes(6).toString('hex')}`;
+    const second = `carol-${randomBytes(6).toString('hex')}`;
+    const third = `carol-${randomBytes(6).toString('hex')}`;
+    for (const p of [first, second, third]) secrets.set(p, '');
+    assert.equal((await asAdmin({ method: 'POST', url: '/api/v1/users', payload: { username: 'carol', password: first } })).statusCode, 201);
+    const patch = (authorization: string, payload: Record<string, unknown>) => inject({ method: 'PATCH', url: '/api/v1/users/carol', payload, headers: { authorization } });
+    const missing = await patch(basic('carol', first), { password: second });
+    assert.equal(missing.statusCode, 400, missing.body);
+    assert.match((JSON.parse(missing.body) as { message: string }).message, /currentPassword/);
+    assert.equal((await patch(basic('carol', first), { password: second, currentPassword: 'not-the-password' })).statusCode, 403);
+    const { token } = await createToken(basic('carol', first), { name: 'carol-admin', scopes: ['read', 'admin'] });
+    assert.equal((await patch(`Bearer ${token}`, { password: second })).statusCode, 400, 'a token needs it too');
+    assert.equal((await patch(basic('carol', first), { email: 'carol@example.com' })).statusCode, 200, 'email alone needs none');
+    assert.equal((await patch(basic('carol', first), { password: second, currentPassword: first })).statusCode, 200);
+    assert.equal((await inject({ method: 'GET', url: '/v2/', headers: { authorization: basic('carol', second) } })).statusCode, 200);
+    assert.equal((await asAdmin({ method: 'PATCH', url: '/api/v1/users/carol', payload: { password: third } })).statusCode, 200, 'an administrator resets it');
+    assert.equal((await inject({ method: 'GET', url: '/v2/', headers: { authorization: basic('carol', third) } })).statusCode, 200);
+    const own = await asAdmin({ method: 'PATCH', url: '/api/v1/users/admin', payload: { password: 'another-admin-password' } });
+    assert.equal(own.statusCode, 400, 'an administrator changing its own password needs it as well');
+  });
+
   it('refuses JWTs signed by another key, with alg none, or for another repository', async () => {
     const { privateKey } = await generateKeyPair('ES256');
     const realToken = JSON.parse(
