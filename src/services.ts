@@ -108,6 +108,7 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
   );
   uploadJanitor.start(Math.min(config.uploads.staleAfterSeconds * 1000, 10 * 60 * 1000));
   const upstreamSecrets = new SecretBox(options.upstreamSecretKey ?? randomBytes(32));
+  const metrics = options.metrics ?? new MetricsRegistry();
   const auth = new Auth(
     identity,
     store,
@@ -116,11 +117,10 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
       warn: (msg) => log.warn(msg),
       error: (err, msg) => log.error({ err }, msg),
     },
-    upstreamSecrets,
+    { secrets: upstreamSecrets, metrics },
   );
   const registries = (options.quotaStore ? new SettingsRegistryService({ quotas: options.quotaStore, ...(cleanup ? { cleanup } : {}) }, store, blobs, externalBaseUrl(config), upstreamSecrets) : new RegistryService(store, blobs, externalBaseUrl(config), upstreamSecrets));
   const repositories = new RepositoryResolver(store);
-  const metrics = options.metrics ?? new MetricsRegistry();
   const upstreamMetrics = new UpstreamMetrics(metrics);
   const charts = options.helmStore
     ? new ChartService(store, options.helmStore, blobs, { allowOverwrite: config.helm.allowOverwrite })
