@@ -117,7 +117,7 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
       warn: (msg) => log.warn(msg),
       error: (err, msg) => log.error({ err }, msg),
     },
-    { secrets: upstreamSecrets, metrics },
+    { secrets: upstreamSecrets, metrics, audit: config.audit, ...(gcStore ? { locks: gcStore } : {}) },
   );
   const registries = (options.quotaStore ? new SettingsRegistryService({ quotas: options.quotaStore, ...(cleanup ? { cleanup } : {}) }, store, blobs, externalBaseUrl(config), upstreamSecrets) : new RegistryService(store, blobs, externalBaseUrl(config), upstreamSecrets));
   const repositories = new RepositoryResolver(store);

@@ -147,7 +147,7 @@ export const meSchema: Schema = {
 
 export const auditSchema: Schema = {
   type: 'object',
-  required: ['id', 'at', 'actor', 'action', 'target', 'outcome', 'address', 'details'],
+  required: ['id', 'at', 'actor', 'action', 'target', 'outcome', 'address', 'details', 'count', 'lastAt'],
   properties: {
     id: str('Event id'),
     at: time('When'),
@@ -157,6 +157,8 @@ export const auditSchema: Schema = {
     outcome: str('success or failure', { enum: ['success', 'failure'] }),
     address: str('Client address'),
     details: { type: 'object', additionalProperties: true, description: 'Context (never a secret)' },
+    count: { type: 'integer', minimum: 1, description: 'How many times it happened: a failure repeated within a minute shares one row' },
+    lastAt: time('When it last happened'),
   },
 };
 

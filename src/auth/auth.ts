@@ -10,7 +10,7 @@ import type { IdentityStore } from '../metadata/identity-store.js';
 import type { MetadataStore } from '../metadata/store.js';
 import { AccessControl } from './access.js';
 import { AccessTokenService } from './access-tokens.js';
-import { AuditLog } from './audit.js';
+import { AuditLog, type AuditSettings, type JobLocks } from './audit.js';
 import { Authenticator } from './authenticator.js';
 import { MemberService } from './members.js';
 import { OciTokenSigner, type SecretSealer } from './oci-tokens.js';
@@ -29,8 +29,12 @@ export interface AuthLog {
 export interface AuthOptions {
   /** Seals the token signing key at rest (the server's secret box); plain when omitted. */
   secrets?: SecretSealer;
-  /** Where the throttle and the audit log register their metrics. */
+  /** Where the throttle registers its metrics. */
   metrics?: Registry;
+  /** Audit retention; without it the audit log is not pruned. */
+  audit?: AuditSettings;
+  /** One replica at a time for the audit retention job; without it every process prunes. */
+  locks?: JobLocks;
 }
 
 export class Auth {
@@ -44,6 +48,7 @@ export class Auth {
   readonly authenticator: Authenticator;
   readonly audit: AuditLog;
   readonly throttle: LoginThrottle;
+  readonly #options: AuthOptions;
 
   constructor(
     readonly identity: IdentityStore,
@@ -53,6 +58,7 @@ export class Auth {
     options: AuthOptions = {},
   ) {
     const { secrets } = options;
+    this.#options = options;
     const cacheMs = settings.cacheSeconds * 1000;
     this.enabled = settings.enabled;
     this.audit = new AuditLog(identity, (err) => log.error(err, 'could not write an audit event'));
@@ -86,6 +92,7 @@ export class Auth {
   /** Loads or creates the token signing key; creates `admin` when there is no user yet. */
   async start(adminPassword: string): Promise<void> {
     await this.signer.init();
+    if (this.#options.audit) this.audit.startRetention(this.#options.audit, this.#options.locks);
     await this.users.bootstrap(adminPassword, (generated) =>
       this.log.warn(
         `created the bootstrap administrator "admin" with the generated password ${generated} — ` +
@@ -96,6 +103,7 @@ export class Auth {
 
   async close(): Promise<void> {
     this.throttle.close();
+    this.audit.stop();
     await this.tokens.close();
   }
 }

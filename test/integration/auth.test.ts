@@ -441,3 +441,45 @@ describe('client address behind a reverse proxy (server.trustProxy)', () => {
     }
   });
 });
+
+describe('a bounded audit log', () => {
+  it('caps field sizes, coalesces repeated failures, skips anonymous no-ops and prunes to its limits', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'pallet-audit-'));
+    const { app } = await start(dataDir, { logLevel: 'silent', auth: { maxLoginDelayMs: 0 } });
+    const audit = async (query: string) =>
+      (JSON.parse((await app.server.inject({ method: 'GET', url: `/api/v1/audit?size=500&${query}`, headers: { authorization: ADMIN } })).body) as {
+        items: Array<{ actor: string | null; target: string; address: string; count: number; action: string }>;
+        total: number;
+      });
+    try {
+      const huge = 'x'.repeat(5000);
+      for (let i = 0; i < 40; i++) {
+        const res = await app.server.inject({ method: 'GET', url: '/v2/', headers: { authorization: basic(huge, 'guess-guess') }, remoteAddress: '192.0.2.201' });
+        assert.equal(res.statusCode, 401);
+      }
+      for (let i = 0; i < 20; i++) {
+        const res = await app.server.inject({ method: 'POST', url: '/api/v1/spaces', payload: { path: `p${'y'.repeat(3000)}` }, remoteAddress: '192.0.2.202' });
+        assert.equal(res.statusCode, 401);
+        assert.equal((await app.server.inject({ method: 'POST', url: '/api/v1/auth/logout', remoteAddress: '192.0.2.203' })).statusCode, 204);
+      }
+      const failures = (await audit('action=auth.failure')).items.filter((e) => e.address === '192.0.2.201');
+      assert.equal(failures.length, 1, 'one row for the repeated failure');
+      assert.equal(failures[0]!.count, 40);
+      assert.ok(failures[0]!.actor!.length <= 140 && failures[0]!.actor!.endsWith('[truncated]'), `actor of ${failures[0]!.actor!.length} characters`);
+      const creates = (await audit('action=space.create')).items.filter((e) => e.address === '192.0.2.202');
+      assert.equal(creates.length, 1);
+      assert.equal(creates[0]!.count, 20);
+      assert.ok(creates[0]!.target.length <= 140);
+      assert.equal((await audit('action=auth.logout')).items.filter((e) => e.address === '192.0.2.203').length, 0, 'an anonymous logout changes nothing');
+
+      const total = (await audit('')).total;
+      assert.ok(total >= 2);
+      assert.equal(await app.services.auth.audit.prune({ retentionDays: 90, maxRows: 1 }), total - 1);
+      assert.equal((await audit('')).total, 1);
+      assert.equal(await app.services.auth.audit.prune({ retentionDays: 0, maxRows: 0 }), 0, '0 and 0 keep everything');
+    } finally {
+      await app.server.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
