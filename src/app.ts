@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { trustProxyOption } from './base/client-address.js';
 import type { Config } from './config/config.js';
 import { openDatabase } from './metadata/open.js';
 import { SqlGcStore } from './metadata/sql-gc-store.js';
@@ -97,6 +98,8 @@ export function buildServer(services: Services, log: Logger): FastifyInstance {
     return503OnClosing: true,
     bodyLimit: 1024 * 1024,
     routerOptions: { ignoreDuplicateSlashes: true },
+    // request.ip: the peer, or X-Forwarded-For behind a proxy listed in server.trustProxy.
+    trustProxy: trustProxyOption(services.config.server.trustProxy),
   });
   server.addHook('onSend', async (request, reply) => {
     reply.header('X-Request-Id', request.id);

@@ -109,6 +109,7 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
   );
   uploadJanitor.start(Math.min(config.uploads.staleAfterSeconds * 1000, 10 * 60 * 1000));
   const upstreamSecrets = new SecretBox(options.upstreamSecretKey ?? randomBytes(32));
+  const metrics = options.metrics ?? new MetricsRegistry();
   const auth = new Auth(
     identity,
     store,
@@ -117,12 +118,11 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
       warn: (msg) => log.warn(msg),
       error: (err, msg) => log.error({ err }, msg),
     },
-    upstreamSecrets,
+    { secrets: upstreamSecrets, metrics, audit: config.audit, ...(gcStore ? { locks: gcStore } : {}) },
   );
   const egress = new EgressPolicy({ allowedNetworks: config.upstream.allowedNetworks, setting: 'upstream.allowedNetworks' });
   const registries = (options.quotaStore ? new SettingsRegistryService({ quotas: options.quotaStore, ...(cleanup ? { cleanup } : {}) }, store, blobs, externalBaseUrl(config), upstreamSecrets, egress) : new RegistryService(store, blobs, externalBaseUrl(config), upstreamSecrets, egress));
   const repositories = new RepositoryResolver(store);
-  const metrics = options.metrics ?? new MetricsRegistry();
   const upstreamMetrics = new UpstreamMetrics(metrics);
   const charts = options.helmStore
     ? new ChartService(store, options.helmStore, blobs, { allowOverwrite: config.helm.allowOverwrite })

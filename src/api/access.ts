@@ -15,10 +15,12 @@
  *   `pull` (or public) reads them, their setup and their artifacts; `delete` removes versions.
  * - members: readers list them; `manage` sets and removes roles up to admin; `own` is needed to
  *   make, change or remove an owner.
- * - users and the audit log: global administrators (a user may read and change its own
- *   password and email).
+ * - users and the audit log: global administrators, never through a token limited to a space
+ *   or registry (a user may read and change its own email, and its password giving the
+ *   current one).
  * - access tokens: any user lists its own; creating or revoking one needs a password, a session
- *   or a token with the `admin` scope, so a narrow token cannot mint a broader one.
+ *   or a token with the `admin` scope, and a token creates or revokes only tokens within its
+ *   own scopes, limit and expiry (`access-tokens.ts`), so a narrow token cannot mint a broader one.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Viewer } from '../auth/access.js';

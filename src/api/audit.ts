@@ -2,7 +2,8 @@
  * The audit trail of the management API: `GET /api/v1/audit` (global administrators), and the
  * hook that records every state-changing API request (its action name from AUDIT_ACTIONS, the
  * actor, the target named by path parameters or, on creation, by the body's name fields; never
- * a body otherwise). Failed authentications are recorded by the authenticator itself.
+ * a body otherwise). Failed authentications are recorded by the authenticator itself. Field
+ * sizes, repeated failures and retention are bounded by `src/auth/audit.ts`.
  * `plugin.ts` refuses to start when a state-changing route has no action name here.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -55,10 +56,14 @@ export function auditHook(services: Services, prefix: string) {
     if (!entry) return;
     // A failed login is already recorded (with its reason) by the authenticator.
     if (entry.action === 'auth.login' && reply.statusCode >= 400) return;
+    const principal = principalOf(request);
+    // An anonymous request that succeeded changed nothing (a logout without a session): not
+    // worth a row anyone on the network could add.
+    if (principal.kind === 'anonymous' && reply.statusCode < 400) return;
     const params = (request.params ?? {}) as Record<string, string>;
     const body = request.body !== null && typeof request.body === 'object' ? (request.body as Record<string, unknown>) : {};
     await services.auth.audit.record({
-      actor: actorName(principalOf(request)) ?? (entry.action === 'auth.login' ? join(body.username) : null),
+      actor: actorName(principal) ?? (entry.action === 'auth.login' ? join(body.username) : null),
       action: entry.action,
       target: entry.target(params, body),
       outcome: reply.statusCode < 400 ? 'success' : 'failure',

@@ -32,6 +32,9 @@ export const userCreateBody = closed(
 
 export const userPatchBody = closed({
   password,
+  currentPassword: str('The current password: required to change your own password (not for an administrator resetting another user\'s); write-only', {
+    maxLength: MAX_PASSWORD_LENGTH,
+  }),
   email,
   admin: bool('Global administrator (administrators only)'),
   disabled: bool('A disabled user cannot log in and its tokens stop working (administrators only)'),
@@ -144,7 +147,7 @@ export const meSchema: Schema = {
 
 export const auditSchema: Schema = {
   type: 'object',
-  required: ['id', 'at', 'actor', 'action', 'target', 'outcome', 'address', 'details'],
+  required: ['id', 'at', 'actor', 'action', 'target', 'outcome', 'address', 'details', 'count', 'lastAt'],
   properties: {
     id: str('Event id'),
     at: time('When'),
@@ -154,6 +157,8 @@ export const auditSchema: Schema = {
     outcome: str('success or failure', { enum: ['success', 'failure'] }),
     address: str('Client address'),
     details: { type: 'object', additionalProperties: true, description: 'Context (never a secret)' },
+    count: { type: 'integer', minimum: 1, description: 'How many times it happened: a failure repeated within a minute shares one row' },
+    lastAt: time('When it last happened'),
   },
 };
 

@@ -316,7 +316,7 @@ export const OPENAPI_DOCUMENT: Json = {
       patch: op({
         tag: 'users',
         summary: 'Change a user',
-        description: 'A user may change its own password and email; admin and disabled are for administrators. The last enabled administrator cannot be demoted or disabled (409). A password change or a disable ends the user’s sessions.',
+        description: 'A user may change its own password (with `currentPassword`: 400 when missing, 403 when wrong) and email, not through a token limited to a space or registry; admin and disabled are for administrators, who reset other users’ passwords without `currentPassword`. The last enabled administrator cannot be demoted or disabled (409). A password change or a disable ends the user’s sessions.',
         operationId: 'updateUser',
         params: ['username'],
         body: userPatchBody,
@@ -329,7 +329,7 @@ export const OPENAPI_DOCUMENT: Json = {
       post: op({
         tag: 'tokens',
         summary: 'Create an access token',
-        description: 'The token is in this response only. Needs a password, a session or a token with the admin scope.',
+        description: 'The token is in this response only. Needs a password, a session or a token with the admin scope. Created through a token, the new token never exceeds it: scopes within its scopes, limited to its space (or inside it) or its registry, expiring no later (403 otherwise; an omitted expiry is shortened to the creator’s).',
         operationId: 'createToken',
         body: tokenCreateBody,
         ok: { status: 201, description: 'The token, shown once', schema: ref('TokenCreated') },
@@ -338,7 +338,7 @@ export const OPENAPI_DOCUMENT: Json = {
       get: op({ tag: 'tokens', summary: 'List the caller’s access tokens (never their values)', operationId: 'listTokens', ok: { status: 200, description: 'The tokens', schema: ref('TokenList') }, errors: [] }),
     },
     '/user/tokens/{id}': {
-      delete: op({ tag: 'tokens', summary: 'Revoke an access token', operationId: 'revokeToken', params: ['id'], ok: { status: 204, description: 'Revoked' }, errors: [404] }),
+      delete: op({ tag: 'tokens', summary: 'Revoke an access token (through a limited token: only tokens within its limits)', operationId: 'revokeToken', params: ['id'], ok: { status: 204, description: 'Revoked' }, errors: [404] }),
     },
     '/spaces/{path}/members': {
       get: op({ tag: 'members', summary: 'List the members of a space', operationId: 'listMembers', params: ['path'], ok: { status: 200, description: 'The members', schema: ref('MemberList') }, errors: [404] }),

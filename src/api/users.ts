@@ -1,9 +1,11 @@
 /**
- * `/api/v1/users` (global administrators; a user may read and change its own password and
- * email) and `/api/v1/user/tokens` (the caller's own access tokens).
+ * `/api/v1/users` (global administrators; a user may read and change its own password, giving
+ * the current one, and email) and `/api/v1/user/tokens` (the caller's own access tokens).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { isUnlimited } from '../auth/access.js';
 import type { NewAccessTokenInput } from '../auth/access-tokens.js';
+import { PalletError } from '../base/errors.js';
 import type { NewUserInput, UserPatchInput } from '../auth/users.js';
 import type { Services } from '../services.js';
 import { ApiAccess } from './access.js';
@@ -53,19 +55,36 @@ export function userRoutes(app: FastifyInstance, services: Services): void {
     },
   );
 
-  app.patch<{ Params: UserParams; Body: UserPatchInput }>(
+  app.patch<{ Params: UserParams; Body: UserPatchInput & { currentPassword?: unknown } }>(
     '/users/:username',
     { schema: { body: userPatchBody, response: withErrors({ 200: userSchema }) } },
     async (request) => {
-      // Users change their own password and email (not through a narrow token); the rest is
-      // for administrators.
-      const { admin, disabled } = request.body;
-      if (isSelf(request, request.params.username) && admin === undefined && disabled === undefined) {
-        access.strongUser(request, 'changing a user');
+      // Users change their own password and email (not through a narrow or limited token); the
+      // rest is for administrators. Changing one's own password needs the current one, however
+      // the request authenticated; an administrator resetting another user's does not.
+      const { admin, disabled, password, currentPassword, ...rest } = request.body;
+      const self = isSelf(request, request.params.username);
+      if (self && admin === undefined && disabled === undefined) {
+        const principal = access.strongUser(request, 'changing a user');
+        if (principal.token && !isUnlimited(principal.token)) {
+          throw new PalletError('DENIED', 'changing a user needs a password, a session or an access token without a space or registry limit');
+        }
       } else {
         access.requireAdmin(request, `change user ${request.params.username}`);
       }
-      return users.update(request.params.username, request.body);
+      if (self && password !== undefined) {
+        const { user } = access.user(request);
+        if (typeof currentPassword !== 'string' || currentPassword === '') {
+          throw new PalletError('INVALID_ARGUMENT', 'currentPassword is required to change your own password', { field: 'currentPassword' });
+        }
+        await services.auth.authenticator.confirmPassword(user, currentPassword, request.ip);
+      }
+      return users.update(request.params.username, {
+        ...rest,
+        ...(admin !== undefined ? { admin } : {}),
+        ...(disabled !== undefined ? { disabled } : {}),
+        ...(password !== undefined ? { password } : {}),
+      });
     },
   );
 
@@ -85,8 +104,8 @@ export function userRoutes(app: FastifyInstance, services: Services): void {
     '/user/tokens',
     { schema: { body: tokenCreateBody, response: withErrors({ 201: tokenCreatedSchema }) } },
     async (request, reply) => {
-      const { user } = access.strongUser(request, 'creating an access token');
-      const { view, token } = await tokens.create(user, request.body);
+      const { user, token: creator } = access.strongUser(request, 'creating an access token');
+      const { view, token } = await tokens.create(user, request.body, creator);
       return reply.code(201).header('Cache-Control', 'no-store').send({ ...view, token });
     },
   );
@@ -101,8 +120,8 @@ export function userRoutes(app: FastifyInstance, services: Services): void {
     '/user/tokens/:id',
     { schema: { response: errorResponses } },
     async (request, reply) => {
-      const { user } = access.strongUser(request, 'revoking an access token');
-      await tokens.revoke(user, request.params.id);
+      const { user, token: by } = access.strongUser(request, 'revoking an access token');
+      await tokens.revoke(user, request.params.id, by);
       return reply.code(204).send();
     },
   );

@@ -11,7 +11,7 @@
 import { PalletError } from '../base/errors.js';
 import type { AccessTokenRecord, IdentityStore, UserRecord } from '../metadata/identity-store.js';
 import type { MetadataStore } from '../metadata/store.js';
-import { isTokenScope, TOKEN_SCOPES, type TokenScope } from './roles.js';
+import { isSameOrAncestor, isTokenScope, TOKEN_SCOPES, type TokenScope } from './roles.js';
 import { ACCESS_TOKEN_PREFIX, randomSecret, sha256Hex } from './secrets.js';
 import { TtlCache } from './ttl-cache.js';
 
@@ -68,7 +68,14 @@ export class AccessTokenService {
     this.#timer.unref();
   }
 
-  async create(user: UserRecord, input: NewAccessTokenInput): Promise<{ view: AccessTokenView; token: string }> {
+  /**
+   * Creates a token of `user`. When `creator` (the token the request authenticated with) is
+   * given, the new token never exceeds it: its scopes are a subset of the creator's, its space
+   * or registry lies inside the creator's limit, and it expires no later (DENIED otherwise).
+   * An omitted limit is not inherited (a limited creator must name one: DENIED); an omitted
+   * expiry is the default, shortened to the creator's.
+   */
+  async create(user: UserRecord, input: NewAccessTokenInput, creator?: AccessTokenRecord): Promise<{ view: AccessTokenView; token: string }> {
     const name = input.name;
     if (typeof name !== 'string' || name.trim().length === 0 || name.length > 100) {
       throw invalid('name must be a non-empty string of at most 100 characters', 'name');
@@ -97,6 +104,11 @@ export class AccessTokenService {
       if (!registry) throw new PalletError('NOT_FOUND', `registry "${root}/${identifier}" does not exist`, { registry: `${root}/${identifier}` });
       registryId = registry.id;
     }
+    let expiresAt = Date.now() + days * DAY_MS;
+    if (creator) {
+      if (input.expiresInDays === undefined && creator.expiresAt !== null) expiresAt = Math.min(expiresAt, creator.expiresAt);
+      await this.#checkWithin(creator, { scopes: scopes as string[], spaceId, registryId, expiresAt });
+    }
     const token = randomSecret(ACCESS_TOKEN_PREFIX);
     const record = await this.identity.createAccessToken({
       userId: user.id,
@@ -105,9 +117,39 @@ export class AccessTokenService {
       scopes: [...new Set(scopes as TokenScope[])].sort((a, b) => TOKEN_SCOPES.indexOf(a) - TOKEN_SCOPES.indexOf(b)),
       spaceId,
       registryId,
-      expiresAt: Date.now() + days * DAY_MS,
+      expiresAt,
     });
     return { view: await this.#view(record), token };
+  }
+
+  /** DENIED unless `inner` (scopes, limit, expiry) lies within what `outer` allows. */
+  async #checkWithin(outer: AccessTokenRecord, inner: Pick<AccessTokenRecord, 'scopes' | 'spaceId' | 'registryId' | 'expiresAt'>): Promise<void> {
+    const wider = inner.scopes.filter((s) => !outer.scopes.includes(s));
+    if (wider.length > 0) {
+      throw new PalletError('DENIED', `a token cannot grant scopes it does not hold: ${wider.join(', ')}`, { field: 'scopes' });
+    }
+    if (outer.expiresAt !== null && (inner.expiresAt === null || inner.expiresAt > outer.expiresAt)) {
+      throw new PalletError('DENIED', 'a token cannot create a token that outlives it', { field: 'expiresInDays' });
+    }
+    if (outer.registryId !== null && inner.registryId !== outer.registryId) {
+      throw new PalletError('DENIED', 'a token limited to a registry can only create tokens limited to that registry', { field: 'registry' });
+    }
+    if (outer.spaceId !== null) {
+      const limit = await this.#spacePath(outer.spaceId);
+      const inside = inner.registryId !== null ? await this.#registrySpacePath(inner.registryId) : inner.spaceId !== null ? await this.#spacePath(inner.spaceId) : undefined;
+      if (limit === undefined || inside === undefined || !isSameOrAncestor(limit, inside)) {
+        throw new PalletError('DENIED', 'a token limited to a space can only create tokens limited to that space, its projects or their registries', { field: 'space' });
+      }
+    }
+  }
+
+  async #spacePath(id: string): Promise<string | undefined> {
+    return (await this.metadata.findSpaceById(id))?.path;
+  }
+
+  async #registrySpacePath(id: string): Promise<string | undefined> {
+    const registry = await this.metadata.findRegistryById(id);
+    return registry ? this.#spacePath(registry.spaceId) : undefined;
   }
 
   async list(user: UserRecord): Promise<AccessTokenView[]> {
@@ -115,8 +157,15 @@ export class AccessTokenService {
     return Promise.all(records.map((r) => this.#view(r)));
   }
 
-  /** Revokes one of the user's tokens; NOT_FOUND when the user has none with this id. */
-  async revoke(user: UserRecord, id: string): Promise<void> {
+  /**
+   * Revokes one of the user's tokens; NOT_FOUND when the user has none with this id. Through a
+   * token (`by`), only that token itself or one within its limits (DENIED otherwise).
+   */
+  async revoke(user: UserRecord, id: string, by?: AccessTokenRecord): Promise<void> {
+    if (by && by.id !== id) {
+      const target = (await this.identity.listAccessTokens(user.id)).find((t) => t.id === id);
+      if (target) await this.#checkWithin(by, target);
+    }
     if (!(await this.identity.deleteAccessToken(user.id, id))) {
       throw new PalletError('NOT_FOUND', `access token ${id} does not exist`, { id });
     }

@@ -5,7 +5,8 @@
  * role the user holds on the space or any of its ancestors. A public registry adds pull for
  * everyone. An access token narrows its user's actions: to its scopes, and to its space (and
  * that space's projects) or its one registry when it names one; management (`manage`, `own`,
- * user administration) needs the token's `admin` scope. Pull of a public registry stays open
+ * user administration) needs the token's `admin` scope, and user administration (global
+ * administrator rights) a token without a space or registry limit. Pull of a public registry stays open
  * to a token of another space, as it is to anonymous callers.
  *
  * The hot path reads a user's memberships through a cache of `cacheMs` (per replica), so a
@@ -13,7 +14,7 @@
  * process clear the cache at once.
  */
 import { PalletError } from '../base/errors.js';
-import type { IdentityStore, MemberRole, UserRecord } from '../metadata/identity-store.js';
+import type { AccessTokenRecord, IdentityStore, MemberRole, UserRecord } from '../metadata/identity-store.js';
 import type { MetadataStore } from '../metadata/store.js';
 import type { Principal } from './principal.js';
 import { ACTIONS, isSameOrAncestor, roleActions, scopeActions, strongerRole, type Action } from './roles.js';
@@ -75,11 +76,16 @@ export class AccessControl {
     return role;
   }
 
-  /** Whether the principal administers users and root spaces. */
+  /**
+   * Whether the principal administers users and root spaces: a global administrator by
+   * password or session, or through a token with the `admin` scope and no space or registry
+   * limit. A limited token is never a global administrator, whoever owns it.
+   */
   isGlobalAdmin(principal: Principal): boolean {
     if (principal.kind === 'system') return true;
     if (principal.kind !== 'user' || !principal.user.admin) return false;
-    return principal.token === undefined || principal.token.scopes.includes('admin');
+    const token = principal.token;
+    return token === undefined || (isUnlimited(token) && token.scopes.includes('admin'));
   }
 
   /** Every action the principal holds on the resource. */
@@ -156,10 +162,26 @@ export class Viewer {
     return this.actions(resource).has(action);
   }
 
-  /** Whether the principal holds a role on a space below `spacePath` (to navigate to it). */
+  /**
+   * Whether the principal holds a role on a space below `spacePath` (to navigate to it). A
+   * token counts only roles that reach into its space limit; a registry-limited token none.
+   */
   hasRoleBelow(spacePath: string): boolean {
-    return this.roles.some((m) => m.path.startsWith(`${spacePath}/`));
+    const limit = this.limit;
+    if (limit?.registryId !== undefined) return false;
+    const inside = limit?.spacePath;
+    return this.roles.some((m) => {
+      if (inside === undefined) return m.path.startsWith(`${spacePath}/`);
+      // The role reaches the token's space (or a space inside it) below `spacePath`.
+      const reached = isSameOrAncestor(m.path, inside) ? inside : isSameOrAncestor(inside, m.path) ? m.path : undefined;
+      return reached !== undefined && reached.startsWith(`${spacePath}/`);
+    });
   }
+}
+
+/** Whether an access token has neither a space nor a registry limit. */
+export function isUnlimited(token: AccessTokenRecord): boolean {
+  return token.spaceId === null && token.registryId === null;
 }
 
 export function denial(principal: Principal, action: string, what: string, lead = 'not allowed to'): PalletError {

@@ -1,19 +1,20 @@
 /**
  * The identity and access services of one process, wired over the identity store and the
  * metadata store: users, access tokens, members, web sessions, the token signer, access
- * decisions, authentication with its caches and failure limits, and the audit log.
+ * decisions, authentication with its caches and failed-login throttle, and the audit log.
  * `start()` loads (or creates) the signing key and bootstraps the first administrator.
  */
+import type { Registry } from 'prom-client';
 import type { Config } from '../config/config.js';
 import type { IdentityStore } from '../metadata/identity-store.js';
 import type { MetadataStore } from '../metadata/store.js';
 import { AccessControl } from './access.js';
 import { AccessTokenService } from './access-tokens.js';
-import { AuditLog } from './audit.js';
+import { AuditLog, type AuditSettings, type JobLocks } from './audit.js';
 import { Authenticator } from './authenticator.js';
 import { MemberService } from './members.js';
 import { OciTokenSigner, type SecretSealer } from './oci-tokens.js';
-import { LoginRateLimiter } from './rate-limit.js';
+import { LoginThrottle } from './login-throttle.js';
 import { SessionService } from './sessions.js';
 import { UserService } from './users.js';
 
@@ -23,6 +24,17 @@ export type AuthSettings = Config['auth'];
 export interface AuthLog {
   warn(msg: string): void;
   error(err: unknown, msg: string): void;
+}
+
+export interface AuthOptions {
+  /** Seals the token signing key at rest (the server's secret box); plain when omitted. */
+  secrets?: SecretSealer;
+  /** Where the throttle registers its metrics. */
+  metrics?: Registry;
+  /** Audit retention; without it the audit log is not pruned. */
+  audit?: AuditSettings;
+  /** One replica at a time for the audit retention job; without it every process prunes. */
+  locks?: JobLocks;
 }
 
 export class Auth {
@@ -35,16 +47,18 @@ export class Auth {
   readonly access: AccessControl;
   readonly authenticator: Authenticator;
   readonly audit: AuditLog;
-  readonly limiter: LoginRateLimiter;
+  readonly throttle: LoginThrottle;
+  readonly #options: AuthOptions;
 
   constructor(
     readonly identity: IdentityStore,
     metadata: MetadataStore,
     settings: AuthSettings,
     private readonly log: AuthLog,
-    /** Seals the token signing key at rest (the server's secret box); plain when omitted. */
-    secrets?: SecretSealer,
+    options: AuthOptions = {},
   ) {
+    const { secrets } = options;
+    this.#options = options;
     const cacheMs = settings.cacheSeconds * 1000;
     this.enabled = settings.enabled;
     this.audit = new AuditLog(identity, (err) => log.error(err, 'could not write an audit event'));
@@ -63,17 +77,22 @@ export class Auth {
     this.members = new MemberService(identity, metadata, forget);
     this.sessions = new SessionService(identity, settings.sessionTtlSeconds * 1000);
     this.signer = new OciTokenSigner(identity, { ttlSeconds: settings.tokenTtlSeconds, cacheMs, ...(secrets ? { secrets } : {}) });
-    this.limiter = new LoginRateLimiter({
-      perUser: settings.maxFailedLoginsPerUser,
-      perAddress: settings.maxFailedLoginsPerAddress,
-      windowMs: settings.failedLoginWindowSeconds * 1000,
-    });
-    this.authenticator = new Authenticator({ users: this.users, tokens: this.tokens, limiter: this.limiter, audit: this.audit, cacheMs });
+    this.throttle = new LoginThrottle(
+      {
+        pairFree: settings.maxFailedLoginsPerUser,
+        addressFree: settings.maxFailedLoginsPerAddress,
+        windowMs: settings.failedLoginWindowSeconds * 1000,
+        maxDelayMs: settings.maxLoginDelayMs,
+      },
+      options.metrics,
+    );
+    this.authenticator = new Authenticator({ users: this.users, tokens: this.tokens, throttle: this.throttle, audit: this.audit, cacheMs });
   }
 
   /** Loads or creates the token signing key; creates `admin` when there is no user yet. */
   async start(adminPassword: string): Promise<void> {
     await this.signer.init();
+    if (this.#options.audit) this.audit.startRetention(this.#options.audit, this.#options.locks);
     await this.users.bootstrap(adminPassword, (generated) =>
       this.log.warn(
         `created the bootstrap administrator "admin" with the generated password ${generated} — ` +
@@ -83,6 +102,8 @@ export class Auth {
   }
 
   async close(): Promise<void> {
+    this.throttle.close();
+    this.audit.stop();
     await this.tokens.close();
   }
 }

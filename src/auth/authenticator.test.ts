@@ -17,7 +17,7 @@ import { AccessTokenService } from './access-tokens.js';
 import { AuditLog } from './audit.js';
 import { Authenticator } from './authenticator.js';
 import { hashPassword } from './passwords.js';
-import { LoginRateLimiter } from './rate-limit.js';
+import { LoginThrottle } from './login-throttle.js';
 import { UserService } from './users.js';
 
 class CountingUsers extends UserService {
@@ -40,7 +40,7 @@ describe('Authenticator (basic credentials)', () => {
     new Authenticator({
       users,
       tokens,
-      limiter: new LoginRateLimiter({ perUser: 100, perAddress: 100, windowMs: 60_000 }),
+      throttle: new LoginThrottle({ pairFree: 100, addressFree: 100, windowMs: 60_000, maxDelayMs: 0 }),
       audit: new AuditLog(identity, () => undefined),
       cacheMs,
     });

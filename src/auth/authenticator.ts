@@ -10,9 +10,11 @@
  * Access tokens go through the cached
  * lookup of `access-tokens.ts`.
  *
- * Failures: every failed attempt is counted per username and per address (`rate-limit.ts`) and
- * written to the audit log; over the limit, attempts are refused before any check. Messages
- * never say whether the user exists and never repeat what was presented.
+ * Failures: every failed attempt is written to the audit log and counted by the throttle
+ * (`login-throttle.ts`): a (username, address) pair that keeps failing waits before its next
+ * password check, and failing answers are delayed; nothing is ever refused for others'
+ * failures, a correct password is accepted, and a valid access token is never delayed.
+ * Messages never say whether the user exists and never repeat what was presented.
  */
 import { PalletError } from '../base/errors.js';
 import type { UserRecord } from '../metadata/identity-store.js';
@@ -20,7 +22,7 @@ import type { AccessTokenService } from './access-tokens.js';
 import { looksLikeAccessToken } from './access-tokens.js';
 import type { AuditLog } from './audit.js';
 import type { Principal } from './principal.js';
-import type { LoginRateLimiter } from './rate-limit.js';
+import type { LoginThrottle } from './login-throttle.js';
 import { sha256Hex } from './secrets.js';
 import { TtlCache } from './ttl-cache.js';
 import type { UserService } from './users.js';
@@ -30,7 +32,7 @@ type UserPrincipal = Extract<Principal, { kind: 'user' }>;
 export interface AuthenticatorDeps {
   users: UserService;
   tokens: AccessTokenService;
-  limiter: LoginRateLimiter;
+  throttle: LoginThrottle;
   audit: AuditLog;
   cacheMs: number;
 }
@@ -43,8 +45,6 @@ export class Authenticator {
   /** Verified basic credentials by SHA-256 of user and password; kept stale for a while (see basic). */
   readonly #verified: TtlCache<{ user: UserRecord; verifiedAt: number }>;
   readonly #pending = new Map<string, Promise<UserRecord>>();
-  /** Keys whose rate-limit refusal was audited lately: one audit line per key per minute. */
-  readonly #limitedAudited = new TtlCache<true>(60_000);
 
   constructor(private readonly deps: AuthenticatorDeps) {
     this.#verified = new TtlCache(deps.cacheMs * STALE_FACTOR);
@@ -57,12 +57,11 @@ export class Authenticator {
 
   /**
    * Basic credentials: the password may be the user's password or one of the user's access
-   * tokens. UNAUTHORIZED when wrong, TOOMANYREQUESTS when over the failure limit.
+   * tokens. UNAUTHORIZED when wrong; TOOMANYREQUESTS only when a throttled attempt finds too
+   * many others waiting (see `login-throttle.ts`). Verified pairs skip the throttle.
    */
   async basic(username: string, password: string, address: string): Promise<UserPrincipal> {
     if (looksLikeAccessToken(password)) return this.accessToken(password, address, username);
-    // Over the failure limit, even a pair verified before is refused (two map lookups).
-    this.#checkLimit(username, address);
     const key = sha256Hex(`${username}\u0000${password}`);
     const now = Date.now();
     const cached = this.#verified.get(key, now);
@@ -108,9 +107,22 @@ export class Authenticator {
     return user;
   }
 
-  /** An access token, optionally presented with a username that must be its owner's. */
+  /**
+   * Checks that `password` is the user's current password (before a password change): a
+   * failure counts like a failed login. DENIED when it is not.
+   */
+  async confirmPassword(user: UserRecord, password: string, address: string): Promise<void> {
+    try {
+      const checked = await this.#checkPassword(user.username, password, address, 'password-change');
+      if (checked.id === user.id) return;
+    } catch (err) {
+      if (!(err instanceof PalletError && err.code === 'UNAUTHORIZED')) throw err;
+    }
+    throw new PalletError('DENIED', 'the current password is wrong', { field: 'currentPassword' });
+  }
+
+  /** An access token, optionally presented with a username that must be its owner's. Never delayed when valid. */
   async accessToken(token: string, address: string, username?: string): Promise<UserPrincipal> {
-    this.#checkLimit(username, address);
     const found = looksLikeAccessToken(token) ? await this.deps.tokens.authenticate(token) : undefined;
     if (!found || (username !== undefined && found.user.username !== username)) {
       await this.#failed(username, address, 'token', found ? 'token of another user' : 'unknown, expired or revoked token');
@@ -125,38 +137,29 @@ export class Authenticator {
   }
 
   async #checkPassword(username: string, password: string, address: string, method: string): Promise<UserRecord> {
-    this.#checkLimit(username, address);
+    await this.#throttled(username, address, () => this.deps.throttle.beforeCheck(username, address));
     const result = await this.deps.users.checkLogin(username, password);
     if ('reason' in result) {
       await this.#failed(username, address, method, result.reason);
       throw new PalletError('UNAUTHORIZED', INVALID);
     }
-    this.deps.limiter.succeed(username);
+    this.deps.throttle.succeed(username, address);
     return result.user;
   }
 
-  #checkLimit(username: string | undefined, address: string): void {
+  /** Runs a throttle wait; a refusal (too many waiting) is audited, then thrown. */
+  async #throttled(username: string | undefined, address: string, wait: () => Promise<void>): Promise<void> {
     try {
-      this.deps.limiter.check(username, address);
+      await wait();
     } catch (err) {
-      const key = `${username ?? ''}\u0000${address}`;
-      if (!this.#limitedAudited.get(key)) {
-        this.#limitedAudited.set(key, true);
-        void this.deps.audit.record({
-          actor: username ?? null,
-          action: 'auth.rate_limited',
-          target: username ?? '',
-          outcome: 'failure',
-          address,
-          details: {},
-        });
+      if (err instanceof PalletError && err.code === 'TOOMANYREQUESTS') {
+        await this.deps.audit.record({ actor: username ?? null, action: 'auth.rate_limited', target: username ?? '', outcome: 'failure', address, details: {} });
       }
       throw err;
     }
   }
 
   async #failed(username: string | undefined, address: string, method: string, reason: string): Promise<void> {
-    this.deps.limiter.fail(username, address);
     await this.deps.audit.record({
       actor: username ?? null,
       action: 'auth.failure',
@@ -165,5 +168,6 @@ export class Authenticator {
       address,
       details: { method, reason },
     });
+    await this.#throttled(username, address, () => this.deps.throttle.afterFailure(username, address));
   }
 }

@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { parseTrustProxy } from '../base/client-address.js';
 import { PalletError } from '../base/errors.js';
 
 export interface Config {
@@ -67,11 +68,30 @@ export interface Config {
     cacheSeconds: number;
     /** Expiry of an access token created without `expiresInDays`. */
     tokenDefaultDays: number;
-    /** Failed logins per username within the window before further attempts are refused. */
+    /**
+     * Failed logins of one (username, client address) pair before its password attempts are
+     * delayed (growing delays, never a refusal; see src/auth/login-throttle.ts). 0: never.
+     */
     maxFailedLoginsPerUser: number;
-    /** Failed logins per client address within the window before further attempts are refused. */
+    /** Failed logins of one client address before its failing answers are delayed. 0: never. */
     maxFailedLoginsPerAddress: number;
+    /** How long failures are remembered after the last one. */
     failedLoginWindowSeconds: number;
+    /** Longest throttling delay of one attempt, in milliseconds (0: no delays). */
+    maxLoginDelayMs: number;
+  };
+  server: {
+    /**
+     * Reverse proxies whose `X-Forwarded-For` is believed: comma-separated addresses and CIDRs
+     * (`10.0.0.0/8, 127.0.0.1`). Empty: none; the client address is the peer's.
+     */
+    trustProxy: string;
+  };
+  audit: {
+    /** Audit events older than this many days are deleted (0: kept forever). */
+    retentionDays: number;
+    /** At most this many audit rows are kept, the oldest deleted first (0: no cap). */
+    maxRows: number;
   };
   upstream: {
     /** How long a request to an upstream registry may wait for an answer or the next bytes. */
@@ -122,10 +142,13 @@ export const DEFAULTS: Config = {
     sessionTtlSeconds: 12 * 3600,
     cacheSeconds: 5,
     tokenDefaultDays: 90,
-    maxFailedLoginsPerUser: 10,
-    maxFailedLoginsPerAddress: 100,
+    maxFailedLoginsPerUser: 5,
+    maxFailedLoginsPerAddress: 20,
     failedLoginWindowSeconds: 900,
+    maxLoginDelayMs: 4000,
   },
+  server: { trustProxy: '' },
+  audit: { retentionDays: 90, maxRows: 1_000_000 },
   upstream: { timeoutMs: 30_000, notFoundTtlSeconds: 30, secretKey: '', allowedNetworks: '', tokenRealmHosts: '' },
   helm: { allowOverwrite: false, chartBytes: 20 * 1024 * 1024 },
 };
@@ -214,6 +237,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
   if (!['filesystem', 'memory', 's3'].includes(result.storage)) {
     throw new PalletError('INVALID_ARGUMENT', `config storage: expected filesystem, memory or s3, got ${JSON.stringify(result.storage)}`);
   }
+  parseTrustProxy(result.server.trustProxy);
   return result;
 }
 

@@ -239,6 +239,40 @@ export function identityStoreSuite(name: string, open: () => Promise<OpenedIdent
         const creates = await store.listAudit({ actor, action: 'space.create', limit: 10, offset: 0 });
         assert.equal(creates.total, 3);
         assert.equal((await store.listAudit({ actor, since: Date.now() + 60_000, limit: 10, offset: 0 })).total, 0);
+        assert.ok(all.items.every((e) => e.count === 1 && e.lastAt === e.at));
+      });
+
+      it('coalesces a repeated event within the window into one row with a count', async () => {
+        const actor = unique('guesser');
+        const event = { actor, action: 'auth.failure', target: actor, outcome: 'failure' as const, address: '192.0.2.7', details: { reason: 'wrong password' } };
+        for (let i = 0; i < 3; i++) await store.appendAudit(event, { coalesceMs: 60_000 });
+        await store.appendAudit({ ...event, details: { reason: 'unknown user' } }, { coalesceMs: 60_000 });
+        await store.appendAudit({ ...event, address: '192.0.2.8' }, { coalesceMs: 60_000 });
+        await store.appendAudit(event);
+        const { items, total } = await store.listAudit({ actor, limit: 10, offset: 0 });
+        assert.equal(total, 4);
+        const counts = items.map((e) => `${e.address} ${String(e.details.reason)} ${e.count}`).sort();
+        assert.deepEqual(counts, ['192.0.2.7 unknown user 1', '192.0.2.7 wrong password 1', '192.0.2.7 wrong password 3', '192.0.2.8 wrong password 1']);
+        const three = items.find((e) => e.count === 3)!;
+        assert.ok(three.lastAt >= three.at);
+        // Anonymous events (actor null) coalesce too.
+        const anonymous = { ...event, actor: null, target: '', address: `198.18.${counter % 250}.${++counter % 250}` };
+        for (let i = 0; i < 2; i++) await store.appendAudit(anonymous, { coalesceMs: 60_000 });
+        const recent = await store.listAudit({ action: 'auth.failure', limit: 50, offset: 0 });
+        assert.equal(recent.items.filter((e) => e.address === anonymous.address).map((e) => e.count).join(), '2');
+      });
+
+      it('prunes events older than a time and beyond a row cap, oldest first', async () => {
+        const actor = unique('pruned');
+        for (let i = 0; i < 6; i++) await store.appendAudit({ actor, action: 'space.create', target: `p${i}`, outcome: 'success', address: '', details: {} });
+        const total = (await store.listAudit({ limit: 1, offset: 0 })).total;
+        assert.equal(await store.pruneAudit(0, 0), 0, 'nothing is older than 0; 0 rows is no cap');
+        assert.equal(await store.pruneAudit(0, total - 2), 2, 'the two oldest go');
+        const left = await store.listAudit({ limit: 1000, offset: 0 });
+        assert.equal(left.total, total - 2);
+        assert.ok(left.items.some((e) => e.target === 'p5'), 'the newest stays');
+        assert.equal(await store.pruneAudit(Date.now() + 1000, 0), total - 2, 'everything before a time');
+        assert.equal((await store.listAudit({ limit: 1, offset: 0 })).total, 0);
       });
     });
   });

@@ -122,7 +122,21 @@ export interface NewAuditEvent {
 
 export interface AuditRecord extends NewAuditEvent {
   id: string;
+  /** When it (first) happened. */
   at: number;
+  /** How many times it happened: repeats coalesced into this row (see `appendAudit`). */
+  count: number;
+  /** When it last happened (`at` when once). */
+  lastAt: number;
+}
+
+export interface AppendAuditOptions {
+  /**
+   * Coalesce: when an event with the same action, actor, target, outcome, address and details
+   * was appended less than this long ago, count this one in its row instead of adding a row.
+   * Two replicas racing may each add a row; the count stays exact per row.
+   */
+  coalesceMs?: number;
 }
 
 export interface AuditQuery {
@@ -186,7 +200,12 @@ export interface IdentityStore {
   listSigningKeys(): Promise<SigningKeyRecord[]>;
 
   // Audit log ------------------------------------------------------------------------------
-  appendAudit(event: NewAuditEvent): Promise<AuditRecord>;
+  appendAudit(event: NewAuditEvent, options?: AppendAuditOptions): Promise<AuditRecord>;
   /** Newest first, with the total matching the filter. */
   listAudit(query: AuditQuery): Promise<{ items: AuditRecord[]; total: number }>;
+  /**
+   * Deletes events that happened before `before` (0: none by age), then the oldest beyond
+   * `maxRows` (0: no cap); resolves to how many rows went.
+   */
+  pruneAudit(before: number, maxRows: number): Promise<number>;
 }

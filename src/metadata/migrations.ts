@@ -16,6 +16,7 @@
  */
 import { Migrator, sql } from 'kysely';
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { auditMigration } from './audit-migration.js';
 import { identityMigration } from './identity-migration.js';
 import { helmMigration } from './helm-migration.js';
 import { scaleOutMigration } from './scale-out-migration.js';
@@ -221,7 +222,7 @@ function upstream(dialect: Dialect): Migration {
 export function migrationProvider(dialect: Dialect): MigrationProvider {
   return {
     async getMigrations(): Promise<Record<string, Migration>> {
-      return { '0001_init': init(dialect), '0002_identity': identityMigration(dialect), '0003_scale_out': scaleOutMigration(dialect), '0004_upstream': upstream(dialect), '0005_helm': helmMigration(dialect) };
+      return { '0001_init': init(dialect), '0002_identity': identityMigration(dialect), '0003_scale_out': scaleOutMigration(dialect), '0004_upstream': upstream(dialect), '0005_helm': helmMigration(dialect), '0006_audit': auditMigration() };
     },
   };
 }

@@ -192,6 +192,10 @@ export interface AuditEventsTable {
   address: string;
   /** JSON object. */
   details: string;
+  /** Occurrences coalesced into this row (migration 0006). */
+  count: number;
+  /** Last occurrence; null when only one. */
+  last_at: number | null;
 }
 
 // Scale-out (issue 7): GC reservations, job leases, quotas, cleanup policies.

@@ -13,6 +13,7 @@ import type { Kysely, Selectable } from 'kysely';
 import { PalletError } from '../base/errors.js';
 import type {
   AccessTokenRecord,
+  AppendAuditOptions,
   AuditQuery,
   AuditRecord,
   IdentityStore,
@@ -276,8 +277,31 @@ export class SqlIdentityStore implements IdentityStore {
 
   // Audit log ------------------------------------------------------------------------------
 
-  async appendAudit(event: NewAuditEvent): Promise<AuditRecord> {
+  async appendAudit(event: NewAuditEvent, options: AppendAuditOptions = {}): Promise<AuditRecord> {
     const at = Date.now();
+    const details = JSON.stringify(event.details);
+    if (options.coalesceMs !== undefined && options.coalesceMs > 0) {
+      // One statement: count this occurrence in the newest matching row of the window, if any.
+      const latest = this.#db
+        .selectFrom('audit_events')
+        .select('id')
+        .where('address', '=', event.address)
+        .where('at', '>', at - options.coalesceMs)
+        .where('action', '=', event.action)
+        .where('target', '=', event.target)
+        .where('outcome', '=', event.outcome)
+        .where('details', '=', details)
+        .where('actor', event.actor === null ? 'is' : '=', event.actor)
+        .orderBy('at', 'desc')
+        .limit(1);
+      const updated = await this.#db
+        .updateTable('audit_events')
+        .set((eb) => ({ count: eb('count', '+', 1), last_at: at }))
+        .where('id', '=', latest)
+        .returningAll()
+        .executeTakeFirst();
+      if (updated) return toAudit(updated);
+    }
     const row: Selectable<AuditEventsTable> = {
       id: auditId(at),
       at,
@@ -286,10 +310,38 @@ export class SqlIdentityStore implements IdentityStore {
       target: event.target,
       outcome: event.outcome,
       address: event.address,
-      details: JSON.stringify(event.details),
+      details,
+      count: 1,
+      last_at: null,
     };
     await this.#db.insertInto('audit_events').values(row).execute();
     return toAudit(row);
+  }
+
+  async pruneAudit(before: number, maxRows: number): Promise<number> {
+    let deleted = 0;
+    if (before > 0) {
+      const result = await this.#db.deleteFrom('audit_events').where('at', '<', before).executeTakeFirst();
+      deleted += Number(result.numDeletedRows);
+    }
+    if (maxRows > 0) {
+      const cutoff = await this.#db
+        .selectFrom('audit_events')
+        .select(['at', 'id'])
+        .orderBy('at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(1)
+        .offset(maxRows)
+        .executeTakeFirst();
+      if (cutoff) {
+        const result = await this.#db
+          .deleteFrom('audit_events')
+          .where((eb) => eb.or([eb('at', '<', cutoff.at), eb.and([eb('at', '=', cutoff.at), eb('id', '<=', cutoff.id)])]))
+          .executeTakeFirst();
+        deleted += Number(result.numDeletedRows);
+      }
+    }
+    return deleted;
   }
 
   async listAudit(query: AuditQuery): Promise<{ items: AuditRecord[]; total: number }> {
@@ -385,5 +437,7 @@ function toAudit(r: Selectable<AuditEventsTable>): AuditRecord {
     outcome: r.outcome as AuditRecord['outcome'],
     address: r.address,
     details: JSON.parse(r.details) as Record<string, unknown>,
+    count: Number(r.count),
+    lastAt: r.last_at === null ? Number(r.at) : Number(r.last_at),
   };
 }

@@ -235,3 +235,197 @@ describe('permission matrix (inject, SQLite)', () => {
     });
   }
 });
+
+/**
+ * Limited and narrow tokens: a token's scopes, space or registry limit and expiry bound
+ * everything done through it, the global administrator's included. Rows: tokens of the global
+ * administrator (`full`: every scope, no limit — the control; `space`: every scope, limited to
+ * `acme`; `registry`: every scope, limited to `acme/private`; `read`: read only;
+ * `noadmin`: read, write, delete) and of the owner of `acme` (`project`: every scope, limited to
+ * `acme/p1`). Each cell is one request; the test asserts whether it succeeded.
+ */
+type TokenWho = 'full' | 'space' | 'registry' | 'read' | 'noadmin' | 'project';
+type TokenAct =
+  | 'createUser'
+  | 'listUsers'
+  | 'resetPassword'
+  | 'readAudit'
+  | 'createRootSpace'
+  | 'createRegistryInAcme'
+  | 'createRegistryInGlobex'
+  | 'manageOtherRegistryInAcme'
+  | 'pullOtherRegistryInAcme'
+  | 'tokenServicePushUnknownSpace'
+  | 'mintUnlimited'
+  | 'mintWiderScopes';
+const TOKEN_WHO: readonly TokenWho[] = ['full', 'space', 'registry', 'read', 'noadmin', 'project'];
+const TOKEN_ACTS: readonly TokenAct[] = [
+  'createUser',
+  'listUsers',
+  'resetPassword',
+  'readAudit',
+  'createRootSpace',
+  'createRegistryInAcme',
+  'createRegistryInGlobex',
+  'manageOtherRegistryInAcme',
+  'pullOtherRegistryInAcme',
+  'tokenServicePushUnknownSpace',
+  'mintUnlimited',
+  'mintWiderScopes',
+];
+//                       user  list  reset audit root  regA  regG  mngO  pullO tsvc  mintU mintW
+const TROW = (...cells: boolean[]): Record<TokenAct, boolean> => Object.fromEntries(TOKEN_ACTS.map((a, i) => [a, cells[i]!])) as Record<TokenAct, boolean>;
+const TOKEN_EXPECTED: Record<TokenWho, Record<TokenAct, boolean>> = {
+  full: TROW(Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, Y, N),
+  space: TROW(N, N, N, N, N, Y, N, Y, Y, N, N, N),
+  registry: TROW(N, N, N, N, N, N, N, N, N, N, N, N),
+  read: TROW(N, N, N, N, N, N, N, N, Y, N, N, N),
+  noadmin: TROW(N, N, N, N, N, N, N, N, Y, N, N, N),
+  project: TROW(N, N, N, N, N, N, N, N, N, N, N, N),
+};
+
+describe('limited and narrow tokens (inject, SQLite)', () => {
+  let dataDir: string;
+  let app: App;
+  const bearer = new Map<TokenWho, string>();
+  const scopesOf = new Map<TokenWho, string[]>();
+  let n = 0;
+  const admin = basic('admin', ADMIN_PASSWORD);
+  const ownerPassword = `owner-${randomBytes(4).toString('hex')}`;
+  const inject = (opts: InjectOptions): Promise<LightMyRequestResponse> => app.server.inject(opts);
+
+  async function ok(method: 'POST' | 'PUT', url: string, payload: Record<string, unknown>, authorization = admin): Promise<LightMyRequestResponse> {
+    const res = await inject({ method, url, payload, headers: { authorization } });
+    assert.ok(res.statusCode < 300, `${method} ${url}: ${res.statusCode} ${res.body}`);
+    return res;
+  }
+  async function token(authorization: string, body: Record<string, unknown>): Promise<string> {
+    return (JSON.parse((await ok('POST', '/api/v1/user/tokens', body, authorization)).body) as { token: string }).token;
+  }
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'pallet-tokens-'));
+    app = await buildApp(loadConfig({ env: {}, flags: { dataDir, logLevel: 'silent', adminPassword: ADMIN_PASSWORD } }));
+    for (const space of ['acme', 'acme/p1', 'globex']) await ok('POST', '/api/v1/spaces', { path: space });
+    for (const identifier of ['private', 'other']) await ok('POST', '/api/v1/registries', { space: 'acme', identifier, packageType: 'docker' });
+    await ok('POST', '/api/v1/users', { username: 'u-owner', password: ownerPassword });
+    await ok('POST', '/api/v1/users', { username: 'u-target', password: 'target-password' });
+    await ok('PUT', '/api/v1/spaces/acme/members/u-owner', { role: 'owner' });
+    const all = ['read', 'write', 'delete', 'admin'];
+    const specs: Record<TokenWho, [string, Record<string, unknown>]> = {
+      full: [admin, { scopes: all }],
+      space: [admin, { scopes: all, space: 'acme' }],
+      registry: [admin, { scopes: all, registry: 'acme/private' }],
+      read: [admin, { scopes: ['read'] }],
+      noadmin: [admin, { scopes: ['read', 'write', 'delete'] }],
+      project: [basic('u-owner', ownerPassword), { scopes: ['read', 'admin'], space: 'acme/p1' }],
+    };
+    for (const who of TOKEN_WHO) {
+      const [authorization, body] = specs[who];
+      bearer.set(who, `Bearer ${await token(authorization, { name: who, expiresInDays: 5, ...body })}`);
+      scopesOf.set(who, body.scopes as string[]);
+    }
+  });
+
+  after(async () => {
+    await app?.server.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  async function attempt(who: TokenWho, act: TokenAct): Promise<boolean> {
+    const headers = { authorization: bearer.get(who)! };
+    const id = `${who}-${++n}`;
+    let res: LightMyRequestResponse;
+    switch (act) {
+      case 'createUser':
+        res = await inject({ method: 'POST', url: '/api/v1/users', payload: { username: `x-${id}`, password: 'new-user-password' }, headers });
+        break;
+      case 'listUsers':
+        res = await inject({ method: 'GET', url: '/api/v1/users', headers });
+        break;
+      case 'resetPassword':
+        res = await inject({ method: 'PATCH', url: '/api/v1/users/u-target', payload: { password: `reset-${id}` }, headers });
+        break;
+      case 'readAudit':
+        res = await inject({ method: 'GET', url: '/api/v1/audit', headers });
+        break;
+      case 'createRootSpace':
+        res = await inject({ method: 'POST', url: '/api/v1/spaces', payload: { path: `root-${id}` }, headers });
+        break;
+      case 'createRegistryInAcme':
+      case 'createRegistryInGlobex': {
+        const space = act === 'createRegistryInAcme' ? 'acme' : 'globex';
+        res = await inject({ method: 'POST', url: '/api/v1/registries', payload: { space, identifier: `r-${id}`, packageType: 'docker' }, headers });
+        break;
+      }
+      case 'manageOtherRegistryInAcme':
+        res = await inject({ method: 'PATCH', url: '/api/v1/registries/acme/other', payload: { description: id }, headers });
+        break;
+      case 'pullOtherRegistryInAcme':
+        res = await inject({ method: 'GET', url: '/v2/acme/other/app/tags/list', headers });
+        // Nothing was pushed: allowed means "not known" (404), refused means 401/403.
+        return res.statusCode === 404;
+      case 'tokenServicePushUnknownSpace': {
+        const plain = bearer.get(who)!.slice('Bearer '.length);
+        const username = who === 'project' ? 'u-owner' : 'admin';
+        res = await inject({ method: 'GET', url: '/v2/token?scope=repository:nowhere/r/app:push', headers: { authorization: basic(username, plain) } });
+        assert.equal(res.statusCode, 200, res.body);
+        const claims = JSON.parse(Buffer.from((JSON.parse(res.body) as { token: string }).token.split('.')[1]!, 'base64url').toString()) as {
+          access: Array<{ actions: string[] }>;
+        };
+        return claims.access.some((a) => a.actions.includes('push'));
+      }
+      case 'mintUnlimited':
+        res = await inject({ method: 'POST', url: '/api/v1/user/tokens', payload: { name: id, scopes: scopesOf.get(who), expiresInDays: 1 }, headers });
+        break;
+      case 'mintWiderScopes': {
+        const wider = ['read', 'write', 'delete', 'admin'].filter((s) => !scopesOf.get(who)!.includes(s));
+        // A token holding every scope cannot ask for more: the cell stays N for it.
+        if (wider.length === 0) return false;
+        const limit = who === 'space' ? { space: 'acme' } : who === 'registry' ? { registry: 'acme/private' } : who === 'project' ? { space: 'acme/p1' } : {};
+        res = await inject({ method: 'POST', url: '/api/v1/user/tokens', payload: { name: id, scopes: [...scopesOf.get(who)!, ...wider], expiresInDays: 1, ...limit }, headers });
+        break;
+      }
+    }
+    if (res.statusCode < 300) return true;
+    assert.equal(res.statusCode, 403, `${who} ${act}: ${res.statusCode} ${res.body}`);
+    return false;
+  }
+
+  for (const who of TOKEN_WHO) {
+    for (const act of TOKEN_ACTS) {
+      const allowed = TOKEN_EXPECTED[who][act];
+      it(`a ${who} token ${allowed ? 'may' : 'may not'} ${act}`, async () => {
+        assert.equal(await attempt(who, act), allowed);
+      });
+    }
+  }
+
+  it('a token limited to acme/p1 mints tokens only inside acme/p1, within its scopes and expiry', async () => {
+    const project = { authorization: bearer.get('project')! };
+    const mint = (body: Record<string, unknown>) => inject({ method: 'POST', url: '/api/v1/user/tokens', payload: { name: `m-${++n}`, ...body }, headers: project });
+    assert.equal((await mint({ scopes: ['read', 'write', 'delete', 'admin'] })).statusCode, 403, 'unlimited, wider scopes');
+    assert.equal((await mint({ scopes: ['read'], space: 'acme' })).statusCode, 403, 'the parent space');
+    assert.equal((await mint({ scopes: ['read'], registry: 'acme/private' })).statusCode, 403, 'a registry outside acme/p1');
+    assert.equal((await mint({ scopes: ['read'], space: 'acme/p1', expiresInDays: 30 })).statusCode, 403, 'outliving its creator');
+    const inside = await mint({ scopes: ['read'], space: 'acme/p1', expiresInDays: 2 });
+    assert.equal(inside.statusCode, 201, inside.body);
+    // An omitted limit is not silently inherited; an omitted expiry is shortened to the creator's.
+    assert.equal((await mint({})).statusCode, 403, 'no limit named');
+    const inherited = await mint({ space: 'acme/p1' });
+    assert.equal(inherited.statusCode, 201, inherited.body);
+    const view = JSON.parse(inherited.body) as { space: string | null; scopes: string[]; expiresAt: string };
+    assert.equal(view.space, 'acme/p1');
+    assert.deepEqual(view.scopes, ['read']);
+    assert.ok(Date.parse(view.expiresAt) <= Date.now() + 5 * 24 * 3600_000);
+  });
+
+  it('a limited token revokes only tokens inside its own limits', async () => {
+    const full = await token(admin, { name: `victim-${++n}`, scopes: ['read'] });
+    const list = await inject({ method: 'GET', url: '/api/v1/user/tokens', headers: { authorization: admin } });
+    const id = (JSON.parse(list.body) as { items: Array<{ id: string; name: string }> }).items.find((t) => t.name === `victim-${n}`)!.id;
+    const res = await inject({ method: 'DELETE', url: `/api/v1/user/tokens/${id}`, headers: { authorization: bearer.get('space')! } });
+    assert.equal(res.statusCode, 403, res.body);
+    assert.equal((await inject({ method: 'GET', url: '/v2/', headers: { authorization: `Bearer ${full}` } })).statusCode, 200);
+  });
+});

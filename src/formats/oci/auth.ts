@@ -8,7 +8,8 @@
  *   `Bearer realm="<base>/v2/token",service="<host>",scope="repository:<name>:<actions>"`;
  *   authenticated users without it get 403 DENIED.
  * - `GET /v2/token` (the token service) authenticates basic credentials or none and returns
- *   a short-lived JWT granting, per requested scope, the requested actions the caller holds.
+ *   a short-lived JWT granting, per requested scope, the requested actions the caller holds;
+ *   nothing for a name that is not a valid repository name (at most 64 scopes per request).
  * - Anonymous callers may pull public registries directly; `/v2/` and `/v2/_catalog` challenge
  *   them, so clients fetch a token (an anonymous one lists public repositories only).
  */
@@ -24,6 +25,8 @@ import type { Services } from '../../services.js';
 import { sendOciError } from './errors.js';
 
 const ALL_ACTIONS: readonly OciAction[] = ['pull', 'push', 'delete'];
+/** Scopes one token request may ask for (clients ask for one to three). */
+const MAX_SCOPES = 64;
 
 /** The action a request needs, by route name and method. */
 export function ociAction(route: string, method: string): OciAction {
@@ -127,8 +130,9 @@ export class OciAuth {
   /** For a name whose space or registry does not exist: could the principal act there? */
   async #allowedUnknown(principal: Principal, name: string, action: OciAction): Promise<boolean> {
     if (principal.kind === 'grant') return principal.access.some((a) => a.name === name && a.actions.includes(action));
-    if (this.#auth.access.isGlobalAdmin(principal)) return true;
     const root = name.split('/')[0] ?? '';
+    // A global administrator may act where nothing exists yet, within its token's scopes.
+    if (this.#auth.access.isGlobalAdmin(principal)) return this.#auth.access.can(principal, action, { spacePath: root });
     const space = await this.services.store.findSpace(root);
     return space !== undefined && (await this.#auth.access.can(principal, action, { spacePath: space.path }));
   }
@@ -139,7 +143,9 @@ export class OciAuth {
     try {
       target = await this.services.repositories.resolve(name);
     } catch (err) {
-      if (!isPalletError(err, 'NAME_UNKNOWN') && !isPalletError(err, 'NAME_INVALID')) throw err;
+      // An invalid name (`a/b/../../c`, `a/b/c:tag`) is granted nothing, whoever asks.
+      if (isPalletError(err, 'NAME_INVALID')) return [];
+      if (!isPalletError(err, 'NAME_UNKNOWN')) throw err;
       const out: OciAction[] = [];
       for (const action of requested) if (await this.#allowedUnknown(principal, name, action)) out.push(action);
       return out;
@@ -179,6 +185,7 @@ export class OciAuth {
         if (creds) principal = await this.#auth.authenticator.basic(creds.username, creds.password, request.ip);
       }
       const scopes = [query.scope ?? []].flat().flatMap((s) => s.split(' ')).filter(Boolean);
+      if (scopes.length > MAX_SCOPES) throw new PalletError('INVALID_ARGUMENT', `at most ${MAX_SCOPES} scopes per token request`, { count: scopes.length });
       const access: RepositoryGrant[] = [];
       let catalog = false;
       for (const scope of scopes) {
