@@ -13,27 +13,57 @@
  *
  * Temp files orphaned by a crash stay in `_tmp/` until an operator (or a later cleanup job)
  * removes them; they are never visible as keys.
+ *
+ * Disk space: `write` and `writeAt` refuse to start (INSUFFICIENT_STORAGE) while the free space
+ * of the filesystem is below `headroomBytes`, so that the space left is kept for what frees
+ * space — deletes and GC, and the SQLite file that usually shares the disk. A disk that fills
+ * anyway (ENOSPC, EDQUOT) fails the write with INSUFFICIENT_STORAGE too, and a write staged in
+ * `_tmp/` removes its temp file; EROFS and EIO fail with UNAVAILABLE.
  */
 import { randomUUID } from 'node:crypto';
 import type { Dir } from 'node:fs';
-import { lstat, mkdir, open, opendir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open, opendir, rename, rm, stat, statfs, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { formatBytes } from '../base/bytes.js';
 import { PalletError } from '../base/errors.js';
 import { checkKey, checkOffset, notFound, offsetBeyondSize, resolveRange } from './checks.js';
-import type { ByteRange, IoOptions, ObjectInfo, StorageDriver } from './driver.js';
+import type { ByteRange, IoOptions, ObjectInfo, StorageCapacity, StorageDriver } from './driver.js';
 
 /** Stream buffer size for blob I/O: large chunks mean fewer syscalls on the hot path. */
 const HIGH_WATER_MARK = 1024 * 1024;
 const TMP_DIR = '_tmp';
 
+export interface FilesystemDriverOptions {
+  /** Refuse new writes while the filesystem has less free space than this; 0: never refuse. */
+  headroomBytes?: number;
+  /** Told of every write refused or failed for want of space or a working disk (metrics, logs). */
+  onFault?: (fault: 'full' | 'unavailable', err: PalletError) => void;
+}
+
 export class FilesystemDriver implements StorageDriver {
   readonly name = 'filesystem';
   readonly #tmpDir: string;
+  readonly #headroomBytes: number;
+  readonly #onFault: NonNullable<FilesystemDriverOptions['onFault']>;
 
-  constructor(readonly root: string) {
+  constructor(
+    readonly root: string,
+    options: FilesystemDriverOptions = {},
+  ) {
     this.#tmpDir = join(root, TMP_DIR);
+    this.#headroomBytes = Math.max(0, options.headroomBytes ?? 0);
+    this.#onFault = options.onFault ?? (() => undefined);
+  }
+
+  async capacity(): Promise<StorageCapacity> {
+    // The root may not exist yet (nothing written); its parent is on the same filesystem then.
+    const info = await statfs(this.root).catch((err: unknown) => {
+      if (isMissing(err)) return statfs(dirname(this.root));
+      throw err;
+    });
+    return { freeBytes: info.bavail * info.bsize, totalBytes: info.blocks * info.bsize, headroomBytes: this.#headroomBytes };
   }
 
   async stat(key: string): Promise<ObjectInfo | undefined> {
@@ -79,8 +109,11 @@ export class FilesystemDriver implements StorageDriver {
     const path = this.#path(key);
     const { signal } = options;
     signal?.throwIfAborted();
+    await this.#ensureRoom();
     const tmp = join(this.#tmpDir, randomUUID());
-    const handle = await this.#createTemp(tmp);
+    const handle = await this.#createTemp(tmp).catch((err: unknown) => {
+      throw this.#fault(err);
+    });
     try {
       let size: number;
       try {
@@ -93,7 +126,7 @@ export class FilesystemDriver implements StorageDriver {
       return size;
     } catch (err) {
       await unlink(tmp).catch(() => undefined);
-      throw err;
+      throw this.#fault(err);
     }
   }
 
@@ -106,14 +139,19 @@ export class FilesystemDriver implements StorageDriver {
     const path = this.#path(key);
     checkOffset(offset);
     options.signal?.throwIfAborted();
-    const handle = await openForWriteAt(path, offset, key);
+    await this.#ensureRoom();
     try {
-      const { size } = await handle.stat();
-      if (offset > size) throw offsetBeyondSize(key, offset, size);
-      if (size !== offset) await handle.truncate(offset);
-      return offset + (await pump(source, handle, offset, options.signal));
-    } finally {
-      await handle.close();
+      const handle = await openForWriteAt(path, offset, key);
+      try {
+        const { size } = await handle.stat();
+        if (offset > size) throw offsetBeyondSize(key, offset, size);
+        if (size !== offset) await handle.truncate(offset);
+        return offset + (await pump(source, handle, offset, options.signal));
+      } finally {
+        await handle.close();
+      }
+    } catch (err) {
+      throw this.#fault(err);
     }
   }
 
@@ -130,7 +168,7 @@ export class FilesystemDriver implements StorageDriver {
       await renameInto(fromPath, toPath);
     } catch (err) {
       if (isMissing(err)) throw notFound(from); // `from` vanished concurrently
-      throw err;
+      throw this.#fault(err);
     }
   }
 
@@ -191,6 +229,37 @@ export class FilesystemDriver implements StorageDriver {
       throw new PalletError('INVALID_ARGUMENT', `storage key ${JSON.stringify(key)}: "${TMP_DIR}" is reserved`, { key });
     }
     return join(this.root, key);
+  }
+
+  /** INSUFFICIENT_STORAGE while free space is below the headroom. */
+  async #ensureRoom(): Promise<void> {
+    if (this.#headroomBytes === 0) return;
+    const { freeBytes } = await this.capacity();
+    if (freeBytes >= this.#headroomBytes) return;
+    const err = new PalletError(
+      'INSUFFICIENT_STORAGE',
+      `storage is nearly full: ${formatBytes(freeBytes)} free, less than the ${formatBytes(this.#headroomBytes)} kept for deletes and ` +
+        'garbage collection; new content is refused until space is freed (delete content, then run pallet gc)',
+      { freeBytes, headroomBytes: this.#headroomBytes },
+    );
+    this.#onFault('full', err);
+    throw err;
+  }
+
+  /** A full or failing disk as a domain error (INSUFFICIENT_STORAGE, UNAVAILABLE); others as they are. */
+  #fault(err: unknown): unknown {
+    const code = errorCode(err);
+    let mapped: PalletError | undefined;
+    if (code === 'ENOSPC' || code === 'EDQUOT') {
+      mapped = new PalletError('INSUFFICIENT_STORAGE', 'storage is full: no space left on the disk; delete content, then run pallet gc');
+      this.#onFault('full', mapped);
+    } else if (code === 'EROFS' || code === 'EIO') {
+      mapped = new PalletError('UNAVAILABLE', `storage cannot be written (${code}); retry later`);
+      this.#onFault('unavailable', mapped);
+    }
+    if (!mapped) return err;
+    mapped.cause = err;
+    return mapped;
   }
 
   async #createTemp(tmp: string): Promise<FileHandle> {
