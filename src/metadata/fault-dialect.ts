@@ -44,16 +44,25 @@ function mapped(err: unknown, onFault: FaultListener): unknown {
 }
 
 class FaultMappingConnection implements DatabaseConnection {
+  /** A statement on this connection met a fault (the transaction, if any, may be gone). */
+  faulted = false;
+
   constructor(
     readonly inner: DatabaseConnection,
     private readonly onFault: FaultListener,
   ) {}
 
+  #mapped(err: unknown): unknown {
+    const out = mapped(err, this.onFault);
+    if (out !== err) this.faulted = true;
+    return out;
+  }
+
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     try {
       return await this.inner.executeQuery<R>(query);
     } catch (err) {
-      throw mapped(err, this.onFault);
+      throw this.#mapped(err);
     }
   }
 
@@ -61,7 +70,7 @@ class FaultMappingConnection implements DatabaseConnection {
     try {
       yield* this.inner.streamQuery<R>(query, chunkSize);
     } catch (err) {
-      throw mapped(err, this.onFault);
+      throw this.#mapped(err);
     }
   }
 }
@@ -96,8 +105,20 @@ class FaultMappingDriver implements Driver {
     return this.#run(() => this.inner.commitTransaction(unwrap(connection)));
   }
 
-  rollbackTransaction(connection: DatabaseConnection): Promise<void> {
-    return this.#run(() => this.inner.rollbackTransaction(unwrap(connection)));
+  /**
+   * Kysely rolls back after a failed statement and throws the rollback's error if that fails,
+   * hiding the statement's. After a fault the rollback often cannot work — SQLite has already
+   * rolled back on SQLITE_FULL/IOERR ("no transaction is active"), a dropped PostgreSQL
+   * connection is gone (the pg driver discards it) — so its failure is dropped and the fault
+   * reaches the caller.
+   */
+  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    try {
+      await this.inner.rollbackTransaction(unwrap(connection));
+    } catch (err) {
+      if (connection instanceof FaultMappingConnection && connection.faulted) return;
+      throw mapped(err, this.onFault);
+    }
   }
 
   async savepoint(connection: DatabaseConnection, name: string, compile: QueryCompiler['compileQuery']): Promise<void> {
