@@ -112,6 +112,11 @@ export function buildServer(services: Services, log: Logger): FastifyInstance {
   server.addHook('onSend', async (request, reply) => {
     reply.header('X-Request-Id', request.id);
   });
+  // A request refused while its body was still arriving (507 mid-upload): read and drop the rest,
+  // so that a client that reads the answer only once it has sent everything gets to read it.
+  server.addHook('onResponse', async (request) => {
+    if (!request.raw.complete && !request.raw.destroyed) request.raw.resume();
+  });
   server.addHook('onResponse', async (request, reply) => {
     request.log.info(
       { method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },

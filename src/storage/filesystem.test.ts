@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { isPalletError } from '../base/errors.js';
 import { chunked, failingSource, stallingSource, storageDriverSuite } from './driver.suite.js';
@@ -98,6 +99,29 @@ describe('filesystem driver on a full disk', () => {
       );
       assert.deepEqual(await readdir(join(root, '_tmp')), [], 'the staged temp file is gone');
       await assert.rejects(driver.writeAt('k/part', 0, Buffer.alloc(2 * 1024 * 1024, 8)), (err: unknown) => isPalletError(err, 'INSUFFICIENT_STORAGE'));
+    } finally {
+      await run('umount', [root]);
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('filesystem driver headroom under one large write', { skip: process.getuid?.() !== 0 ? 'mounting a tmpfs needs root' : false }, () => {
+  it('stops a stream that would eat more than half the headroom, and gives the space back', async () => {
+    const root = await freshRoot();
+    await run('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', root]);
+    try {
+      const MiB = 1024 * 1024;
+      const driver = new FilesystemDriver(root, { headroomBytes: 4 * MiB });
+      const before = (await driver.capacity()).freeBytes;
+      assert.ok(before >= 4 * MiB, 'the write may start');
+      const big = (): Readable => chunked(Buffer.alloc(7 * MiB, 5), 64 * 1024);
+      await assert.rejects(driver.writeAt('uploads/u/data', 0, big()), (err: unknown) => isPalletError(err, 'INSUFFICIENT_STORAGE'));
+      await assert.rejects(driver.write('k/big', big()), (err: unknown) => isPalletError(err, 'INSUFFICIENT_STORAGE'));
+      assert.equal((await driver.stat('uploads/u/data'))?.size, 0, 'the partial object is truncated back to its offset');
+      assert.deepEqual(await readdir(join(root, '_tmp')), []);
+      assert.ok((await driver.capacity()).freeBytes >= before - 64 * 1024, 'the space came back');
+      await driver.write('k/small', chunked(Buffer.alloc(MiB, 1), 64 * 1024));
     } finally {
       await run('umount', [root]);
       await rm(root, { recursive: true, force: true });

@@ -15,19 +15,20 @@
  * removes them; they are never visible as keys.
  *
  * Disk space: `write` and `writeAt` refuse to start (INSUFFICIENT_STORAGE) while the free space
- * of the filesystem is below `headroomBytes`, so that the space left is kept for what frees
- * space — deletes and GC, and the SQLite file that usually shares the disk. A disk that fills
- * anyway (ENOSPC, EDQUOT) fails the write with INSUFFICIENT_STORAGE too, and a write staged in
- * `_tmp/` removes its temp file; EROFS and EIO fail with UNAVAILABLE.
+ * of the filesystem is below `headroomBytes`, and stop a stream that takes it below half of that,
+ * so that the space left is kept for what frees space — deletes and GC, and the SQLite file that
+ * usually shares the disk. A disk that fills anyway (ENOSPC, EDQUOT) fails the write with
+ * INSUFFICIENT_STORAGE too. A refused or failed `write` removes its temp file and a `writeAt`
+ * truncates back to its offset, so the space comes back at once. EROFS and EIO: UNAVAILABLE.
  */
 import { randomUUID } from 'node:crypto';
 import type { Dir } from 'node:fs';
-import { lstat, mkdir, open, opendir, rename, rm, stat, statfs, unlink, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open, opendir, rename, rm, stat, statfs, truncate, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { formatBytes } from '../base/bytes.js';
-import { PalletError } from '../base/errors.js';
+import { isPalletError, PalletError } from '../base/errors.js';
 import { checkKey, checkOffset, notFound, offsetBeyondSize, resolveRange } from './checks.js';
 import type { ByteRange, IoOptions, ObjectInfo, StorageCapacity, StorageDriver } from './driver.js';
 
@@ -109,7 +110,7 @@ export class FilesystemDriver implements StorageDriver {
     const path = this.#path(key);
     const { signal } = options;
     signal?.throwIfAborted();
-    await this.#ensureRoom();
+    const free = await this.#ensureRoom();
     const tmp = join(this.#tmpDir, randomUUID());
     const handle = await this.#createTemp(tmp).catch((err: unknown) => {
       throw this.#fault(err);
@@ -117,7 +118,7 @@ export class FilesystemDriver implements StorageDriver {
     try {
       let size: number;
       try {
-        size = await pump(source, handle, 0, signal);
+        size = await pump(source, handle, 0, signal, this.#guard(free));
       } finally {
         await handle.close();
       }
@@ -139,19 +140,22 @@ export class FilesystemDriver implements StorageDriver {
     const path = this.#path(key);
     checkOffset(offset);
     options.signal?.throwIfAborted();
-    await this.#ensureRoom();
+    const free = await this.#ensureRoom();
     try {
       const handle = await openForWriteAt(path, offset, key);
       try {
         const { size } = await handle.stat();
         if (offset > size) throw offsetBeyondSize(key, offset, size);
         if (size !== offset) await handle.truncate(offset);
-        return offset + (await pump(source, handle, offset, options.signal));
+        return offset + (await pump(source, handle, offset, options.signal, this.#guard(free)));
       } finally {
         await handle.close();
       }
     } catch (err) {
-      throw this.#fault(err);
+      const mapped = this.#fault(err);
+      // Give back at once what a write that ran out of room took (the session's offset stays).
+      if (isPalletError(mapped, 'INSUFFICIENT_STORAGE')) await truncate(path, offset).catch(() => undefined);
+      throw mapped;
     }
   }
 
@@ -231,11 +235,18 @@ export class FilesystemDriver implements StorageDriver {
     return join(this.root, key);
   }
 
-  /** INSUFFICIENT_STORAGE while free space is below the headroom. */
-  async #ensureRoom(): Promise<void> {
-    if (this.#headroomBytes === 0) return;
+  /**
+   * INSUFFICIENT_STORAGE while free space is below `minFree` (the headroom when a write starts,
+   * half of it while a write runs: one large write may use up to half the reserve, not all).
+   */
+  async #ensureRoom(minFree = this.#headroomBytes): Promise<number> {
+    if (this.#headroomBytes === 0) return Infinity;
     const { freeBytes } = await this.capacity();
-    if (freeBytes >= this.#headroomBytes) return;
+    if (freeBytes >= minFree) return freeBytes;
+    throw this.#refusal(freeBytes);
+  }
+
+  #refusal(freeBytes: number): PalletError {
     const err = new PalletError(
       'INSUFFICIENT_STORAGE',
       `storage is nearly full: ${formatBytes(freeBytes)} free, less than the ${formatBytes(this.#headroomBytes)} kept for deletes and ` +
@@ -243,7 +254,32 @@ export class FilesystemDriver implements StorageDriver {
       { freeBytes, headroomBytes: this.#headroomBytes },
     );
     this.#onFault('full', err);
-    throw err;
+    return err;
+  }
+
+  /**
+   * Stops a stream before it takes the free space below half the headroom: counted against the
+   * free space when the write started (bytes still buffered are not on disk yet), and re-read
+   * every eighth of the headroom (at most 64 MiB), for other writers.
+   */
+  #guard(freeAtStart: number): Transform | undefined {
+    if (this.#headroomBytes === 0) return undefined;
+    const floor = this.#headroomBytes / 2;
+    const every = Math.max(64 * 1024, Math.min(this.#headroomBytes / 8, 64 * 1024 * 1024));
+    const check = (): Promise<number> => this.#ensureRoom(floor);
+    const refuse = (free: number): PalletError => this.#refusal(free);
+    let passed = 0;
+    let sinceCheck = 0;
+    return new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        passed += chunk.length;
+        sinceCheck += chunk.length;
+        if (freeAtStart - passed < floor) return done(refuse(freeAtStart - passed));
+        if (sinceCheck < every) return done(null, chunk);
+        sinceCheck = 0;
+        check().then(() => done(null, chunk), done);
+      },
+    });
   }
 
   /** A full or failing disk as a domain error (INSUFFICIENT_STORAGE, UNAVAILABLE); others as they are. */
@@ -278,7 +314,7 @@ export class FilesystemDriver implements StorageDriver {
  * go through a write stream, which applies backpressure (memory stays flat) and coalesces queued
  * chunks into `writev` calls; a Buffer is written directly.
  */
-async function pump(source: Readable | Buffer, handle: FileHandle, position: number, signal?: AbortSignal): Promise<number> {
+async function pump(source: Readable | Buffer, handle: FileHandle, position: number, signal?: AbortSignal, guard?: Transform): Promise<number> {
   if (Buffer.isBuffer(source)) {
     let written = 0;
     while (written < source.length) {
@@ -292,7 +328,7 @@ async function pump(source: Readable | Buffer, handle: FileHandle, position: num
   // (after any in-flight write); FileHandle.close would wait forever for that reference if the
   // stream did not (autoClose: false), so the caller's own close is only a no-op backstop here.
   const sink = handle.createWriteStream({ start: position, highWaterMark: HIGH_WATER_MARK });
-  await pipeline(source, sink, { signal });
+  await (guard ? pipeline(source, guard, sink, { signal }) : pipeline(source, sink, { signal }));
   return sink.bytesWritten;
 }
 

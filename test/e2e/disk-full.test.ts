@@ -106,6 +106,17 @@ describe('a full disk', { skip: userInfo().uid !== 0 ? 'mounting a tmpfs needs r
     assert.ok(report.blobs.bytes >= 6 * MiB, `gc removed the big layer: ${gc.stdout}`);
     assert.ok((await freeBytes(dir)) >= HEADROOM, 'gc freed the space');
 
+    // One upload may not eat the reserve: a layer larger than the room above half the headroom
+    // is stopped while it streams, with the same 507, and its bytes are given back.
+    const room = (await freeBytes(dir)) - HEADROOM / 2;
+    const tooBig = await pushImage(server, `${REPO}/huge`, 'v1', { layerBytes: room + MiB }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    assert.ok(tooBig instanceof PushFailed, `the oversized push is refused with an answer: ${String(tooBig)}`);
+    assert.equal(tooBig.answer.status, 507, tooBig.message);
+    assert.ok((await freeBytes(dir)) >= HEADROOM, 'the refused upload gave its space back');
+
     await pushImage(server, `${REPO}/new`, 'v1');
     const ready = (await (await fetch(`${server.url}/readyz`)).json()) as { status: string };
     assert.equal(ready.status, 'ok');
