@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createDockerRegistry, createRegistry } from '../helpers/api.js';
-import { PushFailed, pushImage, send, type Answer } from '../helpers/oci-push.js';
+import { basicAuth, PushFailed, pushImage, send, type Answer } from '../helpers/oci-push.js';
 import { startPgCluster, type PgCluster } from '../helpers/pg-cluster.js';
 import { startServer, type PalletServer } from '../helpers/server.js';
 
@@ -45,6 +45,33 @@ function startLoad(server: PalletServer, round: string): Load {
     await Promise.all(loops);
   };
   return load;
+}
+
+/**
+ * Starts a chunked upload and sends its PATCH body in two halves: the first now, the second
+ * once `release` resolves (after the database went down). Resolves to the PATCH's answer.
+ */
+async function inFlightPatch(server: PalletServer, release: Promise<void>): Promise<Answer> {
+  const started = await send(server, 'POST', `/v2/${REPO}/stream/blobs/uploads/`);
+  assert.equal(started.status, 202, started.body.toString());
+  const location = started.headers.get('location') ?? '';
+  const half = Buffer.alloc(256 * 1024, 9);
+  const body = new ReadableStream<Uint8Array>({
+    async start(controller) {
+      controller.enqueue(Uint8Array.from(half));
+      await release;
+      controller.enqueue(Uint8Array.from(half));
+      controller.close();
+    },
+  });
+  const res = await fetch(`${server.url}${location}`, {
+    method: 'PATCH',
+    headers: { authorization: basicAuth(server), 'content-type': 'application/octet-stream' },
+    body,
+    duplex: 'half',
+    signal: AbortSignal.timeout(60_000),
+  } as RequestInit);
+  return { method: 'PATCH', path: location, status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) };
 }
 
 async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
@@ -95,7 +122,12 @@ describe('a PostgreSQL restart under concurrent pushes', () => {
       const load = startLoad(server, mode);
       try {
         await until('every pusher has pushed once', () => load.pushed.every((n) => n > 0));
+        let stopped = (): void => undefined;
+        const patch = inFlightPatch(server, new Promise<void>((resolve) => (stopped = resolve)));
+        await new Promise((resolve) => setTimeout(resolve, 200));
         await cluster.stop(mode);
+        stopped();
+        assertUnavailable(await patch, 'oci');
         const stoppedAt = Date.now();
         // Every pusher keeps going; wait for several answers to requests made during the outage.
         await until(
