@@ -76,10 +76,12 @@ describe('database faults on PostgreSQL', () => {
   after(() => dropTestSchema(schema));
 
   it('a server that refuses connections answers UNAVAILABLE', async () => {
-    const err = await rejection(openDatabase({ url: 'postgres://postgres@127.0.0.1:1/none', dataDir: dir }));
-    assert.ok(isPalletError(err, 'UNAVAILABLE'), `got ${String(err)}`);
-    assert.match(err.message, /database is unavailable/);
-    assert.doesNotMatch(err.message, /127\.0\.0\.1/, 'the message does not name the database host');
+    for (const schemaOption of [{}, { schema: 'pallet_unreachable' }]) {
+      const err = await rejection(openDatabase({ url: 'postgres://postgres@127.0.0.1:1/none', dataDir: dir, ...schemaOption }));
+      assert.ok(isPalletError(err, 'UNAVAILABLE'), `got ${String(err)}`);
+      assert.match(err.message, /database is unavailable/);
+      assert.doesNotMatch(err.message, /127\.0\.0\.1/, 'the message does not name the database host');
+    }
   });
 
   it('survives its connection being terminated while a client is checked out, then reconnects', async () => {

@@ -9,7 +9,7 @@ import Sqlite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import type pg from 'pg';
 import { PalletError } from '../base/errors.js';
-import { databaseFaultOf } from './sql-errors.js';
+import { databaseFaultError, databaseFaultOf } from './sql-errors.js';
 import { withFaultMapping, type FaultListener } from './fault-dialect.js';
 import type { Database, Dialect } from './schema.js';
 import { SqlMetadataStore } from './sql-store.js';
@@ -139,7 +139,8 @@ async function openPostgres(options: OpenMetadataStoreOptions): Promise<OpenedDa
       await createSchema(pool, schema);
     } catch (err) {
       await pool.end();
-      throw err;
+      const fault = databaseFaultOf(err);
+      throw fault === undefined ? err : databaseFaultError(fault, err as Error);
     }
   }
   const db = new Kysely<Database>({ dialect: withFaultMapping(new PostgresDialect({ pool }), options.onFault) });
