@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { Registry as MetricsRegistry } from 'prom-client';
 import { trustProxyOption } from './base/client-address.js';
 import type { Config } from './config/config.js';
 import { openDatabase } from './metadata/open.js';
@@ -15,6 +16,7 @@ import { SqlIdentityStore } from './metadata/sql-identity-store.js';
 import { SqlUpstreamStore } from './metadata/sql-upstream-store.js';
 import { registerHealth } from './ops/health.js';
 import { registerMetrics } from './ops/metrics.js';
+import { FaultMetrics } from './ops/faults.js';
 import { ociRoutes } from './formats/oci/routes.js';
 import { helmRoutes } from './formats/helm/routes.js';
 import { SqlHelmStore } from './metadata/sql-helm-store.js';
@@ -56,13 +58,22 @@ export function createLogger(config: Config, destination?: DestinationStream): L
 
 /** Opens the store and driver that `config` names and builds the server over them. */
 export async function buildApp(config: Config, log: Logger = createLogger(config)): Promise<App> {
+  const metrics = new MetricsRegistry();
+  const faults = new FaultMetrics(metrics, log);
   const { db, dialect, metadata: store } = await openDatabase({
     url: config.database.url,
     dataDir: config.dataDir,
     ...(config.database.schema ? { schema: config.database.schema } : {}),
     log: (msg: string) => log.info(msg),
+    onFault: (fault, err) => faults.record('database', fault, err),
   });
-  const driver = await openStorageDriver({ storage: config.storage, dataDir: config.dataDir, s3: config.s3 });
+  const driver = await openStorageDriver({
+    storage: config.storage,
+    dataDir: config.dataDir,
+    s3: config.s3,
+    filesystem: { headroomBytes: config.limits.diskHeadroomBytes, onFault: (fault, err) => faults.record('storage', fault, err) },
+  });
+  faults.watchCapacity(driver);
   const upstreamStore = new SqlUpstreamStore(db, dialect);
   let upstreamSecretKey: Buffer;
   try {
@@ -72,7 +83,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
     await driver.close();
     throw err;
   }
-  const services = createServices(config, store, driver, log, new SqlIdentityStore(db, dialect), { upstreamStore, upstreamSecretKey, gcStore: new SqlGcStore(db, dialect), quotaStore: new SqlQuotaStore(db, dialect), cleanupStore: new SqlCleanupStore(db), helmStore: new SqlHelmStore(db, dialect) });
+  const services = createServices(config, store, driver, log, new SqlIdentityStore(db, dialect), { metrics, upstreamStore, upstreamSecretKey, gcStore: new SqlGcStore(db, dialect), quotaStore: new SqlQuotaStore(db, dialect), cleanupStore: new SqlCleanupStore(db), helmStore: new SqlHelmStore(db, dialect) });
   try {
     await services.auth.start(config.adminPassword);
     const sealed = await services.registries.sealStoredSecrets();
@@ -103,6 +114,11 @@ export function buildServer(services: Services, log: Logger): FastifyInstance {
   });
   server.addHook('onSend', async (request, reply) => {
     reply.header('X-Request-Id', request.id);
+  });
+  // A request refused while its body was still arriving (507 mid-upload): read and drop the rest,
+  // so that a client that reads the answer only once it has sent everything gets to read it.
+  server.addHook('onResponse', async (request) => {
+    if (!request.raw.complete && !request.raw.destroyed) request.raw.resume();
   });
   server.addHook('onResponse', async (request, reply) => {
     request.log.info(

@@ -26,6 +26,10 @@ program
     if (opts.logLevel !== undefined) flags.logLevel = opts.logLevel;
     const config = loadConfig({ ...(opts.config ? { file: opts.config } : {}), flags });
     const log = createLogger(config);
+    // A promise that nobody awaited must not end a server that every other request still
+    // needs (Node's default for an unhandled rejection is to exit): log it loudly instead.
+    // Database and disk faults are handled where they happen; this is the last line.
+    process.on('unhandledRejection', (reason: unknown) => log.error({ err: reason }, 'unhandled promise rejection (the process keeps serving)'));
     const { server } = await buildApp(config, log);
     await server.listen({ host: config.host, port: config.port });
     log.info({ url: externalBaseUrl(config), dataDir: config.dataDir, database: config.database.url ? 'postgres' : 'sqlite', storage: config.storage }, 'pallet is serving');

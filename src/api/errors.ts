@@ -6,6 +6,7 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { isPalletError, type ErrorCode } from '../base/errors.js';
+import { retryAfterSeconds } from '../base/retry.js';
 
 export type ApiErrorCode =
   | 'NOT_FOUND'
@@ -15,6 +16,7 @@ export type ApiErrorCode =
   | 'INVALID_ARGUMENT'
   | 'TOO_LARGE'
   | 'UNAVAILABLE'
+  | 'INSUFFICIENT_STORAGE'
   | 'UNAUTHORIZED'
   | 'FORBIDDEN'
   | 'UNSUPPORTED'
@@ -37,6 +39,7 @@ export const API_ERRORS: Record<ErrorCode, { status: number; apiCode: ApiErrorCo
   INVALID_ARGUMENT: { status: 400, apiCode: 'INVALID_ARGUMENT' },
   TOO_LARGE: { status: 413, apiCode: 'TOO_LARGE' },
   UNAVAILABLE: { status: 503, apiCode: 'UNAVAILABLE' },
+  INSUFFICIENT_STORAGE: { status: 507, apiCode: 'INSUFFICIENT_STORAGE' },
   BLOB_UNKNOWN: { status: 404, apiCode: 'NOT_FOUND' },
   BLOB_UPLOAD_INVALID: { status: 400, apiCode: 'INVALID_ARGUMENT' },
   BLOB_UPLOAD_UNKNOWN: { status: 404, apiCode: 'NOT_FOUND' },
@@ -79,6 +82,8 @@ export function sendApiError(
   details: Record<string, unknown> = {},
 ): FastifyReply {
   const body: ApiErrorBody = { code, message, details };
+  // A 503 also says when to retry.
+  if (status === 503) reply.header('Retry-After', String(retryAfterSeconds(details)));
   return reply.code(status).header('Content-Type', 'application/json; charset=utf-8').send(body);
 }
 

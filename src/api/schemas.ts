@@ -46,7 +46,7 @@ export const errorSchema: Schema = {
   required: ['code', 'message', 'details'],
   properties: {
     code: str('Machine-readable error code', {
-      enum: ['NOT_FOUND', 'ALREADY_EXISTS', 'CONFLICT', 'INVALID_NAME', 'INVALID_ARGUMENT', 'TOO_LARGE', 'UNAVAILABLE', 'UNAUTHORIZED', 'FORBIDDEN', 'UNSUPPORTED', 'UNSUPPORTED_MEDIA_TYPE', 'TOO_MANY_REQUESTS', 'INTERNAL'],
+      enum: ['NOT_FOUND', 'ALREADY_EXISTS', 'CONFLICT', 'INVALID_NAME', 'INVALID_ARGUMENT', 'TOO_LARGE', 'UNAVAILABLE', 'INSUFFICIENT_STORAGE', 'UNAUTHORIZED', 'FORBIDDEN', 'UNSUPPORTED', 'UNSUPPORTED_MEDIA_TYPE', 'TOO_MANY_REQUESTS', 'INTERNAL'],
     }),
     message: str('What went wrong, for people'),
     details: anyObject('Structured context (field, names in use, …)'),

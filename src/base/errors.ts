@@ -30,7 +30,9 @@ export type ManagementErrorCode =
   | 'INVALID_NAME'
   | 'INVALID_ARGUMENT'
   | 'TOO_LARGE'
-  | 'UNAVAILABLE';
+  | 'UNAVAILABLE'
+  /** The disk (or database) has no room left for the write; reads and deletes still work. */
+  | 'INSUFFICIENT_STORAGE';
 
 export type ErrorCode = OciErrorCode | ManagementErrorCode;
 

@@ -39,6 +39,11 @@ export interface Config {
   limits: {
     /** Largest manifest accepted on PUT. */
     manifestBytes: number;
+    /**
+     * Free disk space kept for deletes and GC (filesystem storage): below it, new uploads are
+     * refused with 507 while pulls, deletes and `pallet gc` keep working. 0: no reserve.
+     */
+    diskHeadroomBytes: number;
   };
   uploads: {
     /** Upload sessions untouched for this long are removed. */
@@ -132,7 +137,7 @@ export const DEFAULTS: Config = {
   storage: 'filesystem',
   database: { url: '', schema: '' },
   s3: { endpoint: '', bucket: '', region: 'us-east-1', accessKeyId: '', secretAccessKey: '', forcePathStyle: true, redirectSeconds: 0 },
-  limits: { manifestBytes: 4 * 1024 * 1024 },
+  limits: { manifestBytes: 4 * 1024 * 1024, diskHeadroomBytes: 256 * 1024 * 1024 },
   uploads: { staleAfterSeconds: 24 * 3600 },
   gc: { graceSeconds: 3600, intervalSeconds: 0 },
   cleanup: { intervalSeconds: 3600 },

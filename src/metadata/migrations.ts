@@ -303,6 +303,9 @@ async function beginImmediate(conn: Kysely<Database>): Promise<void> {
   }
 }
 
+/** SQLITE_BUSY, also as the cause of the UNAVAILABLE that the fault-mapping dialect makes of it. */
 function isSqliteBusy(err: unknown): boolean {
-  return err instanceof Error && 'code' in err && typeof err.code === 'string' && err.code.startsWith('SQLITE_BUSY');
+  if (!(err instanceof Error)) return false;
+  if ('code' in err && typeof err.code === 'string' && err.code.startsWith('SQLITE_BUSY')) return true;
+  return err.cause !== undefined && err.cause !== err && isSqliteBusy(err.cause);
 }

@@ -9,6 +9,8 @@ import Sqlite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import type pg from 'pg';
 import { PalletError } from '../base/errors.js';
+import { databaseFaultError, databaseFaultOf } from './sql-errors.js';
+import { withFaultMapping, type FaultListener } from './fault-dialect.js';
 import type { Database, Dialect } from './schema.js';
 import { SqlMetadataStore } from './sql-store.js';
 import type { MetadataStore } from './store.js';
@@ -21,10 +23,20 @@ export interface OpenMetadataStoreOptions {
   /** PostgreSQL schema to keep the tables in (created if missing); the server default otherwise. */
   schema?: string;
   log?: (msg: string) => void;
+  /**
+   * Told of every database fault (unreachable, restarting, locked, full) as it turns into an
+   * UNAVAILABLE or INSUFFICIENT_STORAGE error, and of connection errors outside any request.
+   */
+  onFault?: FaultListener;
 }
 
 /** How long a SQLite statement waits for another connection's write lock. */
 const SQLITE_BUSY_TIMEOUT_MS = 5_000;
+/**
+ * How long a request waits for a new PostgreSQL connection before it fails with UNAVAILABLE
+ * (pg waits forever by default, so a blackholed database would hang every request).
+ */
+const PG_CONNECT_TIMEOUT_MS = 5_000;
 /** Schema names are interpolated into DDL and the connection options, so keep them plain. */
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -70,7 +82,7 @@ async function openSqlite(options: OpenMetadataStoreOptions): Promise<OpenedData
   // on power failure, which FULL would protect at the cost of an fsync per commit.
   database.pragma('synchronous = NORMAL');
   database.pragma('foreign_keys = ON');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  const db = new Kysely<Database>({ dialect: withFaultMapping(new SqliteDialect({ database }), options.onFault) });
   return { db, dialect: 'sqlite', metadata: new SqlMetadataStore(db, 'sqlite', logOption(options)) };
 }
 
@@ -110,17 +122,28 @@ async function openPostgres(options: OpenMetadataStoreOptions): Promise<OpenedDa
     // BIGINT (times, sizes, counts) and NUMERIC (sums) as numbers for this pool only; other
     // users of `pg` in the process keep the library's defaults.
     types: { getTypeParser: numericTypeParser },
+    connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS,
   });
-  pool.on('error', (err) => options.log?.(`metadata: idle PostgreSQL connection failed: ${err.message}`));
+  // A connection that fails outside a query (the server restarts, crashes or drops it) emits
+  // 'error' on its client, idle or checked out; pg-pool listens only while a client is idle, and an
+  // unheard 'error' event ends the process. Every client gets a listener for its whole life; the
+  // pool discards a client that failed (idle at once, checked out when it is released).
+  const connectionFailed = (err: Error): void => {
+    options.log?.(`metadata: a PostgreSQL connection failed: ${err.message}`);
+    options.onFault?.(databaseFaultOf(err) ?? 'unavailable', err);
+  };
+  pool.on('error', connectionFailed);
+  pool.on('connect', (client) => client.on('error', connectionFailed));
   if (schema !== undefined) {
     try {
       await createSchema(pool, schema);
     } catch (err) {
       await pool.end();
-      throw err;
+      const fault = databaseFaultOf(err);
+      throw fault === undefined ? err : databaseFaultError(fault, err as Error);
     }
   }
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: withFaultMapping(new PostgresDialect({ pool }), options.onFault) });
   return { db, dialect: 'postgres', metadata: new SqlMetadataStore(db, 'postgres', logOption(options)) };
 }
 

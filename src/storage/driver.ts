@@ -11,6 +11,8 @@
  *   next `writeAt` at that offset discards them.
  * - `move` atomically replaces `to` with `from`, and `from` is gone afterwards.
  * - `delete` of a missing key succeeds; `read` of a missing key throws NOT_FOUND.
+ * - A full disk fails a write with INSUFFICIENT_STORAGE (a driver may refuse writes earlier, to
+ *   keep a headroom); a store that cannot be reached fails with UNAVAILABLE.
  */
 import type { Readable } from 'node:stream';
 
@@ -52,6 +54,18 @@ export interface StorageDriver {
    * without credentials (S3 presigned URLs). Drivers that cannot hand one out leave it out.
    */
   presignedUrl?(key: string, expiresInSeconds: number): Promise<string | undefined>;
+  /**
+   * Optional: free and total bytes where the driver stores objects, and the headroom below which
+   * it refuses new writes (INSUFFICIENT_STORAGE) so that deletes and GC keep working. Drivers
+   * without a disk of their own (S3, memory) leave it out.
+   */
+  capacity?(): Promise<StorageCapacity>;
   /** Releases handles and connections. */
   close(): Promise<void>;
+}
+
+export interface StorageCapacity {
+  freeBytes: number;
+  totalBytes: number;
+  headroomBytes: number;
 }

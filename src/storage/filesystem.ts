@@ -13,27 +13,58 @@
  *
  * Temp files orphaned by a crash stay in `_tmp/` until an operator (or a later cleanup job)
  * removes them; they are never visible as keys.
+ *
+ * Disk space: `write` and `writeAt` refuse to start (INSUFFICIENT_STORAGE) while the free space
+ * of the filesystem is below `headroomBytes`, and stop a stream that takes it below half of that,
+ * so that the space left is kept for what frees space — deletes and GC, and the SQLite file that
+ * usually shares the disk. A disk that fills anyway (ENOSPC, EDQUOT) fails the write with
+ * INSUFFICIENT_STORAGE too. A refused or failed `write` removes its temp file and a `writeAt`
+ * truncates back to its offset, so the space comes back at once. EROFS and EIO: UNAVAILABLE.
  */
 import { randomUUID } from 'node:crypto';
 import type { Dir } from 'node:fs';
-import { lstat, mkdir, open, opendir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { lstat, mkdir, open, opendir, rename, rm, stat, statfs, truncate, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { PalletError } from '../base/errors.js';
+import { formatBytes } from '../base/bytes.js';
+import { isPalletError, PalletError } from '../base/errors.js';
 import { checkKey, checkOffset, notFound, offsetBeyondSize, resolveRange } from './checks.js';
-import type { ByteRange, IoOptions, ObjectInfo, StorageDriver } from './driver.js';
+import type { ByteRange, IoOptions, ObjectInfo, StorageCapacity, StorageDriver } from './driver.js';
 
 /** Stream buffer size for blob I/O: large chunks mean fewer syscalls on the hot path. */
 const HIGH_WATER_MARK = 1024 * 1024;
 const TMP_DIR = '_tmp';
 
+export interface FilesystemDriverOptions {
+  /** Refuse new writes while the filesystem has less free space than this; 0: never refuse. */
+  headroomBytes?: number;
+  /** Told of every write refused or failed for want of space or a working disk (metrics, logs). */
+  onFault?: (fault: 'full' | 'unavailable', err: PalletError) => void;
+}
+
 export class FilesystemDriver implements StorageDriver {
   readonly name = 'filesystem';
   readonly #tmpDir: string;
+  readonly #headroomBytes: number;
+  readonly #onFault: NonNullable<FilesystemDriverOptions['onFault']>;
 
-  constructor(readonly root: string) {
+  constructor(
+    readonly root: string,
+    options: FilesystemDriverOptions = {},
+  ) {
     this.#tmpDir = join(root, TMP_DIR);
+    this.#headroomBytes = Math.max(0, options.headroomBytes ?? 0);
+    this.#onFault = options.onFault ?? (() => undefined);
+  }
+
+  async capacity(): Promise<StorageCapacity> {
+    // The root may not exist yet (nothing written); its parent is on the same filesystem then.
+    const info = await statfs(this.root).catch((err: unknown) => {
+      if (isMissing(err)) return statfs(dirname(this.root));
+      throw err;
+    });
+    return { freeBytes: info.bavail * info.bsize, totalBytes: info.blocks * info.bsize, headroomBytes: this.#headroomBytes };
   }
 
   async stat(key: string): Promise<ObjectInfo | undefined> {
@@ -79,12 +110,15 @@ export class FilesystemDriver implements StorageDriver {
     const path = this.#path(key);
     const { signal } = options;
     signal?.throwIfAborted();
+    const free = await this.#ensureRoom();
     const tmp = join(this.#tmpDir, randomUUID());
-    const handle = await this.#createTemp(tmp);
+    const handle = await this.#createTemp(tmp).catch((err: unknown) => {
+      throw this.#fault(err);
+    });
     try {
       let size: number;
       try {
-        size = await pump(source, handle, 0, signal);
+        size = await pump(source, handle, 0, signal, this.#guard(free));
       } finally {
         await handle.close();
       }
@@ -93,7 +127,7 @@ export class FilesystemDriver implements StorageDriver {
       return size;
     } catch (err) {
       await unlink(tmp).catch(() => undefined);
-      throw err;
+      throw this.#fault(err);
     }
   }
 
@@ -106,14 +140,22 @@ export class FilesystemDriver implements StorageDriver {
     const path = this.#path(key);
     checkOffset(offset);
     options.signal?.throwIfAborted();
-    const handle = await openForWriteAt(path, offset, key);
+    const free = await this.#ensureRoom();
     try {
-      const { size } = await handle.stat();
-      if (offset > size) throw offsetBeyondSize(key, offset, size);
-      if (size !== offset) await handle.truncate(offset);
-      return offset + (await pump(source, handle, offset, options.signal));
-    } finally {
-      await handle.close();
+      const handle = await openForWriteAt(path, offset, key);
+      try {
+        const { size } = await handle.stat();
+        if (offset > size) throw offsetBeyondSize(key, offset, size);
+        if (size !== offset) await handle.truncate(offset);
+        return offset + (await pump(source, handle, offset, options.signal, this.#guard(free)));
+      } finally {
+        await handle.close();
+      }
+    } catch (err) {
+      const mapped = this.#fault(err);
+      // Give back at once what a write that ran out of room took (the session's offset stays).
+      if (isPalletError(mapped, 'INSUFFICIENT_STORAGE')) await truncate(path, offset).catch(() => undefined);
+      throw mapped;
     }
   }
 
@@ -130,7 +172,7 @@ export class FilesystemDriver implements StorageDriver {
       await renameInto(fromPath, toPath);
     } catch (err) {
       if (isMissing(err)) throw notFound(from); // `from` vanished concurrently
-      throw err;
+      throw this.#fault(err);
     }
   }
 
@@ -193,6 +235,69 @@ export class FilesystemDriver implements StorageDriver {
     return join(this.root, key);
   }
 
+  /**
+   * INSUFFICIENT_STORAGE while free space is below `minFree` (the headroom when a write starts,
+   * half of it while a write runs: one large write may use up to half the reserve, not all).
+   */
+  async #ensureRoom(minFree = this.#headroomBytes): Promise<number> {
+    if (this.#headroomBytes === 0) return Infinity;
+    const { freeBytes } = await this.capacity();
+    if (freeBytes >= minFree) return freeBytes;
+    throw this.#refusal(freeBytes);
+  }
+
+  #refusal(freeBytes: number): PalletError {
+    const err = new PalletError(
+      'INSUFFICIENT_STORAGE',
+      `storage is nearly full: ${formatBytes(freeBytes)} free, less than the ${formatBytes(this.#headroomBytes)} kept for deletes and ` +
+        'garbage collection; new content is refused until space is freed (delete content, then run pallet gc)',
+      { freeBytes, headroomBytes: this.#headroomBytes },
+    );
+    this.#onFault('full', err);
+    return err;
+  }
+
+  /**
+   * Stops a stream before it takes the free space below half the headroom: counted against the
+   * free space when the write started (bytes still buffered are not on disk yet), and re-read
+   * every eighth of the headroom (at most 64 MiB), for other writers.
+   */
+  #guard(freeAtStart: number): Transform | undefined {
+    if (this.#headroomBytes === 0) return undefined;
+    const floor = this.#headroomBytes / 2;
+    const every = Math.max(64 * 1024, Math.min(this.#headroomBytes / 8, 64 * 1024 * 1024));
+    const check = (): Promise<number> => this.#ensureRoom(floor);
+    const refuse = (free: number): PalletError => this.#refusal(free);
+    let passed = 0;
+    let sinceCheck = 0;
+    return new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        passed += chunk.length;
+        sinceCheck += chunk.length;
+        if (freeAtStart - passed < floor) return done(refuse(freeAtStart - passed));
+        if (sinceCheck < every) return done(null, chunk);
+        sinceCheck = 0;
+        check().then(() => done(null, chunk), done);
+      },
+    });
+  }
+
+  /** A full or failing disk as a domain error (INSUFFICIENT_STORAGE, UNAVAILABLE); others as they are. */
+  #fault(err: unknown): unknown {
+    const code = errorCode(err);
+    let mapped: PalletError | undefined;
+    if (code === 'ENOSPC' || code === 'EDQUOT') {
+      mapped = new PalletError('INSUFFICIENT_STORAGE', 'storage is full: no space left on the disk; delete content, then run pallet gc');
+      this.#onFault('full', mapped);
+    } else if (code === 'EROFS' || code === 'EIO') {
+      mapped = new PalletError('UNAVAILABLE', `storage cannot be written (${code}); retry later`);
+      this.#onFault('unavailable', mapped);
+    }
+    if (!mapped) return err;
+    mapped.cause = err;
+    return mapped;
+  }
+
   async #createTemp(tmp: string): Promise<FileHandle> {
     try {
       return await open(tmp, 'wx');
@@ -209,7 +314,7 @@ export class FilesystemDriver implements StorageDriver {
  * go through a write stream, which applies backpressure (memory stays flat) and coalesces queued
  * chunks into `writev` calls; a Buffer is written directly.
  */
-async function pump(source: Readable | Buffer, handle: FileHandle, position: number, signal?: AbortSignal): Promise<number> {
+async function pump(source: Readable | Buffer, handle: FileHandle, position: number, signal?: AbortSignal, guard?: Transform): Promise<number> {
   if (Buffer.isBuffer(source)) {
     let written = 0;
     while (written < source.length) {
@@ -223,7 +328,7 @@ async function pump(source: Readable | Buffer, handle: FileHandle, position: num
   // (after any in-flight write); FileHandle.close would wait forever for that reference if the
   // stream did not (autoClose: false), so the caller's own close is only a no-op backstop here.
   const sink = handle.createWriteStream({ start: position, highWaterMark: HIGH_WATER_MARK });
-  await pipeline(source, sink, { signal });
+  await (guard ? pipeline(source, guard, sink, { signal }) : pipeline(source, sink, { signal }));
   return sink.bytesWritten;
 }
 

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { PalletError } from '../base/errors.js';
 import type { StorageDriver } from './driver.js';
-import { FilesystemDriver } from './filesystem.js';
+import { FilesystemDriver, type FilesystemDriverOptions } from './filesystem.js';
 import { MemoryDriver } from './memory.js';
 import type { S3DriverOptions } from './s3.js';
 
@@ -17,12 +17,14 @@ export interface StorageDriverOptions {
   dataDir: string;
   /** Endpoint, bucket and credentials of the s3 driver. */
   s3?: S3DriverOptions;
+  /** Disk headroom and fault listener of the filesystem driver. */
+  filesystem?: FilesystemDriverOptions;
 }
 
 export async function openStorageDriver(options: StorageDriverOptions): Promise<StorageDriver> {
   switch (options.storage) {
     case 'filesystem':
-      return new FilesystemDriver(join(options.dataDir, 'storage'));
+      return new FilesystemDriver(join(options.dataDir, 'storage'), options.filesystem);
     case 'memory':
       return new MemoryDriver();
     case 's3': {

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { isPalletError } from '../base/errors.js';
+import { freePort } from '../../test/helpers/server.js';
 import { startS3, S3_ACCESS_KEY, S3_SECRET_KEY, type S3Server } from '../../test/helpers/s3.js';
 import { chunked, readAll, storageDriverSuite } from './driver.suite.js';
 import { S3Driver } from './s3.js';
@@ -105,6 +106,32 @@ describe('s3 driver specifics', () => {
       assert.equal(await res.text(), 'presigned bytes');
     } finally {
       await driver.close();
+    }
+  });
+});
+
+describe('s3 driver faults', () => {
+  it('answers UNAVAILABLE when the endpoint cannot be reached, and still NOT_FOUND for a missing key', async () => {
+    const port = await freePort();
+    const down = new S3Driver({
+      endpoint: `http://127.0.0.1:${port}`,
+      bucket: 'gone',
+      region: 'us-east-1',
+      accessKeyId: S3_ACCESS_KEY,
+      secretAccessKey: S3_SECRET_KEY,
+      forcePathStyle: true,
+    });
+    try {
+      await assert.rejects(down.stat('k/x'), (err: unknown) => isPalletError(err, 'UNAVAILABLE') && /object store is unavailable/.test(err.message));
+      await assert.rejects(down.write('k/x', Buffer.from('x')), (err: unknown) => isPalletError(err, 'UNAVAILABLE'));
+    } finally {
+      await down.close();
+    }
+    const up = await freshDriver();
+    try {
+      await assert.rejects(up.read('k/missing'), (err: unknown) => isPalletError(err, 'NOT_FOUND'));
+    } finally {
+      await up.close();
     }
   });
 });

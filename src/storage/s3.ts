@@ -118,6 +118,18 @@ export class S3Driver implements StorageDriver {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
     });
+    // Around the whole call (retries included): an endpoint that cannot be reached or keeps
+    // failing, or a full backend, becomes a domain error rather than a 500.
+    this.client.middlewareStack.add(
+      (next) => async (args) => {
+        try {
+          return await next(args);
+        } catch (err) {
+          throw s3Fault(err);
+        }
+      },
+      { step: 'initialize', name: 'palletFaults' },
+    );
   }
 
   async stat(key: string): Promise<ObjectInfo | undefined> {
@@ -495,6 +507,30 @@ function latest(chunks: Chunk[]): Date {
 function isMissing(err: unknown): boolean {
   if (!(err instanceof S3ServiceException)) return false;
   return err.name === 'NoSuchKey' || err.name === 'NotFound' || err.$metadata.httpStatusCode === 404;
+}
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
+/** What S3-compatible servers answer when their disks are full (MinIO, Ceph RGW). */
+const FULL_NAMES = new Set(['XMinioStorageFull', 'StorageFull', 'QuotaExceeded']);
+
+/**
+ * S3 failures of the service rather than of the request: unreachable or 5xx after the SDK's
+ * retries → UNAVAILABLE, a full backend (507, MinIO's XMinioStorageFull, RGW's QuotaExceeded) →
+ * INSUFFICIENT_STORAGE. Everything else (missing keys, 4xx, aborts) passes through as it is.
+ */
+function s3Fault(err: unknown): unknown {
+  if (!(err instanceof Error) || err.name === 'AbortError') return err;
+  const status = err instanceof S3ServiceException ? err.$metadata.httpStatusCode : undefined;
+  const code = 'code' in err && typeof err.code === 'string' ? err.code : undefined;
+  let mapped: PalletError | undefined;
+  if (status === 507 || FULL_NAMES.has(err.name)) {
+    mapped = new PalletError('INSUFFICIENT_STORAGE', 'the object store is full; delete content, then run pallet gc');
+  } else if ((status !== undefined && status >= 500 && status !== 501) || (code !== undefined && NETWORK_CODES.has(code)) || err.name === 'TimeoutError') {
+    mapped = new PalletError('UNAVAILABLE', 'the object store is unavailable; retry later');
+  }
+  if (!mapped) return err;
+  mapped.cause = err;
+  return mapped;
 }
 
 /** CopySource is URL-encoded, slashes kept. */

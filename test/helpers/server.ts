@@ -26,6 +26,8 @@ export interface ServerOptions {
   env?: Record<string, string>;
   /** How long to wait for `/readyz`; 30 s by default. */
   readyTimeoutMs?: number;
+  /** Use this data dir (e.g. a small mounted filesystem); the caller owns it, `stop()` leaves it. */
+  dataDir?: string;
 }
 
 export interface PalletServer {
@@ -43,7 +45,7 @@ export interface PalletServer {
   logTail(lines?: number): Promise<string>;
   /** Every JSON log line the server wrote so far, parsed (non-JSON lines are skipped). */
   logRecords(): Promise<Record<string, unknown>[]>;
-  /** Stops the child (SIGTERM, then SIGKILL after 5 s) and removes the data dir. Idempotent. */
+  /** Stops the child (SIGTERM, then SIGKILL after 5 s) and removes the data dir it made. Idempotent. */
   stop(): Promise<void>;
 }
 
@@ -86,7 +88,7 @@ async function tail(file: string, lines: number): Promise<string> {
 export async function startServer(options: ServerOptions = {}): Promise<PalletServer> {
   const label = options.label ?? 'pallet';
   const port = await freePort();
-  const dataDir = await mkdtemp(join(tmpdir(), `pallet-${label}-`));
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), `pallet-${label}-`)));
   mkdirSync(OUTPUT_DIR, { recursive: true });
   const logFile = join(OUTPUT_DIR, `${label}-${port}.log`);
   const log = createWriteStream(logFile);
@@ -122,7 +124,7 @@ export async function startServer(options: ServerOptions = {}): Promise<PalletSe
       clearTimeout(timer);
     }
     await closeLog(log);
-    await rm(dataDir, { recursive: true, force: true });
+    if (options.dataDir === undefined) await rm(dataDir, { recursive: true, force: true });
   };
 
   const server: PalletServer = {

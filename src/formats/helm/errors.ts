@@ -4,6 +4,7 @@
  */
 import type { FastifyReply } from 'fastify';
 import type { ErrorCode } from '../../base/errors.js';
+import { retryAfterSeconds } from '../../base/retry.js';
 
 export const HELM_STATUS: Record<ErrorCode, number> = {
   BLOB_UNKNOWN: 404,
@@ -28,8 +29,11 @@ export const HELM_STATUS: Record<ErrorCode, number> = {
   INVALID_ARGUMENT: 400,
   TOO_LARGE: 413,
   UNAVAILABLE: 503,
+  INSUFFICIENT_STORAGE: 507,
 };
 
-export function sendHelmError(reply: FastifyReply, code: ErrorCode, message: string): FastifyReply {
+/** Sends the error body; a 503 also says when to retry (`Retry-After`). */
+export function sendHelmError(reply: FastifyReply, code: ErrorCode, message: string, detail?: unknown): FastifyReply {
+  if (HELM_STATUS[code] === 503) reply.header('Retry-After', String(retryAfterSeconds(detail)));
   return reply.code(HELM_STATUS[code]).header('Content-Type', 'application/json').send({ error: message });
 }

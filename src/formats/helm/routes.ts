@@ -78,7 +78,7 @@ export async function helmRoutes(app: FastifyInstance, { services }: Options): P
     if (isPalletError(err)) {
       if (HELM_STATUS[err.code] >= 500) request.log.error({ err }, 'request failed');
       if (err.code === 'UNAUTHORIZED') reply.header('WWW-Authenticate', CHALLENGE);
-      return sendHelmError(reply, err.code, err.message);
+      return sendHelmError(reply, err.code, err.message, err.detail);
     }
     const status = (err as { statusCode?: number }).statusCode;
     if (status && status < 500) return reply.code(status).send({ error: (err as Error).message });

@@ -4,6 +4,7 @@
  */
 import type { FastifyReply } from 'fastify';
 import type { ErrorCode } from '../../base/errors.js';
+import { retryAfterSeconds } from '../../base/retry.js';
 
 export const OCI_ERRORS: Record<ErrorCode, { status: number; code: string }> = {
   BLOB_UNKNOWN: { status: 404, code: 'BLOB_UNKNOWN' },
@@ -28,13 +29,17 @@ export const OCI_ERRORS: Record<ErrorCode, { status: number; code: string }> = {
   INVALID_ARGUMENT: { status: 400, code: 'UNSUPPORTED' },
   TOO_LARGE: { status: 413, code: 'SIZE_INVALID' },
   UNAVAILABLE: { status: 503, code: 'UNAVAILABLE' },
+  // The spec has no code for a full disk; clients retry UNAVAILABLE, and 507 tells them why.
+  INSUFFICIENT_STORAGE: { status: 507, code: 'UNAVAILABLE' },
 };
 
+/** Sends the error body; a 503 also says when to retry (`Retry-After`). */
 export function sendOciError(reply: FastifyReply, code: ErrorCode, message: string, detail?: unknown): FastifyReply {
   const entry = OCI_ERRORS[code];
   // An upstream's rate limit is passed on with its Retry-After, so clients wait as long.
   const retryAfter = (detail as { retryAfter?: unknown } | null | undefined)?.retryAfter;
   if (code === 'TOOMANYREQUESTS' && typeof retryAfter === 'number') reply.header('Retry-After', String(retryAfter));
+  if (entry.status === 503) reply.header('Retry-After', String(retryAfterSeconds(detail)));
   return reply
     .code(entry.status)
     .header('Content-Type', 'application/json')
