@@ -93,6 +93,7 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
       : undefined;
   if (cleanup && config.cleanup.intervalSeconds > 0) cleanup.start(config.cleanup.intervalSeconds * 1000);
   const blobs = new BlobService(store, driver, {
+    maxOpenSessionsPerOwner: config.uploads.maxOpenSessionsPerUser,
     ...(gcStore ? { gc: gcStore, reservationMs: graceMs } : {}),
     ...(quotas ? { quotas } : {}),
   });

@@ -42,6 +42,11 @@ export interface Config {
   uploads: {
     /** Upload sessions untouched for this long are removed. */
     staleAfterSeconds: number;
+    /**
+     * Open upload sessions one user may hold at once (anonymous pushes: one client address);
+     * a further POST gets 429 TOOMANYREQUESTS. 0: unbounded.
+     */
+    maxOpenSessionsPerUser: number;
   };
   gc: {
     /**
@@ -103,7 +108,7 @@ export const DEFAULTS: Config = {
   database: { url: '', schema: '' },
   s3: { endpoint: '', bucket: '', region: 'us-east-1', accessKeyId: '', secretAccessKey: '', forcePathStyle: true, redirectSeconds: 0 },
   limits: { manifestBytes: 4 * 1024 * 1024 },
-  uploads: { staleAfterSeconds: 24 * 3600 },
+  uploads: { staleAfterSeconds: 24 * 3600, maxOpenSessionsPerUser: 500 },
   gc: { graceSeconds: 3600, intervalSeconds: 0 },
   cleanup: { intervalSeconds: 3600 },
   auth: {
