@@ -239,5 +239,53 @@ for (const deployment of deployments) {
       assert.equal(res.status, 200);
       assert.equal(sha256(res.body), digest, 'the other registry serves the bytes it pushed');
     });
+
+    it('scrub reports bad bytes, quarantines them with --repair, and verifies the good ones', async () => {
+      const app = d.replicas[0]!.app;
+      const scrub = app.services.scrub;
+      assert.ok(scrub);
+      const root = await app.services.store.findSpace(ROOT);
+      assert.ok(root);
+      const good = randomBytes(30 * 1024);
+      const rotten = randomBytes(30 * 1024);
+      for (const body of [good, rotten]) {
+        const res = await request(d.replicas[0]!, 'POST', `/v2/${REPO}/blobs/uploads/?digest=${sha256(body)}`, body);
+        assert.equal(res.status, 201, res.text);
+      }
+      // Bit rot: the stored bytes of `rotten` change under the registry.
+      const flipped = Buffer.from(rotten);
+      flipped[100] = flipped[100]! ^ 0xff;
+      await app.services.driver.write(blobKey(root.id, sha256(rotten)), flipped);
+
+      const check = await scrub.run();
+      const bad = check.findings.filter((f) => f.digest === sha256(rotten));
+      assert.deepEqual(
+        bad.map((f) => ({ problem: f.problem, action: f.action, computed: f.computed })),
+        [{ problem: 'mismatch', action: 'reported', computed: sha256(flipped) }],
+      );
+      assert.ok(!check.findings.some((f) => f.digest === sha256(good)));
+      assert.equal((await request(d.replicas[0]!, 'GET', `/v2/${REPO}/blobs/${sha256(rotten)}`)).status, 200, 'a check changes nothing');
+
+      const repaired = await scrub.run({ repair: true });
+      const fixed = repaired.findings.find((f) => f.digest === sha256(rotten));
+      assert.equal(fixed?.action, 'quarantined');
+      assert.ok(fixed.quarantineKey);
+      const kept = await app.services.driver.read(fixed.quarantineKey);
+      const keptBytes: Buffer[] = [];
+      for await (const chunk of kept) keptBytes.push(chunk as Buffer);
+      assert.ok(Buffer.concat(keptBytes).equals(flipped), 'the bad bytes are kept in quarantine');
+      for (const r of d.replicas) {
+        const res = await request(r, 'GET', `/v2/${REPO}/blobs/${sha256(rotten)}`);
+        assert.equal(res.status, 404, 'clients get BLOB_UNKNOWN, not wrong bytes');
+        assert.equal(JSON.parse(res.text).errors[0].code, 'BLOB_UNKNOWN');
+      }
+      const clean = await scrub.run();
+      assert.deepEqual(clean.findings.filter((f) => f.problem === 'mismatch'), []);
+      assert.equal(clean.newlyVerified, 0, 'every good blob was marked verified by the first runs');
+      // A push of the right bytes stores them again.
+      const again = await request(d.replicas[d.replicas.length - 1]!, 'POST', `/v2/${REPO}/blobs/uploads/?digest=${sha256(rotten)}`, rotten);
+      assert.equal(again.status, 201, again.text);
+      await assertServedBytesMatch(d, [sha256(rotten), sha256(good)]);
+    });
   });
 }
