@@ -100,6 +100,7 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
   if (cleanup && config.cleanup.intervalSeconds > 0) cleanup.start(config.cleanup.intervalSeconds * 1000);
   const blobs = new BlobService(store, driver, {
     maxOpenSessionsPerOwner: config.uploads.maxOpenSessionsPerUser,
+    leaseMs: config.uploads.leaseSeconds * 1000,
     ...(gcStore ? { gc: gcStore, reservationMs: graceMs } : {}),
     ...(quotas ? { quotas } : {}),
   });

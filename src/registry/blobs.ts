@@ -56,7 +56,7 @@ const CLAIM_WAIT_MS = 30_000;
 /** A claim older than this was left by a sweep that died; a writer may finish it. */
 export const STALE_CLAIM_MS = 10 * 60_000;
 /** How long an upload session's writer lease lasts without renewal (renewed every third). */
-const LEASE_MS = 30_000;
+const LEASE_MS = 15_000;
 /** The writer of segments from sessions opened before segments were recorded. */
 const LEGACY_WRITER = 'legacy';
 /** Blob rows examined per sweep batch. */
@@ -71,7 +71,7 @@ export interface BlobServiceOptions {
   quotas?: QuotaGate;
   /** Open upload sessions per owner (see `startUpload`); 0 or unset: unbounded. */
   maxOpenSessionsPerOwner?: number;
-  /** How long an upload session's writer lease lasts without renewal; 30 s by default. */
+  /** How long an upload session's writer lease lasts without renewal; 15 s by default. */
   leaseMs?: number;
 }
 
@@ -250,6 +250,7 @@ export class BlobService {
     if (!advanced) {
       throw new PalletError('BLOB_UPLOAD_INVALID', 'the upload was changed by a concurrent request; resume from its current offset');
     }
+    lease.released = !keep;
     if (state) {
       state.offset = newSize;
       this.remember(upload.id, state);

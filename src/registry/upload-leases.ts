@@ -24,6 +24,8 @@ export interface Lease {
   upload: UploadRecord;
   /** Aborts when the lease is lost; pass it to every write. */
   signal: AbortSignal;
+  /** Set by whoever released the lease already (an advance without `keep`). */
+  released: boolean;
 }
 
 export class UploadLeases {
@@ -54,10 +56,11 @@ export class UploadLeases {
       );
     }, Math.max(1, Math.floor(this.leaseMs / 3)));
     timer.unref();
+    const lease: Lease = { holder, upload, signal, released: false };
     const settled = this.localTurn(uploadId);
     try {
       await settled.previous;
-      return await work({ holder, upload, signal });
+      return await work(lease);
     } catch (err) {
       // A write cut short because the lease was lost fails with an AbortError: say why.
       if (lost.signal.aborted) throw lost.signal.reason;
@@ -65,7 +68,7 @@ export class UploadLeases {
     } finally {
       clearInterval(timer);
       settled.done();
-      await this.store.releaseUploadLease(uploadId, holder).catch(() => undefined);
+      if (!lease.released) await this.store.releaseUploadLease(uploadId, holder).catch(() => undefined);
     }
   }
 
