@@ -163,7 +163,8 @@ export class BlobService {
         id: randomUUID(),
         repositoryId: loc.repositoryId,
         rootSpaceId: loc.rootSpaceId,
-        ...(owner !== undefined && max > 0 ? { owner, maxOpenPerOwner: max } : owner !== undefined ? { owner } : {}),
+        ...(owner !== undefined ? { owner } : {}),
+        ...(owner !== undefined && max > 0 ? { maxOpenPerOwner: max } : {}),
       });
     } catch (err) {
       if (!isPalletError(err, 'TOOMANYREQUESTS')) throw err;

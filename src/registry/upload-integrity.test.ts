@@ -19,6 +19,7 @@ import { loadConfig } from '../config/config.js';
 import { dropTestSchema, testSchema, TEST_DATABASE_URL } from '../metadata/test-databases.js';
 import { blobKey } from '../storage/keys.js';
 import { startS3, type S3Server } from '../../test/helpers/s3.js';
+import { createDockerRegistry, startInProcess, type Harness } from '../../test/helpers/inproc.js';
 
 const sha256 = (data: Buffer): string => `sha256:${createHash('sha256').update(data).digest('hex')}`;
 const ROOT = 'acme';
@@ -289,3 +290,36 @@ for (const deployment of deployments) {
     });
   });
 }
+
+describe('open upload sessions per user', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startInProcess({ uploads: { maxOpenSessionsPerUser: 2 } });
+    await createDockerRegistry(h, 'acme', 'docker-local');
+  });
+  after(() => h.close());
+
+  it('answers 429 TOOMANYREQUESTS naming the limit, and admits a new session once one is closed', async () => {
+    const start = () => h.app.server.inject({ method: 'POST', url: '/v2/acme/docker-local/app/blobs/uploads/', headers: h.auth });
+    const first = await start();
+    assert.equal(first.statusCode, 202);
+    assert.equal((await start()).statusCode, 202);
+    const refused = await start();
+    assert.equal(refused.statusCode, 429);
+    const error = (JSON.parse(refused.body) as { errors: Array<{ code: string; message: string }> }).errors[0]!;
+    assert.equal(error.code, 'TOOMANYREQUESTS');
+    assert.match(error.message, /limit is 2 per user \(uploads\.maxOpenSessionsPerUser\)/);
+    // A monolithic push opens no session the user keeps: it is not refused.
+    const data = randomBytes(100);
+    const mono = await h.app.server.inject({
+      method: 'POST',
+      url: `/v2/acme/docker-local/app/blobs/uploads/?digest=${sha256(data)}`,
+      payload: data,
+      headers: { ...h.auth, 'content-type': 'application/octet-stream' },
+    });
+    assert.equal(mono.statusCode, 201, mono.body);
+    const cancelled = await h.app.server.inject({ method: 'DELETE', url: String(first.headers.location), headers: h.auth });
+    assert.equal(cancelled.statusCode, 204);
+    assert.equal((await start()).statusCode, 202);
+  });
+});
