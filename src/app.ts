@@ -10,6 +10,7 @@ import { trustProxyOption } from './base/client-address.js';
 import type { Config } from './config/config.js';
 import { openDatabase } from './metadata/open.js';
 import { SqlGcStore } from './metadata/sql-gc-store.js';
+import { SqlScrubStore } from './metadata/sql-scrub-store.js';
 import { SqlQuotaStore } from './metadata/sql-quota-store.js';
 import { SqlCleanupStore } from './metadata/sql-cleanup-store.js';
 import { SqlIdentityStore } from './metadata/sql-identity-store.js';
@@ -83,7 +84,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
     await driver.close();
     throw err;
   }
-  const services = createServices(config, store, driver, log, new SqlIdentityStore(db, dialect), { metrics, upstreamStore, upstreamSecretKey, gcStore: new SqlGcStore(db, dialect), quotaStore: new SqlQuotaStore(db, dialect), cleanupStore: new SqlCleanupStore(db), helmStore: new SqlHelmStore(db, dialect) });
+  const services = createServices(config, store, driver, log, new SqlIdentityStore(db, dialect), { metrics, upstreamStore, upstreamSecretKey, gcStore: new SqlGcStore(db, dialect), quotaStore: new SqlQuotaStore(db, dialect), cleanupStore: new SqlCleanupStore(db), helmStore: new SqlHelmStore(db, dialect), scrubStore: new SqlScrubStore(db, dialect) });
   try {
     await services.auth.start(config.adminPassword);
     const sealed = await services.registries.sealStoredSecrets();

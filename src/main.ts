@@ -6,6 +6,7 @@ import { buildApp, createLogger } from './app.js';
 import { externalBaseUrl, loadConfig } from './config/config.js';
 import { isPalletError } from './base/errors.js';
 import { runGcCommand } from './gc-command.js';
+import { runScrubCommand } from './scrub-command.js';
 import { positiveInteger, runTokenCreate, runUserAdd } from './user-command.js';
 
 const program = new Command('pallet').description('Pallet: a self-hosted artifact registry');
@@ -63,6 +64,16 @@ program
     if (opts.grace !== undefined) flags.gc = { graceSeconds: opts.grace };
     const config = loadConfig({ ...(opts.config ? { file: opts.config } : {}), flags });
     process.exitCode = await runGcCommand(config, opts.dryRun ?? false);
+  });
+
+program
+  .command('scrub')
+  .description('read every stored blob back and check it against its digest (bit rot, bytes stored before verification)')
+  .option('--repair', 'move mismatching bytes to quarantine/ in storage and remove their blob rows and links')
+  .option('--config <file>', 'YAML config file (PALLET_CONFIG)')
+  .option('--data-dir <dir>', 'where SQLite and stored blobs live (PALLET_DATA_DIR)')
+  .action(async (opts: { repair?: boolean; config?: string; dataDir?: string }) => {
+    process.exitCode = await runScrubCommand(commandConfig(opts), opts.repair ?? false);
   });
 
 const configOptions = (command: Command): Command =>

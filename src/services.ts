@@ -28,6 +28,8 @@ import { RegistryService, type SecretCodec } from './registry/registries.js';
 import { RepositoryResolver } from './registry/repositories.js';
 import { SpaceService } from './registry/spaces.js';
 import { UploadJanitor } from './registry/upload-janitor.js';
+import { Scrubber } from './registry/scrub.js';
+import type { ScrubStore } from './metadata/scrub-store.js';
 import type { StorageDriver } from './storage/driver.js';
 import { EgressPolicy } from './upstream/egress.js';
 import { UpstreamMetrics } from './upstream/metrics.js';
@@ -51,6 +53,8 @@ export interface Services {
   auth: Auth;
   /** Online garbage collection (scale-out); absent when built without a GC store (tests). */
   gc?: GarbageCollector;
+  /** Reads stored blobs back against their digests (`pallet scrub`); absent without its store. */
+  scrub?: Scrubber;
   /** Cleanup policies, run on demand and on the schedule; absent without their store (tests). */
   cleanup?: CleanupService;
   /** Helm charts: the OCI push policy of helm registries and the classic chart repository. */
@@ -78,6 +82,8 @@ export interface ServiceOptions {
   metrics?: MetricsRegistry;
   /** Chart versions of helm registries; without it helm registries are plain OCI registries. */
   helmStore?: HelmStore;
+  /** Blob rows as `pallet scrub` pages, verifies and quarantines them. */
+  scrubStore?: ScrubStore;
 }
 
 /** Largest upstream index.yaml a helm proxy accepts (public indexes run to tens of MiB). */
@@ -94,6 +100,8 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
       : undefined;
   if (cleanup && config.cleanup.intervalSeconds > 0) cleanup.start(config.cleanup.intervalSeconds * 1000);
   const blobs = new BlobService(store, driver, {
+    maxOpenSessionsPerOwner: config.uploads.maxOpenSessionsPerUser,
+    leaseMs: config.uploads.leaseSeconds * 1000,
     ...(gcStore ? { gc: gcStore, reservationMs: graceMs } : {}),
     ...(quotas ? { quotas } : {}),
   });
@@ -165,6 +173,7 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
     upstreamSecrets,
     metrics,
     ...(gc ? { gc } : {}),
+    ...(options.scrubStore ? { scrub: new Scrubber(options.scrubStore, driver, log, metrics) } : {}),
     ...(cleanup ? { cleanup } : {}),
     ...(charts ? { charts } : {}),
     auth,

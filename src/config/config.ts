@@ -48,6 +48,17 @@ export interface Config {
   uploads: {
     /** Upload sessions untouched for this long are removed. */
     staleAfterSeconds: number;
+    /**
+     * Open upload sessions one user may hold at once (anonymous pushes: one client address);
+     * a further POST gets 429 TOOMANYREQUESTS. 0: unbounded.
+     */
+    maxOpenSessionsPerUser: number;
+    /**
+     * How long a request's hold on an upload session lasts without renewal (renewed every
+     * third of it while the request streams). A replica that dies mid-chunk blocks the session
+     * this long; then another request may resume it.
+     */
+    leaseSeconds: number;
   };
   gc: {
     /**
@@ -138,7 +149,7 @@ export const DEFAULTS: Config = {
   database: { url: '', schema: '' },
   s3: { endpoint: '', bucket: '', region: 'us-east-1', accessKeyId: '', secretAccessKey: '', forcePathStyle: true, redirectSeconds: 0 },
   limits: { manifestBytes: 4 * 1024 * 1024, diskHeadroomBytes: 256 * 1024 * 1024 },
-  uploads: { staleAfterSeconds: 24 * 3600 },
+  uploads: { staleAfterSeconds: 24 * 3600, maxOpenSessionsPerUser: 500, leaseSeconds: 15 },
   gc: { graceSeconds: 3600, intervalSeconds: 0 },
   cleanup: { intervalSeconds: 3600 },
   auth: {

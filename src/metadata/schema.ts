@@ -67,6 +67,8 @@ export interface BlobsTable {
   /** 0003_scale_out: 1 while a sweep deletes the blob's bytes (see registry/gc.ts). */
   deleting: Generated<number>;
   deleting_since: number | null;
+  /** 0007_upload_integrity: 1 once the stored bytes were hashed to the digest. */
+  verified: Generated<number>;
 }
 
 export interface RepositoryBlobsTable {
@@ -118,6 +120,12 @@ export interface UploadsTable {
   size: number;
   created_at: number;
   updated_at: number;
+  /** 0007_upload_integrity: the writer holding the session (see registry/blobs.ts). */
+  lease_holder: string | null;
+  lease_expires_at: number | null;
+  /** JSON `[{"start": n, "writer": "…"}]`: the storage objects holding the bytes. */
+  segments: Generated<string>;
+  owner: string | null;
 }
 
 // Identity (issue 3): users, access tokens, space members, web sessions, signing keys, audit.

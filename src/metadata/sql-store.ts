@@ -26,8 +26,8 @@ import type {
   RegistriesTable,
   RepositoriesTable,
   SpacesTable,
-  UploadsTable,
 } from './schema.js';
+import { SqlUploadSessions } from './sql-upload-sessions.js';
 import type {
   ArtifactRecord,
   BlobRecord,
@@ -48,6 +48,8 @@ import type {
   SpaceRecord,
   StoredManifest,
   TagPage,
+  NewUpload,
+  UploadLease,
   UploadRecord,
   VersionRecord,
 } from './store.js';
@@ -78,12 +80,14 @@ export interface SqlMetadataStoreOptions {
 export class SqlMetadataStore implements MetadataStore {
   readonly #db: Kysely<Database>;
   readonly #dialect: Dialect;
+  readonly #uploads: SqlUploadSessions;
   readonly #log: ((msg: string) => void) | undefined;
 
   constructor(db: Kysely<Database>, dialect: Dialect, options: SqlMetadataStoreOptions = {}) {
     this.#db = db;
     this.#dialect = dialect;
     this.#log = options.log;
+    this.#uploads = new SqlUploadSessions(db, dialect);
   }
 
   async migrate(): Promise<void> {
@@ -542,7 +546,7 @@ export class SqlMetadataStore implements MetadataStore {
   async findBlob(rootSpaceId: string, digest: string): Promise<BlobRecord | undefined> {
     const row = await this.#db
       .selectFrom('blobs')
-      .select(['digest', 'size', 'created_at'])
+      .select(['digest', 'size', 'created_at', 'verified'])
       .where('root_space_id', '=', rootSpaceId)
       .where('digest', '=', digest)
       .executeTakeFirst();
@@ -555,29 +559,41 @@ export class SqlMetadataStore implements MetadataStore {
       .innerJoin('blobs as b', (join) =>
         join.onRef('b.root_space_id', '=', 'rb.root_space_id').onRef('b.digest', '=', 'rb.digest'),
       )
-      .select(['b.digest', 'b.size', 'b.created_at'])
+      .select(['b.digest', 'b.size', 'b.created_at', 'b.verified'])
       .where('rb.repository_id', '=', repositoryId)
       .where('rb.digest', '=', digest)
       .executeTakeFirst();
     return row && toBlob(row);
   }
 
-  async commitBlob(rootSpaceId: string, repositoryId: string, digest: string, size: number): Promise<BlobRecord> {
+  async commitBlob(
+    rootSpaceId: string,
+    repositoryId: string,
+    digest: string,
+    size: number,
+    options: { verified?: boolean } = {},
+  ): Promise<BlobRecord> {
+    const verified = options.verified === true;
     return this.#db.transaction().execute(async (trx) => {
       const t = Date.now();
       // A no-op update rather than DO NOTHING: it returns the existing row and, on
       // PostgreSQL, locks it so a concurrent orphan sweep cannot delete it before the link.
       // A row that a sweep has claimed (`deleting`, see registry/gc.ts) is not linked.
+      // Verified bytes were just stored under the key: the row now describes them.
       const blob = await trx
         .insertInto('blobs')
-        .values({ root_space_id: rootSpaceId, digest, size, created_at: t })
+        .values({ root_space_id: rootSpaceId, digest, size, created_at: t, verified: verified ? 1 : 0 })
         .onConflict((oc) =>
           oc
             .columns(['root_space_id', 'digest'])
-            .doUpdateSet({ size: (eb) => eb.ref('blobs.size') })
+            .doUpdateSet(
+              verified
+                ? { size: (eb) => eb.ref('excluded.size'), verified: 1 }
+                : { size: (eb) => eb.ref('blobs.size') },
+            )
             .where('blobs.deleting', '=', 0),
         )
-        .returning(['digest', 'size', 'created_at'])
+        .returning(['digest', 'size', 'created_at', 'verified'])
         .executeTakeFirst();
       if (blob === undefined) {
         throw new PalletError('UNAVAILABLE', `blob ${digest} is being garbage-collected; push it again`, { digest });
@@ -620,7 +636,7 @@ export class SqlMetadataStore implements MetadataStore {
           ),
         ),
       )
-      .returning(['digest', 'size', 'created_at'])
+      .returning(['digest', 'size', 'created_at', 'verified'])
       .execute();
     return rows.map(toBlob).sort((a, b) => byteCompare(a.digest, b.digest));
   }
@@ -824,57 +840,38 @@ export class SqlMetadataStore implements MetadataStore {
     });
   }
 
-  // Upload sessions ------------------------------------------------------------------------
+  // Upload sessions (see sql-upload-sessions.ts) ---------------------------------------------
 
-  async createUpload(input: { id: string; repositoryId: string; rootSpaceId: string }): Promise<UploadRecord> {
-    const t = Date.now();
-    const row: Selectable<UploadsTable> = {
-      id: input.id,
-      repository_id: input.repositoryId,
-      root_space_id: input.rootSpaceId,
-      size: 0,
-      created_at: t,
-      updated_at: t,
-    };
-    await guard(this.#db.insertInto('uploads').values(row).execute(), {
-      unique: () => new PalletError('ALREADY_EXISTS', `upload ${input.id} already exists`, { id: input.id }),
-      foreignKey: () => notFound('repository', input.repositoryId),
-    });
-    return toUpload(row);
+  createUpload(input: NewUpload): Promise<UploadRecord> {
+    return this.#uploads.create(input);
   }
 
-  async findUpload(id: string): Promise<UploadRecord | undefined> {
-    const row = await this.#db.selectFrom('uploads').selectAll().where('id', '=', id).executeTakeFirst();
-    return row && toUpload(row);
+  findUpload(id: string): Promise<UploadRecord | undefined> {
+    return this.#uploads.find(id);
   }
 
-  async advanceUpload(id: string, fromSize: number, toSize: number): Promise<boolean> {
-    const result = await this.#db
-      .updateTable('uploads')
-      .set({ size: toSize, updated_at: Date.now() })
-      .where('id', '=', id)
-      .where('size', '=', fromSize)
-      .executeTakeFirst();
-    if (result.numUpdatedRows > 0n) return true;
-    // Only the failure path pays for telling "moved by someone else" from "gone".
-    if ((await this.findUpload(id)) === undefined) throw notFound('upload', id);
-    return false;
+  acquireUploadLease(id: string, holder: string, expiresAt: number, now: number): Promise<UploadRecord | undefined> {
+    return this.#uploads.acquireLease(id, holder, expiresAt, now);
   }
 
-  async deleteUpload(id: string): Promise<void> {
-    const result = await this.#db.deleteFrom('uploads').where('id', '=', id).executeTakeFirst();
-    if (result.numDeletedRows === 0n) throw notFound('upload', id);
+  renewUploadLease(id: string, holder: string, expiresAt: number): Promise<boolean> {
+    return this.#uploads.renewLease(id, holder, expiresAt);
   }
 
-  async listStaleUploads(before: number): Promise<UploadRecord[]> {
-    const rows = await this.#db
-      .selectFrom('uploads')
-      .selectAll()
-      .where('updated_at', '<', before)
-      .orderBy('updated_at')
-      .orderBy('id')
-      .execute();
-    return rows.map(toUpload);
+  releaseUploadLease(id: string, holder: string): Promise<void> {
+    return this.#uploads.releaseLease(id, holder);
+  }
+
+  advanceUpload(id: string, fromSize: number, toSize: number, lease?: UploadLease): Promise<boolean> {
+    return this.#uploads.advance(id, fromSize, toSize, lease);
+  }
+
+  deleteUpload(id: string): Promise<void> {
+    return this.#uploads.delete(id);
+  }
+
+  listStaleUploads(before: number): Promise<UploadRecord[]> {
+    return this.#uploads.listStale(before);
   }
 }
 
@@ -942,8 +939,8 @@ function toRepository(r: Selectable<RepositoriesTable>): RepositoryRecord {
   return { id: r.id, registryId: r.registry_id, name: r.name, createdAt: r.created_at, updatedAt: r.updated_at };
 }
 
-function toBlob(r: { digest: string; size: number; created_at: number }): BlobRecord {
-  return { digest: r.digest, size: r.size, createdAt: r.created_at };
+function toBlob(r: { digest: string; size: number; created_at: number; verified: number }): BlobRecord {
+  return { digest: r.digest, size: r.size, createdAt: r.created_at, verified: r.verified === 1 };
 }
 
 function toManifest(r: ManifestRow): ManifestRecord {
@@ -958,17 +955,6 @@ function toManifest(r: ManifestRow): ManifestRecord {
     annotations: r.annotations === null ? null : (JSON.parse(r.annotations) as Record<string, string>),
     createdAt: r.created_at,
     downloadCount: r.download_count,
-  };
-}
-
-function toUpload(r: Selectable<UploadsTable>): UploadRecord {
-  return {
-    id: r.id,
-    repositoryId: r.repository_id,
-    rootSpaceId: r.root_space_id,
-    size: r.size,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
   };
 }
 

@@ -922,6 +922,67 @@ export function metadataStoreSuite(
         const ours = stale.filter((id) => id.startsWith('stale-') && [older.id, old.id, touched.id].includes(id));
         assert.deepEqual(ours, [older.id, touched.id]);
       });
+
+      it('admits one lease holder at a time; an expired lease is taken over', async () => {
+        const { space, repo } = await repository();
+        const upload = await store.createUpload({ id: unique('up-'), repositoryId: repo.id, rootSpaceId: space.id });
+        const now = Date.now();
+        const holders = await Promise.all(['w1', 'w2', 'w3'].map((h) => store.acquireUploadLease(upload.id, h, now + 60_000, now)));
+        assert.equal(holders.filter((u) => u !== undefined).length, 1, 'exactly one of three concurrent writers holds it');
+        const winner = ['w1', 'w2', 'w3'][holders.findIndex((u) => u !== undefined)]!;
+        const loser = winner === 'w1' ? 'w2' : 'w1';
+        assert.equal(await store.renewUploadLease(upload.id, loser, now + 60_000), false);
+        assert.equal(await store.renewUploadLease(upload.id, winner, now + 60_000), true);
+        // A loser cannot advance; the holder records its segments and releases in one update.
+        assert.equal(await store.advanceUpload(upload.id, 0, 5, { holder: loser, segments: [{ start: 0, writer: 'p1' }] }), false);
+        assert.equal(await store.advanceUpload(upload.id, 0, 5, { holder: winner, segments: [{ start: 0, writer: 'p1' }] }), true);
+        assert.deepEqual((await store.findUpload(upload.id))?.segments, [{ start: 0, writer: 'p1' }]);
+        const next = await store.acquireUploadLease(upload.id, loser, now + 10, now);
+        assert.equal(next?.size, 5, 'released by the advance');
+        assert.equal(await store.acquireUploadLease(upload.id, 'w9', now + 60_000, now), undefined);
+        assert.ok(await store.acquireUploadLease(upload.id, 'w9', now + 60_000, now + 11), 'taken over once expired');
+        await store.releaseUploadLease(upload.id, 'w9');
+        assert.ok(await store.acquireUploadLease(upload.id, 'w10', now + 60_000, now));
+        await rejectsWith(store.acquireUploadLease('no-such-upload', 'w', now + 1, now), 'NOT_FOUND');
+      });
+
+      it('keeps the lease across an advance with keep', async () => {
+        const { space, repo } = await repository();
+        const upload = await store.createUpload({ id: unique('up-'), repositoryId: repo.id, rootSpaceId: space.id });
+        const now = Date.now();
+        assert.ok(await store.acquireUploadLease(upload.id, 'committer', now + 60_000, now));
+        assert.equal(await store.advanceUpload(upload.id, 0, 3, { holder: 'committer', segments: [], keep: true }), true);
+        assert.equal(await store.acquireUploadLease(upload.id, 'other', now + 60_000, now), undefined);
+      });
+
+      it('bounds open sessions per owner atomically', async () => {
+        const { space, repo } = await repository();
+        const owner = unique('owner-');
+        const results = await Promise.allSettled(
+          Array.from({ length: 8 }, () =>
+            store.createUpload({ id: unique('up-'), repositoryId: repo.id, rootSpaceId: space.id, owner, maxOpenPerOwner: 3 }),
+          ),
+        );
+        assert.equal(results.filter((r) => r.status === 'fulfilled').length, 3);
+        const refused = results.find((r) => r.status === 'rejected');
+        assert.ok(refused && isPalletError(refused.reason, 'TOOMANYREQUESTS'));
+        const other = await store.createUpload({ id: unique('up-'), repositoryId: repo.id, rootSpaceId: space.id, owner: `${owner}-b`, maxOpenPerOwner: 3 });
+        assert.equal(other.owner, `${owner}-b`);
+      });
+    });
+
+    describe('verified blobs', () => {
+      it('marks a blob verified only when committed as verified, and takes the verified size', async () => {
+        const { space, repo } = await repository();
+        const digest = `sha256:${'ab'.repeat(32)}`;
+        const legacy = await store.commitBlob(space.id, repo.id, digest, 10);
+        assert.equal(legacy.verified, false);
+        assert.equal((await store.commitBlob(space.id, repo.id, digest, 99)).size, 10, 'an unverified commit keeps the row');
+        const verified = await store.commitBlob(space.id, repo.id, digest, 12, { verified: true });
+        assert.deepEqual([verified.verified, verified.size], [true, 12]);
+        assert.equal((await store.commitBlob(space.id, repo.id, digest, 12)).verified, true, 'never unverified by a plain link');
+        assert.equal((await store.findLinkedBlob(repo.id, digest))?.verified, true);
+      });
     });
 
     // Stats ------------------------------------------------------------------------------------

@@ -56,6 +56,11 @@ export interface BlobRecord {
   digest: string;
   size: number;
   createdAt: number;
+  /**
+   * The stored bytes were hashed to the digest when they were stored (or by `pallet scrub`).
+   * False for rows from before that was recorded: such bytes are re-verified before reuse.
+   */
+  verified: boolean;
 }
 
 export type ReferenceKind = 'blob' | 'manifest';
@@ -122,6 +127,37 @@ export interface UploadRecord {
   size: number;
   createdAt: number;
   updatedAt: number;
+  /** The storage objects holding bytes [start, next start or size), in order. */
+  segments: UploadSegment[];
+  /** Who opened the session (see `NewUpload.owner`); null for sessions the server opens. */
+  owner: string | null;
+}
+
+/** One storage object of an upload session, written by one writer (see registry/blobs.ts). */
+export interface UploadSegment {
+  /** The session offset of the object's first byte. */
+  start: number;
+  /** The writer that owns the object; it alone writes to it. */
+  writer: string;
+}
+
+export interface NewUpload {
+  id: string;
+  repositoryId: string;
+  rootSpaceId: string;
+  /** Who opens it (`user:<id>`, `address:<ip>`…), for the per-owner bound. */
+  owner?: string;
+  /** With `owner`: TOOMANYREQUESTS when the owner already has this many sessions open. */
+  maxOpenPerOwner?: number;
+}
+
+/** What a chunk's writer records when it advances the session it holds. */
+export interface UploadLease {
+  holder: string;
+  /** The session's segments after the chunk. */
+  segments: UploadSegment[];
+  /** Keep holding the session after the advance (a commit follows); released otherwise. */
+  keep?: boolean;
 }
 
 export interface NewSpace {
@@ -233,8 +269,12 @@ export interface MetadataStore {
   findBlob(rootSpaceId: string, digest: string): Promise<BlobRecord | undefined>;
   /** The blob, only when it is linked to this repository. */
   findLinkedBlob(repositoryId: string, digest: string): Promise<BlobRecord | undefined>;
-  /** Records the blob in its root space (if new) and links it to the repository, atomically. */
-  commitBlob(rootSpaceId: string, repositoryId: string, digest: string, size: number): Promise<BlobRecord>;
+  /**
+   * Records the blob in its root space (if new) and links it to the repository, atomically.
+   * With `verified` the caller has just stored bytes that hash to the digest: the row is marked
+   * verified and takes `size` (an existing row keeps its flag and size otherwise).
+   */
+  commitBlob(rootSpaceId: string, repositoryId: string, digest: string, size: number, options?: { verified?: boolean }): Promise<BlobRecord>;
   /** Removes the link; resolves to whether there was one. */
   unlinkBlob(repositoryId: string, digest: string): Promise<boolean>;
   /**
@@ -266,13 +306,26 @@ export interface MetadataStore {
   addDownloads(counts: ReadonlyArray<readonly [manifestId: string, count: number]>): Promise<void>;
 
   // Upload sessions ------------------------------------------------------------------------
-  createUpload(input: { id: string; repositoryId: string; rootSpaceId: string }): Promise<UploadRecord>;
+  /** TOOMANYREQUESTS when `owner` already holds `maxOpenPerOwner` sessions (checked atomically). */
+  createUpload(input: NewUpload): Promise<UploadRecord>;
   findUpload(id: string): Promise<UploadRecord | undefined>;
   /**
-   * Moves the session's size from `fromSize` to `toSize` only if it is still `fromSize`
-   * (compare-and-set); resolves to whether it did.
+   * Makes `holder` the session's one writer until `expiresAt`, if no other holder's lease is
+   * unexpired at `now` (one conditional update, so replicas agree). Resolves to the session as
+   * it is under the lease, or undefined when another writer holds it; NOT_FOUND when gone.
    */
-  advanceUpload(id: string, fromSize: number, toSize: number): Promise<boolean>;
+  acquireUploadLease(id: string, holder: string, expiresAt: number, now: number): Promise<UploadRecord | undefined>;
+  /** Extends `holder`'s lease (and touches the session); resolves to false when it no longer holds it. */
+  renewUploadLease(id: string, holder: string, expiresAt: number): Promise<boolean>;
+  /** Drops `holder`'s lease (not holding it, or a missing session, is fine). */
+  releaseUploadLease(id: string, holder: string): Promise<void>;
+  /**
+   * Moves the session's size from `fromSize` to `toSize` only if it is still `fromSize`
+   * (compare-and-set); resolves to whether it did. With `lease`, only while `lease.holder`
+   * holds the session: the segments are recorded and (unless `lease.keep`) the lease released
+   * in the same update.
+   */
+  advanceUpload(id: string, fromSize: number, toSize: number, lease?: UploadLease): Promise<boolean>;
   deleteUpload(id: string): Promise<void>;
   /** Sessions not updated since `before`, oldest first. */
   listStaleUploads(before: number): Promise<UploadRecord[]>;

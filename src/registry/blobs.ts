@@ -2,12 +2,28 @@
  * Blobs of a repository: reads, upload sessions (monolithic, chunked, single-POST), cross-repository
  * mounts and link deletion.
  *
+ * Writing a session. A session admits one writer at a time: every chunk (and the commit) runs
+ * under the session's lease (`upload-leases.ts`), taken in the database before any byte is
+ * read from the request, so a concurrent request is refused and stores nothing. A chunk's
+ * bytes go into a *segment* object that only the writing process ever writes
+ * (`uploads/<id>/segments/<start>-<writer>`): it appends to its own segment when the session's
+ * last segment is its own, and starts a new one otherwise (the session moved between replicas).
+ * The advance that records the new size and segment list checks the lease and the old size in
+ * one update. So the recorded range of every segment is immutable once recorded: a writer that
+ * lost its lease (stalled past its expiry) can only write past the range recorded for its own
+ * segment, never into bytes another writer recorded.
+ *
  * An upload commits in this order, and only in this order:
- *   1. verify: the bytes received hash to the digest the client names (else DIGEST_INVALID and
- *      the session is discarded);
- *   2. move into place: the session's data becomes `blobs/<root>/<alg>/..` (skipped when the
- *      root space already holds the digest);
- *   3. link: the blob row and its link to the repository are written in one transaction;
+ *   1. verify: hash the bytes that will move into place — the running hash (below) on the fast
+ *      path, else the recorded segment ranges streamed into a staged object of the commit's
+ *      own — and compare with the digest the client names (else DIGEST_INVALID and the session
+ *      is discarded);
+ *   2. move into place: the verified object becomes `blobs/<root>/<alg>/..`, unless the root
+ *      space already holds the digest *and* its row says those bytes were verified when stored
+ *      (then they are kept); unverified bytes (stored before verification was recorded) are
+ *      replaced, so a blob stored with the wrong bytes is never deduplicated onto;
+ *   3. link: the blob row (marked verified) and its link to the repository are written in one
+ *      transaction;
  *   4. clean up: the session row and its storage are removed;
  *   5. touch the link, so that its GC grace period starts when the client is answered.
  * A reader finds a blob only through its link (step 3), so it never sees a partial blob.
@@ -15,19 +31,23 @@
  * reservation of the blob's row, so a concurrent sweep (registry deletion, `pallet gc`) cannot
  * delete the bytes between the move and the link: see the protocol in `registry/gc.ts`.
  *
- * Hashing is one pass over the bytes as they stream in. The running hash of a chunked upload is
- * kept in this process between chunks; when a chunk arrives at another replica or after a
- * restart, the data received so far is hashed again at the end (one extra read of the upload).
+ * The running hash. A chunked upload is hashed as its bytes stream in, and the hash is kept in
+ * this process between chunks. It stands for the stored bytes only when this process wrote
+ * every chunk from offset 0 under the lease into its one segment: then the commit moves that
+ * object without reading it (the happy path of a single replica). In every other case (the
+ * session moved between replicas, the process restarted) the commit reads the recorded ranges
+ * once, hashing them as it writes the staged object.
  */
 import { Readable, Transform } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { Hasher, parseDigest, type DigestAlgorithm } from '../base/digest.js';
 import { isPalletError, PalletError } from '../base/errors.js';
 import type { BlobKey, GcCandidateQuery, GcStore } from '../metadata/gc-store.js';
-import type { BlobRecord, MetadataStore, UploadRecord } from '../metadata/store.js';
+import type { BlobRecord, MetadataStore, UploadRecord, UploadSegment } from '../metadata/store.js';
 import type { QuotaGate } from './quotas.js';
 import type { ByteRange, StorageDriver } from '../storage/driver.js';
-import { blobKey, uploadDataKey, uploadPrefix } from '../storage/keys.js';
+import { blobKey, uploadDataKey, uploadPrefix, uploadSegmentKey, uploadStagedKey } from '../storage/keys.js';
+import { UploadLeases, type Lease } from './upload-leases.js';
 
 /** How many in-flight chunked uploads keep their running hash in memory. */
 const MAX_RUNNING_HASHES = 10_000;
@@ -35,6 +55,10 @@ const MAX_RUNNING_HASHES = 10_000;
 const CLAIM_WAIT_MS = 30_000;
 /** A claim older than this was left by a sweep that died; a writer may finish it. */
 export const STALE_CLAIM_MS = 10 * 60_000;
+/** How long an upload session's writer lease lasts without renewal (renewed every third). */
+const LEASE_MS = 15_000;
+/** The writer of segments from sessions opened before segments were recorded. */
+const LEGACY_WRITER = 'legacy';
 /** Blob rows examined per sweep batch. */
 const SWEEP_BATCH = 500;
 
@@ -45,6 +69,10 @@ export interface BlobServiceOptions {
   reservationMs?: number;
   /** Quotas per registry and space; a commit over quota is DENIED. */
   quotas?: QuotaGate;
+  /** Open upload sessions per owner (see `startUpload`); 0 or unset: unbounded. */
+  maxOpenSessionsPerOwner?: number;
+  /** How long an upload session's writer lease lasts without renewal; 15 s by default. */
+  leaseMs?: number;
 }
 
 export interface SweepResult {
@@ -82,6 +110,10 @@ export class BlobService {
   private readonly gc: GcStore | undefined;
   private readonly reservationMs: number;
   private readonly quotas: QuotaGate | undefined;
+  private readonly maxOpenPerOwner: number;
+  private readonly leases: UploadLeases;
+  /** This process's writer id: the segments it writes are named after it. */
+  private readonly writerId = randomUUID();
 
   constructor(
     private readonly store: MetadataStore,
@@ -91,6 +123,8 @@ export class BlobService {
     this.gc = options.gc;
     this.reservationMs = options.reservationMs ?? 3600_000;
     this.quotas = options.quotas;
+    this.maxOpenPerOwner = options.maxOpenSessionsPerOwner ?? 0;
+    this.leases = new UploadLeases(store, options.leaseMs ?? LEASE_MS);
   }
 
   /** The blob if it is linked to the repository; BLOB_UNKNOWN otherwise. */
@@ -118,8 +152,28 @@ export class BlobService {
     }
   }
 
-  async startUpload(loc: BlobLocation): Promise<UploadRecord> {
-    return this.store.createUpload({ id: randomUUID(), repositoryId: loc.repositoryId, rootSpaceId: loc.rootSpaceId });
+  /**
+   * Opens an upload session. With `owner` (who asks: `user:<name>`, `address:<ip>`) the open
+   * sessions per owner are bounded (TOOMANYREQUESTS naming the limit).
+   */
+  async startUpload(loc: BlobLocation, owner?: string): Promise<UploadRecord> {
+    const max = this.maxOpenPerOwner;
+    try {
+      return await this.store.createUpload({
+        id: randomUUID(),
+        repositoryId: loc.repositoryId,
+        rootSpaceId: loc.rootSpaceId,
+        ...(owner !== undefined ? { owner } : {}),
+        ...(owner !== undefined && max > 0 ? { maxOpenPerOwner: max } : {}),
+      });
+    } catch (err) {
+      if (!isPalletError(err, 'TOOMANYREQUESTS')) throw err;
+      throw new PalletError(
+        'TOOMANYREQUESTS',
+        `too many open upload sessions: the limit is ${max} per user (uploads.maxOpenSessionsPerUser); finish or cancel some first`,
+        { limit: max },
+      );
+    }
   }
 
   /** The session if it belongs to the repository; BLOB_UPLOAD_UNKNOWN otherwise. */
@@ -131,59 +185,128 @@ export class BlobService {
     return upload;
   }
 
-  /** Appends one chunk to the session, hashing as it streams; resolves to the updated session. */
+  /**
+   * Appends one chunk to the session, hashing as it streams; resolves to the updated session.
+   * BLOB_UPLOAD_INVALID, without reading the chunk, when another request is writing to it.
+   */
   async writeChunk(upload: UploadRecord, source: Readable, options: ChunkOptions = {}): Promise<UploadRecord> {
-    if (options.start !== undefined && options.start !== upload.size) {
-      throw new PalletError('RANGE_INVALID', `chunk starts at ${options.start} but the upload has ${upload.size} bytes`, {
-        size: upload.size,
-      });
-    }
+    return this.leases.run(upload.id, (lease) => this.append(lease, source, options, false), options.signal);
+  }
+
+  /**
+   * Completes the session as blob `digest`, optionally appending a last chunk first. On a digest
+   * mismatch the session is discarded and DIGEST_INVALID thrown. The session's lease is held
+   * from before the last chunk until the session is gone, so no chunk lands during the commit.
+   */
+  async finishUpload(loc: BlobLocation, upload: UploadRecord, digest: string, last?: Readable, options: ChunkOptions = {}): Promise<BlobRecord> {
+    const { algorithm } = parseDigest(digest);
+    return this.leases.run(
+      upload.id,
+      async (lease) => {
+        const current = last ? await this.append(lease, last, { ...options, algorithm }, true) : checkStart(lease.upload, options);
+        const staged = await this.stage(current, algorithm, lease);
+        if (staged.digest !== digest) {
+          await this.discard(current.id);
+          throw new PalletError('DIGEST_INVALID', `provided digest did not match uploaded content (computed ${staged.digest})`, {
+            digest,
+            computed: staged.digest,
+          });
+        }
+        return this.commit(loc, current, digest, staged.key);
+      },
+      options.signal,
+    );
+  }
+
+  /**
+   * Appends `source` to the session under `lease`: into this process's own segment object when
+   * the session's last segment is one, else into a new segment starting at the session's size;
+   * then advances the session (size and segments) under the lease.
+   */
+  private async append(lease: Lease, source: Readable, options: ChunkOptions, keep: boolean): Promise<UploadRecord> {
+    const upload = checkStart(lease.upload, options);
     let state = this.running.get(upload.id);
     if (state?.offset !== upload.size) state = undefined;
     if (!state && upload.size === 0) state = { offset: 0, hasher: new Hasher(options.algorithm ?? 'sha256') };
     this.running.delete(upload.id);
 
+    const segments = segmentsOf(upload);
+    const lastSegment = segments[segments.length - 1];
+    const own = lastSegment?.writer === this.writerId ? lastSegment : undefined;
+    const segment = own ?? { start: upload.size, writer: this.writerId };
     const input = state ? source.pipe(hashingTransform(state.hasher)) : source;
     if (state) source.once('error', (err) => input.destroy(err));
     // The driver starts reading only once it has opened the object (a file, S3 requests): an
     // error of the source before that (a client or an upstream hanging up) must not go
     // unhandled and crash the process. The driver still gets it: the stream is left errored.
     input.on('error', () => undefined);
-    const newSize = await this.driver.writeAt(uploadDataKey(upload.id), upload.size, input, { signal: options.signal });
+    const objectSize = await this.driver.writeAt(segmentKey(upload.id, segment), upload.size - segment.start, input, { signal: lease.signal });
+    const newSize = segment.start + objectSize;
     const received = newSize - upload.size;
     if (options.length !== undefined && received !== options.length) {
       throw new PalletError('BLOB_UPLOAD_INVALID', `chunk length mismatch: expected ${options.length} bytes, received ${received}`);
     }
-    if (!(await this.store.advanceUpload(upload.id, upload.size, newSize))) {
+    lease.signal.throwIfAborted();
+    const next = own || received === 0 ? segments : [...segments, segment];
+    const advanced = await this.store.advanceUpload(upload.id, upload.size, newSize, { holder: lease.holder, segments: next, keep }).catch((err: unknown) => {
+      if (isPalletError(err, 'NOT_FOUND')) throw new PalletError('BLOB_UPLOAD_UNKNOWN', 'blob upload unknown to registry', { uploadId: upload.id });
+      throw err;
+    });
+    if (!advanced) {
       throw new PalletError('BLOB_UPLOAD_INVALID', 'the upload was changed by a concurrent request; resume from its current offset');
     }
+    lease.released = !keep;
     if (state) {
       state.offset = newSize;
       this.remember(upload.id, state);
     }
-    return { ...upload, size: newSize, updatedAt: Date.now() };
+    return { ...upload, size: newSize, segments: next, updatedAt: Date.now() };
   }
 
   /**
-   * Completes the session as blob `digest`, optionally appending a last chunk first. On a digest
-   * mismatch the session is discarded and DIGEST_INVALID thrown.
+   * Where the session's bytes are, ready to move into place, and their digest. Fast path (no
+   * read): one segment, written by this process, whose every chunk this process hashed as it
+   * wrote it under the lease (the running hash) — the object is cut to the session's size and
+   * used as is. Otherwise the segments' recorded ranges are streamed, hashed, into a staged
+   * object of this commit's own; either way the digest is that of the bytes that will move.
    */
-  async finishUpload(loc: BlobLocation, upload: UploadRecord, digest: string, last?: Readable, options: ChunkOptions = {}): Promise<BlobRecord> {
-    const { algorithm } = parseDigest(digest);
-    let current = upload;
-    // An empty session still needs its (empty) data object to move into place.
-    if (!last && upload.size === 0) last = Readable.from([]);
-    if (last) current = await this.writeChunk(upload, last, { ...options, algorithm });
-    const state = this.running.get(current.id);
-    this.running.delete(current.id);
-    const actual =
-      state && state.offset === current.size && state.hasher.algorithm === algorithm
-        ? state.hasher.digest()
-        : await this.rehash(current.id, algorithm);
-    if (actual !== digest) {
-      await this.discard(current.id);
-      throw new PalletError('DIGEST_INVALID', `provided digest did not match uploaded content (computed ${actual})`, { digest, computed: actual });
+  private async stage(upload: UploadRecord, algorithm: DigestAlgorithm, lease: Lease): Promise<{ key: string; digest: string }> {
+    const state = this.running.get(upload.id);
+    this.running.delete(upload.id);
+    const segments = segmentsOf(upload);
+    const only = segments.length === 1 ? segments[0] : undefined;
+    if (only && only.writer === this.writerId && state?.offset === upload.size && state.hasher.algorithm === algorithm) {
+      const key = segmentKey(upload.id, only);
+      // Bytes past the size were left by a failed chunk of this process: cut them off.
+      if ((await this.driver.stat(key))?.size !== upload.size) await this.driver.writeAt(key, upload.size, Buffer.alloc(0), { signal: lease.signal });
+      return { key, digest: state.hasher.digest() };
     }
+    const hasher = new Hasher(algorithm);
+    const key = uploadStagedKey(upload.id, lease.holder);
+    const bytes = Readable.from(this.segmentBytes(upload, segments, lease.signal), { objectMode: false });
+    await this.driver.write(key, bytes.pipe(hashingTransform(hasher)), { signal: lease.signal });
+    return { key, digest: hasher.digest() };
+  }
+
+  /** The session's bytes: each segment's recorded range, in order. */
+  private async *segmentBytes(upload: UploadRecord, segments: UploadSegment[], signal: AbortSignal): AsyncGenerator<Buffer> {
+    for (const [i, segment] of segments.entries()) {
+      const end = segments[i + 1]?.start ?? upload.size;
+      if (end <= segment.start) continue;
+      const stream = await this.driver.read(segmentKey(upload.id, segment), { range: { start: 0, end: end - segment.start - 1 }, signal });
+      let got = 0;
+      for await (const chunk of stream) {
+        got += (chunk as Buffer).length;
+        yield chunk as Buffer;
+      }
+      if (got !== end - segment.start) {
+        throw new PalletError('BLOB_UPLOAD_INVALID', 'the upload session is missing bytes it recorded; start the upload again', { uploadId: upload.id });
+      }
+    }
+  }
+
+  /** Steps 2–5 of the commit (see the header) for verified bytes staged at `staged`. */
+  private async commit(loc: BlobLocation, current: UploadRecord, digest: string, staged: string): Promise<BlobRecord> {
     const key = blobKey(loc.rootSpaceId, digest);
     const ref: BlobKey = { rootSpaceId: loc.rootSpaceId, digest };
     // Quota first: a push over quota is refused before any byte moves.
@@ -197,13 +320,15 @@ export class BlobService {
     }
     let blob: BlobRecord;
     try {
+      // Dedup only onto bytes that were verified when stored: anything else (bytes stored
+      // before verification was recorded, a missing or short object) is replaced by these.
       const existing = await this.store.findBlob(loc.rootSpaceId, digest);
-      if (existing && (await this.driver.stat(key))?.size === existing.size) {
-        await this.driver.delete(uploadDataKey(current.id));
+      if (existing?.verified && existing.size === current.size && (await this.driver.stat(key))?.size === current.size) {
+        await this.driver.delete(staged);
       } else {
-        await this.driver.move(uploadDataKey(current.id), key);
+        await this.driver.move(staged, key);
       }
-      blob = await this.store.commitBlob(loc.rootSpaceId, loc.repositoryId, digest, current.size);
+      blob = await this.store.commitBlob(loc.rootSpaceId, loc.repositoryId, digest, current.size, { verified: true });
       // Past half its life the reservation may have lapsed and a sweep may have taken the
       // bytes before the link: make sure they are there (cheap insurance for slow commits).
       if (this.gc && Date.now() - reservedAt > this.reservationMs / 2 && (await this.driver.stat(key))?.size !== current.size) {
@@ -249,7 +374,8 @@ export class BlobService {
   async mount(loc: BlobLocation, fromRepositoryId: string, digest: string): Promise<BlobRecord | undefined> {
     parseDigest(digest);
     const blob = await this.store.findLinkedBlob(fromRepositoryId, digest);
-    if (!blob) return undefined;
+    // Bytes never verified against the digest are not linked anew: the client uploads them.
+    if (!blob?.verified) return undefined;
     const quota = await this.quotas?.reserve(loc.repositoryId, blob.size, digest);
     try {
       return await this.store.commitBlob(loc.rootSpaceId, loc.repositoryId, digest, blob.size);
@@ -370,19 +496,6 @@ export class BlobService {
     }
   }
 
-  private async rehash(uploadId: string, algorithm: DigestAlgorithm): Promise<string> {
-    const hasher = new Hasher(algorithm);
-    let stream: Readable;
-    try {
-      stream = await this.driver.read(uploadDataKey(uploadId));
-    } catch (err) {
-      if (!isPalletError(err, 'NOT_FOUND')) throw err;
-      return hasher.digest(); // nothing received: the empty blob
-    }
-    for await (const chunk of stream) hasher.update(chunk as Buffer);
-    return hasher.digest();
-  }
-
   private remember(uploadId: string, state: { offset: number; hasher: Hasher }): void {
     if (this.running.size >= MAX_RUNNING_HASHES) {
       const oldest = this.running.keys().next().value;
@@ -390,4 +503,24 @@ export class BlobService {
     }
     this.running.set(uploadId, state);
   }
+}
+
+/** RANGE_INVALID when the client says the chunk starts elsewhere than the session's size. */
+function checkStart(upload: UploadRecord, options: ChunkOptions): UploadRecord {
+  if (options.start !== undefined && options.start !== upload.size) {
+    throw new PalletError('RANGE_INVALID', `chunk starts at ${options.start} but the upload has ${upload.size} bytes`, {
+      size: upload.size,
+    });
+  }
+  return upload;
+}
+
+/** The session's segments; a session from before segments were recorded has its one object. */
+function segmentsOf(upload: UploadRecord): UploadSegment[] {
+  if (upload.segments.length === 0 && upload.size > 0) return [{ start: 0, writer: LEGACY_WRITER }];
+  return upload.segments;
+}
+
+function segmentKey(uploadId: string, segment: UploadSegment): string {
+  return segment.writer === LEGACY_WRITER ? uploadDataKey(uploadId) : uploadSegmentKey(uploadId, segment.start, segment.writer);
 }

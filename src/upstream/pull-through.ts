@@ -383,7 +383,7 @@ export class PullThrough implements PullService {
       if (head.size === undefined) {
         throw new PalletError('UNAVAILABLE', `upstream ${proxy.label} did not give the size of ${digest}`, { upstream: proxy.label });
       }
-      return { digest, size: head.size, createdAt: Date.now() };
+      return { digest, size: head.size, createdAt: Date.now(), verified: false };
     });
   }
 
@@ -442,7 +442,8 @@ export class PullThrough implements PullService {
   private async linkExisting(proxy: Proxy, name: string, digest: string): Promise<BlobRecord | undefined> {
     const { store } = this.deps;
     const existing = await store.findBlob(proxy.root.id, digest);
-    if (!existing) return undefined;
+    // Bytes never verified against the digest are not reused: fetching stores verified ones.
+    if (!existing?.verified) return undefined;
     const key = `${proxy.registry.id}\0${name}\0${digest}`;
     if (this.notFound.has(key)) throw this.blobUnknown(proxy, name, digest);
     const head = await proxy.client.headBlob(name, digest);
@@ -539,7 +540,7 @@ export class PullThrough implements PullService {
         }),
     });
     if (tee.client && size !== undefined) {
-      return { blob: { digest, size, createdAt: started }, range: undefined, stream: tee.client };
+      return { blob: { digest, size, createdAt: started, verified: false }, range: undefined, stream: tee.client };
     }
     if (rangeError !== undefined) throw rangeError;
     await writing;

@@ -88,6 +88,7 @@ describe('scale-out: replicas on PostgreSQL and S3', () => {
       PALLET_DATABASE_URL: DATABASE_URL,
       PALLET_DATABASE_SCHEMA: SCHEMA,
       PALLET_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      PALLET_UPLOADS_LEASE_SECONDS: '2',
     };
     // Started together: they race to migrate the empty schema, as a rolling deploy would.
     const started = await Promise.all(['a', 'b', 'c'].map((name) => startServer({ label: `e2e-scale-${name}`, env })));
@@ -233,10 +234,18 @@ describe('scale-out: replicas on PostgreSQL and S3', () => {
     const status = await http(a, 'GET', location);
     assert.equal(status.status, 204);
     assert.equal(status.headers.get('range'), `0-${half - 1}`, 'the session resumes at the last complete chunk');
-    const p2 = await http(a, 'PATCH', location, data.subarray(half), {
-      'content-type': 'application/octet-stream',
-      'content-range': `${half}-${data.length - 1}`,
-    });
+    // The dead replica's hold on the session lapses after uploads.leaseSeconds (2 here); until
+    // then another writer is refused (and nothing of its body is stored).
+    let p2: Reply;
+    for (let attempt = 0; ; attempt++) {
+      p2 = await http(a, 'PATCH', location, data.subarray(half), {
+        'content-type': 'application/octet-stream',
+        'content-range': `${half}-${data.length - 1}`,
+      });
+      if (p2.status !== 400 || attempt >= 40) break;
+      assert.match(p2.body.toString(), /another request is writing to this upload session/);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
     assert.equal(p2.status, 202, p2.body.toString());
     const done = await http(b, 'PUT', `${location}?digest=${digest}`);
     assert.equal(done.status, 201, done.body.toString());

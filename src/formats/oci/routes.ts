@@ -67,6 +67,17 @@ export function parseContentRange(header: string | undefined): { start: number; 
   return { start, length: end - start + 1 };
 }
 
+/**
+ * Who an upload session counts against (`uploads.maxOpenSessionsPerUser`): the user, however
+ * authenticated; without one (anonymous, or auth turned off) the client address.
+ */
+function uploadOwner(request: FastifyRequest): string {
+  const principal = principalOf(request);
+  if (principal.kind === 'user') return `user:${principal.user.username}`;
+  if (principal.kind === 'grant' && principal.subject) return `user:${principal.subject}`;
+  return `address:${request.ip}`;
+}
+
 function contentLength(request: FastifyRequest): number | undefined {
   const raw = request.headers['content-length'];
   return raw === undefined ? undefined : Number(raw);
@@ -225,7 +236,7 @@ export async function ociRoutes(app: FastifyInstance, { services }: Options): Pr
             return created(reply, `/v2/${target.fullName}/blobs/${blob.digest}`, blob.digest);
           }
           request.raw.resume();
-          const upload = await blobs.startUpload(l);
+          const upload = await blobs.startUpload(l, uploadOwner(request));
           return uploadHeaders(reply.code(202), target, upload).send();
         },
       },
