@@ -100,6 +100,9 @@ export function buildServer(services: Services, log: Logger): FastifyInstance {
   });
   server.addHook('onSend', async (request, reply) => {
     reply.header('X-Request-Id', request.id);
+    // Answered before the body was read to its end (a 413, a refusal): close afterwards rather
+    // than let Node drain an unbounded body to keep the connection alive.
+    if (!request.raw.complete) reply.header('Connection', 'close');
   });
   server.addHook('onResponse', async (request, reply) => {
     request.log.info(
