@@ -14,6 +14,7 @@ import { SqlIdentityStore } from './metadata/sql-identity-store.js';
 import { SqlUpstreamStore } from './metadata/sql-upstream-store.js';
 import { registerHealth } from './ops/health.js';
 import { registerMetrics } from './ops/metrics.js';
+import { applyServerLimits } from './ops/server-limits.js';
 import { ociRoutes } from './formats/oci/routes.js';
 import { helmRoutes } from './formats/helm/routes.js';
 import { SqlHelmStore } from './metadata/sql-helm-store.js';
@@ -111,6 +112,7 @@ export function buildServer(services: Services, log: Logger): FastifyInstance {
     );
   });
   registerMetrics(server, services.metrics);
+  applyServerLimits(server, services.config.server, services.metrics, log);
   registerHealth(server, services.store, services.driver);
   server.register(ociRoutes, { services });
   server.register(apiRoutes, { prefix: '/api/v1', services });

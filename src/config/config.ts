@@ -84,6 +84,18 @@ export interface Config {
      */
     secretKey: string;
   };
+  server: {
+    /** Time a client has to send a request's headers (Node's headersTimeout). */
+    headersTimeoutSeconds: number;
+    /** A request body that sends nothing for this long (while the server waits for it) is cut; 0: never. */
+    bodyIdleTimeoutSeconds: number;
+    /** A request body averaging less than this over `minBodyRateWindowSeconds` is cut; 0: never. */
+    minBodyBytesPerSecond: number;
+    /** The window of the minimum rate, and the grace period before it applies. */
+    minBodyRateWindowSeconds: number;
+    /** Open connections one remote address may hold; further ones are refused (503). 0: no cap. */
+    maxConnectionsPerAddress: number;
+  };
   helm: {
     /** Whether a chart upload may replace a version that exists (otherwise 409 unless `?force`). */
     allowOverwrite: boolean;
@@ -117,6 +129,7 @@ export const DEFAULTS: Config = {
     failedLoginWindowSeconds: 900,
   },
   upstream: { timeoutMs: 30_000, notFoundTtlSeconds: 30, secretKey: '' },
+  server: { headersTimeoutSeconds: 30, bodyIdleTimeoutSeconds: 60, minBodyBytesPerSecond: 1024, minBodyRateWindowSeconds: 60, maxConnectionsPerAddress: 256 },
   helm: { allowOverwrite: false, chartBytes: 20 * 1024 * 1024 },
 };
 
