@@ -24,10 +24,9 @@ export const shortDigest = (digest: string): string => digest.replace(/^(sha256:
 export const hostPath = (url: string): string => url.replace(/^[a-z]+:\/\//, '');
 
 /** The name rule of registries, upstream proxies and spaces. */
-/** The server's rule (src/base/names.ts): OCI path components, so no repeated or trailing separators. */
-export const NAME_RULE = /^[a-z][a-z0-9]*(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+export const NAME_RULE = /^[a-z][a-z0-9._-]*$/;
 export const NAME_RULE_TEXT =
-  'Start with a lowercase letter and end with a letter or digit; use only lowercase letters and digits joined by single "_", ".", "__" or "-" (at most 255 characters).';
+  'Start with a lowercase letter; use only lowercase letters, digits, "_", "." and "-" (rule ^[a-z][a-z0-9._-]*$, at most 255 characters).';
 
 export function nameProblem(name: string): string | null {
   if (name === '') return 'A name is required. ' + NAME_RULE_TEXT;
