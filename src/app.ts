@@ -103,7 +103,7 @@ export function buildServer(services: Services, log: Logger): FastifyInstance {
     reply.header('X-Request-Id', request.id);
     // Answered before the body was read to its end (a 413, a refusal): close afterwards rather
     // than let Node drain an unbounded body to keep the connection alive.
-    if (!request.raw.complete) reply.header('Connection', 'close');
+    if (request.raw.complete === false) reply.header('Connection', 'close');
   });
   server.addHook('onResponse', async (request, reply) => {
     request.log.info(

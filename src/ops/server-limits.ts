@@ -92,7 +92,8 @@ class BodyWatch {
 
   add(request: FastifyRequest): void {
     const socket = request.raw.socket;
-    if (!socket || request.raw.complete) return;
+    // inject() requests have no real socket to watch.
+    if (!socket || typeof socket.bytesRead !== 'number' || request.raw.complete !== false) return;
     const watched: WatchedBody = { request, socket, lastBytes: socket.bytesRead, idleMs: 0, samples: [], sampledMs: 0 };
     this.#bodies.add(watched);
     const done = (): void => {
