@@ -28,11 +28,12 @@ import type { ParseRequest, ParseResponse } from './parse-worker.js';
 export type { DocumentFormat, ParseLimits } from './parse-core.js';
 
 /**
- * Documents this small are parsed on the calling thread. Their worst cases (a flow list of
- * 2,000 one-character YAML items, 16k tiny JSON values) measured 3-13 ms on a loaded 2-core
- * machine; the `yaml` package costs up to ~3 µs a byte, JSON.parse about a tenth of that.
+ * Documents this small are parsed on the calling thread (most Chart.yaml files are under
+ * 2 KiB). Their worst cases (a flow list of 1,000 one-character YAML items, 16k tiny JSON
+ * values) measured a few ms on a loaded 2-core machine, with outliers from GC; the `yaml`
+ * package costs up to ~3 µs a byte, JSON.parse about a tenth of that.
  */
-export const INLINE_BYTES: Record<DocumentFormat, number> = { json: 32 * 1024, yaml: 4 * 1024 };
+export const INLINE_BYTES: Record<DocumentFormat, number> = { json: 32 * 1024, yaml: 2 * 1024 };
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
