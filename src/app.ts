@@ -18,6 +18,7 @@ import { SqlUpstreamStore } from './metadata/sql-upstream-store.js';
 import { registerHealth } from './ops/health.js';
 import { registerMetrics } from './ops/metrics.js';
 import { FaultMetrics } from './ops/faults.js';
+import { applyServerLimits } from './ops/server-limits.js';
 import { ociRoutes } from './formats/oci/routes.js';
 import { helmRoutes } from './formats/helm/routes.js';
 import { SqlHelmStore } from './metadata/sql-helm-store.js';
@@ -115,6 +116,9 @@ export function buildServer(services: Services, log: Logger): FastifyInstance {
   });
   server.addHook('onSend', async (request, reply) => {
     reply.header('X-Request-Id', request.id);
+    // Answered before the body was read to its end (a 413, a refusal): close afterwards rather
+    // than let Node drain an unbounded body to keep the connection alive.
+    if (request.raw.complete === false) reply.header('Connection', 'close');
   });
   // A request refused while its body was still arriving (507 mid-upload): read and drop the rest,
   // so that a client that reads the answer only once it has sent everything gets to read it.
@@ -128,6 +132,7 @@ export function buildServer(services: Services, log: Logger): FastifyInstance {
     );
   });
   registerMetrics(server, services.metrics);
+  applyServerLimits(server, services.config.server, services.metrics, log);
   registerHealth(server, services.store, services.driver);
   server.register(ociRoutes, { services });
   server.register(apiRoutes, { prefix: '/api/v1', services });

@@ -5,6 +5,8 @@
  * (the server refuses to start otherwise, so a test catches a route added without docs).
  */
 import type { FastifyInstance } from 'fastify';
+import { API_BODY_LIMITS, parseJsonBounded } from '../base/bounded-parse.js';
+import { PalletError } from '../base/errors.js';
 import type { Services } from '../services.js';
 import { ApiAccess } from './access.js';
 import { artifactRoutes } from './artifacts.js';
@@ -41,6 +43,19 @@ export async function apiRoutes(app: FastifyInstance, { services }: ApiOptions):
       .filter((r) => AUDITED_METHODS.has(r.method) && AUDIT_ACTIONS[auditKey(r.method, r.url, app.prefix)] === undefined)
       .map((r) => `${r.method} ${r.url}`);
     if (unaudited.length > 0) throw new Error(`state-changing API routes without an audit action (src/api/audit.ts): ${unaudited.join(', ')}`);
+  });
+
+  // JSON bodies are parsed within API_BODY_LIMITS (values, depth, time; large ones off the
+  // event loop: see base/bounded-parse.ts); Fastify's bodyLimit bounds their bytes first.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, async (_request: unknown, body: Buffer) => {
+    if (body.length === 0) throw new PalletError('INVALID_ARGUMENT', 'the request body is empty but Content-Type says application/json');
+    try {
+      return await parseJsonBounded(body, API_BODY_LIMITS);
+    } catch (err) {
+      if (err instanceof PalletError && err.code === 'INVALID_ARGUMENT') throw new PalletError('INVALID_ARGUMENT', `the request body is refused: ${err.message}`, err.detail);
+      throw err;
+    }
   });
 
   // Every request is authenticated first (see access.ts); each route checks its permission.

@@ -4,13 +4,21 @@
  */
 import { PalletError } from './errors.js';
 
-export const NAME_RULE = /^[a-z][a-z0-9._-]*$/;
+/**
+ * Space segments and registry identifiers are path components of OCI repository names
+ * (`<root>/<registry>/<image>`), so they follow the OCI component grammar too: separators
+ * (".", "_", "__" or a run of "-") only between letters and digits. `a..b` or `a-` would be
+ * accepted here and then refused by every client.
+ */
+export const NAME_RULE = /^[a-z][a-z0-9]*(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 export const NAME_RULE_TEXT =
-  'must start with a lowercase letter and contain only lowercase letters, digits, "_", "." and "-" (at most 255 characters)';
+  'must start with a lowercase letter and contain only lowercase letters, digits and the separators "_", "." and "-", each separator between two letters or digits ("__" and "--" are allowed; at most 255 characters)';
+/** The rule before separators were restricted: names created under it can still be looked up. */
+export const LEGACY_NAME_RULE = /^[a-z][a-z0-9._-]*$/;
 
-/** Checks a space segment or registry identifier; throws INVALID_NAME saying the rule. */
-export function checkName(what: string, value: unknown): string {
-  if (typeof value !== 'string' || value.length > 255 || !NAME_RULE.test(value)) {
+/** Checks a new space segment or registry identifier; throws INVALID_NAME saying the rule. */
+export function checkName(what: string, value: unknown, rule: RegExp = NAME_RULE): string {
+  if (typeof value !== 'string' || value.length > 255 || !rule.test(value)) {
     throw new PalletError('INVALID_NAME', `${what} ${JSON.stringify(value)} is invalid: it ${NAME_RULE_TEXT}`, {
       field: what,
       rule: NAME_RULE.source,

@@ -102,6 +102,16 @@ export interface Config {
      * (`10.0.0.0/8, 127.0.0.1`). Empty: none; the client address is the peer's.
      */
     trustProxy: string;
+    /** Time a client has to send a request's headers (Node's headersTimeout). */
+    headersTimeoutSeconds: number;
+    /** A request body that sends nothing for this long (while the server waits for it) is cut; 0: never. */
+    bodyIdleTimeoutSeconds: number;
+    /** A request body averaging less than this over `minBodyRateWindowSeconds` is cut; 0: never. */
+    minBodyBytesPerSecond: number;
+    /** The window of the minimum rate, and the grace period before it applies. */
+    minBodyRateWindowSeconds: number;
+    /** Open connections one remote address may hold; further ones are refused (503). 0: no cap. */
+    maxConnectionsPerAddress: number;
   };
   audit: {
     /** Audit events older than this many days are deleted (0: kept forever). */
@@ -163,7 +173,7 @@ export const DEFAULTS: Config = {
     failedLoginWindowSeconds: 900,
     maxLoginDelayMs: 4000,
   },
-  server: { trustProxy: '' },
+  server: { trustProxy: '', headersTimeoutSeconds: 30, bodyIdleTimeoutSeconds: 60, minBodyBytesPerSecond: 1024, minBodyRateWindowSeconds: 60, maxConnectionsPerAddress: 256 },
   audit: { retentionDays: 90, maxRows: 1_000_000 },
   upstream: { timeoutMs: 30_000, notFoundTtlSeconds: 30, secretKey: '', allowedNetworks: '', tokenRealmHosts: '' },
   helm: { allowOverwrite: false, chartBytes: 20 * 1024 * 1024 },

@@ -4,6 +4,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { parseCounts } from '../base/bounded-parse.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -50,6 +51,19 @@ export function registerMetrics(app: FastifyInstance, registry: Registry = new R
     registers: [registry],
   });
 
+  new Counter({
+    name: 'pallet_parse_documents_total',
+    help: 'Untrusted documents parsed (base/bounded-parse.ts) by format, path (inline or worker) and outcome (ok, refused, timeout, busy)',
+    labelNames: ['format', 'path', 'outcome'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [key, n] of Object.entries(parseCounts())) {
+        const [format = '', path = '', outcome = ''] = key.split('|');
+        this.inc({ format, path, outcome }, n);
+      }
+    },
+  });
   app.addHook('onRequest', async (request) => {
     const socket = request.raw.socket;
     request.metricsStart = {

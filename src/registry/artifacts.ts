@@ -10,6 +10,7 @@
  * upstream; a local registry's view also shows, read-only, the proxy artifacts it served
  * through its upstream list (after its own artifacts of the same name, which win).
  */
+import { MANIFEST_LIMITS, METADATA_JSON_LIMITS, parseJsonBounded } from '../base/bounded-parse.js';
 import { isJsonObject } from '../base/json.js';
 import { isDigest } from '../base/digest.js';
 import { isPalletError, PalletError } from '../base/errors.js';
@@ -25,7 +26,7 @@ import type { RegistryRef, RegistryService } from './registries.js';
 /** Config media type of a Helm chart pushed as an OCI artifact. */
 export const HELM_CONFIG = 'application/vnd.cncf.helm.config.v1+json';
 /** Largest chart config read for the version detail. */
-const MAX_CHART_CONFIG_BYTES = 1024 * 1024;
+const MAX_CHART_CONFIG_BYTES = METADATA_JSON_LIMITS.maxBytes;
 
 export interface ArtifactView {
   name: string;
@@ -209,7 +210,11 @@ export class ArtifactService {
     const manifest = await this.findManifest(ref, repo, version, kind);
     const record = versions.find((v) => v.digest === manifest.digest);
     if (!record) throw this.versionNotFound(ref, name, version);
-    const doc: unknown = JSON.parse(manifest.payload.toString('utf8'));
+    // Stored manifests passed validation when pushed, but may predate the parse limits.
+    const doc: unknown = await parseJsonBounded(manifest.payload, { ...MANIFEST_LIMITS, maxBytes: manifest.payload.length }).catch((err: unknown) => {
+      if (isPalletError(err, 'INVALID_ARGUMENT')) return {};
+      throw err;
+    });
     const json = isJsonObject(doc) ? doc : {};
     const index = isIndexMediaType(manifest.mediaType);
     const config = !index && json.config !== undefined ? toDescriptor(json.config) : null;
@@ -295,10 +300,10 @@ export class ArtifactService {
   private async readChart(ref: RegistryRef, repo: RepositoryRecord, digest: string): Promise<Record<string, unknown> | null> {
     try {
       const { stream } = await this.blobs.open({ rootSpaceId: ref.root.id, repositoryId: repo.id }, digest);
-      const parsed: unknown = JSON.parse((await readLimited(stream, MAX_CHART_CONFIG_BYTES)).toString('utf8'));
+      const parsed: unknown = await parseJsonBounded(await readLimited(stream, MAX_CHART_CONFIG_BYTES), METADATA_JSON_LIMITS);
       return isJsonObject(parsed) ? parsed : null;
     } catch (err) {
-      if (isPalletError(err) || err instanceof SyntaxError) return null;
+      if (isPalletError(err)) return null;
       throw err;
     }
   }

@@ -9,7 +9,8 @@
  * Guards (a chart is a few kilobytes; these bound what a hostile upload can cost):
  * - entry names that are absolute or contain `..` segments are refused (path traversal);
  * - at most `MAX_ENTRIES` entries and `maxUnpackedBytes` unpacked bytes are read;
- * - `Chart.yaml` may be at most `MAX_CHART_YAML_BYTES`.
+ * - `Chart.yaml` may be at most `MAX_CHART_YAML_BYTES`, and is parsed within `CHART_YAML_LIMITS`
+ *   (values, depth, aliases, time: see base/bounded-parse.ts) off the event loop when large.
  * Why `tar-stream`: the tar format has three header dialects (ustar, PAX, GNU long names) that
  * Go's archive/tar (Helm) and other packers emit; it is a small, streaming, dependency-light
  * reader maintained by the mafintosh/holepunch team and used by tar-fs and Docker tooling.
@@ -17,9 +18,9 @@
 import { createGunzip } from 'node:zlib';
 import { Readable } from 'node:stream';
 import { extract } from 'tar-stream';
-import { parse as parseYaml } from 'yaml';
+import { CHART_YAML_LIMITS, parseYamlBounded } from '../base/bounded-parse.js';
 import { isJsonObject } from '../base/json.js';
-import { PalletError } from '../base/errors.js';
+import { isPalletError, PalletError } from '../base/errors.js';
 
 /** Chart.yaml as Helm defines it; the fields the registry relies on are checked. */
 export interface ChartMetadata {
@@ -45,7 +46,7 @@ export interface ChartArchiveLimits {
 }
 
 const MAX_ENTRIES = 10_000;
-const MAX_CHART_YAML_BYTES = 1024 * 1024;
+const MAX_CHART_YAML_BYTES = CHART_YAML_LIMITS.maxBytes;
 const DEFAULT_MAX_UNPACKED = 256 * 1024 * 1024;
 /** Chart names as Helm allows them (`helm lint`): lowercase letters, digits, `-`, `_`, `.`. */
 const CHART_NAME = /^[a-zA-Z0-9][a-zA-Z0-9._-]*$/;
@@ -161,9 +162,10 @@ export async function readChartArchive(source: Readable, limits: ChartArchiveLim
   if (!chartYaml) throw bad(`the archive has no ${top ?? '<chart>'}/Chart.yaml`);
   let doc: unknown;
   try {
-    doc = parseYaml(chartYaml.toString('utf8'), { maxAliasCount: 100 });
+    doc = await parseYamlBounded(chartYaml, CHART_YAML_LIMITS);
   } catch (err) {
-    throw bad(`Chart.yaml is not valid YAML (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`);
+    if (isPalletError(err, 'UNAVAILABLE')) throw err;
+    throw bad(`Chart.yaml: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
   }
   return chartMetadata(doc);
 }

@@ -3,9 +3,10 @@
  * manifest or manifest list) into what the store keeps: its media type, artifact type, subject,
  * annotations and the descriptors it references. Throws MANIFEST_INVALID saying what is wrong.
  */
+import { MANIFEST_LIMITS, parseJsonBounded, type ParseLimits } from '../base/bounded-parse.js';
 import { isJsonObject } from '../base/json.js';
 import { isDigest } from '../base/digest.js';
-import { PalletError } from '../base/errors.js';
+import { isPalletError, PalletError } from '../base/errors.js';
 import type { ManifestReference } from '../metadata/store.js';
 import {
   DOCKER_MANIFEST,
@@ -93,16 +94,27 @@ function descriptors(value: unknown, where: string): Descriptor[] {
 }
 
 /**
- * Parses `body`. `contentType` is the request's Content-Type; when the document names its own
- * `mediaType` the two must agree.
+ * Parses `body` within MANIFEST_LIMITS (values, depth, time: see base/bounded-parse.ts; large
+ * bodies are parsed off the event loop), then validates it. Its size was bounded by whoever read
+ * it (`limits.manifestBytes` for pushes and upstream pulls).
+ * `contentType` is the request's Content-Type; when the document names its own `mediaType`
+ * the two must agree.
  */
-export function parseManifest(body: Buffer, contentType: string | undefined): ParsedManifest {
+export async function parseManifest(body: Buffer, contentType: string | undefined): Promise<ParsedManifest> {
+  const limits: ParseLimits = { ...MANIFEST_LIMITS, maxBytes: Math.max(body.length, MANIFEST_LIMITS.maxBytes) };
   let doc: unknown;
   try {
-    doc = JSON.parse(body.toString('utf8'));
-  } catch {
-    throw invalid('body is not valid JSON');
+    doc = await parseJsonBounded(body, limits);
+  } catch (err) {
+    if (isPalletError(err, 'TOO_LARGE') || isPalletError(err, 'UNAVAILABLE')) throw err;
+    const reason = err instanceof Error ? err.message : String(err);
+    throw invalid(reason.startsWith('not valid JSON') ? 'body is not valid JSON' : reason);
   }
+  return validateManifest(doc, contentType);
+}
+
+/** Validates a parsed manifest document (see parseManifest). */
+export function validateManifest(doc: unknown, contentType: string | undefined): ParsedManifest {
   if (!isJsonObject(doc)) throw invalid('body must be a JSON object');
   const declared = typeof doc.mediaType === 'string' ? doc.mediaType : undefined;
   const header = contentType?.split(';')[0]?.trim();

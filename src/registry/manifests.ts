@@ -61,7 +61,7 @@ export class ManifestService {
    */
   async put(repo: RepositoryRecord, reference: string, contentType: string | undefined, body: Buffer): Promise<PutManifestResult> {
     const kind = checkReference(reference);
-    const parsed = parseManifest(body, contentType);
+    const parsed = await parseManifest(body, contentType);
     const digest = kind === 'digest' ? digestOf(body, parseDigest(reference).algorithm) : digestOf(body);
     if (kind === 'digest' && digest !== reference) {
       throw new PalletError('DIGEST_INVALID', `manifest digest ${digest} does not match the reference ${reference}`, { digest: reference });

@@ -7,7 +7,7 @@
  * cannot be deleted (CONFLICT, with the counts in the details).
  */
 import { PalletError } from '../base/errors.js';
-import { checkName } from '../base/names.js';
+import { checkName, LEGACY_NAME_RULE, NAME_RULE } from '../base/names.js';
 import type { MetadataStore, SpaceRecord } from '../metadata/store.js';
 import { paginate, type Page, type PageRequest, type SortKeys } from './listing.js';
 
@@ -56,12 +56,15 @@ export function checkDescription(value: unknown): string | undefined {
   return value;
 }
 
-/** Splits a space path and checks every segment against the name rule. */
-export function checkSpacePath(value: unknown): string[] {
+/**
+ * Splits a space path and checks every segment against the name rule: NAME_RULE for a new
+ * space, LEGACY_NAME_RULE to look up one that may have been created before it.
+ */
+export function checkSpacePath(value: unknown, rule: RegExp = LEGACY_NAME_RULE): string[] {
   if (typeof value !== 'string' || value.length === 0) {
     throw new PalletError('INVALID_NAME', 'space path must be a non-empty string such as "acme" or "acme/payments"', { field: 'path' });
   }
-  return value.split('/').map((segment) => checkName('space path segment', segment));
+  return value.split('/').map((segment) => checkName('space path segment', segment, rule));
 }
 
 const SPACE_SORT: SortKeys<SpaceView> = {
@@ -76,7 +79,7 @@ export class SpaceService {
   constructor(private readonly store: MetadataStore) {}
 
   async create(input: NewSpaceInput): Promise<SpaceView> {
-    const segments = checkSpacePath(input.path);
+    const segments = checkSpacePath(input.path, NAME_RULE);
     const description = checkDescription(input.description) ?? '';
     const path = segments.join('/');
     let parentId: string | null = null;

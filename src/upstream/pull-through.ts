@@ -331,7 +331,7 @@ export class PullThrough implements PullService {
     }
     let parsed;
     try {
-      parsed = parseManifest(res.body, res.mediaType);
+      parsed = await parseManifest(res.body, res.mediaType);
     } catch (err) {
       metrics.error(proxy.label, 'invalid');
       throw new PalletError('UNAVAILABLE', `upstream ${proxy.label} served an unusable manifest for ${name}:${reference}: ${message(err)}`, {

@@ -20,7 +20,7 @@ import { looksLikeAccessToken } from '../../auth/access-tokens.js';
 import { actorName, ANONYMOUS, SYSTEM, type Principal } from '../../auth/principal.js';
 import type { Action } from '../../auth/roles.js';
 import { isPalletError, PalletError } from '../../base/errors.js';
-import { readLimited } from '../../base/streams.js';
+import { readRequestBody } from '../../base/streams.js';
 import { parseAuthorization, principalOf } from '../../http-auth.js';
 import type { ChartService } from '../../registry/charts.js';
 import type { RegistryRef } from '../../registry/registries.js';
@@ -33,16 +33,33 @@ interface Options {
 
 const CHALLENGE = 'Basic realm="Pallet Helm repository", charset="UTF-8"';
 
+/**
+ * What a multipart upload may hold (ChartMuseum sends two files, `chart` and `prov`): crossing
+ * any of these refuses the upload instead of silently dropping parts. Text fields are ignored
+ * but still read, so their size is bounded too.
+ */
+const MULTIPART_LIMITS = { files: 2, fields: 10, parts: 12, fieldSize: 64 * 1024, fieldNameSize: 200, headerPairs: 20 };
+
 /** Reads a multipart upload: the `chart` (or first file) and `prov` fields, each bounded. */
 async function readMultipart(request: FastifyRequest, limit: number): Promise<{ chart?: Buffer; prov?: Buffer }> {
   return new Promise((resolve, reject) => {
     let parser: Busboy.Busboy;
     try {
-      parser = Busboy({ headers: request.headers, limits: { fileSize: limit, files: 2, fields: 10 } });
+      parser = Busboy({ headers: request.headers, limits: { ...MULTIPART_LIMITS, fileSize: limit } });
     } catch (err) {
       reject(new PalletError('INVALID_ARGUMENT', `malformed multipart upload: ${(err as Error).message}`));
       return;
     }
+    const tooMany = (what: string, max: number) => () => {
+      request.raw.unpipe(parser);
+      reject(new PalletError('INVALID_ARGUMENT', `malformed multipart upload: too many ${what} (at most ${max})`));
+    };
+    parser.on('partsLimit', tooMany('parts', MULTIPART_LIMITS.parts));
+    parser.on('filesLimit', tooMany('files', MULTIPART_LIMITS.files));
+    parser.on('fieldsLimit', tooMany('fields', MULTIPART_LIMITS.fields));
+    parser.on('field', (name: string, _value: string, info: { nameTruncated: boolean; valueTruncated: boolean }) => {
+      if (info.nameTruncated || info.valueTruncated) tooMany(`bytes in field ${JSON.stringify(name.slice(0, 50))}`, MULTIPART_LIMITS.fieldSize)();
+    });
     const out: { chart?: Buffer; prov?: Buffer } = {};
     const pending: Array<Promise<void>> = [];
     parser.on('file', (field, stream) => {
@@ -190,7 +207,7 @@ export async function helmRoutes(app: FastifyInstance, { services }: Options): P
     const length = Number(request.headers['content-length'] ?? 0);
     if (length > 2 * limit + 64 * 1024) throw new PalletError('TOO_LARGE', `the upload exceeds the limit of ${limit} bytes per file`);
     const type = String(request.headers['content-type'] ?? '');
-    const body = type.startsWith('multipart/form-data') ? await readMultipart(request, limit) : { chart: await readLimited(request.raw, limit) };
+    const body = type.startsWith('multipart/form-data') ? await readMultipart(request, limit) : { chart: await readRequestBody(request.raw, limit) };
     if (!body.chart || body.chart.length === 0) throw new PalletError('INVALID_ARGUMENT', 'no chart in the upload: send a multipart field "chart" or the archive as the body');
     const query = request.query as Record<string, string | undefined>;
     const force = query.force !== undefined && query.force !== 'false' && query.force !== '0';

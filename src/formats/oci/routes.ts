@@ -7,7 +7,9 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isPalletError, PalletError } from '../../base/errors.js';
-import { readLimited } from '../../base/streams.js';
+import { readRequestBody } from '../../base/streams.js';
+import { isDigest } from '../../base/digest.js';
+import { isTag } from '../../base/names.js';
 import type { ByteRange } from '../../storage/driver.js';
 import type { RepositoryTarget } from '../../registry/repositories.js';
 import type { Services } from '../../services.js';
@@ -136,6 +138,9 @@ export async function ociRoutes(app: FastifyInstance, { services }: Options): Pr
 
   // Pulls go through `services.pulls`: the registry's own content, then its upstream proxies.
   const manifestGet: Handler = async ({ request, reply, target, param }) => {
+    // Nothing can be stored under a reference that is neither a tag nor a digest (its PUT is
+    // refused with 400): 404, as Distribution and the conformance suite answer.
+    if (!isTag(param) && !isDigest(param)) throw new PalletError('MANIFEST_UNKNOWN', `manifest unknown to registry: ${param}`, { reference: param });
     const manifest = await services.pulls.manifest(target, param);
     reply
       .header('Content-Type', manifest.mediaType)
@@ -204,7 +209,7 @@ export async function ociRoutes(app: FastifyInstance, { services }: Options): Pr
           if (length !== undefined && length > config.limits.manifestBytes) {
             throw new PalletError('TOO_LARGE', `manifest exceeds the limit of ${config.limits.manifestBytes} bytes`);
           }
-          const body = await readLimited(request.raw, config.limits.manifestBytes);
+          const body = await readRequestBody(request.raw, config.limits.manifestBytes);
           const { manifest, subject } = await manifests.put(repo, param, request.headers['content-type'], body);
           if (subject) reply.header('OCI-Subject', subject);
           return created(reply, `/v2/${target.fullName}/manifests/${manifest.digest}`, manifest.digest);
@@ -416,7 +421,8 @@ export async function ociRoutes(app: FastifyInstance, { services }: Options): Pr
           throw new PalletError('UNSUPPORTED', `${request.method} is not supported on ${route.name} endpoints`);
         }
         const target = await ociAuth.target(request, reply, m[1]!, ociAction(route.name, request.method));
-        const param = m[2] ? decodeURIComponent(m[2]) : '';
+        // Fastify has decoded the path once already; decoding again turned `%25` into a URIError.
+        const param = m[2] ?? '';
         return handler({ request, reply, target, param, query: request.query as Record<string, string | undefined> });
       }
       request.metricsRoute = 'oci.unknown';
