@@ -155,6 +155,9 @@ class BodyWatch {
     this.cut.inc({ reason });
     request.log.warn({ reason, address: socket.remoteAddress, method: request.method, url: request.url, bytesRead: socket.bytesRead }, `http: request body cut: ${message}`);
     if (!request.raw.socket?.destroyed && !(request.raw as { res?: { headersSent: boolean } }).res?.headersSent) socket.write(timeoutResponse(message));
+    // Fail the body stream now, not when the socket's close comes round: its handler (an upload
+    // holding a session's lease) must see the cut before the client, told by the 408, retries.
+    request.raw.destroy(Object.assign(new Error(`request body cut: ${message}`), { code: 'ECONNRESET' }));
     socket.destroy();
   }
 }

@@ -190,7 +190,7 @@ export class BlobService {
    * BLOB_UPLOAD_INVALID, without reading the chunk, when another request is writing to it.
    */
   async writeChunk(upload: UploadRecord, source: Readable, options: ChunkOptions = {}): Promise<UploadRecord> {
-    return this.leases.run(upload.id, (lease) => this.append(lease, source, options, false), options.signal);
+    return this.leases.run(upload.id, (lease) => this.append(lease, source, options, false), options.signal, source);
   }
 
   /**
@@ -215,6 +215,7 @@ export class BlobService {
         return this.commit(loc, current, digest, staged.key);
       },
       options.signal,
+      last,
     );
   }
 

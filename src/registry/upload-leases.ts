@@ -14,6 +14,7 @@
  *   other processes write other objects (see `blobs.ts`), so they need no such wait.
  */
 import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import { PalletError } from '../base/errors.js';
 import type { MetadataStore, UploadRecord } from '../metadata/store.js';
 
@@ -30,6 +31,8 @@ export interface Lease {
 
 export class UploadLeases {
   private readonly local = new Map<string, Promise<void>>();
+  /** Sessions whose local writer lost its request body and is about to release the lease. */
+  private readonly closing = new Map<string, Promise<void>>();
 
   constructor(
     private readonly store: MetadataStore,
@@ -42,7 +45,7 @@ export class UploadLeases {
    * already released it (an advance without `keep`). BLOB_UPLOAD_INVALID when another writer
    * holds it; BLOB_UPLOAD_UNKNOWN when the session is gone.
    */
-  async run<T>(uploadId: string, work: (lease: Lease) => Promise<T>, outer?: AbortSignal): Promise<T> {
+  async run<T>(uploadId: string, work: (lease: Lease) => Promise<T>, outer?: AbortSignal, source?: Readable): Promise<T> {
     const holder = randomUUID();
     const upload = await this.acquire(uploadId, holder);
     const lost = new AbortController();
@@ -58,6 +61,12 @@ export class UploadLeases {
     timer.unref();
     const lease: Lease = { holder, upload, signal, released: false };
     const settled = this.localTurn(uploadId);
+    // A body that ends without all its bytes (the client hung up, a body timeout cut it): the
+    // client may resume at once, before this writer has released the lease; let it wait for that.
+    const onClose = (): void => {
+      if (source && !source.readableEnded) this.closing.set(uploadId, settled.finished);
+    };
+    source?.once('close', onClose);
     try {
       await settled.previous;
       return await work(lease);
@@ -67,12 +76,37 @@ export class UploadLeases {
       throw err;
     } finally {
       clearInterval(timer);
-      settled.done();
+      // Release before letting the next local writer go: it acquires right after.
+      source?.off('close', onClose);
       if (!lease.released) await this.store.releaseUploadLease(uploadId, holder).catch(() => undefined);
+      settled.done();
+      if (this.closing.get(uploadId) === settled.finished) this.closing.delete(uploadId);
     }
   }
 
+  /**
+   * Takes the lease. When it is held by a writer of this process whose request body was cut
+   * (a client that hung up, a body timeout), that writer releases it a moment after the client
+   * saw the failure: a client that resumes at once waits for that (at most HELD_WAIT_MS) rather
+   * than being refused. A writer that is still streaming keeps the lease; the newcomer is refused.
+   */
   private async acquire(uploadId: string, holder: string): Promise<UploadRecord> {
+    const upload = await this.tryAcquire(uploadId, holder);
+    if (upload) return upload;
+    const closing = this.closing.get(uploadId);
+    if (closing) {
+      await Promise.race([closing, sleep(HELD_WAIT_MS)]);
+      const retried = await this.tryAcquire(uploadId, holder);
+      if (retried) return retried;
+    }
+    throw new PalletError(
+      'BLOB_UPLOAD_INVALID',
+      'another request is writing to this upload session; wait for it to finish, then GET the session for its offset',
+      { uploadId },
+    );
+  }
+
+  private async tryAcquire(uploadId: string, holder: string): Promise<UploadRecord | undefined> {
     let upload: UploadRecord | undefined;
     try {
       const now = Date.now();
@@ -83,18 +117,11 @@ export class UploadLeases {
       }
       throw err;
     }
-    if (!upload) {
-      throw new PalletError(
-        'BLOB_UPLOAD_INVALID',
-        'another request is writing to this upload session; wait for it to finish, then GET the session for its offset',
-        { uploadId },
-      );
-    }
     return upload;
   }
 
   /** Queues behind the session's previous local writer; `done` lets the next one go. */
-  private localTurn(uploadId: string): { previous: Promise<void>; done: () => void } {
+  private localTurn(uploadId: string): { previous: Promise<void>; finished: Promise<void>; done: () => void } {
     const previous = this.local.get(uploadId) ?? Promise.resolve();
     let done!: () => void;
     const mine = new Promise<void>((resolve) => {
@@ -104,12 +131,20 @@ export class UploadLeases {
     this.local.set(uploadId, chained);
     return {
       previous,
+      finished: mine,
       done: () => {
         done();
         if (this.local.get(uploadId) === chained) this.local.delete(uploadId);
       },
     };
   }
+}
+
+/** How long a writer waits for a held lease before it is refused. */
+const HELD_WAIT_MS = 2000;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function leaseLost(uploadId: string): PalletError {
