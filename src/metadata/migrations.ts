@@ -19,6 +19,7 @@ import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import { identityMigration } from './identity-migration.js';
 import { helmMigration } from './helm-migration.js';
 import { scaleOutMigration } from './scale-out-migration.js';
+import { gcFencingMigration } from './gc-fencing-migration.js';
 import type { Database, Dialect } from './schema.js';
 
 /** PostgreSQL advisory lock key of metadata migrations ("PALLET" in ASCII). */
@@ -221,7 +222,7 @@ function upstream(dialect: Dialect): Migration {
 export function migrationProvider(dialect: Dialect): MigrationProvider {
   return {
     async getMigrations(): Promise<Record<string, Migration>> {
-      return { '0001_init': init(dialect), '0002_identity': identityMigration(dialect), '0003_scale_out': scaleOutMigration(dialect), '0004_upstream': upstream(dialect), '0005_helm': helmMigration(dialect) };
+      return { '0001_init': init(dialect), '0002_identity': identityMigration(dialect), '0003_scale_out': scaleOutMigration(dialect), '0004_upstream': upstream(dialect), '0005_helm': helmMigration(dialect), '0006_gc_fencing': gcFencingMigration() };
     },
   };
 }

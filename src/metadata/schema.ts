@@ -67,6 +67,8 @@ export interface BlobsTable {
   /** 0003_scale_out: 1 while a sweep deletes the blob's bytes (see registry/gc.ts). */
   deleting: Generated<number>;
   deleting_since: number | null;
+  /** 0006_gc_fencing: the claiming sweep's token (null: claimed by a release before 0006). */
+  deleting_by: string | null;
 }
 
 export interface RepositoryBlobsTable {
@@ -224,6 +226,9 @@ export interface QuotaReservationsTable {
   scope_id: string;
   bytes: number;
   expires_at: number;
+  /** 0006_gc_fencing: a blob push's registry and digest (null for manifest bytes). */
+  registry_id: string | null;
+  digest: string | null;
 }
 
 export interface CleanupPoliciesTable {
