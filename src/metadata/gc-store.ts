@@ -3,7 +3,8 @@
  * metadata store and over the same database. The protocol these methods serve is written once,
  * in `registry/gc.ts`; in short:
  *
- * - bytes of blob key K are deleted only by whoever *claimed* K's row (`deleting = 1`);
+ * - bytes of blob key K are deleted only by the sweep that *claimed* K's row (`deleting = 1`,
+ *   `deleting_by` its token), or by whoever took over the claim of a sweep that is gone;
  * - bytes are moved into K and K is linked only under an unexpired *reservation* of K's row
  *   (`reserveBlob`), and a claimed row can be neither reserved nor linked;
  * - claiming and reserving serialize on K's row, so exactly one of them wins.
@@ -23,63 +24,86 @@ export interface BlobRow extends BlobKey {
 /** What `reserveBlob` found. */
 export type Reservation =
   | { state: 'reserved' }
-  /** The row is claimed by a sweep (since `since`); wait for it to go, or finish it when stale. */
-  | { state: 'deleting'; since: number };
+  /**
+   * The row is claimed by sweep `by` (null: by a release before claims had tokens). Wait for
+   * it to go, or finish it once that sweep is gone (see `sweeperLock`).
+   */
+  | { state: 'deleting'; by: string | null };
 
 export interface GcCandidateQuery {
   /** Only this root space; every root space when omitted. */
   rootSpaceId?: string;
   /**
-   * Links not touched since this time and not referenced by a manifest of their repository
-   * count as dead (dry runs, which do not delete them first); without it every link is live.
+   * Links not touched for this long (by the database's clock) and not referenced by a manifest
+   * of their repository count as dead (dry runs, which do not delete them first); without it
+   * every link is live.
    */
-  deadLinksBefore?: number;
+  deadLinksOlderThanMs?: number;
   /** Resume after this key (keyset paging, in (root space id, digest) byte order). */
   after?: BlobKey;
   limit: number;
 }
 
+/**
+ * Every time these methods store or compare is the database's clock (PostgreSQL
+ * `clock_timestamp()`; SQLite is embedded, so its clock is this machine's): no decision
+ * compares the clocks of two replicas. Durations are passed in, never instants.
+ */
 export interface GcStore {
   // The blob commit protocol -------------------------------------------------------------------
   /**
-   * Reserves the blob for a writer (`holder`, e.g. an upload id) until `expiresAt`: creates its
-   * row (unlinked, `size`) when missing. A sweep cannot claim a reserved row. Resolves to
+   * Reserves the blob for a writer (`holder`, e.g. an upload id) for `ttlMs`: creates its row
+   * (unlinked, `size`) when missing. A sweep cannot claim a reserved row. Resolves to
    * `deleting` without reserving when a sweep already claimed it.
    */
-  reserveBlob(key: BlobKey, size: number, holder: string, expiresAt: number): Promise<Reservation>;
+  reserveBlob(key: BlobKey, size: number, holder: string, ttlMs: number): Promise<Reservation>;
   /** Drops the writer's reservation (a missing one is fine). */
   releaseBlob(key: BlobKey, holder: string): Promise<void>;
   /**
-   * Marks the repository's links to these digests as just relied on (a manifest push, or an
-   * upload about to be answered); resolves to how many links exist to be touched.
+   * Marks the repository's links to these digests as just relied on (a manifest push, an
+   * upload or mount about to be answered, a pusher's HEAD); resolves to how many links exist
+   * to be touched.
    */
   touchLinks(repositoryId: string, digests: string[]): Promise<number>;
 
   // Sweeping -----------------------------------------------------------------------------------
   /**
    * Blob rows that look like garbage: not claimed, not linked (or only by dead links, see
-   * `deadLinksBefore`), referenced by no manifest of their root space, and not reserved past
-   * `now`. Ordered by key. Only a hint: `claimBlobs` decides.
+   * `deadLinksOlderThanMs`), referenced by no manifest of their root space, and not reserved.
+   * Ordered by key. Only a hint: `claimBlobs` decides.
    */
-  listGarbageBlobs(query: GcCandidateQuery, now: number): Promise<BlobRow[]>;
+  listGarbageBlobs(query: GcCandidateQuery): Promise<BlobRow[]>;
   /**
-   * Claims those of `keys` that are still garbage (the conditions of `listGarbageBlobs`
-   * without dead links, checked again while holding the rows), and resolves to them.
+   * Claims for sweep `sweeper` (its fencing token) those of `keys` that are still garbage (the
+   * conditions of `listGarbageBlobs` without dead links, checked again while holding the rows),
+   * and resolves to them.
    */
-  claimBlobs(keys: BlobKey[], now: number): Promise<BlobRow[]>;
-  /** Rows left claimed (by a sweep that died), optionally of one root space, claimed before `before`. */
-  listClaimedBlobs(before: number, rootSpaceId?: string): Promise<BlobRow[]>;
+  claimBlobs(keys: BlobKey[], sweeper: string): Promise<BlobRow[]>;
+  /** Of these keys, those still claimed by `sweeper` (checked right before deleting bytes). */
+  ownedClaims(keys: BlobKey[], sweeper: string): Promise<BlobKey[]>;
+  /**
+   * Sweeps that hold claims (optionally in one root space), by token; `null` stands for claims
+   * made before claims had tokens. Whether a sweep is alive is `withLock(sweeperLock(token))`.
+   */
+  listClaimants(rootSpaceId?: string): Promise<Array<string | null>>;
+  /** The rows sweep `sweeper` has claimed (optionally in one root space), by key. */
+  listClaims(sweeper: string, rootSpaceId?: string): Promise<BlobRow[]>;
+  /**
+   * Gives claims made before claims had tokens to sweep `to`; only for a `pallet gc` run, under
+   * the `gc` lock (see `sweeperLock`). Resolves to how many.
+   */
+  adoptLegacyClaims(to: string): Promise<number>;
   /** Claims keys that have no row (bytes found in storage with no record); resolves to those claimed. */
-  claimUnrecorded(keys: BlobKey[], now: number): Promise<BlobKey[]>;
-  /** Deletes claimed rows (only claimed ones). */
-  deleteClaimed(keys: BlobKey[]): Promise<void>;
+  claimUnrecorded(keys: BlobKey[], sweeper: string): Promise<BlobKey[]>;
+  /** Deletes the rows of these keys that `sweeper` claimed (no other row). */
+  deleteClaimed(keys: BlobKey[], sweeper: string): Promise<void>;
   /**
-   * Deletes links not touched since `before` that no manifest of their repository references;
-   * resolves to how many (with `dryRun`, only counts).
+   * Deletes links not touched for `graceMs` that no manifest of their repository references and
+   * whose blob no writer has reserved; resolves to how many (with `dryRun`, only counts).
    */
-  sweepDeadLinks(before: number, dryRun: boolean): Promise<number>;
+  sweepDeadLinks(graceMs: number, dryRun: boolean): Promise<number>;
   /** Deletes expired blob and quota reservations; resolves to how many. */
-  deleteExpiredReservations(now: number): Promise<number>;
+  deleteExpiredReservations(): Promise<number>;
   /** Of these keys, those that have a row (claimed or not), as `root/digest` strings. */
   existingBlobs(keys: BlobKey[]): Promise<Set<string>>;
   /** Of these upload ids, those that have a session row. */
@@ -93,4 +117,13 @@ export interface GcStore {
    * process or replica holds the lock.
    */
   withLock<T>(name: string, job: () => Promise<T>): Promise<{ result: T } | undefined>;
+}
+
+/**
+ * The liveness lock of sweep `token`: held by the sweep for as long as it runs. Whoever gets it
+ * knows the sweep is gone (its process died, so its database session ended) and may finish
+ * its claims. (Claims from before tokens are adopted by a `pallet gc` run instead.)
+ */
+export function sweeperLock(token: string): string {
+  return `sweeper:${token}`;
 }

@@ -31,11 +31,14 @@ export interface QuotaStore {
   usage(scope: QuotaScope, scopeId: string): Promise<number>;
   /**
    * Reserves `bytes` for a push into the repository against every quota that covers it (its
-   * registry's, its space's and the spaces above), under `holder`, until `expiresAt`. When
-   * `digest` is given and the registry already links it, the push adds nothing and nothing is
-   * reserved. Resolves to the first quota the push would exceed, reserving nothing then.
+   * registry's, its space's and the spaces above), under `holder`, for `ttlMs` by the
+   * database's clock. With `digest` (a blob push), the reservation counts only while the
+   * registry does not link the digest, and one digest counts once per registry: a push of a
+   * digest the registry holds is admitted at no cost, yet stays covered if that copy is
+   * unlinked before the push commits. Resolves to the first quota the push would exceed,
+   * reserving nothing then.
    */
-  reserve(repositoryId: string, bytes: number, holder: string, expiresAt: number, digest?: string): Promise<QuotaReservation>;
+  reserve(repositoryId: string, bytes: number, holder: string, ttlMs: number, digest?: string): Promise<QuotaReservation>;
   /** Drops the holder's reservations (a missing one is fine). */
   release(holder: string): Promise<void>;
 }

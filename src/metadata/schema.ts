@@ -69,6 +69,8 @@ export interface BlobsTable {
   deleting_since: number | null;
   /** 0007_upload_integrity: 1 once the stored bytes were hashed to the digest. */
   verified: Generated<number>;
+  /** 0008_gc_fencing: the claiming sweep's token (null: claimed by a release before 0008). */
+  deleting_by: string | null;
 }
 
 export interface RepositoryBlobsTable {
@@ -236,6 +238,9 @@ export interface QuotaReservationsTable {
   scope_id: string;
   bytes: number;
   expires_at: number;
+  /** 0008_gc_fencing: a blob push's registry and digest (null for manifest bytes). */
+  registry_id: string | null;
+  digest: string | null;
 }
 
 export interface CleanupPoliciesTable {

@@ -34,9 +34,14 @@ export class SqlGcStore implements GcStore {
     private readonly dialect: Dialect,
   ) {}
 
-  async reserveBlob(key: BlobKey, size: number, holder: string, expiresAt: number): Promise<Reservation> {
+  /** The database's clock in milliseconds (see `gc-store.ts`). */
+  #now(): RawBuilder<number> {
+    return dbNow(this.dialect);
+  }
+
+  async reserveBlob(key: BlobKey, size: number, holder: string, ttlMs: number): Promise<Reservation> {
     return this.db.transaction().execute(async (trx) => {
-      const now = Date.now();
+      const now = this.#now();
       const row = await trx
         .insertInto('blobs')
         .values({ root_space_id: key.rootSpaceId, digest: key.digest, size, created_at: now })
@@ -51,16 +56,17 @@ export class SqlGcStore implements GcStore {
       if (row === undefined) {
         const claimed = await trx
           .selectFrom('blobs')
-          .select('deleting_since')
+          .select('deleting_by')
           .where('root_space_id', '=', key.rootSpaceId)
           .where('digest', '=', key.digest)
           .executeTakeFirst();
-        return { state: 'deleting', since: claimed?.deleting_since ?? 0 };
+        return { state: 'deleting', by: claimed?.deleting_by ?? null };
       }
+      const expires = sql<number>`${now} + ${ttlMs}`;
       await trx
         .insertInto('blob_reservations')
-        .values({ root_space_id: key.rootSpaceId, digest: key.digest, holder, expires_at: expiresAt })
-        .onConflict((oc) => oc.columns(['root_space_id', 'digest', 'holder']).doUpdateSet({ expires_at: expiresAt }))
+        .values({ root_space_id: key.rootSpaceId, digest: key.digest, holder, expires_at: expires })
+        .onConflict((oc) => oc.columns(['root_space_id', 'digest', 'holder']).doUpdateSet({ expires_at: expires }))
         .execute();
       return { state: 'reserved' };
     });
@@ -76,12 +82,11 @@ export class SqlGcStore implements GcStore {
   }
 
   async touchLinks(repositoryId: string, digests: string[]): Promise<number> {
-    const now = Date.now();
     let touched = 0;
     for (let i = 0; i < digests.length; i += CHUNK) {
       const result = await this.db
         .updateTable('repository_blobs')
-        .set({ touched_at: now })
+        .set({ touched_at: this.#now() })
         .where('repository_id', '=', repositoryId)
         .where('digest', 'in', digests.slice(i, i + CHUNK))
         .executeTakeFirst();
@@ -90,12 +95,13 @@ export class SqlGcStore implements GcStore {
     return touched;
   }
 
-  async listGarbageBlobs(query: GcCandidateQuery, now: number): Promise<BlobRow[]> {
+  async listGarbageBlobs(query: GcCandidateQuery): Promise<BlobRow[]> {
+    const now = this.#now();
     const linked =
-      query.deadLinksBefore === undefined
+      query.deadLinksOlderThanMs === undefined
         ? sql`select 1 from repository_blobs rb where rb.root_space_id = b.root_space_id and rb.digest = b.digest`
         : sql`select 1 from repository_blobs rb where rb.root_space_id = b.root_space_id and rb.digest = b.digest
-            and coalesce(rb.touched_at, rb.created_at) >= ${query.deadLinksBefore}`;
+            and coalesce(rb.touched_at, rb.created_at) >= ${now} - ${query.deadLinksOlderThanMs}`;
     const { rows } = await sql<{ root_space_id: string; digest: string; size: number }>`
       select b.root_space_id, b.digest, b.size from blobs b
       where b.deleting = 0
@@ -109,7 +115,7 @@ export class SqlGcStore implements GcStore {
     return rows.map(toRow);
   }
 
-  async claimBlobs(keys: BlobKey[], now: number): Promise<BlobRow[]> {
+  async claimBlobs(keys: BlobKey[], sweeper: string): Promise<BlobRow[]> {
     const out: BlobRow[] = [];
     for (let i = 0; i < keys.length; i += CHUNK) {
       const batch = sortKeys(keys.slice(i, i + CHUNK));
@@ -118,8 +124,9 @@ export class SqlGcStore implements GcStore {
           await sql`select 1 from blobs where (root_space_id, digest) in (${tuples(batch)}) and deleting = 0
             order by root_space_id, digest for update`.execute(trx);
         }
+        const now = this.#now();
         const { rows } = await sql<{ root_space_id: string; digest: string; size: number }>`
-          update blobs set deleting = 1, deleting_since = ${now}
+          update blobs set deleting = 1, deleting_since = ${now}, deleting_by = ${sweeper}
           where (root_space_id, digest) in (${tuples(batch)})
             and deleting = 0
             and not exists (select 1 from repository_blobs rb where rb.root_space_id = blobs.root_space_id and rb.digest = blobs.digest)
@@ -133,20 +140,46 @@ export class SqlGcStore implements GcStore {
     return out;
   }
 
-  async listClaimedBlobs(before: number, rootSpaceId?: string): Promise<BlobRow[]> {
+  async ownedClaims(keys: BlobKey[], sweeper: string): Promise<BlobKey[]> {
+    const out: BlobKey[] = [];
+    for (let i = 0; i < keys.length; i += CHUNK) {
+      const { rows } = await sql<{ root_space_id: string; digest: string }>`select root_space_id, digest from blobs
+        where deleting = 1 and deleting_by = ${sweeper} and (root_space_id, digest) in (${tuples(keys.slice(i, i + CHUNK))})`.execute(this.db);
+      out.push(...rows.map((r) => ({ rootSpaceId: r.root_space_id, digest: r.digest })));
+    }
+    return out;
+  }
+
+  async listClaimants(rootSpaceId?: string): Promise<Array<string | null>> {
+    let query = this.db.selectFrom('blobs').select('deleting_by').distinct().where('deleting', '=', 1);
+    if (rootSpaceId !== undefined) query = query.where('root_space_id', '=', rootSpaceId);
+    return (await query.execute()).map((r) => r.deleting_by);
+  }
+
+  async listClaims(sweeper: string, rootSpaceId?: string): Promise<BlobRow[]> {
     let query = this.db
       .selectFrom('blobs')
       .select(['root_space_id', 'digest', 'size'])
       .where('deleting', '=', 1)
-      .where('deleting_since', '<', before);
+      .where('deleting_by', '=', sweeper);
     if (rootSpaceId !== undefined) query = query.where('root_space_id', '=', rootSpaceId);
-    const rows = await query.orderBy('root_space_id').orderBy('digest').execute();
-    return rows.map(toRow);
+    return (await query.orderBy('root_space_id').orderBy('digest').execute()).map(toRow);
   }
 
-  async claimUnrecorded(keys: BlobKey[], now: number): Promise<BlobKey[]> {
+  async adoptLegacyClaims(to: string): Promise<number> {
+    const result = await this.db
+      .updateTable('blobs')
+      .set({ deleting_by: to, deleting_since: this.#now() })
+      .where('deleting', '=', 1)
+      .where('deleting_by', 'is', null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  async claimUnrecorded(keys: BlobKey[], sweeper: string): Promise<BlobKey[]> {
     const out: BlobKey[] = [];
     for (let i = 0; i < keys.length; i += CHUNK) {
+      const now = this.#now();
       const rows = await this.db
         .insertInto('blobs')
         .values(
@@ -157,6 +190,7 @@ export class SqlGcStore implements GcStore {
             created_at: now,
             deleting: 1,
             deleting_since: now,
+            deleting_by: sweeper,
           })),
         )
         .onConflict((oc) => oc.columns(['root_space_id', 'digest']).doNothing())
@@ -167,16 +201,19 @@ export class SqlGcStore implements GcStore {
     return out;
   }
 
-  async deleteClaimed(keys: BlobKey[]): Promise<void> {
+  async deleteClaimed(keys: BlobKey[], sweeper: string): Promise<void> {
     for (let i = 0; i < keys.length; i += CHUNK) {
-      await sql`delete from blobs where deleting = 1 and (root_space_id, digest) in (${tuples(keys.slice(i, i + CHUNK))})`.execute(this.db);
+      await sql`delete from blobs where deleting = 1 and deleting_by = ${sweeper}
+        and (root_space_id, digest) in (${tuples(keys.slice(i, i + CHUNK))})`.execute(this.db);
     }
   }
 
-  async sweepDeadLinks(before: number, dryRun: boolean): Promise<number> {
-    const dead = sql`coalesce(touched_at, created_at) < ${before}
+  async sweepDeadLinks(graceMs: number, dryRun: boolean): Promise<number> {
+    const now = this.#now();
+    const dead = sql`coalesce(touched_at, created_at) < ${now} - ${graceMs}
       and not exists (select 1 from manifest_references r join manifests m on m.id = r.manifest_id
-        where m.repository_id = repository_blobs.repository_id and r.digest = repository_blobs.digest)`;
+        where m.repository_id = repository_blobs.repository_id and r.digest = repository_blobs.digest)
+      and not exists (${reserved(sql`repository_blobs`, now)})`;
     if (dryRun) {
       const { rows } = await sql<{ n: number }>`select count(*) as n from repository_blobs where ${dead}`.execute(this.db);
       return Number(rows[0]?.n ?? 0);
@@ -185,9 +222,9 @@ export class SqlGcStore implements GcStore {
     return Number(result.numAffectedRows ?? 0n);
   }
 
-  async deleteExpiredReservations(now: number): Promise<number> {
-    const blobs = await this.db.deleteFrom('blob_reservations').where('expires_at', '<', now).executeTakeFirst();
-    const quotas = await this.db.deleteFrom('quota_reservations').where('expires_at', '<', now).executeTakeFirst();
+  async deleteExpiredReservations(): Promise<number> {
+    const blobs = await this.db.deleteFrom('blob_reservations').where('expires_at', '<', this.#now()).executeTakeFirst();
+    const quotas = await this.db.deleteFrom('quota_reservations').where('expires_at', '<', this.#now()).executeTakeFirst();
     return Number(blobs.numDeletedRows + quotas.numDeletedRows);
   }
 
@@ -269,8 +306,17 @@ function referenced(blob: RawBuilder<unknown>): RawBuilder<unknown> {
     where r.digest = ${blob}.digest and reg.root_space_id = ${blob}.root_space_id`;
 }
 
+/**
+ * The database's clock in milliseconds since the epoch. PostgreSQL: `clock_timestamp()`, one
+ * clock for every replica. SQLite is embedded: every process that opens the file runs on this
+ * machine, so its clock is the database's.
+ */
+export function dbNow(dialect: Dialect): RawBuilder<number> {
+  return dialect === 'postgres' ? sql<number>`(floor(extract(epoch from clock_timestamp()) * 1000))::bigint` : sql<number>`${Date.now()}`;
+}
+
 /** A writer holds an unexpired reservation of the blob. */
-function reserved(blob: RawBuilder<unknown>, now: number): RawBuilder<unknown> {
+function reserved(blob: RawBuilder<unknown>, now: RawBuilder<number>): RawBuilder<unknown> {
   return sql`select 1 from blob_reservations br
     where br.root_space_id = ${blob}.root_space_id and br.digest = ${blob}.digest and br.expires_at > ${now}`;
 }

@@ -5,9 +5,10 @@
  * then reads usage and reservations with fresh statements, then inserts its reservations.
  */
 import { sql } from 'kysely';
-import type { Kysely, Transaction } from 'kysely';
+import type { Kysely, RawBuilder, Transaction } from 'kysely';
+import { dbNow } from './sql-gc-store.js';
 import type { Database, Dialect } from './schema.js';
-import type { QuotaReservation, QuotaScope, QuotaStore } from './quota-store.js';
+import type { QuotaExceeded, QuotaReservation, QuotaScope, QuotaStore } from './quota-store.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -44,7 +45,7 @@ export class SqlQuotaStore implements QuotaStore {
     return usageOf(this.db, scope, scopeId);
   }
 
-  async reserve(repositoryId: string, bytes: number, holder: string, expiresAt: number, digest?: string): Promise<QuotaReservation> {
+  async reserve(repositoryId: string, bytes: number, holder: string, ttlMs: number, digest?: string): Promise<QuotaReservation> {
     // Which quotas cover the repository: its registry's and those of its space and the spaces above.
     const { rows: covering } = await sql<{ scope: QuotaScope; scope_id: string; registry_id: string }>`
       select q.scope, q.scope_id, reg.id as registry_id
@@ -59,7 +60,7 @@ export class SqlQuotaStore implements QuotaStore {
     if (covering.length === 0 || bytes <= 0) return { ok: true };
     const registryId = covering[0]!.registry_id;
     return this.db.transaction().execute(async (trx) => {
-      const now = Date.now();
+      const now = dbNow(this.dialect);
       // Lock the quota rows first (in a stable order); SQLite: this write takes the database lock.
       if (this.dialect === 'postgres') {
         await sql`select 1 from quotas where ${sql.join(covering.map((c) => sql`(scope = ${c.scope} and scope_id = ${c.scope_id})`), sql` or `)}
@@ -67,44 +68,80 @@ export class SqlQuotaStore implements QuotaStore {
       } else {
         await trx.deleteFrom('quota_reservations').where('expires_at', '<', 0).execute();
       }
-      if (digest !== undefined) {
-        const { rows } = await sql<{ one: number }>`select 1 as one from repository_blobs rb
-          join repositories r on r.id = rb.repository_id
-          where r.registry_id = ${registryId} and rb.digest = ${digest} limit 1`.execute(trx);
-        if (rows.length > 0) return { ok: true } as const;
-      }
-      for (const c of covering) {
-        const quota = await trx
-          .selectFrom('quotas')
-          .select('quota_bytes')
-          .where('scope', '=', c.scope)
-          .where('scope_id', '=', c.scope_id)
-          .executeTakeFirst();
-        if (quota === undefined) continue;
-        const reserved = await trx
-          .selectFrom('quota_reservations')
-          .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('bytes'), sql<number>`0`).as('n'))
-          .where('scope', '=', c.scope)
-          .where('scope_id', '=', c.scope_id)
-          .where('expires_at', '>', now)
-          .executeTakeFirstOrThrow();
-        const usage = (await usageOf(trx, c.scope, c.scope_id)) + Number(reserved.n);
-        const quotaBytes = Number(quota.quota_bytes);
-        if (usage + bytes > quotaBytes) {
-          return { ok: false, exceeded: { scope: c.scope, scopeId: c.scope_id, quotaBytes, usageBytes: usage, requestedBytes: bytes } } as const;
+      // A digest the registry links (or another push has reserved) adds nothing now.
+      const free = digest !== undefined && ((await linkedIn(trx, registryId, digest)) || (await reservedIn(trx, registryId, digest, now)));
+      if (!free) {
+        for (const c of covering) {
+          const exceeded = await this.#exceeds(trx, c, bytes, now);
+          if (exceeded) return { ok: false, exceeded } as const;
         }
       }
+      const expires = sql<number>`${now} + ${ttlMs}`;
       await trx
         .insertInto('quota_reservations')
-        .values(covering.map((c, i) => ({ id: `${holder}#${i}`, scope: c.scope, scope_id: c.scope_id, bytes, expires_at: expiresAt })))
+        .values(
+          covering.map((c, i) => ({
+            id: `${holder}#${i}`,
+            scope: c.scope,
+            scope_id: c.scope_id,
+            bytes,
+            expires_at: expires,
+            registry_id: digest === undefined ? null : registryId,
+            digest: digest ?? null,
+          })),
+        )
         .execute();
       return { ok: true } as const;
     });
   }
 
+  async #exceeds(trx: Db, c: { scope: QuotaScope; scope_id: string }, bytes: number, now: RawBuilder<number>): Promise<QuotaExceeded | undefined> {
+    const quota = await trx.selectFrom('quotas').select('quota_bytes').where('scope', '=', c.scope).where('scope_id', '=', c.scope_id).executeTakeFirst();
+    if (quota === undefined) return undefined;
+    const usage = (await usageOf(trx, c.scope, c.scope_id)) + (await reservedBytes(trx, c.scope, c.scope_id, now));
+    const quotaBytes = Number(quota.quota_bytes);
+    if (usage + bytes <= quotaBytes) return undefined;
+    return { scope: c.scope, scopeId: c.scope_id, quotaBytes, usageBytes: usage, requestedBytes: bytes };
+  }
+
   async release(holder: string): Promise<void> {
     await this.db.deleteFrom('quota_reservations').where('id', 'like', `${holder}#%`).execute();
   }
+}
+
+/** The registry links the digest. */
+async function linkedIn(db: Db, registryId: string, digest: string): Promise<boolean> {
+  const { rows } = await sql<{ one: number }>`select 1 as one from repository_blobs rb
+    join repositories r on r.id = rb.repository_id
+    where r.registry_id = ${registryId} and rb.digest = ${digest} limit 1`.execute(db);
+  return rows.length > 0;
+}
+
+/** Another push into the registry holds an unexpired reservation of the digest. */
+async function reservedIn(db: Db, registryId: string, digest: string, now: RawBuilder<number>): Promise<boolean> {
+  const { rows } = await sql<{ one: number }>`select 1 as one from quota_reservations
+    where registry_id = ${registryId} and digest = ${digest} and expires_at > ${now} limit 1`.execute(db);
+  return rows.length > 0;
+}
+
+/**
+ * Bytes promised to pushes in flight in one scope: every unexpired manifest reservation, and
+ * each blob digest once per registry, only while that registry does not link it (once linked,
+ * its bytes are in the committed usage).
+ */
+async function reservedBytes(db: Db, scope: QuotaScope, scopeId: string, now: RawBuilder<number>): Promise<number> {
+  const { rows } = await sql<{ n: number | string | null }>`
+    select coalesce(sum(n), 0) as n from (
+      select bytes as n from quota_reservations
+        where scope = ${scope} and scope_id = ${scopeId} and expires_at > ${now} and digest is null
+      union all
+      select max(qr.bytes) as n from quota_reservations qr
+        where qr.scope = ${scope} and qr.scope_id = ${scopeId} and qr.expires_at > ${now} and qr.digest is not null
+          and not exists (select 1 from repository_blobs rb join repositories r on r.id = rb.repository_id
+            where r.registry_id = qr.registry_id and rb.digest = qr.digest)
+        group by qr.registry_id, qr.digest
+    ) promised`.execute(db);
+  return Number(rows[0]?.n ?? 0);
 }
 
 /** `text` starts with `prefix`, without LIKE's wildcards getting in the way. */

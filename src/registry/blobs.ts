@@ -42,7 +42,7 @@ import { Readable, Transform } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { Hasher, parseDigest, type DigestAlgorithm } from '../base/digest.js';
 import { isPalletError, PalletError } from '../base/errors.js';
-import type { BlobKey, GcCandidateQuery, GcStore } from '../metadata/gc-store.js';
+import { sweeperLock, type BlobKey, type BlobRow, type GcCandidateQuery, type GcStore } from '../metadata/gc-store.js';
 import type { BlobRecord, MetadataStore, UploadRecord, UploadSegment } from '../metadata/store.js';
 import type { QuotaGate } from './quotas.js';
 import type { ByteRange, StorageDriver } from '../storage/driver.js';
@@ -51,10 +51,8 @@ import { UploadLeases, type Lease } from './upload-leases.js';
 
 /** How many in-flight chunked uploads keep their running hash in memory. */
 const MAX_RUNNING_HASHES = 10_000;
-/** How long an upload waits for a sweep that is deleting the same blob. */
+/** How long an upload waits for a (live) sweep that is deleting the same blob. */
 const CLAIM_WAIT_MS = 30_000;
-/** A claim older than this was left by a sweep that died; a writer may finish it. */
-export const STALE_CLAIM_MS = 10 * 60_000;
 /** How long an upload session's writer lease lasts without renewal (renewed every third). */
 const LEASE_MS = 15_000;
 /** The writer of segments from sessions opened before segments were recorded. */
@@ -78,6 +76,16 @@ export interface BlobServiceOptions {
 export interface SweepResult {
   count: number;
   bytes: number;
+}
+
+export interface SweepOptions {
+  /**
+   * The sweep's fencing token, when the caller already holds its liveness lock
+   * (`sweeperLock`); otherwise the sweep makes one and holds the lock itself.
+   */
+  sweeper?: string;
+  /** Also adopt and finish claims from before claims had tokens (`pallet gc` runs only). */
+  legacyClaims?: boolean;
 }
 
 export interface BlobLocation {
@@ -377,16 +385,40 @@ export class BlobService {
     const blob = await this.store.findLinkedBlob(fromRepositoryId, digest);
     // Bytes never verified against the digest are not linked anew: the client uploads them.
     if (!blob?.verified) return undefined;
+    const ref: BlobKey = { rootSpaceId: loc.rootSpaceId, digest };
+    const holder = `mount:${randomUUID()}`;
     const quota = await this.quotas?.reserve(loc.repositoryId, blob.size, digest);
     try {
-      return await this.store.commitBlob(loc.rootSpaceId, loc.repositoryId, digest, blob.size);
+      // Like an upload, a mount links only under a reservation: from here on no sweep can
+      // claim the row. The source link read above may have gone since, and a sweep with it
+      // (then the reservation made a fresh row): link only bytes that are still in place.
+      if (this.gc) {
+        if ((await this.gc.reserveBlob(ref, blob.size, holder, this.reservationMs)).state !== 'reserved') return undefined;
+        if ((await this.driver.stat(blobKey(loc.rootSpaceId, digest)))?.size !== blob.size) return undefined;
+      }
+      const record = await this.store.commitBlob(loc.rootSpaceId, loc.repositoryId, digest, blob.size, { verified: true });
+      // Still under the reservation (dead-link sweeps skip reserved blobs): the grace of the
+      // new link runs from this answer.
+      if (this.gc && (await this.gc.touchLinks(loc.repositoryId, [digest])) === 0) return undefined;
+      return record;
     } catch (err) {
       // Being swept: the client uploads it instead.
       if (isPalletError(err, 'UNAVAILABLE')) return undefined;
       throw err;
     } finally {
+      if (this.gc) await this.gc.releaseBlob(ref, holder);
       await quota?.release();
     }
+  }
+
+  /**
+   * A pusher was told the repository holds the blob (HEAD): restart its link's grace, as an
+   * upload's 201 does, so a manifest pushed within the grace finds it. False when the link is
+   * gone (the caller answers BLOB_UNKNOWN). Without a GC store links never expire: true.
+   */
+  async refreshLink(loc: BlobLocation, digest: string): Promise<boolean> {
+    if (!this.gc) return true;
+    return (await this.gc.touchLinks(loc.repositoryId, [digest])) > 0;
   }
 
   /** Removes the blob's link to the repository; its bytes are reclaimed when nothing links it. */
@@ -411,63 +443,110 @@ export class BlobService {
 
   /**
    * Sweeps garbage blob rows (see `GcStore.listGarbageBlobs`) in batches: claim, delete the
-   * bytes, delete the rows; claims left by a sweep that died are finished first. A dry run
-   * only counts, treating links older than `query.deadLinksBefore` as gone.
+   * bytes, delete the rows, all under this sweep's fencing token and while holding its
+   * liveness lock. Claims of sweeps that are gone (their lock is free) are finished first. A
+   * dry run only counts, treating links untouched for `query.deadLinksOlderThanMs` as gone.
    */
   async sweep(
     query: Omit<GcCandidateQuery, 'limit' | 'after'>,
     dryRun: boolean,
     onBatch?: (done: SweepResult) => void,
+    options: SweepOptions = {},
   ): Promise<SweepResult> {
     const gc = this.gc;
     if (!gc) throw new PalletError('UNAVAILABLE', 'this blob service has no GC store');
     const done: SweepResult = { count: 0, bytes: 0 };
-    const now = Date.now();
-    if (!dryRun) {
-      const stale = await gc.listClaimedBlobs(now - STALE_CLAIM_MS, query.rootSpaceId);
-      await this.deleteClaimed(gc, stale, done);
-    }
-    let after: BlobKey | undefined;
-    for (;;) {
-      const page = await gc.listGarbageBlobs({ ...query, limit: SWEEP_BATCH, ...(after ? { after } : {}) }, now);
-      if (page.length === 0) break;
-      const last = page[page.length - 1]!;
-      after = { rootSpaceId: last.rootSpaceId, digest: last.digest };
-      if (dryRun) {
+    if (dryRun) {
+      await this.forEachGarbagePage(gc, query, async (page) => {
         done.count += page.length;
         done.bytes += page.reduce((sum, b) => sum + b.size, 0);
-      } else {
-        await this.deleteClaimed(gc, await gc.claimBlobs(page, Date.now()), done);
-      }
-      onBatch?.(done);
-      if (page.length < SWEEP_BATCH) break;
+        onBatch?.(done);
+      });
+      return done;
     }
+    if (options.sweeper !== undefined) return this.sweepAs(gc, options.sweeper, query, options, done, onBatch);
+    const sweeper = randomUUID();
+    const locked = await gc.withLock(sweeperLock(sweeper), () => this.sweepAs(gc, sweeper, query, options, done, onBatch));
+    if (!locked) throw new PalletError('UNAVAILABLE', 'could not take the sweep lock');
+    return locked.result;
+  }
+
+  private async sweepAs(
+    gc: GcStore,
+    sweeper: string,
+    query: Omit<GcCandidateQuery, 'limit' | 'after'>,
+    options: SweepOptions,
+    done: SweepResult,
+    onBatch?: (done: SweepResult) => void,
+  ): Promise<SweepResult> {
+    if (options.legacyClaims) await gc.adoptLegacyClaims(sweeper);
+    for (const claimant of await gc.listClaimants(query.rootSpaceId)) {
+      if (claimant === sweeper) {
+        await this.deleteClaimed(gc, sweeper, await gc.listClaims(sweeper, query.rootSpaceId), done);
+      } else if (claimant !== null) {
+        // Free lock: that sweep's process is gone; holding its lock, finish its claims.
+        await gc.withLock(sweeperLock(claimant), async () =>
+          this.deleteClaimed(gc, claimant, await gc.listClaims(claimant, query.rootSpaceId), done),
+        );
+      }
+    }
+    await this.forEachGarbagePage(gc, query, async (page) => {
+      await this.deleteClaimed(gc, sweeper, await gc.claimBlobs(page, sweeper), done);
+      onBatch?.(done);
+    });
     return done;
   }
 
-  private async deleteClaimed(gc: GcStore, rows: Array<BlobKey & { size: number }>, done: SweepResult): Promise<void> {
-    for (const row of rows) await this.driver.delete(blobKey(row.rootSpaceId, row.digest));
-    await gc.deleteClaimed(rows);
-    done.count += rows.length;
-    done.bytes += rows.reduce((sum, b) => sum + b.size, 0);
+  private async forEachGarbagePage(
+    gc: GcStore,
+    query: Omit<GcCandidateQuery, 'limit' | 'after'>,
+    each: (page: BlobRow[]) => Promise<void>,
+  ): Promise<void> {
+    let after: BlobKey | undefined;
+    for (;;) {
+      const page = await gc.listGarbageBlobs({ ...query, limit: SWEEP_BATCH, ...(after ? { after } : {}) });
+      if (page.length === 0) return;
+      const last = page[page.length - 1]!;
+      after = { rootSpaceId: last.rootSpaceId, digest: last.digest };
+      await each(page);
+      if (page.length < SWEEP_BATCH) return;
+    }
   }
 
   /**
-   * Reserves the blob row for upload `holder`. A row claimed by a sweep is waited for (it is
-   * about to go); one claimed longer than STALE_CLAIM_MS ago was left by a sweep that died, and
-   * this writer finishes its deletion itself.
+   * Deletes the bytes, then the rows, of blobs that `sweeper` claimed. The claims are checked
+   * again right before the bytes go (the fence: a row this sweep no longer holds is left alone).
+   */
+  private async deleteClaimed(gc: GcStore, sweeper: string, rows: BlobRow[], done?: SweepResult): Promise<void> {
+    if (rows.length === 0) return;
+    const sizes = new Map(rows.map((r) => [`${r.rootSpaceId}/${r.digest}`, r.size]));
+    const owned = await gc.ownedClaims(rows, sweeper);
+    for (const row of owned) await this.driver.delete(blobKey(row.rootSpaceId, row.digest));
+    await gc.deleteClaimed(owned, sweeper);
+    if (!done) return;
+    done.count += owned.length;
+    done.bytes += owned.reduce((sum, k) => sum + (sizes.get(`${k.rootSpaceId}/${k.digest}`) ?? 0), 0);
+  }
+
+  /**
+   * Reserves the blob row for upload `holder`. A row claimed by a live sweep is waited for (it
+   * is about to go); one claimed by a sweep that is gone (its liveness lock is free: its
+   * process died) is finished by this writer, holding that lock. No clock decides either.
    */
   private async reserve(gc: GcStore, ref: BlobKey, size: number, holder: string): Promise<void> {
-    const deadline = Date.now() + CLAIM_WAIT_MS;
+    const deadline = performance.now() + CLAIM_WAIT_MS;
     for (;;) {
-      const result = await gc.reserveBlob(ref, size, holder, Date.now() + this.reservationMs);
+      const result = await gc.reserveBlob(ref, size, holder, this.reservationMs);
       if (result.state === 'reserved') return;
-      if (Date.now() - result.since > STALE_CLAIM_MS) {
-        await this.driver.delete(blobKey(ref.rootSpaceId, ref.digest));
-        await gc.deleteClaimed([ref]);
-        continue;
+      const by = result.by;
+      if (by !== null) {
+        const finished = await gc.withLock(sweeperLock(by), async () => {
+          const owned = await gc.ownedClaims([ref], by);
+          await this.deleteClaimed(gc, by, owned.map((k) => ({ ...k, size: 0 })));
+        });
+        if (finished) continue;
       }
-      if (Date.now() > deadline) {
+      if (performance.now() > deadline) {
         throw new PalletError('UNAVAILABLE', `blob ${ref.digest} is being garbage-collected; push it again`, { digest: ref.digest });
       }
       await new Promise((resolve) => setTimeout(resolve, 100));

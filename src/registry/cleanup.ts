@@ -5,7 +5,8 @@
  * which the next GC run past the grace period reclaims (see `gc.ts`).
  *
  * A policy (all fields optional, at least one rule):
- *   keepLastVersions: N             keep the N most recently pushed versions of each artifact
+ *   keepLastVersions: N             keep the N most recently pushed or tagged versions of each
+ *                                   artifact (a version re-tagged `:stable` counts from then)
  *   deleteUntaggedOlderThanDays: D  delete versions without a tag pushed more than D days ago
  *   include: ["team/*"]             only artifacts whose name matches one of these globs
  *   exclude: ["team/keep-*"]        never artifacts whose name matches one of these globs
@@ -15,10 +16,15 @@
  * Which versions go, per matching artifact:
  *   1. the artifact's *top-level* versions are those no other version of it holds: not a child
  *      of one of its indexes, not a referrer (signature, SBOM) of one of its versions;
- *   2. newest first, a top-level version goes when it is past the first N (keepLastVersions)
- *      or is untagged and older than D days (deleteUntaggedOlderThanDays);
+ *   2. most recently pushed or tagged first, a top-level version goes when it is past the first
+ *      N (keepLastVersions) or is untagged and pushed more than D days ago
+ *      (deleteUntaggedOlderThanDays);
  *   3. everything the kept versions hold stays with them (index children, referrers of kept
  *      versions, transitively); every other version of the artifact goes.
+ *   4. the doomed are deleted holders first (an index before its children, a referrer before
+ *      its subject), each in a transaction that re-checks the snapshot's decision
+ *      (`CleanupStore.deleteVersion`): a version tagged, or listed by an index or named as a
+ *      subject by a referrer, since the snapshot stays, and so does everything it holds.
  */
 import { PalletError } from '../base/errors.js';
 import { isJsonObject } from '../base/json.js';
@@ -189,9 +195,9 @@ export class CleanupService {
     const report: CleanupReport = { dryRun, versions: [], deletedVersions: 0, sizeBytes: 0 };
     for (const repo of await this.store.listRepositories([registry.id])) {
       if (!matches(policy, repo.name)) continue;
-      const doomed = await this.doomed(repo.id, policy, now);
-      for (const v of doomed) {
-        if (!dryRun) await this.store.deleteManifest(repo.id, v.digest);
+      const { doomed, holds } = await this.doomed(repo.id, policy, now);
+      for (const v of holdersFirst(doomed, holds)) {
+        if (!dryRun && (await this.policies.deleteVersion(repo.id, v.digest, v.tags)) !== 'deleted') continue;
         report.versions.push({ artifact: repo.name, digest: v.digest, tags: v.tags, sizeBytes: v.totalSize, createdAt: new Date(v.createdAt).toISOString() });
         report.deletedVersions++;
         report.sizeBytes += v.totalSize;
@@ -200,9 +206,14 @@ export class CleanupService {
     return report;
   }
 
-  /** The versions of one artifact that the policy deletes (steps 1–3 of the module header). */
-  private async doomed(repositoryId: string, policy: CleanupPolicy, now: number): Promise<VersionRecord[]> {
-    const versions = await this.store.listVersions(repositoryId); // newest first
+  /**
+   * The versions of one artifact that the policy deletes (steps 1–3 of the module header),
+   * most recently active first, and which version holds which (digest → digests it holds).
+   */
+  private async doomed(repositoryId: string, policy: CleanupPolicy, now: number): Promise<{ doomed: VersionRecord[]; holds: Map<string, string[]> }> {
+    const tagged = await this.policies.lastTagged(repositoryId);
+    const activity = (v: VersionRecord): number => Math.max(v.createdAt, tagged.get(v.id) ?? 0);
+    const versions = (await this.store.listVersions(repositoryId)).sort((a, b) => activity(b) - activity(a)); // stable: ties stay newest first
     const byDigest = new Map(versions.map((v) => [v.digest, v]));
     const holds = new Map<string, string[]>(); // digest → digests it holds
     const held = new Set<string>();
@@ -230,6 +241,39 @@ export class CleanupService {
       kept.add(digest);
       queue.push(...(holds.get(digest) ?? []));
     }
-    return versions.filter((v) => !kept.has(v.digest));
+    return { doomed: versions.filter((v) => !kept.has(v.digest)), holds };
   }
+}
+
+/**
+ * Orders the doomed for deletion so that what depends on a version goes before it: an index
+ * before the children it lists, a referrer before its subject. (In `holds` an index holds its
+ * children but a subject holds its referrers, so the two edges point opposite ways here.)
+ * A version whose deletion is refused then keeps what it depends on: their re-check sees it.
+ */
+function holdersFirst(doomed: VersionRecord[], holds: Map<string, string[]>): VersionRecord[] {
+  const byDigest = new Map(doomed.map((v) => [v.digest, v]));
+  const dependsOn = new Map<string, string[]>(); // digest → doomed digests it needs to exist
+  for (const v of doomed) {
+    for (const h of holds.get(v.digest) ?? []) {
+      if (!byDigest.has(h)) continue;
+      if (byDigest.get(h)!.subjectDigest === v.digest) dependsOn.set(h, [...(dependsOn.get(h) ?? []), v.digest]); // referrer → subject
+      else dependsOn.set(v.digest, [...(dependsOn.get(v.digest) ?? []), h]); // index → child
+    }
+  }
+  const waiting = new Map(doomed.map((v) => [v.digest, 0]));
+  for (const needs of dependsOn.values()) for (const d of needs) waiting.set(d, (waiting.get(d) ?? 0) + 1);
+  const ready = doomed.filter((v) => waiting.get(v.digest) === 0);
+  const out: VersionRecord[] = [];
+  for (let v = ready.shift(); v !== undefined; v = ready.shift()) {
+    out.push(v);
+    for (const d of dependsOn.get(v.digest) ?? []) {
+      const left = (waiting.get(d) ?? 0) - 1;
+      waiting.set(d, left);
+      if (left === 0) ready.push(byDigest.get(d)!);
+    }
+  }
+  // A cycle (not possible with content addressing, but never loop or drop): the rest as listed.
+  for (const v of doomed) if (!out.includes(v)) out.push(v);
+  return out;
 }

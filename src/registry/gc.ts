@@ -15,34 +15,47 @@
  * Everything else is garbage: dead links, then the blobs nothing holds any more, stale upload
  * sessions, and bytes in storage that no row records (left by crashes) once older than the grace.
  *
- * The blob protocol (shared with uploads, see `blobs.ts`, and with registry deletion) keeps
- * bytes and links consistent without a global lock:
- *   - bytes under a blob key are deleted only by whoever *claimed* its row (`deleting = 1`),
- *     and the row is deleted only after its bytes;
- *   - bytes are moved under a blob key, and linked, only while the writer holds a
- *     *reservation* on a row that is not claimed; a claimed row can be neither reserved nor
- *     linked (`commitBlob` refuses it), and the writer waits until it is gone;
+ * The blob protocol (shared with uploads and mounts, see `blobs.ts`, and with registry
+ * deletion) keeps bytes and links consistent without a global lock:
+ *   - bytes under a blob key are deleted only by the sweep that *claimed* its row (`deleting =
+ *     1`, `deleting_by` = the sweep's fencing token), and the row is deleted only after its
+ *     bytes, by the same token (`deleteClaimed` matches it, so a sweep never deletes a row it
+ *     does not hold);
+ *   - a sweep holds its token's *liveness lock* (`sweeperLock`: a PostgreSQL session advisory
+ *     lock, or a renewed SQLite lease) for as long as it runs. A claim is taken over, by the
+ *     next sweep or by a writer that wants the blob, only by whoever gets that lock: the
+ *     claiming process is gone (its database session ended). A stalled sweep keeps its lock,
+ *     and its claims wait for it. No clock decides: neither age nor a comparison of machines;
+ *   - right before deleting bytes, a sweep checks it still holds their claims (`ownedClaims`);
+ *   - bytes are moved under a blob key, and linked, only while the writer (upload or mount)
+ *     holds a *reservation* on a row that is not claimed; a claimed row can be neither
+ *     reserved nor linked (`commitBlob` refuses it), and the writer waits until it is gone;
+ *     a mount also checks the bytes are in place once it holds the reservation;
  *   - claiming re-checks "no link, no manifest reference, no reservation" while holding the
  *     row, and reserving and linking take the same row, so exactly one side wins;
  *   - a manifest push first touches the links it relies on (`touchLinks`), so the dead-link
- *     sweep, which deletes only links untouched for the grace period, cannot drop one between
- *     the push's check and its commit; likewise an upload touches its link after its clean-up
- *     and answers 201 only if the link is still there, so a client that pushes its manifest
- *     within the grace of that 201 finds every blob it was told is stored.
+ *     sweep, which deletes only links untouched for the grace period (and none whose blob is
+ *     reserved), cannot drop one between the push's check and its commit; likewise an upload
+ *     or mount touches its link before answering 201, and a pusher's HEAD that finds the blob
+ *     touches it too, so a client that pushes its manifest within the grace of that answer
+ *     finds every blob it was told is stored;
+ *   - link, reservation and claim times are the database's clock (see `metadata/gc-store.ts`).
  *
  * A run, in this order (each step safe to interrupt; the next run resumes):
  *   1. take the `gc` job lock (one run at a time across replicas and `pallet gc` processes);
  *   2. delete expired reservations (blob and quota) — those of writers that died;
  *   3. remove upload sessions not updated within the grace period, with their bytes;
  *   4. delete dead links (older than the grace, referenced by no manifest of their repository);
- *   5. sweep blobs: finish claims left by a dead sweep, then in key order, batch by batch:
- *      list garbage rows, claim them, delete their bytes, delete the rows;
+ *   5. sweep blobs: finish the claims of sweeps that are gone (whose liveness lock is free) and
+ *      adopt claims from before tokens, then in key order, batch by batch: list garbage rows,
+ *      claim them, delete their bytes, delete the rows;
  *   6. sweep storage: blob keys with no row and upload directories with no session, both
  *      older than the grace (claimed like rows, so a concurrent re-upload waits).
  * A dry run does steps 1, then counts what 3–6 would remove without changing anything.
  */
 import type { Logger } from 'pino';
-import type { BlobKey, GcStore } from '../metadata/gc-store.js';
+import { randomUUID } from 'node:crypto';
+import { sweeperLock, type BlobKey, type GcStore } from '../metadata/gc-store.js';
 import type { MetadataStore } from '../metadata/store.js';
 import type { StorageDriver } from '../storage/driver.js';
 import { BLOBS_PREFIX, UPLOADS_PREFIX, blobKey, parseBlobKey, uploadIdOfKey, uploadPrefix } from '../storage/keys.js';
@@ -95,14 +108,24 @@ export class GarbageCollector {
 
   /** Runs once; resolves to undefined when another run holds the lock. */
   async run(options: GcOptions): Promise<GcReport | undefined> {
-    const locked = await this.gc.withLock('gc', () => this.#run(options));
+    // The run is one sweep: its claims carry this token, and it holds the token's liveness lock
+    // throughout, so nobody finishes its claims while it lives (see the protocol above).
+    const sweeper = randomUUID();
+    const locked = await this.gc.withLock('gc', async () => {
+      const swept = await this.gc.withLock(sweeperLock(sweeper), () => this.#run(options, sweeper));
+      if (!swept) throw new Error('gc: could not take the lock of a fresh sweep token');
+      return swept.result;
+    });
     if (!locked) this.log?.info('gc: another replica or process is collecting; skipped');
     return locked?.result;
   }
 
-  async #run(options: GcOptions): Promise<GcReport> {
+  async #run(options: GcOptions, sweeper: string): Promise<GcReport> {
     const started = Date.now();
     const dryRun = options.dryRun ?? false;
+    // Only for upload sessions and leftover bytes, whose times are this machine's view of the
+    // metadata store's and the storage's clocks; links, reservations and claims use the
+    // database's clock (see metadata/gc-store.ts).
     const cutoff = started - options.graceMs;
     const report = (step: GcStep, count: number, bytes: number, done: boolean): void => {
       options.onProgress?.({ step, count, bytes, done });
@@ -120,7 +143,7 @@ export class GarbageCollector {
     };
 
     // 2. Reservations of writers that died.
-    if (!dryRun) out.expiredReservations = await this.gc.deleteExpiredReservations(started);
+    if (!dryRun) out.expiredReservations = await this.gc.deleteExpiredReservations();
     report('reservations', out.expiredReservations, 0, true);
 
     // 3. Stale upload sessions.
@@ -135,17 +158,20 @@ export class GarbageCollector {
     report('uploads', out.staleUploads, uploadBytes, true);
 
     // 4. Dead links.
-    out.deadLinks = await this.gc.sweepDeadLinks(cutoff, dryRun);
+    out.deadLinks = await this.gc.sweepDeadLinks(options.graceMs, dryRun);
     report('links', out.deadLinks, 0, true);
 
     // 5. Blobs nothing holds.
-    out.blobs = await this.blobs.sweep(dryRun ? { deadLinksBefore: cutoff } : {}, dryRun, (done) =>
-      report('blobs', done.count, done.bytes, false),
+    out.blobs = await this.blobs.sweep(
+      dryRun ? { deadLinksOlderThanMs: options.graceMs } : {},
+      dryRun,
+      (done) => report('blobs', done.count, done.bytes, false),
+      { sweeper, legacyClaims: true },
     );
     report('blobs', out.blobs.count, out.blobs.bytes, true);
 
     // 6. Bytes no row records.
-    await this.#sweepBlobStorage(cutoff, dryRun, out, report);
+    await this.#sweepBlobStorage(cutoff, dryRun, sweeper, out, report);
     await this.#sweepUploadStorage(cutoff, dryRun, out);
     report('storage', out.leftovers.blobs + out.leftovers.uploads, out.leftovers.bytes, true);
 
@@ -157,6 +183,7 @@ export class GarbageCollector {
   async #sweepBlobStorage(
     cutoff: number,
     dryRun: boolean,
+    sweeper: string,
     out: GcReport,
     report: (step: GcStep, count: number, bytes: number, done: boolean) => void,
   ): Promise<void> {
@@ -174,13 +201,13 @@ export class GarbageCollector {
       }
       batch = [];
       if (unknown.length === 0) return;
-      const claimed = dryRun ? unknown : await this.gc.claimUnrecorded(unknown, Date.now());
+      const claimed = dryRun ? unknown : await this.gc.claimUnrecorded(unknown, sweeper);
       for (const key of claimed) {
         if (!dryRun) await this.driver.delete(blobKey(key.rootSpaceId, key.digest));
         out.leftovers.blobs++;
         out.leftovers.bytes += sizes.get(`${key.rootSpaceId}/${key.digest}`) ?? 0;
       }
-      if (!dryRun) await this.gc.deleteClaimed(claimed);
+      if (!dryRun) await this.gc.deleteClaimed(claimed, sweeper);
       report('storage', out.leftovers.blobs, out.leftovers.bytes, false);
     };
     for await (const key of this.driver.list(BLOBS_PREFIX)) {

@@ -38,7 +38,7 @@ export class QuotaService implements QuotaGate {
 
   async reserve(repositoryId: string, bytes: number, digest?: string): Promise<{ release(): Promise<void> }> {
     const holder = randomUUID();
-    const result = await this.quotas.reserve(repositoryId, bytes, holder, Date.now() + RESERVATION_MS, digest);
+    const result = await this.quotas.reserve(repositoryId, bytes, holder, RESERVATION_MS, digest);
     if (!result.ok) throw await this.denied(result.exceeded);
     let released = false;
     return {

@@ -171,6 +171,7 @@ export async function ociRoutes(app: FastifyInstance, { services }: Options): Pr
     try {
       if (request.method === 'HEAD') {
         const blob = await services.pulls.statBlob(target, param);
+        await refreshForPusher(request, target, blob.digest);
         found = { blob, range: rangeOf(blob.size) };
       } else {
         found = await services.pulls.openBlob(target, param, { range: rangeOf });
@@ -338,6 +339,20 @@ export async function ociRoutes(app: FastifyInstance, { services }: Options): Pr
       },
     },
   ];
+
+  /**
+   * A client about to push checks each blob with HEAD and skips those it finds: for a caller
+   * who may push here, the answer restarts the link's GC grace (like an upload's 201), so its
+   * manifest finds the blob. Pull-only callers do not keep garbage alive; a link that went
+   * between the lookup and the touch is BLOB_UNKNOWN.
+   */
+  async function refreshForPusher(request: FastifyRequest, target: RepositoryTarget, digest: string): Promise<void> {
+    if (target.registry.kind !== 'local' || !(await ociAuth.allowed(principalOf(request), target, 'push'))) return;
+    const repo = await services.store.findRepository(target.registry.id, target.name);
+    if (repo && !(await blobs.refreshLink(loc(target, repo), digest))) {
+      throw new PalletError('BLOB_UNKNOWN', 'blob unknown to registry', { digest });
+    }
+  }
 
   /** Mounts `digest` from repository `from` (same root space, pullable by the caller); the digest when mounted. */
   async function mountFrom(
