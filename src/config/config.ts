@@ -155,7 +155,7 @@ export const DEFAULTS: Config = {
     deadlineMs: 30_000,
     redirectHosts: '',
     minBytesPerSecond: 16 * 1024,
-    flightWaitMs: 300_000,
+    flightWaitMs: 600_000,
     maxBlobBytes: 16 * 1024 ** 3,
   },
   helm: { allowOverwrite: false, chartBytes: 20 * 1024 * 1024 },
