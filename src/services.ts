@@ -140,12 +140,17 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
   const local = new LocalPulls(repositories, manifests, blobs);
   const pullThrough = options.upstreamStore
     ? new PullThrough(
-        { local, store, upstreamStore: options.upstreamStore, blobs, secrets: upstreamSecrets, metrics: upstreamMetrics, log, egress },
+        { local, store, upstreamStore: options.upstreamStore, blobs, secrets: upstreamSecrets, metrics: upstreamMetrics, log, egress, ...(quotas ? { quotas } : {}) },
         {
           timeoutMs: config.upstream.timeoutMs,
           notFoundTtlMs: config.upstream.notFoundTtlSeconds * 1000,
           manifestMaxBytes: config.limits.manifestBytes,
           tokenRealmHosts: config.upstream.tokenRealmHosts.split(',').map((h) => h.trim()).filter(Boolean),
+          deadlineMs: config.upstream.deadlineMs,
+          redirectHosts: config.upstream.redirectHosts.split(',').map((h) => h.trim()).filter(Boolean),
+          minBytesPerSecond: config.upstream.minBytesPerSecond,
+          flightWaitMs: config.upstream.flightWaitMs,
+          maxBlobBytes: config.upstream.maxBlobBytes,
         },
       )
     : undefined;

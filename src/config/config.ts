@@ -139,6 +139,26 @@ export interface Config {
      * (comma-separated; `auth.docker.io` is implied for Docker Hub proxies).
      */
     tokenRealmHosts: string;
+    /**
+     * Longest an upstream request may take to send its response headers, and a small body
+     * (manifest, token, Helm index) in full, however slowly the upstream trickles them.
+     */
+    deadlineMs: number;
+    /**
+     * Hosts an upstream may redirect to besides its own origin (comma-separated: `host`,
+     * `host:port`, `*.example.com`; `*` any public host). Docker Hub's CDN is implied for
+     * Docker Hub proxies. A blob from another origin is verified before a client gets a byte.
+     */
+    redirectHosts: string;
+    /** Slowest rate (bytes/s, over windows of `timeoutMs`) an upstream blob body may keep; 0: none. */
+    minBytesPerSecond: number;
+    /**
+     * Longest a pull waits for another pull's fetch of the same blob from the same proxy; a
+     * fetch nobody waits for any more stops once it is this old.
+     */
+    flightWaitMs: number;
+    /** Largest blob or chart fetched from an upstream (bigger bodies are cut off); 0: no limit. */
+    maxBlobBytes: number;
   };
   helm: {
     /** Whether a chart upload may replace a version that exists (otherwise 409 unless `?force`). */
@@ -175,7 +195,18 @@ export const DEFAULTS: Config = {
   },
   server: { trustProxy: '', headersTimeoutSeconds: 30, bodyIdleTimeoutSeconds: 60, minBodyBytesPerSecond: 1024, minBodyRateWindowSeconds: 60, maxConnectionsPerAddress: 256 },
   audit: { retentionDays: 90, maxRows: 1_000_000 },
-  upstream: { timeoutMs: 30_000, notFoundTtlSeconds: 30, secretKey: '', allowedNetworks: '', tokenRealmHosts: '' },
+  upstream: {
+    timeoutMs: 30_000,
+    notFoundTtlSeconds: 30,
+    secretKey: '',
+    allowedNetworks: '',
+    tokenRealmHosts: '',
+    deadlineMs: 30_000,
+    redirectHosts: '',
+    minBytesPerSecond: 16 * 1024,
+    flightWaitMs: 600_000,
+    maxBlobBytes: 16 * 1024 ** 3,
+  },
   helm: { allowOverwrite: false, chartBytes: 20 * 1024 * 1024 },
 };
 

@@ -9,7 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { digestOf } from '../base/digest.js';
 import { isPalletError } from '../base/errors.js';
-import { mayReceiveCredentials, RegistryClient, retryAfterSeconds, type RegistryClientOptions } from './client.js';
+import { readLimited } from '../base/streams.js';
+import { mayReceiveCredentials, redirectRefusal, RegistryClient, retryAfterSeconds, type RegistryClientOptions } from './client.js';
 import { EgressPolicy } from './egress.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -70,7 +71,7 @@ function registry(authorized: (req: IncomingMessage) => boolean, challenge: (req
 const LOOPBACK = new EgressPolicy({ allowedNetworks: '127.0.0.1/32' });
 
 function client(url: string, extra: Partial<RegistryClientOptions> = {}): RegistryClient {
-  return new RegistryClient({ url, timeoutMs: 2_000, egress: LOOPBACK, ...extra });
+  return new RegistryClient({ url, timeoutMs: 2_000, deadlineMs: 5_000, egress: LOOPBACK, ...extra });
 }
 
 describe('RegistryClient with a Bearer token service (Docker Hub style)', () => {
@@ -277,7 +278,7 @@ describe('RegistryClient with Basic authentication (Distribution htpasswd style)
 });
 
 describe('RegistryClient failures and redirects', () => {
-  it('follows a blob redirect to another origin without sending the credentials there', async () => {
+  it('follows a blob redirect to an allow-listed origin without sending the credentials there, and says it came from there', async () => {
     const cdn = await listen((_req, res) => res.writeHead(200, { 'content-length': BLOB.length }).end(BLOB));
     const reg = await listen((req, res) => {
       if (req.headers.authorization !== basic('alice', 'pw')) {
@@ -286,17 +287,76 @@ describe('RegistryClient failures and redirects', () => {
       }
       res.writeHead(307, { location: `${cdn.url}/signed/blob?sig=1` }).end();
     });
-    const c = client(reg.url, { credentials: { username: 'alice', password: 'pw' } });
+    const c = client(reg.url, { credentials: { username: 'alice', password: 'pw' }, redirectHosts: [`127.0.0.1:${new URL(cdn.url).port}`] });
+    const unlisted = client(reg.url, { credentials: { username: 'alice', password: 'pw' }, redirectHosts: ['127.0.0.1:1', '*.example.com'] });
     try {
+      await assert.rejects(unlisted.getBlob('app', digestOf(BLOB)), (err) => isPalletError(err, 'UNAVAILABLE') && err.detail?.reason === 'REDIRECT_REFUSED' && /upstream\.redirectHosts/.test(err.message));
+      assert.equal(cdn.seen.length, 0);
       const blob = await c.getBlob('app', digestOf(BLOB));
       assert.equal(blob?.size, BLOB.length);
+      assert.equal(blob?.crossOrigin, true);
       const chunks: Buffer[] = [];
       for await (const chunk of blob!.body) chunks.push(chunk as Buffer);
       assert.deepEqual(Buffer.concat(chunks), BLOB);
       assert.deepEqual(cdn.seen, [{ method: 'GET', url: '/signed/blob?sig=1', authorization: undefined }]);
     } finally {
       c.close();
+      unlisted.close();
       await close(cdn.server);
+      await close(reg.server);
+    }
+  });
+
+  it('follows redirects only over http(s), never from https to http, and to other origins only when listed', () => {
+    const origin = 'https://registry.example.com';
+    const from = new URL(`${origin}/v2/app/blobs/x`);
+    const to = (href: string, hosts: string[] = []) => redirectRefusal(origin, from, new URL(href), hosts);
+    assert.equal(to(`${origin}/other`), undefined);
+    assert.match(to('file:///etc/passwd') ?? '', /file:/);
+    assert.match(to('ftp://registry.example.com/x') ?? '', /only http and https/);
+    assert.match(to('http://registry.example.com/x') ?? '', /plain http/);
+    assert.match(to('https://cdn.example.net/x') ?? '', /redirectHosts/);
+    assert.equal(to('https://cdn.example.net/x', ['cdn.example.net']), undefined);
+    assert.equal(to('https://cdn.example.net:8443/x', ['cdn.example.net']), undefined);
+    assert.match(to('https://cdn.example.net:8443/x', ['cdn.example.net:443']) ?? '', /redirectHosts/);
+    assert.equal(to('https://a.b.cloudfront.net/x', ['*.cloudfront.net']), undefined);
+    assert.match(to('https://cloudfront.net.evil.com/x', ['*.cloudfront.net']) ?? '', /redirectHosts/);
+    assert.match(to('https://evilcloudfront.net/x', ['*.cloudfront.net']) ?? '', /redirectHosts/);
+    assert.equal(to('https://anything.example.org/x', ['*']), undefined);
+    assert.match(to('http://anything.example.org/x', ['*']) ?? '', /plain http/);
+  });
+
+  it('gives up on headers or a small body trickled past the deadline, though the socket is never idle', async () => {
+    const sockets = new Set<import('node:net').Socket>();
+    const timers = new Set<NodeJS.Timeout>();
+    // Headers: a line every 50 ms, never finished. Manifests and tokens: a body byte every 50 ms.
+    const reg = await listen((req, res) => {
+      sockets.add(req.socket);
+      const t = setInterval(() => {
+        if (req.socket.destroyed) return clearInterval(t);
+        if (req.url?.includes('/headers/')) req.socket.write('x-slow: .\r\n');
+        else res.write('{');
+      }, 50);
+      timers.add(t);
+      if (req.url?.includes('/headers/')) req.socket.write('HTTP/1.1 200 OK\r\n');
+      else if (req.url?.startsWith('/token')) res.writeHead(200, { 'content-type': 'application/json' });
+      else if (req.url?.includes('/bearer/')) {
+        clearInterval(t);
+        res.writeHead(401, { 'www-authenticate': `Bearer realm="${reg.url}/token",service="s"` }).end();
+      } else res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' });
+    });
+    const c = client(reg.url, { timeoutMs: 2_000, deadlineMs: 400 });
+    const late = (err: unknown) => isPalletError(err, 'UNAVAILABLE') && /upstream\.deadlineMs/.test(err.message);
+    try {
+      await assert.rejects(c.headManifest('headers/app', 'latest'), late);
+      await assert.rejects(c.getBlob('headers/app', digestOf(BLOB)), late);
+      await assert.rejects(c.getManifest('body/app', 'latest', 1024 * 1024), late);
+      await assert.rejects(c.getFile(`${reg.url}/index.yaml`).then((f) => f && readLimited(f.body, 1024 * 1024)), /upstream\.deadlineMs/);
+      await assert.rejects(c.getManifest('bearer/app', 'latest', 1024 * 1024), late);
+    } finally {
+      for (const t of timers) clearInterval(t);
+      for (const s of sockets) s.destroy();
+      c.close();
       await close(reg.server);
     }
   });
@@ -360,7 +420,7 @@ describe('RegistryClient failures and redirects', () => {
       client(reg.url, { egress: strict }),
       client(`http://localhost:${port}`, { egress: strict }),
       client(`http://[::ffff:127.0.0.1]:${port}`, { egress: strict }),
-      client(reg.url, { credentials: { username: 'robot', password: 'pw' } }),
+      client(reg.url, { credentials: { username: 'robot', password: 'pw' }, redirectHosts: ['*'] }),
     ];
     const [literal, name, mapped, allowed] = clients as [RegistryClient, RegistryClient, RegistryClient, RegistryClient];
     try {

@@ -17,8 +17,17 @@
  *      request.
  *   3. A 401/403 after that is DENIED (Docker Hub also answers this for repositories that do
  *      not exist); the caller decides what it means.
- * Redirects (Docker Hub sends blobs to a CDN) are followed up to 5 times; credentials are
- * never sent to another origin. Every response's `ratelimit-remaining` is reported.
+ * Redirects (Docker Hub sends blobs to a CDN) are followed up to 5 times, over http(s) only,
+ * never from https to http, and to another origin than the request's only when
+ * `redirectHosts` lists the host (`redirectAllowed`); credentials are never sent to another
+ * origin. A response that came from another origin says so (`crossOrigin`): the caller must
+ * not hand its bytes to a client before verifying them. Every response's
+ * `ratelimit-remaining` is reported.
+ *
+ * Time limits: `timeoutMs` is an idle timer (connect, headers, body stalls); `deadlineMs` is a
+ * total one, from the start of an operation (redirects, token requests and retries included)
+ * to its response headers and, for small bodies (manifests, tokens, files read whole such as a
+ * Helm index), to the end of the body. A trickling upstream therefore fails in bounded time.
  *
  * Every connection (the upstream, redirects, token realms) goes through the agents of the
  * `EgressPolicy` (`egress.ts`), which refuse loopback, private, link-local and other non-public
@@ -70,6 +79,13 @@ export interface RegistryClientOptions {
   credentials?: Credentials;
   /** Longest wait for a connection, response headers or the next body bytes. */
   timeoutMs: number;
+  /** Longest an operation may take to its response headers, and to the end of a small body. */
+  deadlineMs: number;
+  /**
+   * Hosts besides the request's own origin that redirects may go to: `host`, `host:port`,
+   * `*.suffix` or `*` (see `redirectAllowed`).
+   */
+  redirectHosts?: readonly string[];
   /** Where connections may go; every request of this client uses its agents. */
   egress: EgressPolicy;
   /**
@@ -97,6 +113,27 @@ export interface BlobResponse {
   size: number | undefined;
   /** The body; the caller must consume or destroy it. */
   body: Readable;
+  /** The body comes from another origin than the one asked (a redirect): verify before serving. */
+  crossOrigin: boolean;
+}
+
+export interface FileOptions {
+  /**
+   * A large body the caller streams (a chart archive): the deadline covers the headers only.
+   * Otherwise the whole body must arrive within the deadline (an index, a provenance file).
+   */
+  stream?: boolean;
+}
+
+/** An absolute time an operation must be answered by. */
+interface Deadline {
+  at: number;
+  ms: number;
+}
+
+interface Exchange {
+  res: IncomingMessage;
+  crossOrigin: boolean;
 }
 
 interface CachedToken {
@@ -144,6 +181,27 @@ export function mayReceiveCredentials(upstreamUrl: string, realm: string, truste
 }
 
 /**
+ * Whether a redirect from `from` (a hop of a request made to `origin`) may go to `to`: http(s)
+ * only, never from https to http, and to another origin than `origin` only when `hosts` lists its host — `host` (any port), `host:port`,
+ * `*.suffix` (subdomains of suffix) or `*` (any host; the egress policy still refuses
+ * non-public addresses). Returns why not, or undefined when it may.
+ */
+export function redirectRefusal(origin: string, from: URL, to: URL, hosts: readonly string[]): string | undefined {
+  if (to.protocol !== 'http:' && to.protocol !== 'https:') return `a ${to.protocol} URL (only http and https are followed)`;
+  if (from.protocol === 'https:' && to.protocol === 'http:') return `${to.origin} (from https to plain http)`;
+  if (to.origin === origin) return undefined;
+  const hostname = to.hostname.toLowerCase();
+  const host = to.host.toLowerCase();
+  const listed = hosts.some((entry) => {
+    const e = entry.trim().toLowerCase();
+    if (e === '*') return true;
+    if (e.startsWith('*.')) return hostname.endsWith(e.slice(1));
+    return e === host || e === hostname;
+  });
+  return listed ? undefined : `${to.origin}, which is neither the upstream's own origin nor listed in upstream.redirectHosts`;
+}
+
+/**
  * The base URL and repository name prefix of an upstream URL: `oci://host/path` (a helm
  * proxy of an OCI registry) is `https://host` with names under `path/`, or `http://host` for a
  * loopback host (what Docker assumes of 127.0.0.0/8 too); http(s) URLs are used as they are.
@@ -182,7 +240,7 @@ export class RegistryClient {
    * anonymous clients in), and learns the auth scheme from it.
    */
   async ping(): Promise<Challenge | undefined> {
-    const res = await this.send('ping', 'GET', `${this.url}/v2/`, {});
+    const { res } = await this.send('ping', 'GET', `${this.url}/v2/`, {}, this.deadline());
     res.resume();
     if (res.statusCode === 401) {
       const challenge = pickChallenge(parseChallenges(res.headers['www-authenticate']));
@@ -195,7 +253,7 @@ export class RegistryClient {
 
   /** HEAD of a manifest by tag or digest; undefined when the upstream has none. */
   async headManifest(name: string, reference: string): Promise<ManifestHead | undefined> {
-    const res = await this.request('manifest', 'HEAD', name, `manifests/${reference}`, { accept: MANIFEST_ACCEPT });
+    const { res } = await this.request('manifest', 'HEAD', name, `manifests/${reference}`, { accept: MANIFEST_ACCEPT });
     res.resume();
     if (res.statusCode === 404) return undefined;
     if (res.statusCode !== 200) throw this.statusError(res, `HEAD manifest ${name}:${reference}`);
@@ -204,7 +262,7 @@ export class RegistryClient {
 
   /** GET of a manifest, at most `maxBytes` long; undefined when the upstream has none. */
   async getManifest(name: string, reference: string, maxBytes: number): Promise<ManifestResponse | undefined> {
-    const res = await this.request('manifest', 'GET', name, `manifests/${reference}`, { accept: MANIFEST_ACCEPT });
+    const { res } = await this.request('manifest', 'GET', name, `manifests/${reference}`, { accept: MANIFEST_ACCEPT, small: true });
     if (res.statusCode === 404) {
       res.resume();
       return undefined;
@@ -224,7 +282,7 @@ export class RegistryClient {
 
   /** HEAD of a blob; undefined when the upstream has none. */
   async headBlob(name: string, digest: string): Promise<{ size: number | undefined } | undefined> {
-    const res = await this.request('blob', 'HEAD', name, `blobs/${digest}`, {});
+    const { res } = await this.request('blob', 'HEAD', name, `blobs/${digest}`, {});
     res.resume();
     if (res.statusCode === 404) return undefined;
     if (res.statusCode !== 200) throw this.statusError(res, `HEAD blob ${name}@${digest}`);
@@ -233,7 +291,7 @@ export class RegistryClient {
 
   /** GET of a blob: its length and body stream; undefined when the upstream has none. */
   async getBlob(name: string, digest: string): Promise<BlobResponse | undefined> {
-    const res = await this.request('blob', 'GET', name, `blobs/${digest}`, {});
+    const { res, crossOrigin } = await this.request('blob', 'GET', name, `blobs/${digest}`, {});
     if (res.statusCode === 404) {
       res.resume();
       return undefined;
@@ -242,23 +300,26 @@ export class RegistryClient {
       res.resume();
       throw this.statusError(res, `GET blob ${name}@${digest}`);
     }
-    return { size: lengthOf(res), body: res };
+    return { size: lengthOf(res), body: res, crossOrigin };
   }
 
   /**
    * GET of a plain file by URL (a classic chart repository's `index.yaml` or chart archive):
    * the configured Basic credentials go to the upstream's own origin only, also on a 401
-   * challenge. Resolves to the length and body stream; undefined on 404.
+   * challenge. Resolves to the length and body stream; undefined on 404. The whole body must
+   * arrive within the deadline unless `options.stream` (see `FileOptions`).
    */
-  async getFile(href: string): Promise<BlobResponse | undefined> {
+  async getFile(href: string, options: FileOptions = {}): Promise<BlobResponse | undefined> {
     const url = new URL(href);
     const own = url.origin === new URL(this.url).origin;
     const basic = own ? this.basicHeader() : undefined;
-    let res = await this.send('file', 'GET', url.href, this.auth.scheme === 'basic' && basic ? { authorization: basic } : {});
+    const deadline = this.deadline();
+    const small = !options.stream;
+    let { res, crossOrigin } = await this.send('file', 'GET', url.href, this.auth.scheme === 'basic' && basic ? { authorization: basic } : {}, deadline, small);
     if (res.statusCode === 401 && basic && this.auth.scheme !== 'basic') {
       res.resume();
       this.auth = { scheme: 'basic' };
-      res = await this.send('file', 'GET', url.href, { authorization: basic });
+      ({ res, crossOrigin } = await this.send('file', 'GET', url.href, { authorization: basic }, deadline, small));
     }
     if (res.statusCode === 404) {
       res.resume();
@@ -268,7 +329,7 @@ export class RegistryClient {
       res.resume();
       throw this.statusError(res, `GET ${url.pathname}`);
     }
-    return { size: lengthOf(res), body: res };
+    return { size: lengthOf(res), body: res, crossOrigin };
   }
 
   /** Closes idle sockets; requests in flight finish. */
@@ -289,21 +350,29 @@ export class RegistryClient {
    * Sends a request for repository `name` (local name; mapped to the upstream's), answering one
    * authentication challenge.
    */
-  private async request(kind: RequestKind, method: string, name: string, path: string, extra: { accept?: string }): Promise<IncomingMessage> {
+  private async request(kind: RequestKind, method: string, name: string, path: string, extra: { accept?: string; small?: boolean }): Promise<Exchange> {
     const remote = this.upstreamName(name);
     const scope = `repository:${remote}:pull`;
     const url = `${this.url}/v2/${remote}/${path}`;
     const headers: OutgoingHttpHeaders = extra.accept ? { accept: extra.accept } : {};
-    const first = await this.send(kind, method, url, { ...headers, ...(await this.authorization(scope)) });
-    if (first.statusCode !== 401) return first;
+    const deadline = this.deadline();
+    const small = extra.small ?? false;
+    const firstExchange = await this.send(kind, method, url, { ...headers, ...(await this.authorization(scope, deadline)) }, deadline, small);
+    const first = firstExchange.res;
+    if (first.statusCode !== 401) return firstExchange;
     first.resume();
     const challenge = pickChallenge(parseChallenges(first.headers['www-authenticate']));
     if (!challenge) throw this.statusError(first, `${method} ${remote}/${path}`);
     this.learn(challenge);
     if (challenge.scheme === 'bearer') this.forgetToken(challenge, scope);
-    const auth = await this.authorization(challenge.params.scope ?? scope, challenge);
+    const auth = await this.authorization(challenge.params.scope ?? scope, deadline, challenge);
     if (Object.keys(auth).length === 0) throw this.statusError(first, `${method} ${remote}/${path}`);
-    return this.send(kind, method, url, { ...headers, ...auth });
+    return this.send(kind, method, url, { ...headers, ...auth }, deadline, small);
+  }
+
+  /** A deadline `deadlineMs` from now. */
+  private deadline(): Deadline {
+    return { at: Date.now() + this.options.deadlineMs, ms: this.options.deadlineMs };
   }
 
   private learn(challenge: Challenge): void {
@@ -328,7 +397,7 @@ export class RegistryClient {
   }
 
   /** The Authorization header for a request in `scope`, from what the client learned. */
-  private async authorization(scope: string, challenge?: Challenge): Promise<OutgoingHttpHeaders> {
+  private async authorization(scope: string, deadline: Deadline, challenge?: Challenge): Promise<OutgoingHttpHeaders> {
     const state = this.auth;
     if (state.scheme === 'basic') {
       const basic = this.basicHeader();
@@ -337,18 +406,18 @@ export class RegistryClient {
     if (state.scheme !== 'bearer') return {};
     const realm = challenge?.params.realm ?? state.realm;
     const service = challenge ? challenge.params.service : state.service;
-    const token = await this.token(realm, service, scope);
+    const token = await this.token(realm, service, scope, deadline);
     return { authorization: `Bearer ${token.token}` };
   }
 
   /** A cached token for the scope, or one fetched now (shared by concurrent callers). */
-  private async token(realm: string, service: string | undefined, scope: string): Promise<CachedToken> {
+  private async token(realm: string, service: string | undefined, scope: string, deadline: Deadline): Promise<CachedToken> {
     const key = this.tokenKey(realm, service, scope);
     const cached = this.tokens.get(key);
     if (cached && cached.expiresAt > Date.now()) return cached;
     let pending = this.pendingTokens.get(key);
     if (!pending) {
-      pending = this.fetchToken(realm, service, scope).finally(() => this.pendingTokens.delete(key));
+      pending = this.fetchToken(realm, service, scope, deadline).finally(() => this.pendingTokens.delete(key));
       this.pendingTokens.set(key, pending);
     }
     const token = await pending;
@@ -361,7 +430,7 @@ export class RegistryClient {
     return token;
   }
 
-  private async fetchToken(realm: string, service: string | undefined, scope: string): Promise<CachedToken> {
+  private async fetchToken(realm: string, service: string | undefined, scope: string, deadline: Deadline): Promise<CachedToken> {
     let url: URL;
     try {
       url = new URL(realm);
@@ -371,7 +440,7 @@ export class RegistryClient {
     if (service) url.searchParams.set('service', service);
     url.searchParams.set('scope', scope);
     const basic = mayReceiveCredentials(this.url, url.href, this.options.tokenRealmHosts ?? []) ? this.basicHeader() : undefined;
-    const res = await this.send('token', 'GET', url.href, basic ? { authorization: basic } : {});
+    const { res } = await this.send('token', 'GET', url.href, basic ? { authorization: basic } : {}, deadline, true);
     if (res.statusCode !== 200) {
       res.resume();
       throw this.statusError(res, `token request to ${url.origin}${url.pathname}`);
@@ -391,8 +460,11 @@ export class RegistryClient {
     return { token, expiresAt: Date.now() + Math.max(seconds * 1000 - TOKEN_MARGIN_MS, (seconds * 1000) / 2) };
   }
 
-  /** One HTTP exchange, following redirects; resolves once the response headers are in. */
-  private async send(kind: RequestKind, method: string, href: string, headers: OutgoingHttpHeaders): Promise<IncomingMessage> {
+  /**
+   * One HTTP exchange, following redirects (see the header for which); resolves once the
+   * response headers are in. `small`: the deadline also covers the body.
+   */
+  private async send(kind: RequestKind, method: string, href: string, headers: OutgoingHttpHeaders, deadline: Deadline, small = false): Promise<Exchange> {
     let url = new URL(href);
     const origin = url.origin;
     for (let hop = 0; ; hop++) {
@@ -402,7 +474,7 @@ export class RegistryClient {
         ...(sameOrigin ? headers : Object.fromEntries(Object.entries(headers).filter(([k]) => k !== 'authorization'))),
       };
       this.options.observer?.request?.(kind, method);
-      const res = await this.exchange(method, url, outgoing);
+      const res = await this.exchange(method, url, outgoing, deadline, small);
       const remaining = header(res, 'ratelimit-remaining');
       if (remaining !== undefined) {
         const n = Number.parseInt(remaining, 10);
@@ -413,32 +485,61 @@ export class RegistryClient {
       if ([301, 302, 303, 307, 308].includes(status) && location) {
         res.resume();
         if (hop >= MAX_REDIRECTS) throw new PalletError('UNAVAILABLE', `upstream ${this.url} redirected more than ${MAX_REDIRECTS} times`, { upstream: this.url });
-        url = new URL(location, url);
+        let next: URL;
+        try {
+          next = new URL(location, url);
+        } catch {
+          throw new PalletError('UNAVAILABLE', `upstream ${this.url} redirected to an invalid URL`, { upstream: this.url, reason: 'REDIRECT_REFUSED' });
+        }
+        const why = redirectRefusal(origin, url, next, this.options.redirectHosts ?? []);
+        if (why) {
+          throw new PalletError('UNAVAILABLE', `upstream ${this.url} redirected ${method} ${url.pathname} to ${why}; the redirect was not followed`, {
+            upstream: this.url,
+            reason: 'REDIRECT_REFUSED',
+          });
+        }
+        url = next;
         continue;
       }
-      return res;
+      return { res, crossOrigin: url.origin !== origin };
     }
   }
 
-  private exchange(method: string, url: URL, headers: OutgoingHttpHeaders): Promise<IncomingMessage> {
+  /**
+   * One request. The idle timer (`timeoutMs`) stays armed while the body streams; the deadline
+   * fires once headers are late, or for a `small` body once the body is not complete by then.
+   */
+  private exchange(method: string, url: URL, headers: OutgoingHttpHeaders, deadline: Deadline, small: boolean): Promise<IncomingMessage> {
     const timeoutMs = this.options.timeoutMs;
     return new Promise((resolve, reject) => {
       const https = url.protocol === 'https:';
       if (!https && url.protocol !== 'http:') {
-        reject(new PalletError('UNAVAILABLE', `upstream ${this.url} sent Pallet to ${url.protocol} (only http and https are followed)`, { upstream: this.url }));
+        reject(new PalletError('UNAVAILABLE', `upstream ${this.url} sent Pallet to a ${url.protocol} URL (only http and https are followed)`, { upstream: this.url, reason: 'REDIRECT_REFUSED' }));
         return;
       }
+      const late = (what: string): Error =>
+        Object.assign(new Error(`${what} within ${deadline.ms} ms (upstream.deadlineMs)`), { code: 'ETIMEDOUT' });
+      let res: IncomingMessage | undefined;
+      const timer = setTimeout(() => {
+        if (res) res.destroy(late('the body did not arrive in full'));
+        else req.destroy(late('no response headers'));
+      }, Math.max(0, deadline.at - Date.now()));
       const send = https ? httpsRequest : httpRequest;
-      const req = send(url, { method, headers, agent: https ? this.agents.https : this.agents.http }, (res) => {
-        // The idle timeout stays armed while the body streams: a stalled body fails too.
-        res.once('error', () => undefined);
-        resolve(res);
+      const req = send(url, { method, headers, agent: https ? this.agents.https : this.agents.http }, (response) => {
+        res = response;
+        response.once('error', () => undefined);
+        if (!small) clearTimeout(timer);
+        else response.once('close', () => clearTimeout(timer));
+        resolve(response);
       });
       req.setTimeout(timeoutMs, () => {
         const err = Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' });
         req.destroy(err);
       });
-      req.once('error', (err) => reject(this.failure(err, `${method} ${url.pathname}`)));
+      req.once('error', (err) => {
+        if (!res) clearTimeout(timer);
+        reject(this.failure(err, `${method} ${url.pathname}`));
+      });
       req.end();
     });
   }

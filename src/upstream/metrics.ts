@@ -25,7 +25,7 @@ export class UpstreamMetrics {
     this.hits = counter('pallet_upstream_cache_hits_total', 'Pulls answered from an upstream proxy cache without fetching content', ['upstream', 'kind'] as const);
     this.misses = counter('pallet_upstream_cache_misses_total', 'Pulls that had to fetch content from the upstream', ['upstream', 'kind'] as const);
     this.bytes = counter('pallet_upstream_bytes_fetched_total', 'Blob and manifest bytes received from the upstream', ['upstream'] as const);
-    this.errors = counter('pallet_upstream_errors_total', 'Failed upstream fetches, by reason (unavailable, rate-limited, denied, digest-mismatch, invalid, address-refused: the egress policy refused the address)', ['upstream', 'reason'] as const);
+    this.errors = counter('pallet_upstream_errors_total', 'Failed upstream fetches, by reason (unavailable, rate-limited, denied, digest-mismatch, invalid, address-refused: the egress policy refused the address, redirect-refused: a redirect to another origin not in upstream.redirectHosts or to a non-http(s) URL, too-large: over upstream.maxBlobBytes, too-slow: under upstream.minBytesPerSecond, abandoned: nobody waited any more, wait-expired: a pull stopped waiting for a fetch of the same blob, quota: a quota was reached while writing)', ['upstream', 'reason'] as const);
     this.stale = counter('pallet_upstream_stale_serves_total', 'Cached tags served without revalidation because the upstream was down, slow or rate-limiting', ['upstream'] as const);
     this.rateLimit = new Gauge({ name: 'pallet_upstream_ratelimit_remaining', help: 'The last ratelimit-remaining header the upstream sent (Docker Hub pull limit)', labelNames: ['upstream'] as const, registers });
   }

@@ -9,27 +9,24 @@
  *   after that a HEAD revalidates it (same digest → confirmed; another → GET the new one;
  *   404 → the tag is dropped). When the upstream is down, slow, rate-limiting or failing, the
  *   cached copy is served, logged and counted as a stale serve;
- * - a blob: the cache (checked across every candidate proxy first: a digest names the same
- *   bytes everywhere); else, when the root space already holds the bytes, a HEAD confirms the
- *   upstream has them in this repository and they are linked; else one upstream GET, teed to
- *   the client and the cache (see `tee.ts`).
+ * - a blob: the cache (checked across every candidate proxy first), else what this same proxy
+ *   cached under another name, else one upstream GET (see `blob-fetch.ts`: what may be linked,
+ *   who streams and who waits, and `cache-fill.ts`: the limits on an upstream body).
  * Upstream 404s are remembered for `notFoundTtlMs` (per proxy, repository and reference).
  * Upstream answers that deny access (401/403 after authenticating, as Docker Hub answers for
  * missing repositories) count as a miss for falling through, and are named in the final error.
+ * Every upstream request has a total deadline to its headers (and to the end of a manifest or
+ * token), so a trickling upstream fails in bounded time: a cached tag is then served stale
+ * and the next upstream in the list is tried.
  *
  * Sharing one fetch: concurrent misses for one manifest (proxy, name, reference) await one
- * promise. Concurrent misses for one blob (root space, digest) share one upstream GET: the
- * request that started it streams from the tee; the others wait for the commit and then read
- * the verified blob from storage. Waiting rather than joining the stream mid-way keeps the tee
- * simple (late joiners would need the bytes already sent, i.e. a buffer or a read of a partial
- * upload) and means waiters only ever get verified bytes.
+ * promise; concurrent misses for one blob on one proxy share one upstream GET (`blob-fetch.ts`).
  *
  * The in-memory state here (single-flight maps, negative cache, upstream clients and their
  * tokens, back-off after a failure) is an optimisation local to the process; the cache itself
  * (manifests, blobs, tag check times) is in the metadata store and storage, shared by replicas.
  */
-import { Transform, type Readable } from 'node:stream';
-import { digestOf, Hasher, isDigest, parseDigest } from '../base/digest.js';
+import { digestOf, isDigest, parseDigest } from '../base/digest.js';
 import { isPalletError, PalletError, type ErrorCode } from '../base/errors.js';
 import { isTag } from '../base/names.js';
 import type { BlobRecord, MetadataStore, RegistryRecord, SpaceRecord, StoredManifest } from '../metadata/store.js';
@@ -37,38 +34,16 @@ import type { UpstreamStore } from '../metadata/upstream-store.js';
 import type { BlobService } from '../registry/blobs.js';
 import { parseManifest } from '../registry/manifest-parser.js';
 import type { BlobRead, OpenBlobOptions, PullService } from '../registry/pulls.js';
+import type { QuotaGate } from '../registry/quotas.js';
 import { readUpstreamConfig, type SecretCodec, type UpstreamConfig } from '../registry/registries.js';
 import type { RepositoryTarget } from '../registry/repositories.js';
+import { BlobFetcher, type FileFetch, type FileRead, type Proxy } from './blob-fetch.js';
 import { RegistryClient, registryEndpoint } from './client.js';
 import { isEgressRefused, type EgressPolicy } from './egress.js';
+import { ExpiringSet } from './flights.js';
 import type { UpstreamMetrics } from './metrics.js';
-import { BlobTee } from './tee.js';
 
-/**
- * A file that is not an OCI blob, fetched by URL into a proxy's cache with the blob rules
- * (a classic Helm repository's chart archive): one tee, one fetch per digest (per URL when the
- * digest is not known up front), verified before it is committed.
- */
-export interface FileFetch {
-  root: SpaceRecord;
-  /** The upstream proxy the file is cached under. */
-  registry: RegistryRecord;
-  /** The proxy repository that links the cached file. */
-  name: string;
-  url: string;
-  /** `sha256:…` the file must hash to; undefined: computed while streaming and stored. */
-  digest: string | undefined;
-  /** Runs once the file is committed, before concurrent waiters are released. */
-  onCached(blob: BlobRecord, repositoryId: string): Promise<void>;
-  /** The cached copy, asked again after waiting for a concurrent fetch. */
-  findCached(): Promise<FileRead | undefined>;
-}
-
-export interface FileRead {
-  stream: Readable;
-  size: number | undefined;
-  digest: string | undefined;
-}
+export type { FileFetch, FileRead } from './blob-fetch.js';
 
 export interface UpstreamLog {
   info(obj: object, msg: string): void;
@@ -84,10 +59,22 @@ export interface PullThroughOptions {
   manifestMaxBytes: number;
   /** Hosts besides a proxy's own that may receive its credentials as token service. */
   tokenRealmHosts?: readonly string[];
+  /** Total deadline of an upstream request to its headers, and to the end of a small body. */
+  deadlineMs: number;
+  /** Hosts besides a proxy's own origin that redirects may go to (`redirectRefusal`). */
+  redirectHosts?: readonly string[];
+  /** Slowest an upstream blob body may arrive (0: no minimum). */
+  minBytesPerSecond: number;
+  /** Longest a pull waits for another's fetch of the same blob on the same proxy. */
+  flightWaitMs: number;
+  /** Largest blob or file fetched from an upstream (0: no limit). */
+  maxBlobBytes: number;
 }
 
 /** Docker Hub's token service, trusted with the credentials of `dockerhub` proxies. */
 const DOCKER_HUB_TOKEN_HOST = 'auth.docker.io';
+/** Where Docker Hub redirects blob GETs (its CDN and object storage). */
+const DOCKER_HUB_REDIRECT_HOSTS = ['production.cloudflare.docker.com', '*.r2.cloudflarestorage.com'];
 
 export interface PullThroughDeps {
   local: PullService;
@@ -99,6 +86,8 @@ export interface PullThroughDeps {
   log: UpstreamLog;
   /** Where upstream connections may go; every upstream client uses its agents. */
   egress: EgressPolicy;
+  /** Quotas, reserved while an upstream body is written (not only at the commit). */
+  quotas?: QuotaGate;
 }
 
 /** Local answers that mean "not here" (try the upstreams). */
@@ -119,11 +108,23 @@ function isFailure(err: unknown): boolean {
   return err instanceof PalletError && FAILURES.includes(err.code);
 }
 
+/** `detail.reason` of upstream errors → the `reason` label of their metric. */
+const REASONS: Record<string, string> = {
+  REDIRECT_REFUSED: 'redirect-refused',
+  TOO_LARGE: 'too-large',
+  TOO_SLOW: 'too-slow',
+  ABANDONED: 'abandoned',
+  WAIT_EXPIRED: 'wait-expired',
+};
+
 /** The `reason` label of `pallet_upstream_errors_total` for a failed upstream request. */
 export function upstreamErrorReason(err: unknown): string {
   if (isPalletError(err, 'TOOMANYREQUESTS')) return 'rate-limited';
+  if (isPalletError(err, 'DENIED') && typeof err.detail?.quotaBytes === 'number') return 'quota';
   if (isPalletError(err, 'DENIED')) return 'denied';
   if (err instanceof PalletError && isEgressRefused({ code: err.detail?.reason })) return 'address-refused';
+  const reason = err instanceof PalletError ? REASONS[String(err.detail?.reason)] : undefined;
+  if (reason) return reason;
   return 'unavailable';
 }
 
@@ -141,67 +142,28 @@ function referenceKind(reference: string): 'digest' | 'tag' {
   return 'tag';
 }
 
-/** A promise settled from outside, whose rejection is never unhandled. */
-class Deferred<T> {
-  readonly promise: Promise<T>;
-  resolve!: (value: T) => void;
-  reject!: (err: unknown) => void;
-  constructor() {
-    this.promise = new Promise<T>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
-    this.promise.catch(() => undefined);
-  }
-}
-
-/** Keys that expire; the oldest go first when full. */
-class ExpiringSet {
-  private readonly until = new Map<string, number>();
-  constructor(private readonly max: number) {}
-  add(key: string, ttlMs: number): void {
-    if (ttlMs <= 0) return;
-    this.until.delete(key);
-    if (this.until.size >= this.max) {
-      const oldest = this.until.keys().next().value;
-      if (oldest !== undefined) this.until.delete(oldest);
-    }
-    this.until.set(key, Date.now() + ttlMs);
-  }
-  has(key: string): boolean {
-    const t = this.until.get(key);
-    if (t === undefined) return false;
-    if (t > Date.now()) return true;
-    this.until.delete(key);
-    return false;
-  }
-  delete(key: string): void {
-    this.until.delete(key);
-  }
-}
-
-/** One proxy as a pull sees it. */
-interface Proxy {
-  root: SpaceRecord;
-  registry: RegistryRecord;
-  config: UpstreamConfig;
-  client: RegistryClient;
-  /** `<root>/<identifier>`, for logs and metric labels. */
-  label: string;
-}
-
 export class PullThrough implements PullService {
   private readonly clients = new Map<string, { fingerprint: string; client: RegistryClient }>();
   private readonly manifestFlights = new Map<string, Promise<StoredManifest>>();
-  private readonly blobFlights = new Map<string, Deferred<BlobRecord>>();
   private readonly notFound = new ExpiringSet(MAX_NOT_FOUND);
+  private readonly fetcher: BlobFetcher;
   private readonly downUntil = new Map<string, number>();
   private readonly served = new Set<string>();
 
   constructor(
     private readonly deps: PullThroughDeps,
     private readonly options: PullThroughOptions,
-  ) {}
+  ) {
+    const { store, blobs, metrics, log, quotas } = deps;
+    this.fetcher = new BlobFetcher(
+      { store, blobs, metrics, log, ...(quotas ? { quotas } : {}), notFound: this.notFound, reason: upstreamErrorReason },
+      {
+        notFoundTtlMs: options.notFoundTtlMs,
+        flightWaitMs: options.flightWaitMs,
+        limits: { maxBytes: options.maxBlobBytes, minBytesPerSecond: options.minBytesPerSecond, windowMs: options.timeoutMs },
+      },
+    );
+  }
 
   // Manifests ------------------------------------------------------------------------------
 
@@ -371,14 +333,15 @@ export class PullThrough implements PullService {
     const cached = await this.findCached(target, upstreams, digest);
     if (cached) return cached.blob;
     return this.firstHit(target, upstreams, 'blob', digest, async (proxy) => {
-      const existing = await this.linkExisting(proxy, target.name, digest);
-      if (existing) return existing;
+      // The upstream's HEAD answers the size; it never links anything (see blob-fetch.ts).
+      const existing = await this.fetcher.linkVerified(proxy, target.name, digest);
+      if (existing) return existing.blob;
       const key = `${proxy.registry.id}\0${target.name}\0${digest}`;
-      if (this.notFound.has(key)) throw this.blobUnknown(proxy, target.name, digest);
+      if (this.notFound.has(key)) throw this.fetcher.blobUnknown(proxy, target.name, digest);
       const head = await proxy.client.headBlob(target.name, digest);
       if (!head) {
         this.notFound.add(key, this.options.notFoundTtlMs);
-        throw this.blobUnknown(proxy, target.name, digest);
+        throw this.fetcher.blobUnknown(proxy, target.name, digest);
       }
       if (head.size === undefined) {
         throw new PalletError('UNAVAILABLE', `upstream ${proxy.label} did not give the size of ${digest}`, { upstream: proxy.label });
@@ -393,8 +356,8 @@ export class PullThrough implements PullService {
     if (local) return local.value;
     const upstreams = await this.candidates(target);
     const cached = await this.findCached(target, upstreams, digest);
-    if (cached) return this.readCached(target.root, cached.repositoryId, digest, options);
-    return this.firstHit(target, upstreams, 'blob', digest, (proxy) => this.fetchBlob(proxy, target.name, digest, options));
+    if (cached) return this.fetcher.readCached(target.root, cached.repositoryId, digest, options);
+    return this.firstHit(target, upstreams, 'blob', digest, (proxy) => this.fetcher.fetchBlob(proxy, target.name, digest, options));
   }
 
   private async tryLocal<T>(target: RepositoryTarget, work: () => Promise<T>): Promise<{ value: T } | undefined> {
@@ -426,290 +389,16 @@ export class PullThrough implements PullService {
     return undefined;
   }
 
-  private async readCached(root: SpaceRecord, repositoryId: string, digest: string, options: OpenBlobOptions): Promise<BlobRead> {
-    const loc = { rootSpaceId: root.id, repositoryId };
-    const blob = await this.deps.blobs.stat(loc, digest);
-    const range = options.range?.(blob.size);
-    const { stream } = await this.deps.blobs.open(loc, digest, range, options.signal);
-    return { blob, range, stream };
-  }
-
-  /**
-   * When the root space already stores the digest (another repository holds it), asks the
-   * upstream whether this repository has it (HEAD) and links it instead of downloading it.
-   * Resolves to undefined when the root space does not hold it.
-   */
-  private async linkExisting(proxy: Proxy, name: string, digest: string): Promise<BlobRecord | undefined> {
-    const { store } = this.deps;
-    const existing = await store.findBlob(proxy.root.id, digest);
-    // Bytes never verified against the digest are not reused: fetching stores verified ones.
-    if (!existing?.verified) return undefined;
-    const key = `${proxy.registry.id}\0${name}\0${digest}`;
-    if (this.notFound.has(key)) throw this.blobUnknown(proxy, name, digest);
-    const head = await proxy.client.headBlob(name, digest);
-    if (!head) {
-      this.notFound.add(key, this.options.notFoundTtlMs);
-      throw this.blobUnknown(proxy, name, digest);
-    }
-    if (head.size !== undefined && head.size !== existing.size) return undefined;
-    const repo = await store.ensureRepository(proxy.registry.id, name);
-    let blob: BlobRecord;
-    try {
-      blob = await store.commitBlob(proxy.root.id, repo.id, digest, existing.size);
-    } catch (err) {
-      // Being swept by GC (its row is claimed): fetch it again instead, as an upload would.
-      if (isPalletError(err, 'UNAVAILABLE')) return undefined;
-      throw err;
-    }
-    this.deps.metrics.hit(proxy.label, 'blob');
-    return blob;
-  }
-
-  /**
-   * A blob miss on one proxy: link what the root space holds, wait for a fetch of the same
-   * digest already running, or start one (see the header for who streams and who waits).
-   */
-  private async fetchBlob(proxy: Proxy, name: string, digest: string, options: OpenBlobOptions): Promise<BlobRead> {
-    const flightKey = `${proxy.root.id}\0${digest}`;
-    for (;;) {
-      const running = this.blobFlights.get(flightKey);
-      if (!running) break;
-      try {
-        await running.promise;
-      } catch (err) {
-        if (!isMiss(err)) throw err;
-      }
-      const repo = await this.deps.store.findRepository(proxy.registry.id, name);
-      if (repo && (await this.deps.store.findLinkedBlob(repo.id, digest))) {
-        this.deps.metrics.hit(proxy.label, 'blob');
-        return this.readCached(proxy.root, repo.id, digest, options);
-      }
-    }
-    const linked = await this.linkExisting(proxy, name, digest);
-    if (linked) {
-      const repo = await this.deps.store.ensureRepository(proxy.registry.id, name);
-      return this.readCached(proxy.root, repo.id, digest, options);
-    }
-    const negativeKey = `${proxy.registry.id}\0${name}\0${digest}`;
-    if (this.notFound.has(negativeKey)) throw this.blobUnknown(proxy, name, digest);
-    if (this.blobFlights.has(flightKey)) return this.fetchBlob(proxy, name, digest, options);
-
-    // Registered before the first await below, so concurrent misses find it.
-    const { flight, land } = this.openFlight(flightKey);
-    const { metrics } = this.deps;
-    let res;
-    try {
-      res = await proxy.client.getBlob(name, digest);
-    } catch (err) {
-      metrics.error(proxy.label, this.reason(err));
-      return land(err);
-    }
-    if (!res) {
-      this.notFound.add(negativeKey, this.options.notFoundTtlMs);
-      return land(this.blobUnknown(proxy, name, digest));
-    }
-    metrics.miss(proxy.label, 'blob');
-    let repositoryId: string;
-    try {
-      repositoryId = (await this.deps.store.ensureRepository(proxy.registry.id, name)).id;
-    } catch (err) {
-      res.body.destroy();
-      return land(err);
-    }
-    const size = res.size;
-    // A ranged request (or one for a body of unknown length) waits for the cache, then reads
-    // from it; a bad range fails this request only, the fetch still fills the cache.
-    let ranged = size === undefined;
-    let rangeError: unknown;
-    try {
-      if (size !== undefined && options.range?.(size) !== undefined) ranged = true;
-    } catch (err) {
-      ranged = true;
-      rangeError = err;
-    }
-    const streamToClient = !ranged;
-    const { tee, writing, started } = this.teeIntoCache(proxy, flightKey, flight, res.body, {
-      client: streamToClient,
-      what: 'blob',
-      fields: () => ({ name, digest }),
-      write: (cache) => this.deps.blobs.putBlob({ rootSpaceId: proxy.root.id, repositoryId }, digest, cache, size !== undefined ? { length: size } : {}),
-      mismatch: (err) =>
-        new PalletError('UNAVAILABLE', `upstream ${proxy.label} served content for ${digest} that does not match it (${message(err)}); it was not cached`, {
-          upstream: proxy.label,
-          digest,
-        }),
-    });
-    if (tee.client && size !== undefined) {
-      return { blob: { digest, size, createdAt: started, verified: false }, range: undefined, stream: tee.client };
-    }
-    if (rangeError !== undefined) throw rangeError;
-    await writing;
-    return this.readCached(proxy.root, repositoryId, digest, options);
-  }
-
-  /**
-   * Fetches a file by URL into the proxy's cache (see `FileFetch`); undefined when the upstream
-   * answers 404 (remembered for `notFoundTtlMs`). The miss that starts the fetch streams from
-   * the tee; concurrent misses wait for the commit and read the cache, as for blobs. Bytes that
-   * do not match `digest` fail the client's stream and are not cached.
-   */
+  /** Fetches a file by URL into a proxy's cache; see `BlobFetcher.fetchFile`. */
   async fetchFile(f: FileFetch): Promise<FileRead | undefined> {
     const proxy = this.proxy(f.root, f.registry);
     if (!proxy) throw new PalletError('UNAVAILABLE', `upstream proxy ${f.root.path}/${f.registry.identifier} has no URL`);
-    const flightKey = f.digest ? `${f.root.id}\0${f.digest}` : `${f.registry.id}\0${f.url}`;
-    for (;;) {
-      const running = this.blobFlights.get(flightKey);
-      if (!running) break;
-      await running.promise.catch(() => undefined);
-      const cached = await f.findCached();
-      if (cached) {
-        this.deps.metrics.hit(proxy.label, 'chart');
-        return cached;
-      }
-    }
-    const negativeKey = `${f.registry.id}\0${f.url}`;
-    if (this.notFound.has(negativeKey)) return undefined;
-
-    // Registered before the first await below, so concurrent misses find it.
-    const { flight, land } = this.openFlight(flightKey);
-    const { metrics, blobs } = this.deps;
-    let res;
-    try {
-      res = await proxy.client.getFile(f.url);
-    } catch (err) {
-      metrics.error(proxy.label, this.reason(err));
-      return land(err);
-    }
-    if (!res) {
-      this.notFound.add(negativeKey, this.options.notFoundTtlMs);
-      this.blobFlights.delete(flightKey);
-      flight.reject(new PalletError('NOT_FOUND', `${f.url} is not on the upstream`));
-      return undefined;
-    }
-    metrics.miss(proxy.label, 'chart');
-    let repositoryId: string;
-    try {
-      repositoryId = (await this.deps.store.ensureRepository(f.registry.id, f.name)).id;
-    } catch (err) {
-      res.body.destroy();
-      return land(err);
-    }
-    const size = res.size;
-    const loc = { rootSpaceId: f.root.id, repositoryId };
-    const length = size !== undefined ? { length: size } : {};
-    const commit = async (cache: Readable): Promise<BlobRecord> => {
-      if (f.digest) return blobs.putBlob(loc, f.digest, cache, length);
-      // No digest up front: hash while the bytes go to the upload session, then commit under it.
-      const hasher = new Hasher('sha256');
-      const hashing = new Transform({
-        transform(chunk: Buffer, _enc, done) {
-          hasher.update(chunk);
-          done(null, chunk);
-        },
-      });
-      cache.once('error', (err) => hashing.destroy(err));
-      const upload = await blobs.startUpload(loc);
-      try {
-        const written = await blobs.writeChunk(upload, cache.pipe(hashing), { ...length, algorithm: 'sha256' });
-        return await blobs.finishUpload(loc, written, hasher.digest());
-      } catch (err) {
-        await blobs.cancelUpload(upload);
-        throw err;
-      }
-    };
-    const { tee } = this.teeIntoCache(proxy, flightKey, flight, res.body, {
-      client: true,
-      what: 'file',
-      fields: (blob) => ({ url: f.url, digest: blob ? blob.digest : f.digest }),
-      write: async (cache) => {
-        const blob = await commit(cache);
-        await f.onCached(blob, repositoryId);
-        return blob;
-      },
-      mismatch: (err) =>
-        new PalletError('UNAVAILABLE', `upstream ${proxy.label} served ${f.url} with content that does not match ${f.digest ?? 'its size'} (${message(err)}); it was not cached`, {
-          upstream: proxy.label,
-        }),
-    });
-    return { stream: tee.client!, size, digest: f.digest };
-  }
-
-  /** Registers a fetch under `flightKey`; `land` ends it with an error (and throws that error). */
-  private openFlight(flightKey: string): { flight: Deferred<BlobRecord>; land: (err: unknown) => never } {
-    const flight = new Deferred<BlobRecord>();
-    this.blobFlights.set(flightKey, flight);
-    const land = (err: unknown): never => {
-      this.blobFlights.delete(flightKey);
-      flight.reject(err);
-      throw err;
-    };
-    return { flight, land };
-  }
-
-  /**
-   * Tees an upstream body into the cache (`write` reads the cache branch) and, when `client`,
-   * a client branch; counts fetched bytes and failures, logs the outcome, and ends the flight
-   * with the committed blob or the error. Bytes that fail verification become `mismatch(err)`.
-   */
-  private teeIntoCache(
-    proxy: Proxy,
-    flightKey: string,
-    flight: Deferred<BlobRecord>,
-    body: Readable,
-    opts: {
-      client: boolean;
-      what: 'blob' | 'file';
-      fields: (blob?: BlobRecord) => Record<string, unknown>;
-      write: (cache: Readable) => Promise<BlobRecord>;
-      mismatch: (err: unknown) => PalletError;
-    },
-  ): { tee: BlobTee; writing: Promise<BlobRecord>; started: number } {
-    const { metrics, log } = this.deps;
-    const tee = new BlobTee(body, {
-      client: opts.client,
-      stallMs: Math.max(1_000, Math.floor(this.options.timeoutMs / 2)),
-      onBytes: (n) => metrics.fetched(proxy.label, n),
-    });
-    const started = Date.now();
-    // An error of the upstream body (connection reset, body cut off) is the upstream's failure:
-    // UNAVAILABLE, so the next upstream is tried, never the client's "upload invalid".
-    let broken: unknown;
-    body.on('error', (err) => (broken ??= err));
-    const writing = opts.write(tee.cache).catch((err: unknown) => {
-      const wrong = isPalletError(err, 'DIGEST_INVALID') || isPalletError(err, 'BLOB_UPLOAD_INVALID');
-      metrics.error(proxy.label, wrong ? 'digest-mismatch' : this.reason(err));
-      log.warn({ upstream: proxy.label, ...opts.fields(), reason: message(err) }, `upstream: ${opts.what} fetch failed; nothing was cached`);
-      if (broken !== undefined && !(err instanceof PalletError)) {
-        throw new PalletError('UNAVAILABLE', `upstream ${proxy.label} broke off the ${opts.what} body (${message(broken)}); nothing was cached`, {
-          upstream: proxy.label,
-        });
-      }
-      if (!wrong) throw err;
-      throw opts.mismatch(err);
-    });
-    tee.settle(writing);
-    tee.start();
-    writing.then(
-      (blob) => {
-        this.blobFlights.delete(flightKey);
-        flight.resolve(blob);
-        log.info({ upstream: proxy.label, ...opts.fields(blob), size: blob.size, ms: Date.now() - started }, `upstream: cached a ${opts.what}`);
-      },
-      (err: unknown) => {
-        this.blobFlights.delete(flightKey);
-        flight.reject(err);
-      },
-    );
-    return { tee, writing, started };
+    return this.fetcher.fetchFile(proxy, f);
   }
 
   /** The upstream client of a proxy (for plain-file requests such as an index); undefined without a URL. */
   clientOf(root: SpaceRecord, registry: RegistryRecord): RegistryClient | undefined {
     return this.proxy(root, registry)?.client;
-  }
-
-  private blobUnknown(proxy: Proxy, name: string, digest: string): PalletError {
-    return new PalletError('BLOB_UNKNOWN', `blob unknown to registry: ${name}@${digest} is not in upstream proxy ${proxy.label}`, { digest });
   }
 
   // Shared ---------------------------------------------------------------------------------
@@ -787,6 +476,8 @@ export class PullThrough implements PullService {
           dockerHub: config.source === 'dockerhub',
           ...(config.credentials ? { credentials: config.credentials } : {}),
           timeoutMs: this.options.timeoutMs,
+          deadlineMs: this.options.deadlineMs,
+          redirectHosts: [...(this.options.redirectHosts ?? []), ...(config.source === 'dockerhub' ? DOCKER_HUB_REDIRECT_HOSTS : [])],
           egress: this.deps.egress,
           tokenRealmHosts: [...(this.options.tokenRealmHosts ?? []), ...(config.source === 'dockerhub' ? [DOCKER_HUB_TOKEN_HOST] : [])],
           userAgent: 'pallet-upstream-proxy',

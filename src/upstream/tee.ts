@@ -13,6 +13,10 @@
  *      the client branch with the error, so the client never sees a clean end of stream.
  *   4. An upstream error destroys both branches; a verdict that fails early (the writer gave up)
  *      destroys the upstream and the client branch.
+ *   5. Before a chunk is passed on, `guard` sees its size and how long the tee waited for it
+ *      from the upstream (time spent waiting for the branches to drain does not count); a
+ *      guard that throws (too large, too slow, nobody waits) stops the upstream and destroys
+ *      both branches with its error.
  */
 import { PassThrough, Transform, type Readable, type TransformCallback, type Writable } from 'node:stream';
 
@@ -68,6 +72,8 @@ export interface BlobTeeOptions {
   stallMs: number;
   /** Called with the size of every chunk received from the upstream. */
   onBytes?: (bytes: number) => void;
+  /** Checks every chunk before it is passed on (see step 5); throwing stops the fetch. */
+  guard?: (bytes: number, waitedMs: number) => void | Promise<void>;
 }
 
 export class BlobTee {
@@ -122,15 +128,18 @@ export class BlobTee {
 
   private async run(): Promise<void> {
     try {
+      let resumed = Date.now();
       for await (const chunk of this.source) {
         const buf = chunk as Buffer;
         this.options.onBytes?.(buf.length);
+        await this.options.guard?.(buf.length, Date.now() - resumed);
         const waits: Promise<void>[] = [];
         if (!this.cache.write(buf)) waits.push(drained(this.cache));
         if (this.clientAttached && this.clientSide && !this.clientSide.destroyed && !this.clientSide.write(buf)) {
           waits.push(this.clientDrained(this.clientSide));
         }
         if (waits.length > 0) await Promise.all(waits);
+        resumed = Date.now();
       }
       this.cache.end();
       if (this.clientAttached) this.clientSide?.end();

@@ -240,9 +240,15 @@ describe('upstream proxies against CNCF Distribution', () => {
     counting.reset();
     counting.corrupt(layer);
     try {
+      // A small blob (256 KiB) is verified before the client gets a byte: an error, no bytes.
       const res = await http.fetch(`/v2/third/hub/team/app/blobs/${layer}`);
-      assert.equal(res.status, 200);
-      await assert.rejects(sha256Of(res), 'reading the body fails: no clean end of stream');
+      assert.notEqual(res.status, 200);
+      assert.match(await res.text(), /does not match/);
+      // A large one streams, holding its last chunk back: the client sees no clean end.
+      counting.corrupt(big.layers[0]!);
+      const large = await http.fetch(`/v2/third/hub/big/app/blobs/${big.layers[0]!}`);
+      assert.equal(large.status, 200);
+      await assert.rejects(sha256Of(large), 'reading the body fails: no clean end of stream');
     } finally {
       counting.corrupt(undefined);
     }
@@ -262,7 +268,7 @@ describe('upstream proxies against CNCF Distribution', () => {
     assert.match(text, /pallet_upstream_cache_hits_total\{upstream="acme\/good",kind="blob"\} [1-9]/);
     assert.match(text, /pallet_upstream_cache_misses_total\{upstream="acme\/good",kind="manifest"\} [1-9]/);
     assert.match(text, /pallet_upstream_bytes_fetched_total\{upstream="acme\/good"\} [1-9]/);
-    assert.match(text, /pallet_upstream_errors_total\{upstream="third\/hub",reason="digest-mismatch"\} 1/);
+    assert.match(text, /pallet_upstream_errors_total\{upstream="third\/hub",reason="digest-mismatch"\} 2/);
   });
 
   describe('outage', () => {
