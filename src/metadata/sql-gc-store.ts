@@ -20,7 +20,11 @@ import type { BlobKey, BlobRow, GcCandidateQuery, GcStore, Reservation } from '.
 
 /** Upper bound of keys per statement. */
 const CHUNK = 400;
-/** First half of PostgreSQL advisory job-lock keys ("PALJ"); the second is hashtext(name). */
+/**
+ * First half of PostgreSQL advisory job-lock keys ("PALJ"); the second is the hash of the
+ * current schema and the job's name, so deployments in other schemas of one database (and
+ * parallel test runs) never block each other's jobs.
+ */
 const PG_JOB_LOCK = 0x50414c4a;
 /** SQLite lease length and renewal period. */
 const LEASE_MS = 60_000;
@@ -251,12 +255,12 @@ export class SqlGcStore implements GcStore {
     if (this.dialect === 'postgres') {
       // The lock belongs to this one pooled connection, held (idle) while the job uses others.
       return this.db.connection().execute(async (conn) => {
-        const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_lock(${PG_JOB_LOCK}, hashtext(${name})) as locked`.execute(conn);
+        const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_lock(${PG_JOB_LOCK}, hashtext(coalesce(current_schema(), '') || ':' || ${name})) as locked`.execute(conn);
         if (rows[0]?.locked !== true) return undefined;
         try {
           return { result: await job() };
         } finally {
-          await sql`select pg_advisory_unlock(${PG_JOB_LOCK}, hashtext(${name}))`.execute(conn);
+          await sql`select pg_advisory_unlock(${PG_JOB_LOCK}, hashtext(coalesce(current_schema(), '') || ':' || ${name}))`.execute(conn);
         }
       });
     }

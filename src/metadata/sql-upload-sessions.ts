@@ -51,7 +51,7 @@ export class SqlUploadSessions {
     }
     const inserted = await guard(
       this.db.transaction().execute(async (trx) => {
-        if (this.dialect === 'postgres') await sql`select pg_advisory_xact_lock(${PG_OWNER_LOCK}, hashtext(${owner}))`.execute(trx);
+        if (this.dialect === 'postgres') await sql`select pg_advisory_xact_lock(${PG_OWNER_LOCK}, hashtext(coalesce(current_schema(), '') || ':' || ${owner}))`.execute(trx);
         const result = await sql`insert into uploads (id, repository_id, root_space_id, size, created_at, updated_at, owner)
           select ${row.id}, ${row.repository_id}, ${row.root_space_id}, 0, cast(${t} as bigint), cast(${t} as bigint), ${owner}
           where (select count(*) from uploads where owner = ${owner}) < cast(${max} as bigint)`.execute(trx);
