@@ -2,7 +2,8 @@
  * `/api/v1/registries`: local registries and upstream proxies. A registry is addressed by its
  * root space and identifier (`/registries/acme/docker-local`), wherever in the root it lives.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { isPalletError } from '../base/errors.js';
 import type { NewRegistryInput, RegistryPatchInput } from '../registry/registries.js';
 import type { Services } from '../services.js';
 import { ApiAccess } from './access.js';
@@ -26,6 +27,26 @@ export function registryRoutes(app: FastifyInstance, services: Services): void {
   const { registries } = services;
   const access = new ApiAccess(services);
 
+  /**
+   * A registry pulls through its upstream proxies with their stored credentials and serves
+   * their caches, so listing a proxy is using it: the caller (and its token's limits) must be
+   * allowed to pull from every proxy it adds. Proxies already on the list may stay.
+   */
+  async function usableUpstreams(request: FastifyRequest, root: string, upstreams: unknown, current: readonly string[]): Promise<void> {
+    if (!Array.isArray(upstreams)) return; // the domain refuses a malformed list with its message
+    for (const name of upstreams) {
+      if (typeof name !== 'string' || current.includes(name)) continue;
+      if (!(await services.store.findSpace(root))) continue;
+      try {
+        await access.registry(request, 'pull', root, name);
+      } catch (err) {
+        // An unknown name gets the domain's clear 400; one the caller may not use is refused.
+        if (isPalletError(err, 'NOT_FOUND')) continue;
+        throw err;
+      }
+    }
+  }
+
   app.post<{ Body: NewRegistryInput }>(
     '/registries',
     { schema: { body: registryCreateBody, response: withErrors({ 201: registrySchema }) } },
@@ -35,6 +56,7 @@ export function registryRoutes(app: FastifyInstance, services: Services): void {
       } else {
         access.requireAdmin(request, 'create registries outside an existing space');
       }
+      if (typeof request.body.space === 'string') await usableUpstreams(request, request.body.space.split('/')[0]!, request.body.upstreams, []);
       const registry = await registries.create(request.body);
       return reply
         .code(201)
@@ -82,6 +104,12 @@ export function registryRoutes(app: FastifyInstance, services: Services): void {
     { schema: { body: registryPatchBody, response: withErrors({ 200: registrySchema }) } },
     async (request) => {
       await access.registry(request, 'manage', request.params.root, request.params.identifier);
+      // A registry's quota bounds its project's admins: it is set by the organization's.
+      if ((request.body as { quotaBytes?: unknown }).quotaBytes !== undefined) await access.space(request, 'manage', request.params.root);
+      if (request.body.upstreams !== undefined) {
+        const current = await registries.get(request.params.root, request.params.identifier);
+        await usableUpstreams(request, request.params.root, request.body.upstreams, current.upstreams ?? []);
+      }
       return registries.update(request.params.root, request.params.identifier, request.body);
     },
   );

@@ -56,6 +56,14 @@ export function spaceRoutes(app: FastifyInstance, services: Services): void {
     { schema: { body: spacePatchBody, response: withErrors({ 200: spaceSchema }) } },
     async (request) => {
       await access.space(request, 'manage', request.params.path);
+      if ((request.body as { quotaBytes?: unknown }).quotaBytes !== undefined) {
+        // A quota bounds the space's own admins: it is set from above (the parent space's
+        // admins; for a root space, global administrators).
+        const path = request.params.path;
+        const parent = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : undefined;
+        if (parent === undefined) access.requireAdmin(request, `set the quota of root space ${path}`);
+        else await access.space(request, 'manage', parent);
+      }
       return spaces.update(request.params.path, request.body);
     },
   );

@@ -122,7 +122,10 @@ function guard(deps: FillDeps, req: FillRequest, limits: FillLimits): { check: (
       });
     }
     if (deps.quotas && total - reserved >= Math.max(QUOTA_STEP, reserved / 8)) {
-      held.push(await deps.quotas.reserve(req.repositoryId, total - reserved, req.digest));
+      // Each step reserves its own bytes: a reservation naming the digest counts once per
+      // registry and digest (see QuotaStore.reserve), so the steps would not add up with it.
+      // A fetch runs only for a digest the registry does not link, so nothing here is free.
+      held.push(await deps.quotas.reserve(req.repositoryId, total - reserved));
       reserved = total;
     }
   };

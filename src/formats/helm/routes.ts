@@ -202,15 +202,17 @@ export async function helmRoutes(app: FastifyInstance, { services }: Options): P
   app.post(`${base}/api/charts`, async (request, reply) => {
     request.metricsRoute = 'helm.upload';
     audit(request, 'chart.upload');
+    const query = request.query as Record<string, string | undefined>;
+    const force = query.force !== undefined && query.force !== 'false' && query.force !== '0';
     const ref = await registry(request, 'push');
+    // Replacing a version destroys what was there: that takes the delete permission too.
+    if (force) await registry(request, 'delete');
     const limit = services.config.helm.chartBytes;
     const length = Number(request.headers['content-length'] ?? 0);
     if (length > 2 * limit + 64 * 1024) throw new PalletError('TOO_LARGE', `the upload exceeds the limit of ${limit} bytes per file`);
     const type = String(request.headers['content-type'] ?? '');
     const body = type.startsWith('multipart/form-data') ? await readMultipart(request, limit) : { chart: await readRequestBody(request.raw, limit) };
     if (!body.chart || body.chart.length === 0) throw new PalletError('INVALID_ARGUMENT', 'no chart in the upload: send a multipart field "chart" or the archive as the body');
-    const query = request.query as Record<string, string | undefined>;
-    const force = query.force !== undefined && query.force !== 'false' && query.force !== '0';
     const { chart, replaced } = await service().upload(ref, body.chart, body.prov, force);
     audit(request, 'chart.upload', chart.name, chart.version);
     request.log.info({ registry: `${ref.root.path}/${ref.registry.identifier}`, chart: chart.name, version: chart.version, replaced }, 'helm: chart uploaded');
