@@ -175,5 +175,21 @@ for (const database of ['sqlite', 'postgres'] as const) {
         await assertPullsCompletely(h, `acme/second/app${i}`, 'v1', image);
       }
     });
+
+    it('keeps a stale upload session whose client resumed it as GC listed it (a writer holds its lease)', async () => {
+      const repo = 'acme/docker-local/resumed';
+      const start = await h.app.server.inject({ method: 'POST', url: `/v2/${repo}/blobs/uploads/`, headers: h.auth });
+      assert.equal(start.statusCode, 202, start.body);
+      const id = String(start.headers['docker-upload-uuid']);
+      await sleep(20);
+      // The client's PUT has just taken the lease of the (now stale) session when GC reaches it.
+      const store = h.app.services.store;
+      assert.ok(await store.acquireUploadLease(id, 'late-put', Date.now() + 60_000, Date.now()));
+      await collector(h).run({ graceMs: 1 });
+      assert.ok(await store.findUpload(id), 'the session being written is not deleted');
+      await store.releaseUploadLease(id, 'late-put');
+      await collector(h).run({ graceMs: 1 });
+      assert.equal(await store.findUpload(id), undefined, 'once nobody writes it, the stale session goes');
+    });
   });
 }

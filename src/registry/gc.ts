@@ -55,12 +55,15 @@
  */
 import type { Logger } from 'pino';
 import { randomUUID } from 'node:crypto';
+import { isPalletError } from '../base/errors.js';
 import { sweeperLock, type BlobKey, type GcStore } from '../metadata/gc-store.js';
 import type { MetadataStore } from '../metadata/store.js';
 import type { StorageDriver } from '../storage/driver.js';
 import { BLOBS_PREFIX, UPLOADS_PREFIX, blobKey, parseBlobKey, uploadIdOfKey, uploadPrefix } from '../storage/keys.js';
 import type { BlobService } from './blobs.js';
 
+/** How long GC holds a stale upload session's lease while it deletes it. */
+const STALE_UPLOAD_LEASE_MS = 10 * 60_000;
 /** Storage keys checked per database round trip in step 6. */
 const STORAGE_BATCH = 500;
 
@@ -150,6 +153,7 @@ export class GarbageCollector {
     const stale = await this.store.listStaleUploads(cutoff);
     let uploadBytes = 0;
     for (const upload of stale) {
+      if (!dryRun && !(await this.#takeStaleUpload(upload.id, cutoff))) continue;
       uploadBytes += upload.size;
       if (!dryRun) await this.blobs.discard(upload.id);
       out.staleUploads++;
@@ -178,6 +182,22 @@ export class GarbageCollector {
     out.durationMs = Date.now() - started;
     this.log?.info({ gc: out }, dryRun ? 'gc: dry run finished' : 'gc: finished');
     return out;
+  }
+
+  /**
+   * Takes the lease of a stale upload session before it goes, so that a client that resumes it
+   * just now (its PATCH or PUT holds the lease) keeps it, and no writer can take it while its
+   * bytes are deleted. False when a writer holds it, or it was used since the listing.
+   */
+  async #takeStaleUpload(id: string, cutoff: number): Promise<boolean> {
+    const now = Date.now();
+    try {
+      const held = await this.store.acquireUploadLease(id, `gc:${randomUUID()}`, now + STALE_UPLOAD_LEASE_MS, now);
+      return held !== undefined && held.updatedAt < cutoff;
+    } catch (err) {
+      if (isPalletError(err, 'NOT_FOUND')) return false; // gone already
+      throw err;
+    }
   }
 
   async #sweepBlobStorage(
