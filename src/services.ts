@@ -178,7 +178,7 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
     upstreamSecrets,
     metrics,
     ...(gc ? { gc } : {}),
-    ...(options.scrubStore ? { scrub: new Scrubber(options.scrubStore, driver, log, metrics) } : {}),
+    ...(options.scrubStore ? { scrub: new Scrubber(options.scrubStore, driver, log, metrics, gcStore) } : {}),
     ...(cleanup ? { cleanup } : {}),
     ...(charts ? { charts } : {}),
     auth,

@@ -26,9 +26,13 @@ export interface ScrubStore {
   /**
    * Claims the row for removal if it is unverified, not claimed, and no upload holds an
    * unexpired reservation on it (an upload replacing the bytes wins); resolves to whether it
-   * did. Checked while holding the row, like `GcStore.claimBlobs`.
+   * did. Checked while holding the row, like `GcStore.claimBlobs`. The claim carries `by`, the
+   * token whose liveness lock (`sweeperLock`) the scrub holds, so writers wait for it and GC
+   * leaves it alone, as for a sweep's claim.
    */
-  claimCorrupt(key: BlobKey, now: number): Promise<boolean>;
+  claimCorrupt(key: BlobKey, now: number, by: string): Promise<boolean>;
+  /** Gives back claim `by` of a row whose bytes turned out good after all, marking it verified. */
+  unclaimVerified(key: BlobKey, by: string): Promise<boolean>;
   /** Deletes a claimed row and every link to it; resolves to the number of links removed. */
   deleteClaimedWithLinks(key: BlobKey): Promise<number>;
 }

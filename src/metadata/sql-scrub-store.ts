@@ -50,12 +50,24 @@ export class SqlScrubStore implements ScrubStore {
     return result.numUpdatedRows > 0n;
   }
 
-  async claimCorrupt(key: BlobKey, now: number): Promise<boolean> {
+  async unclaimVerified(key: BlobKey, by: string): Promise<boolean> {
+    const result = await this.db
+      .updateTable('blobs')
+      .set({ deleting: 0, deleting_since: null, deleting_by: null, verified: 1 })
+      .where('root_space_id', '=', key.rootSpaceId)
+      .where('digest', '=', key.digest)
+      .where('deleting', '=', 1)
+      .where('deleting_by', '=', by)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  async claimCorrupt(key: BlobKey, now: number, by: string): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       if (this.dialect === 'postgres') {
         await sql`select 1 from blobs where root_space_id = ${key.rootSpaceId} and digest = ${key.digest} for update`.execute(trx);
       }
-      const result = await sql`update blobs set deleting = 1, deleting_since = ${now}
+      const result = await sql`update blobs set deleting = 1, deleting_since = ${now}, deleting_by = ${by}
         where root_space_id = ${key.rootSpaceId} and digest = ${key.digest}
           and deleting = 0 and verified = 0
           and not exists (select 1 from blob_reservations br

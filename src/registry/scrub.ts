@@ -13,14 +13,19 @@
  *      b. claim the row, only if it is still unverified and no upload holds a reservation on it
  *         (an upload replacing the bytes wins, and the blob is reported as skipped);
  *      c. move the bytes to `quarantine/…` (kept for inspection; an operator deletes them);
+ *      c'. read the bytes again under the claim: an upload that replaced them between the hash
+ *         and the claim (and was answered 201) wins — the claim is given back, row verified;
  *      d. delete the row and every link to it, so clients get BLOB_UNKNOWN instead of wrong
  *         bytes, and a push of the right bytes stores them anew.
+ *   The claim carries a token whose liveness lock the scrub holds (like a GC sweep's), so
+ *   writers wait for it and `pallet gc` does not take it over while the scrub lives.
  */
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import { Hasher, parseDigest } from '../base/digest.js';
 import { isPalletError } from '../base/errors.js';
-import type { BlobKey } from '../metadata/gc-store.js';
+import { sweeperLock, type BlobKey, type GcStore } from '../metadata/gc-store.js';
 import type { ScrubRow, ScrubStore } from '../metadata/scrub-store.js';
 import type { StorageDriver } from '../storage/driver.js';
 import { blobKey, quarantineKey } from '../storage/keys.js';
@@ -88,6 +93,8 @@ export class Scrubber {
     private readonly driver: StorageDriver,
     private readonly log?: Logger,
     metrics?: Registry,
+    /** The job locks of the blob protocol: a repair's claim is held like a sweep's. */
+    private readonly locks?: Pick<GcStore, 'withLock'>,
   ) {
     this.counted = metrics
       ? new Counter({
@@ -171,28 +178,44 @@ export class Scrubber {
     if (repair) await this.quarantine(row, finding, report);
   }
 
-  /** Step 4 a–d of the header. */
+  /** Step 4 a–e of the header. */
   private async quarantine(row: ScrubRow, finding: ScrubFinding, report: ScrubReport): Promise<void> {
-    await this.store.markUnverified(row);
-    if (!(await this.store.claimCorrupt(row, Date.now()))) {
-      finding.action = 'skipped';
-      report.skipped++;
-      this.count('skipped');
-      this.log?.warn({ scrub: finding }, 'scrub: an upload is replacing the blob; left to it (run scrub again to check)');
+    const token = `scrub:${randomUUID()}`;
+    const repair = () => this.repair(row, finding, token);
+    const outcome = this.locks ? (await this.locks.withLock(sweeperLock(token), repair))?.result : await repair();
+    if (outcome === 'quarantined') {
+      report.quarantined++;
+      this.count('quarantined');
+      this.log?.warn({ scrub: finding }, 'scrub: quarantined a blob whose bytes do not match its digest');
       return;
+    }
+    finding.action = 'skipped';
+    report.skipped++;
+    this.count('skipped');
+    this.log?.warn({ scrub: finding }, 'scrub: an upload replaced the blob meanwhile; left to it (run scrub again to check)');
+  }
+
+  private async repair(row: ScrubRow, finding: ScrubFinding, token: string): Promise<'quarantined' | 'skipped'> {
+    await this.store.markUnverified(row);
+    if (!(await this.store.claimCorrupt(row, Date.now(), token))) return 'skipped';
+    // The claim holds writers off from here on, but an upload may have replaced the bytes (and
+    // been answered 201) between the hash above and the claim: read them again under the claim.
+    const key = blobKey(row.rootSpaceId, row.digest);
+    const now = await this.hash(key, row.digest);
+    if (now && now.digest === row.digest && now.size === row.size) {
+      await this.store.unclaimVerified(row, token);
+      return 'skipped';
     }
     const to = quarantineKey(row.rootSpaceId, row.digest, Date.now());
     try {
-      await this.driver.move(blobKey(row.rootSpaceId, row.digest), to);
+      await this.driver.move(key, to);
       finding.quarantineKey = to;
     } catch (err) {
       if (!isPalletError(err, 'NOT_FOUND')) throw err;
     }
     finding.linksRemoved = await this.store.deleteClaimedWithLinks(row);
     finding.action = 'quarantined';
-    report.quarantined++;
-    this.count('quarantined');
-    this.log?.warn({ scrub: finding }, 'scrub: quarantined a blob whose bytes do not match its digest');
+    return 'quarantined';
   }
 
   /** The digest (in the digest's algorithm) and size of the stored bytes; undefined when missing. */

@@ -18,6 +18,8 @@ import { buildApp, type App } from '../app.js';
 import { loadConfig } from '../config/config.js';
 import { dropTestSchema, testSchema, TEST_DATABASE_URL } from '../metadata/test-databases.js';
 import { blobKey } from '../storage/keys.js';
+import type { ScrubStore } from '../metadata/scrub-store.js';
+import { Scrubber } from './scrub.js';
 import { startS3, type S3Server } from '../../test/helpers/s3.js';
 import { createDockerRegistry, startInProcess, type Harness } from '../../test/helpers/inproc.js';
 
@@ -287,6 +289,50 @@ for (const deployment of deployments) {
       const again = await request(d.replicas[d.replicas.length - 1]!, 'POST', `/v2/${REPO}/blobs/uploads/?digest=${sha256(rotten)}`, rotten);
       assert.equal(again.status, 201, again.text);
       await assertServedBytesMatch(d, [sha256(rotten), sha256(good)]);
+    });
+
+    it('scrub --repair leaves a blob whose bytes an upload replaced between its read and its claim', async () => {
+      const app = d.replicas[0]!.app;
+      const scrubber = app.services.scrub;
+      assert.ok(scrubber);
+      const root = await app.services.store.findSpace(ROOT);
+      assert.ok(root);
+      const body = randomBytes(20 * 1024);
+      const digest = sha256(body);
+      assert.equal((await request(d.replicas[0]!, 'POST', `/v2/${REPO}/blobs/uploads/?digest=${digest}`, body)).status, 201);
+      const rotten = Buffer.from(body);
+      rotten[7] = rotten[7]! ^ 0xff;
+      await app.services.driver.write(blobKey(root.id, digest), rotten);
+      // As stored before uploads verified what they committed: a push replaces such bytes.
+      const real: ScrubStore = Reflect.get(scrubber, 'store');
+      await real.markUnverified({ rootSpaceId: root.id, digest });
+      // The widest window: right after scrub has hashed the rotten bytes, a push of the right
+      // bytes lands (and is answered 201) before the repair claims the row.
+      let pushed = 0;
+      const racing: ScrubStore = {
+        listBlobs: (q) => real.listBlobs(q),
+        markVerified: (k, size) => real.markVerified(k, size),
+        async markUnverified(k) {
+          if (k.digest === digest && pushed++ === 0) {
+            const res = await request(d.replicas[d.replicas.length - 1]!, 'POST', `/v2/acme/docker-local/healer/blobs/uploads/?digest=${digest}`, body);
+            assert.equal(res.status, 201, res.text);
+          }
+          return real.markUnverified(k);
+        },
+        claimCorrupt: (k, now, by) => real.claimCorrupt(k, now, by),
+        unclaimVerified: (k, by) => real.unclaimVerified(k, by),
+        deleteClaimedWithLinks: (k) => real.deleteClaimedWithLinks(k),
+      };
+      const report = await new Scrubber(racing, app.services.driver).run({ repair: true });
+      assert.equal(pushed, 1);
+      assert.equal(report.findings.find((f) => f.digest === digest)?.action, 'skipped');
+      for (const repo of [REPO, 'acme/docker-local/healer']) {
+        const res = await request(d.replicas[0]!, 'GET', `/v2/${repo}/blobs/${digest}`);
+        assert.equal(res.status, 200, `${repo} still serves the blob it was told is stored`);
+        assert.equal(sha256(res.body), digest);
+      }
+      const again = await scrubber.run();
+      assert.ok(!again.findings.some((f) => f.digest === digest), 'the repaired blob is clean and verified');
     });
   });
 }
