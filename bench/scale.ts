@@ -28,6 +28,7 @@ import { FilesystemDriver } from '../src/storage/filesystem.js';
 import { S3Driver } from '../src/storage/s3.js';
 import { startS3, S3_ACCESS_KEY, S3_SECRET_KEY } from '../test/helpers/s3.js';
 import { freePort, REPO_ROOT } from '../test/helpers/server.js';
+import { dropSchemaLocked } from '../src/metadata/test-databases.js';
 
 const MiB = 1024 * 1024;
 const BLOB_MIB = Number(process.env.SCALE_BLOB_MIB ?? 4);
@@ -57,7 +58,7 @@ async function dropSchema(schema: string): Promise<void> {
   const client = new pg.Client({ connectionString: DATABASE_URL });
   await client.connect();
   try {
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await dropSchemaLocked(client, schema);
   } finally {
     await client.end();
   }

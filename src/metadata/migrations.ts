@@ -25,11 +25,12 @@ import { gcFencingMigration } from './gc-fencing-migration.js';
 import type { Database, Dialect } from './schema.js';
 
 /**
- * PostgreSQL advisory lock of metadata migrations: class "PALM" (ASCII), key the hash of the
- * current schema — one lock per deployment, so deployments (or test runs) in other schemas of
- * the same database never wait for each other.
+ * PostgreSQL advisory lock key of metadata migrations ("PALLET" in ASCII). Database-wide, not
+ * per schema: Kysely's migration-table check introspects the tables of every schema, and fails
+ * when another schema is dropped meanwhile, so migrations in any schema and schema drops (test
+ * clean-ups: `dropSchemaLocked`) take this one lock.
  */
-const PG_MIGRATION_LOCK = 0x50414c4d;
+export const PG_MIGRATION_LOCK = 0x50414c4c4554;
 /** How long a second SQLite instance waits for the first one's migration. */
 const SQLITE_LOCK_WAIT_MS = 60_000;
 
@@ -245,7 +246,7 @@ export async function migrateToLatest(
 ): Promise<void> {
   await db.connection().execute(async (conn) => {
     if (dialect === 'postgres') {
-      await sql`select pg_advisory_lock(${PG_MIGRATION_LOCK}, hashtext(coalesce(current_schema(), '')))`.execute(conn);
+      await sql`select pg_advisory_lock(${PG_MIGRATION_LOCK})`.execute(conn);
       try {
         // Kysely's table-existence check looks at every schema unless told which one; with
         // a per-deployment `search_path` the migration tables must live in the current one.
@@ -253,7 +254,7 @@ export async function migrateToLatest(
         const schema = rows[0]?.schema;
         await runMigrator(conn, dialect, schema, options);
       } finally {
-        await sql`select pg_advisory_unlock(${PG_MIGRATION_LOCK}, hashtext(coalesce(current_schema(), '')))`.execute(conn);
+        await sql`select pg_advisory_unlock(${PG_MIGRATION_LOCK})`.execute(conn);
       }
       return;
     }

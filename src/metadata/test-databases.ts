@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { PG_MIGRATION_LOCK } from './migrations.js';
 
 export const TEST_DATABASE_URL = process.env.PALLET_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -14,10 +15,24 @@ export function testSchema(): string {
 
 /** Drops a test schema and everything in it (nothing when it does not exist). */
 export async function dropTestSchema(name: string): Promise<void> {
-  const pool = new pg.Pool({ connectionString: TEST_DATABASE_URL, max: 1 });
+  const client = new pg.Client({ connectionString: TEST_DATABASE_URL, connectionTimeoutMillis: 3_000 });
+  await client.connect();
   try {
-    await pool.query(`drop schema if exists "${name}" cascade`);
+    await dropSchemaLocked(client, name);
   } finally {
-    await pool.end();
+    await client.end();
+  }
+}
+
+/**
+ * Drops `name` under the migrations' lock (see `PG_MIGRATION_LOCK`): a migration running in
+ * another schema at that moment would otherwise fail its table check.
+ */
+export async function dropSchemaLocked(client: pg.Client, name: string): Promise<void> {
+  await client.query('select pg_advisory_lock($1)', [PG_MIGRATION_LOCK]);
+  try {
+    await client.query(`drop schema if exists "${name}" cascade`);
+  } finally {
+    await client.query('select pg_advisory_unlock($1)', [PG_MIGRATION_LOCK]);
   }
 }

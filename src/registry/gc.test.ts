@@ -23,6 +23,7 @@ import {
   type PushedImage,
 } from '../../test/helpers/inproc.js';
 import type { GarbageCollector } from './gc.js';
+import { dropSchemaLocked } from '../metadata/test-databases.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -38,7 +39,7 @@ async function dropSchema(schema: string): Promise<void> {
   const client = new pg.Client({ connectionString: DATABASE_URL, connectionTimeoutMillis: 3_000 });
   await client.connect();
   try {
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await dropSchemaLocked(client, schema);
   } finally {
     await client.end();
   }

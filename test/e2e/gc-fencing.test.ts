@@ -14,6 +14,7 @@ import { createDockerRegistry } from '../helpers/api.js';
 import { DATABASE_URL, withClient } from '../helpers/postgres.js';
 import { startS3, type S3Server } from '../helpers/s3.js';
 import { REPO_ROOT, startServer, type PalletServer } from '../helpers/server.js';
+import { dropSchemaLocked } from '../../src/metadata/test-databases.js';
 
 const SCHEMA = `pallet_gcfence_${randomBytes(6).toString('hex')}`;
 const ADMIN_PASSWORD = `fence-${randomBytes(8).toString('hex')}`;
@@ -170,7 +171,7 @@ describe('GC claims across processes (PostgreSQL, S3)', () => {
   after(async () => {
     await a?.stop();
     await s3?.stop();
-    await withClient((client) => client.query(`DROP SCHEMA IF EXISTS "${SCHEMA}" CASCADE`));
+    await withClient((client) => dropSchemaLocked(client, SCHEMA));
   });
 
   it('a stalled sweep whose clock is 11 minutes behind keeps its claims: a re-push waits, and pulls completely', async () => {

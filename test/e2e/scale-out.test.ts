@@ -19,6 +19,7 @@ import { run } from '../helpers/run.js';
 import { startS3, type S3Server } from '../helpers/s3.js';
 import { REPO_ROOT, startServer, type PalletServer } from '../helpers/server.js';
 import { Skopeo } from '../helpers/skopeo.js';
+import { dropSchemaLocked } from '../../src/metadata/test-databases.js';
 
 const SCHEMA = `pallet_scale_${randomBytes(6).toString('hex')}`;
 const ADMIN_PASSWORD = `scale-${randomBytes(8).toString('hex')}`;
@@ -103,7 +104,7 @@ describe('scale-out: replicas on PostgreSQL and S3', () => {
     await Promise.all([a, b, c].map((s) => s?.stop()));
     await s3?.stop();
     if (work) await rm(work, { recursive: true, force: true });
-    await withClient((client) => client.query(`DROP SCHEMA IF EXISTS "${SCHEMA}" CASCADE`));
+    await withClient((client) => dropSchemaLocked(client, SCHEMA));
   });
 
   it('skopeo pushes through one replica and pulls an identical image through another', async () => {

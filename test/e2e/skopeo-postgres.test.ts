@@ -16,6 +16,7 @@ import { blobList, readLayout, refDescriptor } from '../helpers/layout.js';
 import { DATABASE_URL, withClient } from '../helpers/postgres.js';
 import { useServer } from '../helpers/server.js';
 import { Skopeo } from '../helpers/skopeo.js';
+import { dropSchemaLocked } from '../../src/metadata/test-databases.js';
 
 const SCHEMA = `pallet_e2e_${randomBytes(6).toString('hex')}`;
 
@@ -38,7 +39,7 @@ describe('skopeo against Pallet (PostgreSQL metadata)', () => {
   // Registered after useServer's hook, so it runs once the server has stopped.
   after(async () => {
     if (work) await rm(work, { recursive: true, force: true });
-    await withClient((client) => client.query(`DROP SCHEMA IF EXISTS "${SCHEMA}" CASCADE`));
+    await withClient((client) => dropSchemaLocked(client, SCHEMA));
   });
 
   it('pushes and pulls back an identical image with the metadata in its own schema', async () => {
