@@ -139,12 +139,21 @@ export interface Config {
      * (comma-separated; `auth.docker.io` is implied for Docker Hub proxies).
      */
     tokenRealmHosts: string;
+    /**
+     * Hosts (comma-separated names, or `*.suffix`) besides a Helm upstream's own origin that
+     * chart URLs in its index.yaml may point at (e.g. `github.com` for GitHub release assets).
+     */
+    fileHosts: string;
   };
   helm: {
     /** Whether a chart upload may replace a version that exists (otherwise 409 unless `?force`). */
     allowOverwrite: boolean;
     /** Largest chart archive (or provenance file) accepted by the chart upload endpoint. */
     chartBytes: number;
+    /** Most chart versions read from one upstream index.yaml; later ones are dropped (logged, counted). */
+    maxIndexEntries: number;
+    /** Longest one upstream index.yaml may take to read (in a worker); then the last good copy is served. */
+    indexReadSeconds: number;
   };
 }
 
@@ -175,8 +184,8 @@ export const DEFAULTS: Config = {
   },
   server: { trustProxy: '', headersTimeoutSeconds: 30, bodyIdleTimeoutSeconds: 60, minBodyBytesPerSecond: 1024, minBodyRateWindowSeconds: 60, maxConnectionsPerAddress: 256 },
   audit: { retentionDays: 90, maxRows: 1_000_000 },
-  upstream: { timeoutMs: 30_000, notFoundTtlSeconds: 30, secretKey: '', allowedNetworks: '', tokenRealmHosts: '' },
-  helm: { allowOverwrite: false, chartBytes: 20 * 1024 * 1024 },
+  upstream: { timeoutMs: 30_000, notFoundTtlSeconds: 30, secretKey: '', allowedNetworks: '', tokenRealmHosts: '', fileHosts: '' },
+  helm: { allowOverwrite: false, chartBytes: 20 * 1024 * 1024, maxIndexEntries: 100_000, indexReadSeconds: 60 },
 };
 
 type Tree = Record<string, unknown>;
