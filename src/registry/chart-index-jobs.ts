@@ -4,9 +4,11 @@
  * a heap limit per worker. Renders of few entries are done inline (cheaper than the round trip).
  */
 import { WorkerPool } from '../base/worker-pool.js';
-import type { IndexReadOptions, IndexReadResult } from './chart-index-reader.js';
+import type { IndexReadOptions } from './chart-index-reader.js';
 import { renderSources, type IndexSource } from './chart-index.js';
-import type { IndexJob, IndexJobResult } from './chart-index-worker.js';
+import type { IndexJob, IndexJobResult, IndexReadAnswer } from './chart-index-worker.js';
+
+export type { IndexReadAnswer } from './chart-index-worker.js';
 
 /** Heap per worker: a 128 MiB index reads in about twice its size (text, then the kept lines). */
 export const INDEX_WORKER_HEAP_MB = 512;
@@ -41,14 +43,22 @@ function indexPool(): WorkerPool<IndexJob, IndexJobResult> {
 }
 
 /**
- * Reads an upstream index in a worker within `timeoutMs` (see chart-index-reader.ts).
- * INVALID_ARGUMENT (`detail.limit`: time, memory, worker) when it runs over its budget or the
- * document is not an index; UNAVAILABLE when too many jobs wait.
+ * Reads an upstream index in a worker within `timeoutMs` (see chart-index-reader.ts): `parts`
+ * as the body arrived (moved to the worker: the caller must not use them after), or one
+ * gzipped stored copy; up to `maxBytes` once decompressed. `compress`: also answer the body
+ * gzipped, to store. INVALID_ARGUMENT (`detail.limit`: time, memory, worker) when it runs over
+ * its budget or the document is not an index; UNAVAILABLE when too many jobs wait.
  */
-export async function readIndexOffThread(body: Uint8Array, options: IndexReadOptions, timeoutMs: number): Promise<IndexReadResult> {
-  // A copy the worker can own: the caller keeps its Buffer (it is stored as the last good copy).
-  const bytes = new Uint8Array(body);
-  return (await indexPool().run({ kind: 'read', bytes, options }, timeoutMs, [bytes.buffer])) as IndexReadResult;
+export async function readIndexOffThread(
+  body: { parts: Uint8Array[]; movable: boolean },
+  options: IndexReadOptions,
+  job: { maxBytes: number; compress: boolean; timeoutMs: number },
+): Promise<IndexReadAnswer> {
+  // Movable parts (the caller's own buffers, never a slice of Buffer's shared pool) go to the
+  // worker without a copy; others are copied.
+  const parts = body.movable ? body.parts : body.parts.map((p) => new Uint8Array(p));
+  const transfer = [...new Set(parts.map((p) => p.buffer))].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer);
+  return (await indexPool().run({ kind: 'read', parts, options, maxBytes: job.maxBytes, compress: job.compress }, job.timeoutMs, transfer)) as IndexReadAnswer;
 }
 
 /** The merged index document of `sources` (see `renderSources`): inline when small, else in a worker. */

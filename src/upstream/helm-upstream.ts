@@ -82,7 +82,9 @@ interface ReadIndex {
 }
 
 interface PendingRead {
-  hash: string;
+  /** SHA-256 of a fetched body; undefined for a stored copy being read. */
+  hash: string | undefined;
+  fetchedAt: number;
   promise: Promise<ReadIndex>;
 }
 
@@ -99,10 +101,26 @@ export function indexUrlOf(url: string): string {
   return /\.ya?ml$/i.test(url) ? url : `${url}/index.yaml`;
 }
 
-/** Reads an upstream body up to `limit` bytes, hashing it as it arrives (no long hash at the end). */
-async function readBody(stream: Readable, limit: number): Promise<{ body: Buffer; hash: string }> {
+/** An upstream body as it arrived: segments of our own (movable to a worker), its length and SHA-256. */
+interface Body {
+  parts: Uint8Array<ArrayBuffer>[];
+  length: number;
+  hash: string;
+}
+
+const FIRST_SEGMENT = 64 * 1024;
+const MAX_SEGMENT = 8 * 1024 * 1024;
+
+/**
+ * Reads an upstream body up to `limit` bytes into growing segments, hashing it as it arrives:
+ * no step touches more than one chunk or segment, so tens of MB never stall the event loop
+ * (one 50 MB copy took ~200 ms on a loaded machine).
+ */
+async function readBody(stream: Readable, limit: number): Promise<Body> {
   const hasher = createHash('sha256');
-  const chunks: Buffer[] = [];
+  const parts: Uint8Array<ArrayBuffer>[] = [];
+  let segment = new Uint8Array(0);
+  let used = 0;
   let total = 0;
   for await (const chunk of stream) {
     const buf = chunk as Buffer;
@@ -112,9 +130,20 @@ async function readBody(stream: Readable, limit: number): Promise<{ body: Buffer
       throw new PalletError('TOO_LARGE', `the upstream index is larger than ${limit} bytes`, { limit });
     }
     hasher.update(buf);
-    chunks.push(buf);
+    for (let offset = 0; offset < buf.length; ) {
+      if (used === segment.length) {
+        if (used > 0) parts.push(segment);
+        segment = new Uint8Array(Math.min(MAX_SEGMENT, Math.max(FIRST_SEGMENT, segment.length * 2)));
+        used = 0;
+      }
+      const n = Math.min(buf.length - offset, segment.length - used);
+      segment.set(buf.subarray(offset, offset + n), used);
+      used += n;
+      offset += n;
+    }
   }
-  return { body: Buffer.concat(chunks, total), hash: hasher.digest('hex') };
+  if (used > 0) parts.push(segment.subarray(0, used));
+  return { parts, length: total, hash: hasher.digest('hex') };
 }
 
 /** A map that forgets its oldest key beyond `MAX_PROXIES` (one entry per proxy). */
@@ -231,19 +260,23 @@ export class HelmUpstreams implements ChartUpstreams {
   /** The read copy of the stored index: in memory, or read from the store (a restart, another replica's refresh). */
   private async storedCopy(root: SpaceRecord, proxy: RegistryRecord, fetchedAt: number, indexUrl: string): Promise<ReadIndex> {
     const known = this.copies.get(proxy.id);
-    if (known && known.fetchedAt === fetchedAt && known.indexUrl === indexUrl) return known;
+    const last = known && known.indexUrl === indexUrl ? known : undefined;
+    if (last && last.fetchedAt === fetchedAt) return last;
+    const pending = this.reads.get(proxy.id);
+    if (pending?.fetchedAt === fetchedAt) return this.withinGrace(root, proxy, pending.promise, last);
     const stored = await this.deps.helm.findUpstreamIndex(proxy.id);
     if (!stored) {
-      if (known) return known;
+      if (last) return last;
       throw new PalletError('UNAVAILABLE', `upstream ${this.label(root, proxy)} index was deleted while it was read`);
     }
-    const hash = createHash('sha256').update(stored.body).digest('hex');
-    if (known && known.hash === hash && known.indexUrl === indexUrl) {
-      known.fetchedAt = stored.fetchedAt;
-      return known;
+    // Stored gzipped (or, from before, as fetched): a few MB, copied to the worker.
+    const reading = this.read(root, proxy, { parts: [stored.body], movable: false, length: stored.body.length }, undefined, stored.fetchedAt, indexUrl, false);
+    try {
+      return await this.withinGrace(root, proxy, reading, last);
+    } catch (err) {
+      if (isPalletError(err, 'UNAVAILABLE')) throw err;
+      throw new PalletError('UNAVAILABLE', `upstream ${this.label(root, proxy)}: the stored index could not be read (${message(err)})`);
     }
-    const reading = this.read(root, proxy, stored.body, hash, stored.fetchedAt, indexUrl, false);
-    return this.withinGrace(root, proxy, reading, known && known.indexUrl === indexUrl ? known : undefined);
   }
 
   private async refresh(root: SpaceRecord, proxy: RegistryRecord, indexUrl: string, ttlSeconds: number): Promise<ReadIndex | undefined> {
@@ -251,7 +284,7 @@ export class HelmUpstreams implements ChartUpstreams {
     const label = this.label(root, proxy);
     const state = await helm.findUpstreamIndexState(proxy.id);
     const backOff = (): void => void this.downUntil.set(proxy.id, Date.now() + Math.min(FAILURE_BACKOFF_MS, ttlSeconds * 1000));
-    let fetched: { body: Buffer; hash: string };
+    let fetched: Body;
     try {
       const client = this.deps.pulls.clientOf(root, proxy);
       if (!client) return undefined;
@@ -259,7 +292,7 @@ export class HelmUpstreams implements ChartUpstreams {
       const res = await client.getFile(indexUrl);
       if (!res) throw new PalletError('UNAVAILABLE', `upstream ${label} has no index at ${indexUrl} (404)`, { upstream: label });
       fetched = await readBody(res.body, this.options.maxIndexBytes);
-      metrics.fetched(label, fetched.body.length);
+      metrics.fetched(label, fetched.length);
     } catch (err) {
       const reason = isPalletError(err, 'TOO_LARGE') ? 'invalid' : upstreamErrorReason(err);
       metrics.error(label, reason);
@@ -269,20 +302,13 @@ export class HelmUpstreams implements ChartUpstreams {
       log.warn({ upstream: label, url: indexUrl, fetchedAt: new Date(state.fetchedAt).toISOString(), reason: message(err) }, 'upstream: serving the cached index without revalidation');
       return this.storedCopy(root, proxy, state.fetchedAt, indexUrl);
     }
-    const now = Date.now();
     const known = this.copies.get(proxy.id);
     const last = known && known.indexUrl === indexUrl ? known : undefined;
     if (state && last?.hash === fetched.hash) {
-      await helm.markUpstreamIndexChecked(proxy.id, now);
+      // Unchanged (by SHA-256): confirmed, not read again.
+      await helm.markUpstreamIndexChecked(proxy.id, Date.now());
       last.fetchedAt = state.fetchedAt;
       return last;
-    }
-    if (state && !last) {
-      const stored = await helm.findUpstreamIndex(proxy.id);
-      if (stored?.body.equals(fetched.body)) {
-        await helm.markUpstreamIndexChecked(proxy.id, now);
-        return this.storedCopy(root, proxy, stored.fetchedAt, indexUrl);
-      }
     }
     if (this.refused.get(proxy.id) === fetched.hash) {
       // The same bytes could not be read before: not read again.
@@ -291,7 +317,7 @@ export class HelmUpstreams implements ChartUpstreams {
       if (state) return this.storedCopy(root, proxy, state.fetchedAt, indexUrl);
       throw new PalletError('UNAVAILABLE', `upstream ${label} index is not usable (it could not be read before)`, { upstream: label });
     }
-    const reading = this.read(root, proxy, fetched.body, fetched.hash, now, indexUrl, true);
+    const reading = this.read(root, proxy, { ...fetched, movable: true }, fetched.hash, Date.now(), indexUrl, true);
     try {
       return await this.withinGrace(root, proxy, reading, last);
     } catch (err) {
@@ -324,42 +350,44 @@ export class HelmUpstreams implements ChartUpstreams {
   }
 
   /**
-   * Reads `body` in a worker (one read per proxy and body at a time); on success it becomes the
-   * proxy's read copy and, when `store`, the stored copy. Logged and counted either way.
+   * Reads a body in a worker (one read per proxy and body at a time; `hash` is known for a
+   * fetched body); on success it becomes the proxy's read copy and, when `store`, the stored
+   * copy (gzipped by the worker). Logged and counted either way.
    */
-  private read(root: SpaceRecord, proxy: RegistryRecord, body: Buffer, hash: string, fetchedAt: number, indexUrl: string, store: boolean): Promise<ReadIndex> {
+  private read(root: SpaceRecord, proxy: RegistryRecord, body: { parts: Uint8Array[]; movable: boolean; length: number }, hash: string | undefined, fetchedAt: number, indexUrl: string, store: boolean): Promise<ReadIndex> {
     const pending = this.reads.get(proxy.id);
-    if (pending && pending.hash === hash) return pending.promise;
+    if (pending && hash !== undefined && pending.hash === hash) return pending.promise;
     const label = this.label(root, proxy);
     const { log, indexMetrics } = this.deps;
     const started = performance.now();
     const options = { indexUrl, fileHosts: this.options.fileHosts, maxEntries: this.options.maxIndexEntries };
+    const job = { maxBytes: this.options.maxIndexBytes, compress: store, timeoutMs: this.options.indexReadTimeoutMs };
     const promise = (async (): Promise<ReadIndex> => {
       let read;
       try {
-        read = await readIndexOffThread(body, options, this.options.indexReadTimeoutMs);
+        read = await readIndexOffThread(body, options, job);
       } catch (err) {
         const seconds = (performance.now() - started) / 1000;
         indexMetrics.read(label, 'refused', seconds);
-        if (!isPalletError(err, 'UNAVAILABLE')) remember(this.refused, proxy.id, hash);
+        if (hash !== undefined && !isPalletError(err, 'UNAVAILABLE')) remember(this.refused, proxy.id, hash);
         log.warn({ upstream: label, url: indexUrl, bytes: body.length, seconds, reason: message(err) }, 'upstream: the chart index could not be read; the last good copy is served');
         throw err;
       }
       const seconds = (performance.now() - started) / 1000;
-      if (store) await this.deps.helm.putUpstreamIndex(proxy.id, body, fetchedAt);
-      const { skipped, ...source } = read;
-      const copy: ReadIndex = { fetchedAt, indexUrl, hash, source };
+      const { skipped, hash: readHash, gzipped, ...source } = read;
+      if (store && gzipped) await this.deps.helm.putUpstreamIndex(proxy.id, Buffer.from(gzipped.buffer, gzipped.byteOffset, gzipped.byteLength), fetchedAt);
+      const copy: ReadIndex = { fetchedAt, indexUrl, hash: readHash, source };
       const current = this.copies.get(proxy.id);
       if (!current || current.fetchedAt <= fetchedAt) remember(this.copies, proxy.id, copy);
       this.refused.delete(proxy.id);
       indexMetrics.read(label, 'ok', seconds, source.count, skipped);
-      const fields = { upstream: label, url: indexUrl, bytes: body.length, charts: source.count, skipped, seconds };
+      const fields = { upstream: label, url: indexUrl, bytes: body.length, stored: gzipped?.byteLength, charts: source.count, skipped, seconds };
       if (skipped['over-cap']) log.warn(fields, 'upstream: the chart index lists more chart versions than helm.maxIndexEntries; the rest are left out');
       else if (skipped['url-host'] || skipped['url-scheme']) log.warn(fields, 'upstream: chart URLs outside the upstream and upstream.fileHosts are left out of the index');
       else log.info(fields, 'upstream: read the chart index');
       return copy;
     })();
-    const entry = { hash, promise };
+    const entry: PendingRead = { hash, fetchedAt, promise };
     this.reads.set(proxy.id, entry);
     const done = (): void => {
       if (this.reads.get(proxy.id) === entry) this.reads.delete(proxy.id);
