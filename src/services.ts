@@ -33,6 +33,7 @@ import type { ScrubStore } from './metadata/scrub-store.js';
 import type { StorageDriver } from './storage/driver.js';
 import { EgressPolicy } from './upstream/egress.js';
 import { UpstreamMetrics } from './upstream/metrics.js';
+import { HelmIndexMetrics } from './upstream/helm-index-metrics.js';
 import { HelmUpstreams } from './upstream/helm-upstream.js';
 import { PullThrough } from './upstream/pull-through.js';
 import { SecretBox } from './upstream/secret-box.js';
@@ -157,8 +158,13 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
   if (charts && pullThrough && options.helmStore) {
     charts.attachUpstreams(
       new HelmUpstreams(
-        { store, helm: options.helmStore, charts, blobs, pulls: pullThrough, secrets: upstreamSecrets, metrics: upstreamMetrics, log },
-        { maxIndexBytes: HELM_UPSTREAM_INDEX_BYTES },
+        { store, helm: options.helmStore, charts, blobs, pulls: pullThrough, secrets: upstreamSecrets, metrics: upstreamMetrics, indexMetrics: new HelmIndexMetrics(metrics), log },
+        {
+          maxIndexBytes: HELM_UPSTREAM_INDEX_BYTES,
+          maxIndexEntries: config.helm.maxIndexEntries,
+          indexReadTimeoutMs: config.helm.indexReadSeconds * 1000,
+          fileHosts: config.upstream.fileHosts.split(',').map((h) => h.trim()).filter(Boolean),
+        },
       ),
     );
   }

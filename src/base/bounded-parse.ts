@@ -20,10 +20,9 @@
  * This module imports `yaml` (through parse-core.ts), the one exception to base/ using Node
  * built-ins only: it is the one place that parses YAML from untrusted input.
  */
-import { Worker } from 'node:worker_threads';
-import { PalletError, type ErrorCode } from './errors.js';
 import { checkSize, parseBytes, type DocumentFormat, type ParseLimits } from './parse-core.js';
-import type { ParseRequest, ParseResponse } from './parse-worker.js';
+import type { ParseRequest } from './parse-worker.js';
+import { WorkerPool } from './worker-pool.js';
 
 export type { DocumentFormat, ParseLimits } from './parse-core.js';
 
@@ -67,131 +66,21 @@ export function parseCounts(): Readonly<ParseCounts> {
   return counts;
 }
 
-interface Job {
-  request: ParseRequest;
-  resolve(value: unknown): void;
-  reject(err: unknown): void;
+function newPool(): WorkerPool<ParseRequest, unknown> {
+  return new WorkerPool<ParseRequest, unknown>({
+    entry: 'parse-worker',
+    here: import.meta.url,
+    size: POOL_SIZE,
+    maxQueued: MAX_QUEUED,
+    idleMs: IDLE_MS,
+    heapMb: WORKER_HEAP_MB,
+    subject: 'the document',
+    verb: 'parse',
+    onOutcome: (request, outcome) => count(request.format, 'worker', outcome === 'memory' || outcome === 'failed' ? 'refused' : outcome),
+  });
 }
 
-interface Slot {
-  worker: Worker;
-  /** Whether the worker has loaded its code (it says so once); jobs wait for it. */
-  ready: boolean;
-  job?: Job;
-  timer?: NodeJS.Timeout;
-  idle?: NodeJS.Timeout;
-}
-
-const WORKER_OPTIONS = { resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 } };
-
-/** The parse worker: parse-worker.js next to this file in dist/. */
-function newWorker(): Worker {
-  const here = import.meta.url;
-  if (!here.endsWith('.ts')) return new Worker(new URL('./parse-worker.js', here), WORKER_OPTIONS);
-  // Running from TypeScript sources (tests, under tsx): Node 20 does not give workers the
-  // parent's module hooks, so the worker registers tsx before it imports its entry.
-  const entry = JSON.stringify(new URL('./parse-worker.ts', here).href);
-  return new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${entry}); })`, { ...WORKER_OPTIONS, eval: true });
-}
-
-class ParsePool {
-  readonly #slots = new Set<Slot>();
-  readonly #queue: Job[] = [];
-
-  run(request: ParseRequest): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      const job: Job = { request, resolve, reject };
-      const idle = [...this.#slots].find((s) => !s.job);
-      if (idle) return this.#start(idle, job);
-      if (this.#slots.size < POOL_SIZE) return this.#start(this.#spawn(), job);
-      if (this.#queue.length >= MAX_QUEUED) {
-        count(request.format, 'worker', 'busy');
-        return reject(new PalletError('UNAVAILABLE', 'too many documents are waiting to be parsed; retry later'));
-      }
-      this.#queue.push(job);
-    });
-  }
-
-  #spawn(): Slot {
-    const worker = newWorker();
-    const slot: Slot = { worker, ready: false };
-    worker.on('message', (message: ParseResponse | 'ready') => {
-      if (message !== 'ready') return this.#finish(slot, message);
-      slot.ready = true;
-      if (slot.job) this.#post(slot, slot.job);
-    });
-    worker.on('error', (err: Error) => this.#fail(slot, err));
-    worker.on('exit', () => this.#fail(slot, new Error('the parse worker exited')));
-    this.#slots.add(slot);
-    return slot;
-  }
-
-  #start(slot: Slot, job: Job): void {
-    clearTimeout(slot.idle);
-    slot.job = job;
-    slot.worker.ref();
-    if (slot.ready) this.#post(slot, job);
-  }
-
-  /** Hands the job to a ready worker; its time budget starts now, not while the worker loads. */
-  #post(slot: Slot, job: Job): void {
-    slot.timer = setTimeout(() => {
-      count(job.request.format, 'worker', 'timeout');
-      this.#fail(slot, new PalletError('INVALID_ARGUMENT', `the document took longer than ${job.request.limits.timeoutMs} ms to parse`, { limit: 'time' }));
-    }, job.request.limits.timeoutMs);
-    slot.worker.postMessage(job.request);
-  }
-
-  #finish(slot: Slot, response: ParseResponse): void {
-    const job = slot.job;
-    if (!job) return;
-    clearTimeout(slot.timer);
-    slot.job = undefined;
-    if (response.ok) {
-      count(job.request.format, 'worker', 'ok');
-      job.resolve(response.value);
-    } else {
-      count(job.request.format, 'worker', 'refused');
-      job.reject(new PalletError(response.code as ErrorCode, response.message, response.detail));
-    }
-    this.#next(slot);
-  }
-
-  /** The worker is gone or must go: reject its job, drop it, serve the queue with a new one. */
-  #fail(slot: Slot, err: Error): void {
-    if (!this.#slots.delete(slot)) return;
-    clearTimeout(slot.timer);
-    clearTimeout(slot.idle);
-    void slot.worker.terminate();
-    const job = slot.job;
-    slot.job = undefined;
-    if (job) {
-      const heap = (err as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY';
-      job.reject(
-        err instanceof PalletError
-          ? err
-          : new PalletError('INVALID_ARGUMENT', heap ? `the document needs more than ${WORKER_HEAP_MB} MiB to parse` : `the document could not be parsed (${err.message})`, {
-              limit: heap ? 'memory' : 'worker',
-            }),
-      );
-    }
-    const queued = this.#queue.shift();
-    if (queued) this.#start(this.#spawn(), queued);
-  }
-
-  #next(slot: Slot): void {
-    const queued = this.#queue.shift();
-    if (queued) return this.#start(slot, queued);
-    slot.worker.unref();
-    slot.idle = setTimeout(() => {
-      this.#slots.delete(slot);
-      void slot.worker.terminate();
-    }, IDLE_MS);
-    slot.idle.unref();
-  }
-}
-
-let pool: ParsePool | undefined;
+let pool: WorkerPool<ParseRequest, unknown> | undefined;
 
 /**
  * Parses `input` as `format` within `limits`: small documents inline, larger ones in a worker.
@@ -211,9 +100,10 @@ export async function parseBounded(format: DocumentFormat, input: Uint8Array, li
       throw err;
     }
   }
-  pool ??= new ParsePool();
+  pool ??= newPool();
   // A copy: the caller's Buffer may be a slice of a shared pool that cannot be transferred.
-  return pool.run({ format, bytes: new Uint8Array(input), limits });
+  const bytes = new Uint8Array(input);
+  return pool.run({ format, bytes, limits }, limits.timeoutMs, [bytes.buffer]);
 }
 
 export function parseJsonBounded(input: Uint8Array, limits: ParseLimits): Promise<unknown> {

@@ -159,12 +159,21 @@ export interface Config {
     flightWaitMs: number;
     /** Largest blob or chart fetched from an upstream (bigger bodies are cut off); 0: no limit. */
     maxBlobBytes: number;
+    /**
+     * Hosts (comma-separated names, or `*.suffix`) besides a Helm upstream's own origin that
+     * chart URLs in its index.yaml may point at (e.g. `github.com` for GitHub release assets).
+     */
+    fileHosts: string;
   };
   helm: {
     /** Whether a chart upload may replace a version that exists (otherwise 409 unless `?force`). */
     allowOverwrite: boolean;
     /** Largest chart archive (or provenance file) accepted by the chart upload endpoint. */
     chartBytes: number;
+    /** Most chart versions read from one upstream index.yaml; later ones are dropped (logged, counted). */
+    maxIndexEntries: number;
+    /** Longest one upstream index.yaml may take to read (in a worker); then the last good copy is served. */
+    indexReadSeconds: number;
   };
 }
 
@@ -206,8 +215,9 @@ export const DEFAULTS: Config = {
     minBytesPerSecond: 16 * 1024,
     flightWaitMs: 600_000,
     maxBlobBytes: 16 * 1024 ** 3,
+    fileHosts: '',
   },
-  helm: { allowOverwrite: false, chartBytes: 20 * 1024 * 1024 },
+  helm: { allowOverwrite: false, chartBytes: 20 * 1024 * 1024, maxIndexEntries: 100_000, indexReadSeconds: 60 },
 };
 
 type Tree = Record<string, unknown>;

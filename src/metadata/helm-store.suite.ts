@@ -152,6 +152,8 @@ export function helmStoreSuite(name: string, open: () => Promise<OpenedHelm>, cl
       assert.deepEqual(await helm.findUpstreamIndex(proxy.id), { body, fetchedAt: 1_000, checkedAt: 1_000 });
       await helm.markUpstreamIndexChecked(proxy.id, 2_000);
       assert.deepEqual(await helm.findUpstreamIndex(proxy.id), { body, fetchedAt: 1_000, checkedAt: 2_000 });
+      assert.deepEqual(await helm.findUpstreamIndexState(proxy.id), { fetchedAt: 1_000, checkedAt: 2_000 });
+      assert.equal(await helm.findUpstreamIndexState('no-such-registry'), undefined);
       const next = Buffer.from('apiVersion: v1\nentries: {}\n# v2\n');
       await helm.putUpstreamIndex(proxy.id, next, 3_000);
       assert.deepEqual(await helm.findUpstreamIndex(proxy.id), { body: next, fetchedAt: 3_000, checkedAt: 3_000 });

@@ -52,6 +52,8 @@ export interface HelmStore {
   /** The registry's generation and row count (one cheap query). */
   indexState(registryId: string): Promise<HelmIndexState>;
   findUpstreamIndex(registryId: string): Promise<UpstreamIndexRecord | undefined>;
+  /** When the stored upstream index was fetched and confirmed, without reading its body (which may be tens of MB). */
+  findUpstreamIndexState(registryId: string): Promise<Omit<UpstreamIndexRecord, 'body'> | undefined>;
   /** Stores a freshly fetched upstream index (fetchedAt = checkedAt = `at`). */
   putUpstreamIndex(registryId: string, body: Buffer, at: number): Promise<void>;
   /** Records that the upstream confirmed the stored index is current. */

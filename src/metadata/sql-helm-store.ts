@@ -133,6 +133,11 @@ export class SqlHelmStore implements HelmStore {
     return row && { body: Buffer.from(row.body), fetchedAt: Number(row.fetched_at), checkedAt: Number(row.checked_at) };
   }
 
+  async findUpstreamIndexState(registryId: string): Promise<Omit<UpstreamIndexRecord, 'body'> | undefined> {
+    const row = await this.#db.selectFrom('helm_upstream_indexes').select(['fetched_at', 'checked_at']).where('registry_id', '=', registryId).executeTakeFirst();
+    return row && { fetchedAt: Number(row.fetched_at), checkedAt: Number(row.checked_at) };
+  }
+
   async putUpstreamIndex(registryId: string, body: Buffer, at: number): Promise<void> {
     try {
       await this.#db

@@ -24,7 +24,8 @@ import type { ChartVersionRecord, HelmStore } from '../metadata/helm-store.js';
 import type { ManifestRecord, MetadataStore, RegistryRecord, RepositoryRecord, SpaceRecord } from '../metadata/store.js';
 import type { BlobService } from './blobs.js';
 import { chartTag, readChartArchive, readChartBuffer, type ChartMetadata } from './chart-archive.js';
-import { chartFileName, renderIndex, splitChartFileName, type IndexEntry } from './chart-index.js';
+import { chartFileName, sourceOf, splitChartFileName, type IndexEntry, type IndexSource } from './chart-index.js';
+import { renderIndexSources } from './chart-index-jobs.js';
 import type { ParsedManifest } from './manifest-parser.js';
 import type { ManifestPolicy, ManifestService } from './manifests.js';
 import {
@@ -55,11 +56,11 @@ export interface ChartIndex {
 }
 
 /**
- * Chart versions of upstream proxies (see upstream/helm-upstream.ts). `entries` are already
- * rewritten to this registry's chart URLs; `stamp` changes whenever they do.
+ * Chart versions of upstream proxies (see upstream/helm-upstream.ts). `sources` are already
+ * rewritten to this registry's chart URLs, in priority order; `stamp` changes whenever they do.
  */
 export interface ChartUpstreams {
-  entries(root: SpaceRecord, proxy: RegistryRecord): Promise<{ entries: IndexEntry[]; stamp: string }>;
+  sources(root: SpaceRecord, proxy: RegistryRecord): Promise<{ sources: IndexSource[]; stamp: string }>;
   /** The file from the proxy's cache or its upstream; undefined when the upstream lists no such version. */
   open(root: SpaceRecord, proxy: RegistryRecord, name: string, version: string, kind: ChartFileKind, signal?: AbortSignal): Promise<ChartFile | undefined>;
 }
@@ -285,16 +286,16 @@ export class ChartService implements ManifestPolicy {
     const { registry, root } = ref;
     const own = registry.kind === 'local';
     const upstreams = own ? await this.store.listUpstreams(registry.id) : [registry];
-    const fromUpstreams: Array<{ entries: IndexEntry[]; stamp: string }> = [];
+    const fromUpstreams: Array<{ sources: IndexSource[]; stamp: string }> = [];
     if (this.upstreams) {
       for (const proxy of upstreams) {
         try {
-          fromUpstreams.push(await this.upstreams.entries(root, proxy));
+          fromUpstreams.push(await this.upstreams.sources(root, proxy));
         } catch (err) {
           // A local registry's index leaves out an upstream that cannot be read (and has
           // nothing cached); a proxy's own index fails with it.
           if (!own || !isPalletError(err, 'UNAVAILABLE')) throw err;
-          fromUpstreams.push({ entries: [], stamp: `${proxy.id}:unavailable` });
+          fromUpstreams.push({ sources: [], stamp: `${proxy.id}:unavailable` });
         }
       }
     }
@@ -303,12 +304,10 @@ export class ChartService implements ManifestPolicy {
     const cached = this.indexes.get(registry.id);
     if (cached && cached.key === key) return cached.index;
     const rows = own ? await this.helm.listChartVersions([registry.id]) : [];
-    const entries = function* (): Iterable<IndexEntry> {
-      for (const row of rows) yield indexEntry(row);
-      for (const u of fromUpstreams) yield* u.entries;
-    };
+    const sources = [sourceOf(rows.map((row) => indexEntry(row))), ...fromUpstreams.flatMap((u) => u.sources)];
     const newest = rows.reduce((t, r) => Math.max(t, r.createdAt), 0);
-    const body = renderIndex(entries(), new Date(newest));
+    // Up to 100k chart versions from upstreams: rendered in a worker when large (chart-index-jobs.ts).
+    const body = await renderIndexSources(sources, new Date(newest));
     const index = { body, etag: `"${createHash('sha256').update(key).digest('base64url').slice(0, 27)}"` };
     if (this.indexes.size >= MAX_CACHED_INDEXES) this.indexes.delete(this.indexes.keys().next().value!);
     this.indexes.set(registry.id, { key, index });

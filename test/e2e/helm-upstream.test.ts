@@ -62,7 +62,8 @@ async function serveFolder(dir: string): Promise<StaticRepo> {
 
 describe('helm upstream proxies of classic chart repositories (helm 3.6.2, static HTTP upstreams)', () => {
   // The chart repositories run on loopback, which Pallet refuses unless allow-listed.
-  const server = useServer({ label: 'e2e-helm-upstream', env: { PALLET_UPSTREAM_ALLOWED_NETWORKS: '127.0.0.1/32' } });
+  // `localhost` stands for a release-asset host (github.com for a GitHub Pages repository).
+  const server = useServer({ label: 'e2e-helm-upstream', env: { PALLET_UPSTREAM_ALLOWED_NETWORKS: '127.0.0.1/32, ::1/128', PALLET_UPSTREAM_FILE_HOSTS: 'localhost' } });
   let home: string;
   let one: StaticRepo;
   let two: StaticRepo;
@@ -98,6 +99,8 @@ describe('helm upstream proxies of classic chart repositories (helm 3.6.2, stati
     await mkdir(folder('one'));
     await mkdir(folder('two'));
     await mkdir(folder('pulled'));
+    await mkdir(folder('pages'));
+    await mkdir(folder('assets'));
     one = await serveFolder(folder('one'));
     two = await serveFolder(folder('two'));
     archives.set('one/alpha', await packageChart('alpha', '0.1.0', folder('one'), 'alpha from one'));
@@ -125,6 +128,35 @@ describe('helm upstream proxies of classic chart repositories (helm 3.6.2, stati
     await createRegistry(server(), { space: 'acme', identifier: 'hub', packageType: 'helm', kind: 'local', upstreams: ['up-one', 'up-two'] });
     await helm(['repo', 'add', 'one', repoUrl('up-one'), '--username', admin.username, '--password', admin.password]);
     await helm(['repo', 'add', 'hub', repoUrl('hub'), '--username', admin.username, '--password', admin.password]);
+  });
+
+  it('follows chart URLs to an allowed file host (release assets) and leaves out other hosts', async () => {
+    // A "pages" repository whose index points at charts on another server, as GitHub Pages
+    // repositories point at github.com release assets.
+    const pages = await serveFolder(folder('pages'));
+    const assets = await serveFolder(folder('assets'));
+    try {
+      const archive = await packageChart('gamma', '0.3.0', folder('assets'), 'gamma from assets');
+      await packageChart('delta', '0.4.0', folder('assets'), 'delta elsewhere');
+      await helm(['repo', 'index', folder('assets'), '--url', `http://localhost:${new URL(assets.url).port}`]);
+      const index = (await readFile(join(folder('assets'), 'index.yaml'), 'utf8')).replace(
+        `http://localhost:${new URL(assets.url).port}/delta-0.4.0.tgz`,
+        `${assets.url}/delta-0.4.0.tgz`,
+      );
+      await writeFile(join(folder('pages'), 'index.yaml'), index);
+      await createRegistry(server(), { space: 'acme', identifier: 'pages', packageType: 'helm', kind: 'upstream', upstream: { source: 'custom', url: pages.url } });
+      await helm(['repo', 'add', 'pages', repoUrl('pages'), '--username', 'admin', '--password', server().adminPassword]);
+      const search = await helm(['search', 'repo', 'pages/']);
+      assert.match(search.stdout, /pages\/gamma\s+0\.3\.0/);
+      assert.doesNotMatch(search.stdout, /delta/, 'a chart URL on a host that is neither the upstream nor listed is left out');
+      await helm(['pull', 'pages/gamma', '--version', '0.3.0', '--destination', folder('pulled')]);
+      assert.equal(sha256(await readFile(join(folder('pulled'), 'gamma-0.3.0.tgz'))), sha256(archive));
+      assert.equal(assets.gets.get('/gamma-0.3.0.tgz'), 1);
+      assert.equal(assets.gets.get('/delta-0.4.0.tgz'), undefined);
+    } finally {
+      await pages.stop();
+      await assets.stop();
+    }
   });
 
   after(async () => {
