@@ -33,10 +33,10 @@ export function registryRoutes(app: FastifyInstance, services: Services): void {
    * allowed to pull from every proxy it adds. Proxies already on the list may stay.
    */
   async function usableUpstreams(request: FastifyRequest, root: string, upstreams: unknown, current: readonly string[]): Promise<void> {
-    if (!Array.isArray(upstreams)) return; // the domain refuses a malformed list with its message
+    // A malformed list, or one in a root space that does not exist: the domain refuses it with its message.
+    if (!Array.isArray(upstreams) || !(await services.store.findSpace(root))) return;
     for (const name of upstreams) {
       if (typeof name !== 'string' || current.includes(name)) continue;
-      if (!(await services.store.findSpace(root))) continue;
       try {
         await access.registry(request, 'pull', root, name);
       } catch (err) {

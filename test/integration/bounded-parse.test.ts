@@ -7,9 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
 import { chart } from '../fixtures/charts.js';
+import { whileWatching } from '../helpers/event-loop.js';
 import { blob, pushBlob, startInProcess, type Harness } from '../helpers/inproc.js';
 
 const HELM_CONFIG = 'application/vnd.cncf.helm.config.v1+json';
@@ -71,49 +71,10 @@ describe('bounded parsing of untrusted documents', () => {
     await h?.close();
   });
 
-  /** The largest event-loop delay (ms) over `ms` of polling /healthz alone: this machine's noise. */
-  async function baselineDelay(ms: number): Promise<number> {
-    const histogram = monitorEventLoopDelay({ resolution: 10 });
-    histogram.enable();
-    const until = Date.now() + ms;
-    while (Date.now() < until) {
-      await (await fetch(`${base}/healthz`)).arrayBuffer();
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    histogram.disable();
-    return Math.round(histogram.max / 1e5) / 10;
-  }
-
-  /**
-   * Runs `request` while sampling the event loop and polling /healthz over a socket; resolves
-   * to the request's answer, the largest loop delay in ms and how many health checks answered.
-   */
-  async function whileWatching(label: string, request: () => Promise<Answer>): Promise<{ res: Answer; body: string; maxDelayMs: number; healthy: number; boundMs: number }> {
-    const noise = await baselineDelay(1000);
-    const histogram = monitorEventLoopDelay({ resolution: 10 });
-    let done = false;
-    let healthy = 0;
-    const health = (async () => {
-      while (!done) {
-        const res = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(10_000) });
-        assert.equal(res.status, 200);
-        await res.arrayBuffer();
-        healthy += 1;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    })();
-    histogram.enable();
-    let res: Answer;
-    try {
-      res = await request();
-    } finally {
-      histogram.disable();
-      done = true;
-      await health;
-    }
-    const maxDelayMs = Math.round(histogram.max / 1e5) / 10;
-    console.log(`# ${label}: status ${res.status}, max event-loop delay ${maxDelayMs} ms (idle baseline ${noise} ms), p99 ${Math.round(histogram.percentile(99) / 1e5) / 10} ms, health checks answered ${healthy}`);
-    return { res, body: res.body, maxDelayMs, healthy, boundMs: MAX_DELAY_MS + noise };
+  /** Runs `request` while watching the event loop; the answer's body comes back as text. */
+  async function watch(label: string, request: () => Promise<Answer>) {
+    const watched = await whileWatching(base, label, MAX_DELAY_MS, request);
+    return { ...watched, body: watched.res.body };
   }
 
   const auth = () => h.auth.authorization!;
@@ -122,7 +83,7 @@ describe('bounded parsing of untrusted documents', () => {
     const yaml = hostileChartYaml('hostile', 100_000);
     assert.ok(yaml.length < 1024 * 1024, `${yaml.length} bytes`);
     const archive = await chart('hostile', '1.0.0').chartYaml(yaml).build();
-    const { res, body, maxDelayMs, healthy, boundMs } = await whileWatching('chartmuseum upload', () =>
+    const { res, body, maxDelayMs, healthy, boundMs } = await watch('chartmuseum upload', () =>
       send(`${base}/pkg/acme/charts/helm/api/charts`, 'POST', archive, { authorization: auth(), 'content-type': 'application/gzip' }),
     );
     assert.equal(res.status, 400, body);
@@ -142,7 +103,7 @@ describe('bounded parsing of untrusted documents', () => {
       config: { mediaType: HELM_CONFIG, digest: config.digest, size: config.size },
       layers: [{ mediaType: HELM_CHART, digest: layer.digest, size: layer.size }],
     });
-    const { res, body, maxDelayMs, boundMs } = await whileWatching('oci helm push', () =>
+    const { res, body, maxDelayMs, boundMs } = await watch('oci helm push', () =>
       send(`${base}/v2/acme/charts/hostile/manifests/1.0.0`, 'PUT', manifest, { authorization: auth(), 'content-type': OCI_MANIFEST }),
     );
     assert.equal(res.status, 400, body);
@@ -155,7 +116,7 @@ describe('bounded parsing of untrusted documents', () => {
     const filler = `${'{},'.repeat(1_300_000)}{}`;
     const manifest = Buffer.from(`{"schemaVersion":2,"mediaType":"${OCI_MANIFEST}","annotations":{},"layers":[${filler}]}`);
     assert.ok(manifest.length <= 4 * 1024 * 1024, `${manifest.length} bytes`);
-    const { res, body, maxDelayMs, boundMs } = await whileWatching('4 MiB manifest', () =>
+    const { res, body, maxDelayMs, boundMs } = await watch('4 MiB manifest', () =>
       send(`${base}/v2/acme/images/app/manifests/latest`, 'PUT', manifest, { authorization: auth(), 'content-type': OCI_MANIFEST }),
     );
     assert.equal(res.status, 400, body);
@@ -168,7 +129,7 @@ describe('bounded parsing of untrusted documents', () => {
     const labels = `${'[],'.repeat(330_000)}[]`;
     const payload = Buffer.from(`{"space":"acme","identifier":"flood","packageType":"docker","kind":"local","labels":[${labels}]}`);
     assert.ok(payload.length < 1024 * 1024, `${payload.length} bytes`);
-    const { res, body, maxDelayMs, boundMs } = await whileWatching('api body', () =>
+    const { res, body, maxDelayMs, boundMs } = await watch('api body', () =>
       send(`${base}/api/v1/registries`, 'POST', payload, { authorization: auth(), 'content-type': 'application/json' }),
     );
     assert.equal(res.status, 400, body);

@@ -14,10 +14,10 @@
 import assert from 'node:assert/strict';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
 import { chart } from '../fixtures/charts.js';
 import { helmIndexYaml } from '../fixtures/helm-index.js';
+import { whileWatching } from '../helpers/event-loop.js';
 import { startInProcess, type Harness } from '../helpers/inproc.js';
 
 /** Generous: the target is ~50 ms; the old code stalled the loop for 35-100 s on this index. */
@@ -83,48 +83,9 @@ async function listen(h: Harness): Promise<string> {
   return `http://127.0.0.1:${address.port}`;
 }
 
-/** The largest event-loop delay (ms) over `ms` of polling /healthz alone: this machine's noise. */
-async function baselineDelay(base: string, ms: number): Promise<number> {
-  const histogram = monitorEventLoopDelay({ resolution: 10 });
-  histogram.enable();
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    await (await fetch(`${base}/healthz`)).arrayBuffer();
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  histogram.disable();
-  return Math.round(histogram.max / 1e5) / 10;
-}
-
-/** Runs `request` while sampling the event loop and polling /healthz; prints the figures. */
-async function whileWatching(base: string, label: string, request: () => Promise<Answer>): Promise<{ res: Answer; maxDelayMs: number; healthy: number; boundMs: number }> {
-  const noise = await baselineDelay(base, 1000);
-  const histogram = monitorEventLoopDelay({ resolution: 10 });
-  let done = false;
-  let healthy = 0;
-  const health = (async () => {
-    while (!done) {
-      const res = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(10_000) });
-      assert.equal(res.status, 200);
-      await res.arrayBuffer();
-      healthy += 1;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  })();
-  const started = performance.now();
-  histogram.enable();
-  let res: Answer;
-  try {
-    res = await request();
-  } finally {
-    histogram.disable();
-    done = true;
-    await health;
-  }
-  const maxDelayMs = Math.round(histogram.max / 1e5) / 10;
-  const seconds = Math.round((performance.now() - started) / 100) / 10;
-  console.log(`# ${label}: status ${res.status}, ${res.body.length} bytes in ${seconds} s, max event-loop delay ${maxDelayMs} ms (idle baseline ${noise} ms), p99 ${Math.round(histogram.percentile(99) / 1e5) / 10} ms, health checks answered ${healthy}`);
-  return { res, maxDelayMs, healthy, boundMs: MAX_DELAY_MS + noise };
+/** Runs `request` while watching the event loop (see helpers/event-loop.ts). */
+function watch(base: string, label: string, request: () => Promise<Answer>) {
+  return whileWatching(base, label, MAX_DELAY_MS, request, (res) => `, ${res.body.length} bytes`);
 }
 
 /** The sum of the samples matching `pattern` (its group 1 is the value). */
@@ -160,7 +121,7 @@ describe('huge and hostile upstream helm indexes', () => {
 
   it('serves a 60k-entry upstream index capped to helm.maxIndexEntries without stalling the event loop', async () => {
     console.log(`# upstream index: ${ENTRIES} chart versions, ${up.index.length} bytes`);
-    const { res, maxDelayMs, healthy, boundMs } = await whileWatching(base, 'proxy index.yaml (first read)', () => get(`${base}/pkg/acme/big/helm/index.yaml`, { authorization: auth() }));
+    const { res, maxDelayMs, healthy, boundMs } = await watch(base, 'proxy index.yaml (first read)', () => get(`${base}/pkg/acme/big/helm/index.yaml`, { authorization: auth() }));
     assert.equal(res.status, 200, res.body.subarray(0, 500).toString());
     assert.equal(versionsIn(res.body), CAP);
     assert.ok(maxDelayMs < boundMs, `event loop stalled for ${maxDelayMs} ms (bound ${boundMs} ms)`);
@@ -172,7 +133,7 @@ describe('huge and hostile upstream helm indexes', () => {
     const archive = await chart('local-only', '1.0.0').build();
     const posted = await fetch(`${base}/pkg/acme/hub/helm/api/charts`, { method: 'POST', headers: { authorization: auth() }, body: new Uint8Array(archive) });
     assert.equal(posted.status, 201, await posted.text());
-    const { res, maxDelayMs, boundMs } = await whileWatching(base, 'merged index.yaml', () => get(`${base}/pkg/acme/hub/helm/index.yaml`, { authorization: auth() }));
+    const { res, maxDelayMs, boundMs } = await watch(base, 'merged index.yaml', () => get(`${base}/pkg/acme/hub/helm/index.yaml`, { authorization: auth() }));
     assert.equal(res.status, 200);
     assert.equal(versionsIn(res.body), CAP + 1);
     assert.ok(res.body.includes('"local-only"'), 'the local chart is listed');
@@ -222,7 +183,7 @@ describe('an upstream index over its read budget', () => {
     // The same kind of index in flow style (~6 MB): not laid out for the linear reader, so it is
     // parsed whole, which takes well over the 1 s budget.
     up.index = Buffer.from(JSON.stringify({ apiVersion: 'v1', entries: { hostile: Array.from({ length: 40_000 }, (_, i) => ({ name: 'hostile', version: `1.0.${i}`, urls: [`h-${i}.tgz`], description: 'x'.repeat(100) })) } }));
-    const { res, maxDelayMs, boundMs } = await whileWatching(base, 'index over budget', () => get(`${base}/pkg/acme/flaky/helm/index.yaml`, { authorization: auth() }));
+    const { res, maxDelayMs, boundMs } = await watch(base, 'index over budget', () => get(`${base}/pkg/acme/flaky/helm/index.yaml`, { authorization: auth() }));
     assert.equal(res.status, 200);
     assert.equal(versionsIn(res.body), 6, 'the last good copy');
     assert.doesNotMatch(res.body.toString(), /hostile/);
