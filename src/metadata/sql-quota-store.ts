@@ -98,7 +98,12 @@ export class SqlQuotaStore implements QuotaStore {
   async #exceeds(trx: Db, c: { scope: QuotaScope; scope_id: string }, bytes: number, now: RawBuilder<number>): Promise<QuotaExceeded | undefined> {
     const quota = await trx.selectFrom('quotas').select('quota_bytes').where('scope', '=', c.scope).where('scope_id', '=', c.scope_id).executeTakeFirst();
     if (quota === undefined) return undefined;
-    const usage = (await usageOf(trx, c.scope, c.scope_id)) + (await reservedBytes(trx, c.scope, c.scope_id, now));
+    // Reservations first, committed usage second: on PostgreSQL (READ COMMITTED) each statement
+    // sees its own snapshot and commits do not take the quota lock, so a blob linked between
+    // the two would, in the other order, be in neither (its reservation no longer counts once
+    // linked) and the quota overshoots. In this order it is counted at least once.
+    const promised = await reservedBytes(trx, c.scope, c.scope_id, now);
+    const usage = (await usageOf(trx, c.scope, c.scope_id)) + promised;
     const quotaBytes = Number(quota.quota_bytes);
     if (usage + bytes <= quotaBytes) return undefined;
     return { scope: c.scope, scopeId: c.scope_id, quotaBytes, usageBytes: usage, requestedBytes: bytes };
