@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config/config.js';
 import { openDatabase } from '../src/metadata/open.js';
-import { SqlHelmStore } from '../src/metadata/sql-helm-store.js';
+import { SqlHelmStore } from '../src/formats/helm/store/sql-helm-store.js';
 import { chart } from '../test/fixtures/charts.js';
 
 const UPLOADS = Number(process.env.BENCH_HELM_UPLOADS ?? 1000);

@@ -21,7 +21,7 @@ import { FaultMetrics } from './ops/faults.js';
 import { applyServerLimits } from './ops/server-limits.js';
 import { ociRoutes } from './formats/oci/routes.js';
 import { helmRoutes } from './formats/helm/routes.js';
-import { SqlHelmStore } from './metadata/sql-helm-store.js';
+import { SqlHelmStore } from './formats/helm/store/sql-helm-store.js';
 import { apiRoutes } from './api/plugin.js';
 import { createServices, type Services } from './services.js';
 import { openStorageDriver } from './storage/open.js';

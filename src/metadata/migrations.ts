@@ -18,7 +18,7 @@ import { Migrator, sql } from 'kysely';
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import { auditMigration } from './audit-migration.js';
 import { identityMigration } from './identity-migration.js';
-import { helmMigration } from './helm-migration.js';
+import { helmMigration } from '../formats/helm/store/helm-migration.js';
 import { scaleOutMigration } from './scale-out-migration.js';
 import { integrityMigration } from './integrity-migration.js';
 import { gcFencingMigration } from './gc-fencing-migration.js';

@@ -22,7 +22,7 @@ import type { Action } from '../../auth/roles.js';
 import { isPalletError, PalletError } from '../../base/errors.js';
 import { readRequestBody } from '../../base/streams.js';
 import { parseAuthorization, principalOf } from '../../http-auth.js';
-import type { ChartService } from '../../registry/charts.js';
+import type { ChartService } from './charts.js';
 import type { RegistryRef } from '../../registry/registries.js';
 import type { Services } from '../../services.js';
 import { HELM_STATUS, sendHelmError } from './errors.js';

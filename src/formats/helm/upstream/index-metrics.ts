@@ -5,7 +5,7 @@
  * or after one failed. Also the chart index worker jobs (reads and merged renders) by outcome.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { observeIndexJobs } from '../registry/chart-index-jobs.js';
+import { observeIndexJobs } from '../chart-index-jobs.js';
 
 export class HelmIndexMetrics {
   private readonly reads: Counter<'upstream' | 'outcome'>;

@@ -3,7 +3,7 @@
  * merged index, in a small pool of workers (base/worker-pool.ts) with a time budget per job and
  * a heap limit per worker. Renders of few entries are done inline (cheaper than the round trip).
  */
-import { WorkerPool } from '../base/worker-pool.js';
+import { WorkerPool } from '../../base/worker-pool.js';
 import type { IndexReadOptions } from './chart-index-reader.js';
 import { renderSources, type IndexSource } from './chart-index.js';
 import type { IndexJob, IndexJobResult, IndexReadAnswer } from './chart-index-worker.js';

@@ -18,24 +18,24 @@
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { digestOf } from '../base/digest.js';
-import { isPalletError, PalletError } from '../base/errors.js';
-import type { ChartVersionRecord, HelmStore } from '../metadata/helm-store.js';
-import type { ManifestRecord, MetadataStore, RegistryRecord, RepositoryRecord, SpaceRecord } from '../metadata/store.js';
-import type { BlobService } from './blobs.js';
+import { digestOf } from '../../base/digest.js';
+import { isPalletError, PalletError } from '../../base/errors.js';
+import type { ChartVersionRecord, HelmStore } from './store/helm-store.js';
+import type { ManifestRecord, MetadataStore, RegistryRecord, RepositoryRecord, SpaceRecord } from '../../metadata/store.js';
+import type { BlobService } from '../../registry/blobs.js';
 import { chartTag, readChartArchive, readChartBuffer, type ChartMetadata } from './chart-archive.js';
 import { chartFileName, sourceOf, splitChartFileName, type IndexEntry, type IndexSource } from './chart-index.js';
 import { renderIndexSources } from './chart-index-jobs.js';
-import type { ParsedManifest } from './manifest-parser.js';
-import type { ManifestPolicy, ManifestService } from './manifests.js';
+import type { ParsedManifest } from '../../registry/manifest-parser.js';
+import type { ManifestPolicy, ManifestService } from '../../registry/manifests.js';
 import {
   HELM_CHART_CONTENT,
   HELM_CHART_PROVENANCE,
   HELM_CONFIG,
   HELM_LEGACY_CHART_CONTENT,
   OCI_MANIFEST,
-} from './media-types.js';
-import type { RegistryRef } from './registries.js';
+} from '../../registry/media-types.js';
+import type { RegistryRef } from '../../registry/registries.js';
 
 export type ChartFileKind = 'chart' | 'prov';
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { parse } from 'yaml';
-import { chartName, helmIndexYaml, indexEntryYaml } from '../../test/fixtures/helm-index.js';
+import { chartName, helmIndexYaml, indexEntryYaml } from '../../../test/fixtures/helm-index.js';
 import { readChartIndex, type IndexReadOptions } from './chart-index-reader.js';
 import { fieldsAt, findInSource, refAt, renderSources, type IndexSource } from './chart-index.js';
 

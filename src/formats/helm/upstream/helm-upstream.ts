@@ -35,17 +35,17 @@
  */
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { isPalletError, PalletError } from '../base/errors.js';
-import type { HelmStore } from '../metadata/helm-store.js';
-import type { MetadataStore, RegistryRecord, SpaceRecord } from '../metadata/store.js';
-import type { BlobService } from '../registry/blobs.js';
-import { readIndexOffThread } from '../registry/chart-index-jobs.js';
-import { fieldsAt, findInSource, refAt, sourceOf, type IndexSource } from '../registry/chart-index.js';
-import { indexEntry, type ChartFile, type ChartFileKind, type ChartService, type ChartUpstreams } from '../registry/charts.js';
-import { readUpstreamConfig, type SecretCodec } from '../registry/registries.js';
-import type { HelmIndexMetrics } from './helm-index-metrics.js';
-import type { UpstreamMetrics } from './metrics.js';
-import { upstreamErrorReason, type PullThrough, type UpstreamLog } from './pull-through.js';
+import { isPalletError, PalletError } from '../../../base/errors.js';
+import type { HelmStore } from '../store/helm-store.js';
+import type { MetadataStore, RegistryRecord, SpaceRecord } from '../../../metadata/store.js';
+import type { BlobService } from '../../../registry/blobs.js';
+import { readIndexOffThread } from '../chart-index-jobs.js';
+import { fieldsAt, findInSource, refAt, sourceOf, type IndexSource } from '../chart-index.js';
+import { indexEntry, type ChartFile, type ChartFileKind, type ChartService, type ChartUpstreams } from '../charts.js';
+import { readUpstreamConfig, type SecretCodec } from '../../../registry/registries.js';
+import type { HelmIndexMetrics } from './index-metrics.js';
+import type { UpstreamMetrics } from '../../../upstream/metrics.js';
+import { upstreamErrorReason, type PullThrough, type UpstreamLog } from '../../../upstream/pull-through.js';
 
 export interface HelmUpstreamOptions {
   /** Largest upstream index.yaml accepted. */

@@ -18,9 +18,9 @@
 import { createGunzip } from 'node:zlib';
 import { Readable } from 'node:stream';
 import { extract } from 'tar-stream';
-import { CHART_YAML_LIMITS, parseYamlBounded } from '../base/bounded-parse.js';
-import { isJsonObject } from '../base/json.js';
-import { isPalletError, PalletError } from '../base/errors.js';
+import { CHART_YAML_LIMITS, parseYamlBounded } from '../../base/bounded-parse.js';
+import { isJsonObject } from '../../base/json.js';
+import { isPalletError, PalletError } from '../../base/errors.js';
 
 /** Chart.yaml as Helm defines it; the fields the registry relies on are checked. */
 export interface ChartMetadata {

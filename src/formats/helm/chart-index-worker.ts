@@ -12,8 +12,8 @@
 import { createHash } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { PalletError } from '../base/errors.js';
-import { serveWorker } from '../base/worker-pool.js';
+import { PalletError } from '../../base/errors.js';
+import { serveWorker } from '../../base/worker-pool.js';
 import { readChartIndex, type IndexReadOptions, type IndexReadResult } from './chart-index-reader.js';
 import { renderSources, type IndexSource } from './chart-index.js';
 

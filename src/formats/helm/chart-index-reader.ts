@@ -17,9 +17,9 @@
  *    version (as the index renders it) and one reference line (name, version, URL, digest),
  *    grouped by name (ascending), newest version first, the first of a (name, version) kept.
  */
-import { readBlockYaml } from '../base/block-yaml.js';
-import { isJsonObject } from '../base/json.js';
-import { parseYamlText, type ParseLimits } from '../base/parse-core.js';
+import { readBlockYaml } from '../../base/block-yaml.js';
+import { isJsonObject } from '../../base/json.js';
+import { parseYamlText, type ParseLimits } from '../../base/parse-core.js';
 import { isChartName, isChartVersion } from './chart-archive.js';
 import { chartFileName, compareVersions, flow, makeSource, type IndexSource } from './chart-index.js';
 

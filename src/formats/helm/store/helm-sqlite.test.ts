@@ -5,7 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDatabase } from './open.js';
+import { openDatabase } from '../../../metadata/open.js';
 import { SqlHelmStore } from './sql-helm-store.js';
 import { helmStoreSuite } from './helm-store.suite.js';
 

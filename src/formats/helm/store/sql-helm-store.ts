@@ -4,9 +4,9 @@
  * generation move share one transaction.
  */
 import { sql, type Kysely, type Transaction } from 'kysely';
-import { PalletError } from '../base/errors.js';
+import { PalletError } from '../../../base/errors.js';
 import type { ChartVersionRecord, HelmIndexState, HelmStore, NewChartVersion, UpstreamIndexRecord } from './helm-store.js';
-import type { Database, Dialect, HelmChartsTable } from './schema.js';
+import type { Database, Dialect, HelmChartsTable } from '../../../metadata/schema.js';
 
 function isForeignKeyViolation(err: unknown): boolean {
   return err instanceof Error && 'code' in err && (err.code === '23503' || err.code === 'SQLITE_CONSTRAINT_FOREIGNKEY');

@@ -3,10 +3,10 @@
  * default postgres://postgres@127.0.0.1:5432/test), in a schema of its own that is dropped
  * afterwards. PostgreSQL is always available where the tests run; if it is not, these fail.
  */
-import { openDatabase } from './open.js';
+import { openDatabase } from '../../../metadata/open.js';
 import { SqlHelmStore } from './sql-helm-store.js';
 import { helmStoreSuite } from './helm-store.suite.js';
-import { dropTestSchema, testSchema, TEST_DATABASE_URL } from './test-databases.js';
+import { dropTestSchema, testSchema, TEST_DATABASE_URL } from '../../../metadata/test-databases.js';
 
 const url = TEST_DATABASE_URL;
 const schema = testSchema();

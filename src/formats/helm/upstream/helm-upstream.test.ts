@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { registryEndpoint } from './client.js';
+import { registryEndpoint } from '../../../upstream/client.js';
 import { indexUrlOf } from './helm-upstream.js';
 
 describe('classic helm upstream index', () => {

@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { digestOf } from '../base/digest.js';
+import { digestOf } from '../../../base/digest.js';
 import type { HelmStore, NewChartVersion } from './helm-store.js';
-import type { MetadataStore, RegistryRecord, RepositoryRecord } from './store.js';
+import type { MetadataStore, RegistryRecord, RepositoryRecord } from '../../../metadata/store.js';
 
 export interface OpenedHelm {
   helm: HelmStore;

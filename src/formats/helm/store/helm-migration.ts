@@ -14,7 +14,7 @@
  */
 import { sql } from 'kysely';
 import type { Kysely, Migration } from 'kysely';
-import type { Dialect } from './schema.js';
+import type { Dialect } from '../../../metadata/schema.js';
 
 export function helmMigration(dialect: Dialect): Migration {
   const key = dialect === 'postgres' ? sql`text collate "C"` : sql`text`;
