@@ -1,0 +1,65 @@
+/**
+ * The format contract: everything a package format plugs into Pallet. A format is one folder,
+ * `src/formats/<format>/`, whose `format.ts` exports a `PackageFormat`; `src/formats/index.ts`
+ * lists them, and that list is the only place outside the folder that names the format.
+ *
+ * What the core does with a format, in order:
+ * 1. `migrations` join the core's numbered migrations when the database is opened (names sort
+ *    among the core's; a format's own tables only, never a core table).
+ * 2. `create(core)` runs once per process after the core services are built; the parts it
+ *    returns are the format's domain wired over the shared core (blobs, fetch-and-cache, auth,
+ *    quotas, GC).
+ * 3. `parts.routes` is mounted by the one `/pkg` dispatcher at `/pkg/:root/:registry/<pkgPath>/`,
+ *    which owns not-found answers and answers HEAD for every GET route. OCI-based formats are
+ *    served by `/v2` and may add a `manifestPolicy` that runs on every manifest push.
+ * 4. The descriptor fields (`PackageTypeSpec`: label, icon, upstream sources and URL rules,
+ *    setup steps) feed registry validation, the Setup Client, `GET /api/v1/package-types` and
+ *    through it the web UI.
+ * 5. `parts.close()` runs when the process stops.
+ *
+ * Files a format stores are content-addressed blobs committed through the core's blob path; a
+ * format records which blobs its versions reference in the core's package files, which GC keeps.
+ * Format folders never import each other; what two formats share lives below `src/formats/`.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Kysely, Migration } from 'kysely';
+import type { Logger } from 'pino';
+import type { Registry as MetricsRegistry } from 'prom-client';
+import type { Config } from '../config/config.js';
+import type { Database, Dialect } from '../metadata/schema.js';
+import type { PackageTypeSpec } from '../registry/package-types.js';
+import type { ManifestPolicy } from '../registry/manifests.js';
+import type { Services } from '../services.js';
+
+export type { PackageTypeSpec, SetupContext, SetupStep, UpstreamSourceSpec } from '../registry/package-types.js';
+
+/** The shared core a format is built over (a subset of `Services`, plus the database). */
+export interface FormatCore {
+  config: Config;
+  services: Services;
+  /** The metadata database, for the format's own SQL store; absent in store-less test builds. */
+  database?: { db: Kysely<Database>; dialect: Dialect };
+  metrics: MetricsRegistry;
+  log: Logger;
+}
+
+/** What a format adds to a running process. */
+export interface FormatParts {
+  /** Runs on every OCI manifest push (it decides itself whether the registry is its own). */
+  manifestPolicy?: ManifestPolicy;
+  /**
+   * Registers the format's HTTP routes on `app`, scoped at `/pkg/:root/:registry/<pkgPath>`
+   * (so paths are relative, e.g. `/index.yaml`). It may set its own error handler and content
+   * parsers in that scope; it must not set a not-found handler (the dispatcher owns it).
+   */
+  routes?(app: FastifyInstance): Promise<void>;
+  /** Stops timers, workers and pools. */
+  close?(): Promise<void> | void;
+}
+
+export interface PackageFormat extends PackageTypeSpec {
+  /** Its tables: migration name → migration (by dialect). Names are global and never change. */
+  migrations?: Readonly<Record<string, (dialect: Dialect) => Migration>>;
+  /** Builds its parts over the core; absent for formats that are only a descriptor. */
+  create?(core: FormatCore): FormatParts;
+}
