@@ -95,7 +95,7 @@ export class PackageTypes {
   /** The spec of a stored registry's type; throws when that format is not served here. */
   get(type: string): PackageTypeSpec {
     const spec = this.byType.get(type);
-    if (!spec) throw new PalletError('INTERNAL', `package type ${type} is not served by this build`);
+    if (!spec) throw new PalletError('UNSUPPORTED', `package type ${type} is not served by this build`, { packageType: type });
     return spec;
   }
 
