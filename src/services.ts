@@ -135,7 +135,9 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
     { secrets: upstreamSecrets, metrics, audit: config.audit, ...(gcStore ? { locks: gcStore } : {}) },
   );
   const egress = new EgressPolicy({ allowedNetworks: config.upstream.allowedNetworks, setting: 'upstream.allowedNetworks' });
-  const registries = (options.quotaStore ? new SettingsRegistryService({ quotas: options.quotaStore, ...(cleanup ? { cleanup } : {}) }, store, blobs, externalBaseUrl(config), upstreamSecrets, egress) : new RegistryService(store, blobs, externalBaseUrl(config), upstreamSecrets, egress));
+  const formats = options.formats ?? FORMATS;
+  const packageTypes = new PackageTypes(formats);
+  const registries = (options.quotaStore ? new SettingsRegistryService({ quotas: options.quotaStore, ...(cleanup ? { cleanup } : {}) }, store, blobs, externalBaseUrl(config), upstreamSecrets, packageTypes, egress) : new RegistryService(store, blobs, externalBaseUrl(config), upstreamSecrets, packageTypes, egress));
   const repositories = new RepositoryResolver(store);
   const upstreamMetrics = new UpstreamMetrics(metrics);
   // The formats' push policies, filled in once the formats are built below (they need the
@@ -171,7 +173,6 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
         },
       )
     : undefined;
-  const formats = options.formats ?? FORMATS;
   const parts = new Map<string, FormatParts>();
   const services: Services = {
     config,
@@ -192,7 +193,7 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
     ...(options.scrubStore ? { scrub: new Scrubber(options.scrubStore, driver, log, metrics, gcStore) } : {}),
     ...(cleanup ? { cleanup } : {}),
     auth,
-    packageTypes: new PackageTypes(formats),
+    packageTypes,
     formats: parts,
     ...(pullThrough ? { pullThrough } : {}),
     upstreamMetrics,
