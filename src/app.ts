@@ -25,7 +25,7 @@ import { SqlHelmStore } from './formats/helm/store/sql-helm-store.js';
 import { apiRoutes } from './api/plugin.js';
 import { createServices, type Services } from './services.js';
 import { openStorageDriver } from './storage/open.js';
-import { resolveUpstreamKey } from './upstream/secret-box.js';
+import { resolveUpstreamKey } from './base/secret-box.js';
 import { registerUi } from './web/ui-routes.js';
 
 export interface App {

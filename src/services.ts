@@ -24,7 +24,7 @@ import { ManifestService } from './registry/manifests.js';
 import type { HelmStore } from './formats/helm/store/helm-store.js';
 import { ChartService } from './formats/helm/charts.js';
 import { LocalPulls, type PullService } from './registry/pulls.js';
-import { RegistryService, type SecretCodec } from './registry/registries.js';
+import { RegistryService } from './registry/registries.js';
 import { RepositoryResolver } from './registry/repositories.js';
 import { SpaceService } from './registry/spaces.js';
 import { UploadJanitor } from './registry/upload-janitor.js';
@@ -36,7 +36,7 @@ import { UpstreamMetrics } from './upstream/metrics.js';
 import { HelmIndexMetrics } from './formats/helm/upstream/index-metrics.js';
 import { HelmUpstreams } from './formats/helm/upstream/helm-upstream.js';
 import { PullThrough } from './upstream/pull-through.js';
-import { SecretBox } from './upstream/secret-box.js';
+import { SecretBox, type SecretCodec } from './base/secret-box.js';
 
 export interface Services {
   config: Config;

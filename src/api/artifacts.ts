@@ -6,7 +6,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Services } from '../services.js';
 import { ApiAccess } from './access.js';
-import { pageRequest, type ListQuery } from './paging.js';
+import { pageRequest, type ListQuery } from '../base/paging.js';
 import type { RegistryParams } from './registries.js';
 import { errorResponses, withErrors } from './responses.js';
 import { artifactSchema, artifactsQuery, listSchema, versionDetailSchema, versionSchema, versionsQuery } from './schemas.js';

@@ -6,8 +6,10 @@
  * Shape checks live here; rules with their own error codes and messages (the name rule, label
  * limits, upstream list checks) live in the domain, which re-checks everything it is given.
  */
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../registry/listing.js';
-import { PACKAGE_TYPES, REGISTRY_KINDS, REGISTRY_SORT_KEYS } from '../registry/registries.js';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../base/paging.js';
+import { PACKAGE_TYPES } from '../registry/registries.js';
+import { REGISTRY_KINDS } from '../registry/registry-fields.js';
+import { REGISTRY_SORT_KEYS } from '../registry/registry-views.js';
 import { ARTIFACT_SORT_KEYS, VERSION_SORT_KEYS } from '../registry/artifacts.js';
 import { SPACE_SORT_KEYS } from '../registry/spaces.js';
 import { cleanupPolicySchema } from './cleanup-schemas.js';

@@ -19,7 +19,7 @@ import { readLimited } from '../base/streams.js';
 import type { ArtifactRecord, MetadataStore, RepositoryRecord, StoredManifest, VersionRecord } from '../metadata/store.js';
 import type { UpstreamStore } from '../metadata/upstream-store.js';
 import type { BlobService } from './blobs.js';
-import { paginate, type Page, type PageRequest, type SortKeys } from './listing.js';
+import { paginate, type Page, type PageRequest, type SortKeys } from '../base/paging.js';
 import { isIndexMediaType } from './media-types.js';
 import type { RegistryRef, RegistryService } from './registries.js';
 

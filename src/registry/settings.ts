@@ -7,9 +7,10 @@
 import type { QuotaStore } from '../metadata/quota-store.js';
 import { checkCleanupPolicy, type CleanupPolicy, type CleanupService } from './cleanup.js';
 import { PalletError } from '../base/errors.js';
-import type { Page } from './listing.js';
+import type { Page } from '../base/paging.js';
 import { checkQuotaBytes } from './quotas.js';
-import { RegistryService, type RegistryPatchInput, type RegistryView } from './registries.js';
+import { RegistryService, type RegistryPatchInput } from './registries.js';
+import type { RegistryView } from './registry-views.js';
 import { SpaceService, type SpaceView } from './spaces.js';
 
 /** Present only when a quota is set (the views of registries and spaces without one are unchanged). */

@@ -1,7 +1,8 @@
 /**
- * The config of an upstream proxy (a registry of kind `upstream`): validation of what the API
- * is given, the stored form (password sealed by a `SecretCodec`), the API view (no secret) and
- * the opened form for the upstream client.
+ * The config of an upstream proxy (a registry of kind `upstream`) and its secret: validation of
+ * what the API is given, the stored form (password sealed by a `SecretCodec`), the API view (no
+ * secret) and the opened form for the upstream client. `UpstreamConfigs` is what the registry
+ * lifecycle (`registries.ts`) calls on creation, PATCH and startup re-sealing.
  *
  * Contracts:
  * - On a PATCH, fields left out keep their stored values, with two exceptions: a change of
@@ -13,22 +14,13 @@
  */
 import { isJsonObject, type JsonObject } from '../base/json.js';
 import { PalletError } from '../base/errors.js';
+import type { SecretCodec } from '../base/secret-box.js';
 import type { PackageType, RegistryRecord } from '../metadata/store.js';
 
 export const DOCKER_HUB_URL = 'https://registry-1.docker.io';
 export const DEFAULT_TAG_TTL_SECONDS = 300;
 
 export type UpstreamSource = 'dockerhub' | 'custom';
-
-/**
- * Encryption at rest of upstream secrets (`upstream/secret-box.ts`). `seal` output is what the
- * registry row keeps; `open` also accepts a value stored before sealing existed (plain text).
- */
-export interface SecretCodec {
-  seal(plain: string): string;
-  open(stored: string): string;
-  isSealed(stored: string): boolean;
-}
 
 /**
  * The upstream proxy config as stored in the registry row. The password is kept sealed by the
@@ -223,3 +215,48 @@ export function toJson(stored: StoredUpstream): JsonObject {
   return { ...stored, auth: { ...stored.auth } };
 }
 
+
+/**
+ * The upstream config of registries as their lifecycle sees it: checked, sealed and stored on
+ * creation and PATCH, never shown with its secret, and re-sealed when it was stored in plain
+ * text.
+ */
+export class UpstreamConfigs {
+  /** @param destinations where proxy URLs may point (asked when one is set); unchecked when absent. */
+  constructor(
+    private readonly secrets: SecretCodec,
+    private readonly destinations?: DestinationCheck,
+  ) {}
+
+  /** The stored config of a new registry: required for an upstream proxy, refused for a local one. */
+  async forCreate(kind: RegistryRecord['kind'], packageType: PackageType, value: unknown): Promise<JsonObject | null> {
+    if (kind !== 'upstream') {
+      if (value === undefined || value === null) return null;
+      throw invalid('only upstream proxies (kind "upstream") take an upstream config; a local registry lists proxies in "upstreams"', 'upstream');
+    }
+    if (value === undefined || value === null) {
+      throw invalid('an upstream proxy needs its upstream config: {"source", "url", "auth", "tagTtlSeconds"}', 'upstream');
+    }
+    const config = checkUpstreamConfig(packageType, value, this.secrets);
+    await checkDestination(config, this.destinations);
+    return toJson(config);
+  }
+
+  /** The stored config after a PATCH of `record`'s (see the header for what is kept). */
+  async forPatch(record: RegistryRecord, value: unknown): Promise<JsonObject> {
+    if (record.kind !== 'upstream') {
+      throw invalid('only upstream proxies (kind "upstream") have an upstream config; set "upstreams" to choose proxies', 'upstream');
+    }
+    const previous = readStoredUpstream(record.upstream);
+    const next = checkUpstreamConfig(record.packageType, value, this.secrets, previous);
+    await checkDestination(next, this.destinations, previous?.url);
+    return toJson(next);
+  }
+
+  /** `record`'s stored config with its plain-text password sealed; undefined when nothing is plain. */
+  resealed(record: RegistryRecord): JsonObject | undefined {
+    const stored = readStoredUpstream(record.upstream);
+    if (stored?.auth.type !== 'basic' || this.secrets.isSealed(stored.auth.password)) return undefined;
+    return toJson({ ...stored, auth: { ...stored.auth, password: this.secrets.seal(stored.auth.password) } });
+  }
+}
