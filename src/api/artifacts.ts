@@ -52,7 +52,7 @@ export function artifactRoutes(app: FastifyInstance, services: Services): void {
     async (request, reply) => {
       await check(request, 'delete');
       const { params } = request;
-      await artifacts.deleteArtifact(params.root, params.identifier, params.name);
+      await artifacts.deleteArtifact(params.root, params.identifier, params.name, request.log);
       return reply.code(204).send();
     },
   );

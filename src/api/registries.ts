@@ -119,7 +119,7 @@ export function registryRoutes(app: FastifyInstance, services: Services): void {
     { schema: { response: errorResponses } },
     async (request, reply) => {
       await access.registry(request, 'manage', request.params.root, request.params.identifier);
-      await registries.delete(request.params.root, request.params.identifier);
+      await registries.delete(request.params.root, request.params.identifier, request.log);
       return reply.code(204).send();
     },
   );

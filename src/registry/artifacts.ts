@@ -14,6 +14,7 @@ import { MANIFEST_LIMITS, METADATA_JSON_LIMITS, parseJsonBounded } from '../base
 import { isJsonObject } from '../base/json.js';
 import { isDigest } from '../base/digest.js';
 import { isPalletError, PalletError } from '../base/errors.js';
+import type { Log } from '../base/log.js';
 import { isTag } from '../base/names.js';
 import { readLimited } from '../base/streams.js';
 import type { ArtifactRecord, MetadataStore, RepositoryRecord, StoredManifest, VersionRecord } from '../metadata/store.js';
@@ -256,13 +257,20 @@ export class ArtifactService {
     if (!(await this.store.deleteManifest(repo.id, manifest.digest))) throw this.versionNotFound(ref, name, version);
   }
 
-  /** Deletes an artifact with all its versions, its upload sessions and the blobs only it held. */
-  async deleteArtifact(root: string, identifier: string, name: string): Promise<void> {
+  /**
+   * Deletes an artifact with all its versions, its upload sessions and the blobs only it held;
+   * the reclaim is logged to `log` (the request's logger, so the line carries its request id).
+   */
+  async deleteArtifact(root: string, identifier: string, name: string, log: Log): Promise<void> {
     const ref = await this.registries.getRef(root, identifier);
     const repo = await this.getRepository(ref, name);
     const { uploadIds } = await this.store.deleteRepository(repo.id);
     for (const id of uploadIds) await this.blobs.discard(id);
-    await this.blobs.reclaimOrphans(ref.root.id);
+    const reclaimed = await this.blobs.reclaimOrphans(ref.root.id);
+    log.info(
+      { gc: { artifact: `${ref.root.path}/${ref.registry.identifier}/${name}`, uploads: uploadIds.length, blobs: reclaimed.count, bytes: reclaimed.bytes } },
+      'gc: reclaimed the storage of a deleted artifact',
+    );
   }
 
   private async getRepository(ref: RegistryRef, name: string): Promise<RepositoryRecord> {

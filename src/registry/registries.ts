@@ -15,6 +15,7 @@
  *   lists is a CONFLICT naming those registries.
  */
 import { PalletError } from '../base/errors.js';
+import type { Log } from '../base/log.js';
 import { checkName } from '../base/names.js';
 import { paginate, type Page, type PageRequest } from '../base/paging.js';
 import type { SecretCodec } from '../base/secret-box.js';
@@ -242,9 +243,10 @@ export class RegistryService {
 
   /**
    * Deletes the registry and its artifacts, then reclaims storage: upload sessions of its
-   * repositories, and blobs that no repository of the root space links any more.
+   * repositories, and blobs that no repository of the root space links any more. The reclaim
+   * is logged to `log` (the request's logger, so the line carries its request id).
    */
-  async delete(root: string, identifier: string): Promise<void> {
+  async delete(root: string, identifier: string, log: Log): Promise<void> {
     const { root: rootSpace, registry } = await this.getRef(root, identifier);
     if (registry.kind === 'upstream') {
       const users = await this.store.listDownstreams(registry.id);
@@ -259,7 +261,11 @@ export class RegistryService {
     }
     const { uploadIds } = await this.store.deleteRegistry(registry.id);
     for (const id of uploadIds) await this.blobs.discard(id);
-    await this.blobs.reclaimOrphans(rootSpace.id);
+    const reclaimed = await this.blobs.reclaimOrphans(rootSpace.id);
+    log.info(
+      { gc: { registry: `${rootSpace.path}/${registry.identifier}`, uploads: uploadIds.length, blobs: reclaimed.count, bytes: reclaimed.bytes } },
+      'gc: reclaimed the storage of a deleted registry',
+    );
   }
 
   /**

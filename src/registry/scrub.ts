@@ -21,10 +21,10 @@
  *   writers wait for it and `pallet gc` does not take it over while the scrub lives.
  */
 import { randomUUID } from 'node:crypto';
-import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import { Hasher, parseDigest } from '../base/digest.js';
 import { isPalletError } from '../base/errors.js';
+import type { Log } from '../base/log.js';
 import { sweeperLock, type BlobKey, type GcStore } from '../metadata/gc-store.js';
 import type { ScrubRow, ScrubStore } from '../metadata/scrub-store.js';
 import type { StorageDriver } from '../storage/driver.js';
@@ -91,7 +91,7 @@ export class Scrubber {
   constructor(
     private readonly store: ScrubStore,
     private readonly driver: StorageDriver,
-    private readonly log?: Logger,
+    private readonly log?: Log,
     metrics?: Registry,
     /** The job locks of the blob protocol: a repair's claim is held like a sweep's. */
     private readonly locks?: Pick<GcStore, 'withLock'>,

@@ -7,6 +7,7 @@
 import type { QuotaStore } from '../metadata/quota-store.js';
 import { checkCleanupPolicy, type CleanupPolicy, type CleanupService } from './cleanup.js';
 import { PalletError } from '../base/errors.js';
+import type { Log } from '../base/log.js';
 import type { Page } from '../base/paging.js';
 import { checkQuotaBytes } from './quotas.js';
 import { RegistryService, type RegistryPatchInput } from './registries.js';
@@ -88,9 +89,9 @@ export class SettingsRegistryService extends RegistryService {
     return this.get(root, identifier);
   }
 
-  override async delete(root: string, identifier: string): Promise<void> {
+  override async delete(root: string, identifier: string, log: Log): Promise<void> {
     const { registry } = await this.getRef(root, identifier);
-    await super.delete(root, identifier);
+    await super.delete(root, identifier, log);
     await this.#quotas.setQuota('registry', registry.id, null);
   }
 }
