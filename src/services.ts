@@ -1,10 +1,10 @@
 /**
- * The domain services of one Pallet process, wired over one metadata store and one storage
- * driver. `app.ts` builds them from config; tests may build them over any store and driver.
+ * The domain services of one Pallet process, wired over one metadata store, its companion
+ * stores and one storage driver. `app.ts` builds them from config over SQL stores
+ * (`sqlServiceStores`); tests do the same through `test/helpers/services.ts`.
  */
-import { randomBytes } from 'node:crypto';
-import type { Logger } from 'pino';
-import { Registry as MetricsRegistry } from 'prom-client';
+import type { Registry as MetricsRegistry } from 'prom-client';
+import type { Log } from './base/log.js';
 import { Auth } from './auth/auth.js';
 import { externalBaseUrl, type Config } from './config/config.js';
 import type { IdentityStore } from './metadata/identity-store.js';
@@ -24,9 +24,7 @@ import { ManifestService } from './registry/manifests.js';
 import type { HelmStore } from './formats/helm/store/helm-store.js';
 import { ChartService } from './formats/helm/charts.js';
 import { LocalPulls, type PullService } from './registry/pulls.js';
-import { RegistryService } from './registry/registries.js';
 import { RepositoryResolver } from './registry/repositories.js';
-import { SpaceService } from './registry/spaces.js';
 import { UploadJanitor } from './registry/upload-janitor.js';
 import { Scrubber } from './registry/scrub.js';
 import type { ScrubStore } from './metadata/scrub-store.js';
@@ -47,17 +45,19 @@ export interface Services {
   manifests: ManifestService;
   downloads: DownloadCounter;
   uploadJanitor: UploadJanitor;
-  spaces: SpaceService;
-  registries: RegistryService;
+  /** Spaces, with their quotas. */
+  spaces: SettingsSpaceService;
+  /** Registries, with their quotas and cleanup policies. */
+  registries: SettingsRegistryService;
   artifacts: ArtifactService;
   /** Identity and access: users, tokens, members, sessions, access decisions, audit. */
   auth: Auth;
-  /** Online garbage collection (scale-out); absent when built without a GC store (tests). */
-  gc?: GarbageCollector;
-  /** Reads stored blobs back against their digests (`pallet scrub`); absent without its store. */
-  scrub?: Scrubber;
-  /** Cleanup policies, run on demand and on the schedule; absent without their store (tests). */
-  cleanup?: CleanupService;
+  /** Online garbage collection (scale-out). */
+  gc: GarbageCollector;
+  /** Reads stored blobs back against their digests (`pallet scrub`). */
+  scrub: Scrubber;
+  /** Cleanup policies, run on demand and on the schedule. */
+  cleanup: CleanupService;
   /** Helm charts: the OCI push policy of helm registries and the classic chart repository. */
   charts?: ChartService;
   /** What the OCI pull endpoints read: local content, then upstream proxies and their cache. */
@@ -69,46 +69,45 @@ export interface Services {
   close(): Promise<void>;
 }
 
+/** The stores beside the metadata store, and what the process shares with its surfaces. */
 export interface ServiceOptions {
   /** The blob protocol's and GC's rows beside the metadata store; see registry/gc.ts. */
-  gcStore?: GcStore;
-  /** Quotas per registry and space; without it there are none. */
-  quotaStore?: QuotaStore;
-  /** Cleanup policies of registries (needs gcStore for the job lock). */
-  cleanupStore?: CleanupStore;
-  /** Upstream proxy state beside the metadata store; without it pulls are local only. */
-  upstreamStore?: UpstreamStore;
-  /** The 256-bit key that seals upstream secrets; a random per-process key when omitted (tests). */
-  upstreamSecretKey?: Buffer;
-  metrics?: MetricsRegistry;
+  gcStore: GcStore;
+  /** Quotas per registry and space. */
+  quotaStore: QuotaStore;
+  /** Cleanup policies of registries. */
+  cleanupStore: CleanupStore;
+  /** Upstream proxy state beside the metadata store. */
+  upstreamStore: UpstreamStore;
+  /** The 256-bit key that seals upstream secrets (`resolveUpstreamKey`). */
+  upstreamSecretKey: Buffer;
+  metrics: MetricsRegistry;
   /** Chart versions of helm registries; without it helm registries are plain OCI registries. */
   helmStore?: HelmStore;
   /** Blob rows as `pallet scrub` pages, verifies and quarantines them. */
-  scrubStore?: ScrubStore;
+  scrubStore: ScrubStore;
 }
 
 /** Largest upstream index.yaml a helm proxy accepts (public indexes run to tens of MiB). */
 const HELM_UPSTREAM_INDEX_BYTES = 128 * 1024 * 1024;
 
-export function createServices(config: Config, store: MetadataStore, driver: StorageDriver, log: Logger, identity: IdentityStore, options: ServiceOptions = {}): Services {
+export function createServices(config: Config, store: MetadataStore, driver: StorageDriver, log: Log, identity: IdentityStore, options: ServiceOptions): Services {
   const downloads = new DownloadCounter(store, (err) => log.error({ err }, 'could not store download counts'));
-  const gcStore = options.gcStore;
+  const { gcStore, quotaStore, upstreamStore, metrics } = options;
   const graceMs = config.gc.graceSeconds * 1000;
-  const quotas = options.quotaStore ? new QuotaService(store, options.quotaStore) : undefined;
-  const cleanup =
-    options.cleanupStore && gcStore
-      ? new CleanupService(store, options.cleanupStore, gcStore, (err) => log.error({ err }, 'cleanup: scheduled run failed'))
-      : undefined;
-  if (cleanup && config.cleanup.intervalSeconds > 0) cleanup.start(config.cleanup.intervalSeconds * 1000);
+  const quotas = new QuotaService(store, quotaStore);
+  const cleanup = new CleanupService(store, options.cleanupStore, gcStore, (err) => log.error({ err }, 'cleanup: scheduled run failed'));
+  if (config.cleanup.intervalSeconds > 0) cleanup.start(config.cleanup.intervalSeconds * 1000);
   const blobs = new BlobService(store, driver, {
     maxOpenSessionsPerOwner: config.uploads.maxOpenSessionsPerUser,
     leaseMs: config.uploads.leaseSeconds * 1000,
-    ...(gcStore ? { gc: gcStore, reservationMs: graceMs } : {}),
-    ...(quotas ? { quotas } : {}),
+    gc: gcStore,
+    reservationMs: graceMs,
+    quotas,
   });
-  const gc = gcStore ? new GarbageCollector(store, gcStore, blobs, driver, log) : undefined;
+  const gc = new GarbageCollector(store, gcStore, blobs, driver, log);
   const gcTimer =
-    gc && config.gc.intervalSeconds > 0
+    config.gc.intervalSeconds > 0
       ? setInterval(() => {
           gc.run({ graceMs }).catch((err: unknown) => log.error({ err }, 'gc: scheduled run failed'));
         }, config.gc.intervalSeconds * 1000).unref()
@@ -117,8 +116,7 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
     log.error({ err }, 'could not remove stale upload sessions'),
   );
   uploadJanitor.start(Math.min(config.uploads.staleAfterSeconds * 1000, 10 * 60 * 1000));
-  const upstreamSecrets = new SecretBox(options.upstreamSecretKey ?? randomBytes(32));
-  const metrics = options.metrics ?? new MetricsRegistry();
+  const upstreamSecrets = new SecretBox(options.upstreamSecretKey);
   const auth = new Auth(
     identity,
     store,
@@ -127,10 +125,10 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
       warn: (msg) => log.warn(msg),
       error: (err, msg) => log.error({ err }, msg),
     },
-    { secrets: upstreamSecrets, metrics, audit: config.audit, ...(gcStore ? { locks: gcStore } : {}) },
+    { secrets: upstreamSecrets, metrics, audit: config.audit, locks: gcStore },
   );
   const egress = new EgressPolicy({ allowedNetworks: config.upstream.allowedNetworks, setting: 'upstream.allowedNetworks' });
-  const registries = (options.quotaStore ? new SettingsRegistryService({ quotas: options.quotaStore, ...(cleanup ? { cleanup } : {}) }, store, blobs, externalBaseUrl(config), upstreamSecrets, egress) : new RegistryService(store, blobs, externalBaseUrl(config), upstreamSecrets, egress));
+  const registries = new SettingsRegistryService({ quotas: quotaStore, cleanup }, store, blobs, externalBaseUrl(config), upstreamSecrets, egress);
   const repositories = new RepositoryResolver(store);
   const upstreamMetrics = new UpstreamMetrics(metrics);
   const charts = options.helmStore
@@ -139,23 +137,21 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
   const manifests = new ManifestService(store, gcStore, quotas, charts);
   charts?.attach(manifests);
   const local = new LocalPulls(repositories, manifests, blobs);
-  const pullThrough = options.upstreamStore
-    ? new PullThrough(
-        { local, store, upstreamStore: options.upstreamStore, blobs, secrets: upstreamSecrets, metrics: upstreamMetrics, log, egress, ...(quotas ? { quotas } : {}) },
-        {
-          timeoutMs: config.upstream.timeoutMs,
-          notFoundTtlMs: config.upstream.notFoundTtlSeconds * 1000,
-          manifestMaxBytes: config.limits.manifestBytes,
-          tokenRealmHosts: config.upstream.tokenRealmHosts.split(',').map((h) => h.trim()).filter(Boolean),
-          deadlineMs: config.upstream.deadlineMs,
-          redirectHosts: config.upstream.redirectHosts.split(',').map((h) => h.trim()).filter(Boolean),
-          minBytesPerSecond: config.upstream.minBytesPerSecond,
-          flightWaitMs: config.upstream.flightWaitMs,
-          maxBlobBytes: config.upstream.maxBlobBytes,
-        },
-      )
-    : undefined;
-  if (charts && pullThrough && options.helmStore) {
+  const pullThrough = new PullThrough(
+    { local, store, upstreamStore, blobs, secrets: upstreamSecrets, metrics: upstreamMetrics, log, egress, quotas },
+    {
+      timeoutMs: config.upstream.timeoutMs,
+      notFoundTtlMs: config.upstream.notFoundTtlSeconds * 1000,
+      manifestMaxBytes: config.limits.manifestBytes,
+      tokenRealmHosts: config.upstream.tokenRealmHosts.split(',').map((h) => h.trim()).filter(Boolean),
+      deadlineMs: config.upstream.deadlineMs,
+      redirectHosts: config.upstream.redirectHosts.split(',').map((h) => h.trim()).filter(Boolean),
+      minBytesPerSecond: config.upstream.minBytesPerSecond,
+      flightWaitMs: config.upstream.flightWaitMs,
+      maxBlobBytes: config.upstream.maxBlobBytes,
+    },
+  );
+  if (charts && options.helmStore) {
     charts.attachUpstreams(
       new HelmUpstreams(
         { store, helm: options.helmStore, charts, blobs, pulls: pullThrough, secrets: upstreamSecrets, metrics: upstreamMetrics, indexMetrics: new HelmIndexMetrics(metrics), log },
@@ -177,21 +173,21 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
     manifests,
     downloads,
     uploadJanitor,
-    spaces: (options.quotaStore ? new SettingsSpaceService(options.quotaStore, store) : new SpaceService(store)),
+    spaces: new SettingsSpaceService(quotaStore, store),
     registries,
-    artifacts: new ArtifactService(store, blobs, registries, options.upstreamStore),
-    pulls: pullThrough ?? local,
+    artifacts: new ArtifactService(store, blobs, registries, upstreamStore),
+    pulls: pullThrough,
     upstreamSecrets,
     metrics,
-    ...(gc ? { gc } : {}),
-    ...(options.scrubStore ? { scrub: new Scrubber(options.scrubStore, driver, log, metrics, gcStore) } : {}),
-    ...(cleanup ? { cleanup } : {}),
+    gc,
+    scrub: new Scrubber(options.scrubStore, driver, log, metrics, gcStore),
+    cleanup,
     ...(charts ? { charts } : {}),
     auth,
     async close() {
       clearInterval(gcTimer);
-      cleanup?.stop();
-      pullThrough?.close();
+      cleanup.stop();
+      pullThrough.close();
       uploadJanitor.stop();
       await auth.close();
       await downloads.close();

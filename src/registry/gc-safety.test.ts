@@ -135,7 +135,7 @@ for (const database of ['sqlite', 'postgres'] as const) {
       await pause.reached; // the replica read the source link and is about to link
       const unlinked = await h.app.server.inject({ method: 'DELETE', url: `/v2/acme/races/mount-src/blobs/${data.digest}`, headers: h.auth });
       assert.equal(unlinked.statusCode, 202);
-      await h.app.services.gc!.run({ graceMs: 60_000 });
+      await h.app.services.gc.run({ graceMs: 60_000 });
       pause.release();
       const mounted = await mounting;
       if (mounted) {
@@ -242,7 +242,7 @@ for (const database of ['sqlite', 'postgres'] as const) {
       await sql`update repository_blobs set created_at = 0, touched_at = 0 where repository_id = ${loc.repositoryId}`.execute(db.db);
       // The client checks each blob, finds it, skips the upload; a GC runs; the manifest follows.
       for (const b of [config, layer]) assert.equal(await status('HEAD', `/v2/${repo}/blobs/${b.digest}`), 200);
-      await h.app.services.gc!.run({ graceMs: 60_000 });
+      await h.app.services.gc.run({ graceMs: 60_000 });
       const doc = {
         schemaVersion: 2,
         mediaType: OCI_MANIFEST,
