@@ -155,8 +155,8 @@ export class ArtifactService {
     private readonly store: MetadataStore,
     private readonly blobs: BlobService,
     private readonly registries: RegistryService,
-    /** Which proxy artifacts local registries served; without it views show own content only. */
-    private readonly upstreams?: Pick<UpstreamStore, 'listServed'>,
+    /** Which proxy artifacts local registries served (shown beside their own). */
+    private readonly upstreams: Pick<UpstreamStore, 'listServed'>,
   ) {}
 
   /** Artifacts with at least one version; `q` keeps names containing it (any case). */
@@ -171,7 +171,7 @@ export class ArtifactService {
   private async visibleArtifacts(ref: RegistryRef): Promise<ArtifactView[]> {
     const cached = ref.registry.kind === 'upstream';
     const own = (await this.store.listArtifacts([ref.registry.id])).filter((a) => a.versionCount > 0).map((a) => toArtifactView(a, cached));
-    if (cached || !this.upstreams) return own;
+    if (cached) return own;
     const served = await this.upstreams.listServed(ref.registry.id);
     if (served.length === 0) return own;
     const wanted = new Set(served.map((s) => s.repositoryId));
@@ -287,7 +287,7 @@ export class ArtifactService {
     const own = await this.store.findRepository(ref.registry.id, name);
     const ownVersions = own ? await this.store.listVersions(own.id) : [];
     if (own && ownVersions.length > 0) return { repo: own, versions: ownVersions };
-    if (ref.registry.kind === 'local' && this.upstreams) {
+    if (ref.registry.kind === 'local') {
       for (const served of await this.upstreams.listServed(ref.registry.id)) {
         if (served.name !== name) continue;
         const repo = await this.store.findRepository(served.upstreamId, name);
