@@ -1,10 +1,13 @@
 /**
  * The domain services of one Pallet process, wired over one metadata store, its companion
- * stores and one storage driver. `app.ts` builds them from config over SQL stores
- * (`sqlServiceStores`); tests do the same through `test/helpers/services.ts`.
+ * stores and one storage driver, with the package formats built over them. `app.ts` builds
+ * them from config over SQL stores (`sqlServiceStores`); tests do the same through
+ * `test/helpers/services.ts`.
  */
+import type { Kysely } from 'kysely';
 import type { Registry as MetricsRegistry } from 'prom-client';
 import type { Log } from './base/log.js';
+import { SecretBox, type SecretCodec } from './base/secret-box.js';
 import { Auth } from './auth/auth.js';
 import { externalBaseUrl, type Config } from './config/config.js';
 import type { IdentityStore } from './metadata/identity-store.js';
@@ -20,9 +23,11 @@ import type { CleanupStore } from './metadata/cleanup-store.js';
 import { CleanupService } from './registry/cleanup.js';
 import { SettingsRegistryService, SettingsSpaceService } from './registry/settings.js';
 import { DownloadCounter } from './registry/downloads.js';
-import { ManifestService } from './registry/manifests.js';
-import type { HelmStore } from './formats/helm/store/helm-store.js';
-import { ChartService } from './formats/helm/charts.js';
+import { ManifestService, type ManifestPolicy } from './registry/manifests.js';
+import { PackageTypes } from './registry/package-types.js';
+import type { FormatParts, PackageFormat } from './formats/format.js';
+import { FORMATS } from './formats/index.js';
+import type { Database, Dialect } from './metadata/schema.js';
 import { LocalPulls, type PullService } from './registry/pulls.js';
 import { RepositoryResolver } from './registry/repositories.js';
 import { UploadJanitor } from './registry/upload-janitor.js';
@@ -31,10 +36,7 @@ import type { ScrubStore } from './metadata/scrub-store.js';
 import type { StorageDriver } from './storage/driver.js';
 import { EgressPolicy } from './upstream/egress.js';
 import { UpstreamMetrics } from './upstream/metrics.js';
-import { HelmIndexMetrics } from './formats/helm/upstream/index-metrics.js';
-import { HelmUpstreams } from './formats/helm/upstream/helm-upstream.js';
 import { PullThrough } from './upstream/pull-through.js';
-import { SecretBox, type SecretCodec } from './base/secret-box.js';
 
 export interface Services {
   config: Config;
@@ -58,8 +60,13 @@ export interface Services {
   scrub: Scrubber;
   /** Cleanup policies, run on demand and on the schedule. */
   cleanup: CleanupService;
-  /** Helm charts: the OCI push policy of helm registries and the classic chart repository. */
-  charts?: ChartService;
+  /** The package formats this process serves (validation, setup steps, `/api/v1/package-types`). */
+  packageTypes: PackageTypes;
+  /** What each format added (`PackageFormat.create`), by type; the `/pkg` dispatcher mounts their routes. */
+  formats: ReadonlyMap<string, FormatParts>;
+  /** The OCI pull-through over upstream proxies. */
+  pullThrough: PullThrough;
+  upstreamMetrics: UpstreamMetrics;
   /** What the OCI pull endpoints read: local content, then upstream proxies and their cache. */
   pulls: PullService;
   /** Seals and opens upstream secrets at rest. */
@@ -79,17 +86,16 @@ export interface ServiceOptions {
   cleanupStore: CleanupStore;
   /** Upstream proxy state beside the metadata store. */
   upstreamStore: UpstreamStore;
+  /** Blob rows as `pallet scrub` pages, verifies and quarantines them. */
+  scrubStore: ScrubStore;
+  /** The metadata database, for the formats' own SQL stores. */
+  database: { db: Kysely<Database>; dialect: Dialect };
   /** The 256-bit key that seals upstream secrets (`resolveUpstreamKey`). */
   upstreamSecretKey: Buffer;
   metrics: MetricsRegistry;
-  /** Chart versions of helm registries; without it helm registries are plain OCI registries. */
-  helmStore?: HelmStore;
-  /** Blob rows as `pallet scrub` pages, verifies and quarantines them. */
-  scrubStore: ScrubStore;
+  /** The formats to serve; `src/formats/index.ts` when omitted (tests may add a throw-away one). */
+  formats?: readonly PackageFormat[];
 }
-
-/** Largest upstream index.yaml a helm proxy accepts (public indexes run to tens of MiB). */
-const HELM_UPSTREAM_INDEX_BYTES = 128 * 1024 * 1024;
 
 export function createServices(config: Config, store: MetadataStore, driver: StorageDriver, log: Log, identity: IdentityStore, options: ServiceOptions): Services {
   const downloads = new DownloadCounter(store, (err) => log.error({ err }, 'could not store download counts'));
@@ -128,14 +134,27 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
     { secrets: upstreamSecrets, metrics, audit: config.audit, locks: gcStore },
   );
   const egress = new EgressPolicy({ allowedNetworks: config.upstream.allowedNetworks, setting: 'upstream.allowedNetworks' });
-  const registries = new SettingsRegistryService({ quotas: quotaStore, cleanup }, store, blobs, externalBaseUrl(config), upstreamSecrets, egress);
+  const formats = options.formats ?? FORMATS;
+  const packageTypes = new PackageTypes(formats);
+  const registries = new SettingsRegistryService({ quotas: quotaStore, cleanup }, store, blobs, externalBaseUrl(config), upstreamSecrets, packageTypes, egress);
   const repositories = new RepositoryResolver(store);
   const upstreamMetrics = new UpstreamMetrics(metrics);
-  const charts = options.helmStore
-    ? new ChartService(store, options.helmStore, blobs, { allowOverwrite: config.helm.allowOverwrite })
-    : undefined;
-  const manifests = new ManifestService(store, gcStore, quotas, charts);
-  charts?.attach(manifests);
+  // The formats' push policies, filled in once the formats are built below (they need the
+  // manifest service, which needs them): every manifest push asks each of them in turn.
+  const policies: ManifestPolicy[] = [];
+  const manifests = new ManifestService(store, gcStore, quotas, {
+    async check(repo, reference, parsed) {
+      const after: Array<NonNullable<Awaited<ReturnType<ManifestPolicy['check']>>>> = [];
+      for (const policy of policies) {
+        const then = await policy.check(repo, reference, parsed);
+        if (then) after.push(then);
+      }
+      if (after.length === 0) return undefined;
+      return async (manifest) => {
+        for (const then of after) await then(manifest);
+      };
+    },
+  });
   const local = new LocalPulls(repositories, manifests, blobs);
   const pullThrough = new PullThrough(
     { local, store, upstreamStore, blobs, secrets: upstreamSecrets, metrics: upstreamMetrics, log, egress, quotas },
@@ -151,20 +170,8 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
       maxBlobBytes: config.upstream.maxBlobBytes,
     },
   );
-  if (charts && options.helmStore) {
-    charts.attachUpstreams(
-      new HelmUpstreams(
-        { store, helm: options.helmStore, charts, blobs, pulls: pullThrough, secrets: upstreamSecrets, metrics: upstreamMetrics, indexMetrics: new HelmIndexMetrics(metrics), log },
-        {
-          maxIndexBytes: HELM_UPSTREAM_INDEX_BYTES,
-          maxIndexEntries: config.helm.maxIndexEntries,
-          indexReadTimeoutMs: config.helm.indexReadSeconds * 1000,
-          fileHosts: config.upstream.fileHosts.split(',').map((h) => h.trim()).filter(Boolean),
-        },
-      ),
-    );
-  }
-  return {
+  const parts = new Map<string, FormatParts>();
+  const services: Services = {
     config,
     store,
     driver,
@@ -182,10 +189,14 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
     gc,
     scrub: new Scrubber(options.scrubStore, driver, log, metrics, gcStore),
     cleanup,
-    ...(charts ? { charts } : {}),
     auth,
+    packageTypes,
+    formats: parts,
+    pullThrough,
+    upstreamMetrics,
     async close() {
       clearInterval(gcTimer);
+      for (const part of parts.values()) await part.close?.();
       cleanup.stop();
       pullThrough.close();
       uploadJanitor.stop();
@@ -195,4 +206,11 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
       await driver.close();
     },
   };
+  for (const format of formats) {
+    if (!format.create) continue;
+    const part = format.create({ config, services, metrics, log, database: options.database });
+    parts.set(format.type, part);
+    if (part.manifestPolicy) policies.push(part.manifestPolicy);
+  }
+  return services;
 }

@@ -7,9 +7,12 @@
  * limits, upstream list checks) live in the domain, which re-checks everything it is given.
  */
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../base/paging.js';
-import { PACKAGE_TYPES } from '../registry/registries.js';
 import { REGISTRY_KINDS } from '../registry/registry-fields.js';
 import { REGISTRY_SORT_KEYS } from '../registry/registry-views.js';
+import { FORMATS } from '../formats/index.js';
+
+/** Package types for the schema enums (the registered list). */
+const PACKAGE_TYPES = FORMATS.map((f) => f.type);
 import { ARTIFACT_SORT_KEYS, VERSION_SORT_KEYS } from '../registry/artifacts.js';
 import { SPACE_SORT_KEYS } from '../registry/spaces.js';
 import { cleanupPolicySchema } from './cleanup-schemas.js';

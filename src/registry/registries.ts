@@ -23,11 +23,10 @@ import type { MetadataStore, PackageType, RegistryKind, RegistryPatch, RegistryR
 import type { BlobService } from './blobs.js';
 import { checkBoolean, checkKind, checkLabels, invalid } from './registry-fields.js';
 import { EMPTY_STATS, REGISTRY_SORT, RegistryViews, type RegistryView } from './registry-views.js';
+import type { PackageTypes } from './package-types.js';
 import { setupGuide, type SetupGuide } from './setup-guide.js';
 import { checkDescription, checkSpacePath } from './spaces.js';
 import { UpstreamConfigs, type DestinationCheck } from './upstream-config.js';
-
-export const PACKAGE_TYPES: readonly PackageType[] = ['docker', 'helm'];
 
 export interface NewRegistryInput {
   space: unknown;
@@ -70,31 +69,26 @@ export interface RegistryRef {
   registry: RegistryRecord;
 }
 
-export function checkPackageType(value: unknown): PackageType {
-  if (typeof value !== 'string' || !(PACKAGE_TYPES as readonly string[]).includes(value)) {
-    throw invalid(`packageType must be one of ${PACKAGE_TYPES.join(', ')}; got ${JSON.stringify(value)}`, 'packageType');
-  }
-  return value as PackageType;
-}
-
 export class RegistryService {
+  private readonly views: RegistryViews;
+  private readonly upstreamConfigs: UpstreamConfigs;
+
   /**
    * @param baseUrl the external base URL (`scheme://host[:port]`, no trailing slash) used in
    *   registry URLs and Setup Client commands.
    * @param destinations where proxy URLs may point (asked when one is set); unchecked when absent.
    */
-  private readonly views: RegistryViews;
-  private readonly upstreamConfigs: UpstreamConfigs;
-
   constructor(
     private readonly store: MetadataStore,
     private readonly blobs: BlobService,
     private readonly baseUrl: string,
     secrets: SecretCodec,
+    /** The formats this process serves: valid types, upstream sources and URL rules, setup steps. */
+    private readonly packageTypes: PackageTypes,
     destinations?: DestinationCheck,
   ) {
     this.views = new RegistryViews(store, baseUrl);
-    this.upstreamConfigs = new UpstreamConfigs(secrets, destinations);
+    this.upstreamConfigs = new UpstreamConfigs(secrets, packageTypes, destinations);
   }
 
   /** The registry `identifier` of root space `root`; NOT_FOUND when either is missing. */
@@ -112,7 +106,7 @@ export class RegistryService {
   async create(input: NewRegistryInput): Promise<RegistryView> {
     const spacePath = checkSpacePath(input.space).join('/');
     const identifier = checkName('identifier', input.identifier);
-    const packageType = checkPackageType(input.packageType);
+    const packageType = this.packageTypes.check(input.packageType);
     const kind = input.kind === undefined ? 'local' : checkKind(input.kind);
     const description = checkDescription(input.description) ?? '';
     const labels = checkLabels(input.labels) ?? [];
@@ -181,7 +175,7 @@ export class RegistryService {
     const spacePaths = new Map(spaces.map((s) => [s.id, s.path]));
     const matching = await this.store.listRegistries({
       ...(spaceIds ? { spaceIds } : {}),
-      ...(filter.packageType !== undefined ? { packageType: checkPackageType(filter.packageType) } : {}),
+      ...(filter.packageType !== undefined ? { packageType: this.packageTypes.check(filter.packageType) } : {}),
       ...(filter.kind !== undefined ? { kind: checkKind(filter.kind) } : {}),
       ...(filter.q ? { q: filter.q } : {}),
     });
@@ -286,7 +280,7 @@ export class RegistryService {
   /** The Setup Client steps for the registry's package type, with host and names filled in. */
   async setup(root: string, identifier: string): Promise<SetupGuide> {
     const { root: rootSpace, registry } = await this.getRef(root, identifier);
-    return setupGuide(this.baseUrl, rootSpace.path, registry);
+    return setupGuide(this.baseUrl, rootSpace.path, registry, this.packageTypes.get(registry.packageType));
   }
 
   /**

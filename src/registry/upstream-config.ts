@@ -15,12 +15,13 @@
 import { isJsonObject, type JsonObject } from '../base/json.js';
 import { PalletError } from '../base/errors.js';
 import type { SecretCodec } from '../base/secret-box.js';
-import type { PackageType, RegistryRecord } from '../metadata/store.js';
+import type { RegistryRecord } from '../metadata/store.js';
+import type { PackageTypes, PackageTypeSpec } from './package-types.js';
 
-export const DOCKER_HUB_URL = 'https://registry-1.docker.io';
 export const DEFAULT_TAG_TTL_SECONDS = 300;
 
-export type UpstreamSource = 'dockerhub' | 'custom';
+/** A source id of the proxy's format (`PackageTypeSpec.sources`): `custom` or a well-known one. */
+export type UpstreamSource = string;
 
 /**
  * The upstream proxy config as stored in the registry row. The password is kept sealed by the
@@ -74,11 +75,11 @@ export function originOf(url: string): string {
 }
 
 /** An upstream URL: no credentials, query or fragment; no trailing slash. */
-function checkUpstreamUrl(value: unknown, packageType: PackageType): string {
-  const allowed = packageType === 'helm' ? ['http:', 'https:', 'oci:'] : ['http:', 'https:'];
+function checkUpstreamUrl(value: unknown, spec: PackageTypeSpec): string {
+  const allowed = spec.urlSchemes;
   const schemes = allowed.map((p) => `${p}//`).join(', ');
   if (typeof value !== 'string' || value.length === 0) {
-    throw invalid(`upstream.url is required for a custom source (${schemes} URL)`, 'upstream.url');
+    throw invalid(`upstream.url is required for a custom source: ${spec.urlHint} (${schemes} URL)`, 'upstream.url');
   }
   let url: URL;
   try {
@@ -87,7 +88,7 @@ function checkUpstreamUrl(value: unknown, packageType: PackageType): string {
     throw invalid(`upstream.url ${JSON.stringify(value)} is not a valid URL`, 'upstream.url');
   }
   if (!allowed.includes(url.protocol)) {
-    throw invalid(`upstream.url of a ${packageType} upstream proxy must start with ${schemes}; got ${JSON.stringify(value)}`, 'upstream.url');
+    throw invalid(`upstream.url of a ${spec.type} upstream proxy must start with ${schemes}; got ${JSON.stringify(value)}`, 'upstream.url');
   }
   if (!url.host) throw invalid(`upstream.url ${JSON.stringify(value)} names no host`, 'upstream.url');
   if (url.username || url.password) {
@@ -129,25 +130,23 @@ function checkAuth(value: unknown, previous: StoredUpstream['auth'] | undefined,
  * stored values, except that a change of source drops the previous URL and a change of origin
  * drops the stored credentials (see the header).
  */
-export function checkUpstreamConfig(packageType: PackageType, value: unknown, secrets: SecretCodec, previous?: StoredUpstream): StoredUpstream {
+export function checkUpstreamConfig(spec: PackageTypeSpec, value: unknown, secrets: SecretCodec, previous?: StoredUpstream): StoredUpstream {
   if (!isJsonObject(value)) throw invalid('upstream must be an object with source, url, auth and tagTtlSeconds', 'upstream');
-  const defaultSource = packageType === 'helm' ? 'custom' : undefined;
-  const source = value.source ?? previous?.source ?? defaultSource;
-  if (source !== 'dockerhub' && source !== 'custom') {
-    throw invalid(`upstream.source must be dockerhub or custom; got ${JSON.stringify(source)}`, 'upstream.source');
-  }
-  if (packageType === 'helm' && source !== 'custom') {
-    throw invalid('upstream.source of a helm upstream proxy must be custom (a chart repository or oci:// URL)', 'upstream.source');
+  const source = value.source ?? previous?.source ?? spec.defaultSource;
+  const known = spec.sources.find((s) => s.id === source);
+  if (typeof source !== 'string' || !known) {
+    const ids = spec.sources.map((s) => s.id).join(' or ');
+    throw invalid(`upstream.source of a ${spec.type} upstream proxy must be ${ids}; got ${JSON.stringify(source)}`, 'upstream.source');
   }
   let url: string;
-  if (source === 'dockerhub') {
-    if (value.url !== undefined && value.url !== DOCKER_HUB_URL) {
-      throw invalid(`upstream.url is fixed to ${DOCKER_HUB_URL} for source dockerhub; use source custom for another registry`, 'upstream.url');
+  if (known.defaultUrl !== undefined) {
+    if (value.url !== undefined && value.url !== known.defaultUrl) {
+      throw invalid(`upstream.url is fixed to ${known.defaultUrl} for source ${source}; use source custom for another ${spec.urlHint}`, 'upstream.url');
     }
-    url = DOCKER_HUB_URL;
+    url = known.defaultUrl;
   } else {
     const keep = previous && previous.source === source ? previous.url : undefined;
-    url = checkUpstreamUrl(value.url ?? keep, packageType);
+    url = checkUpstreamUrl(value.url ?? keep, spec);
   }
   const ttl = value.tagTtlSeconds ?? previous?.tagTtlSeconds ?? DEFAULT_TAG_TTL_SECONDS;
   if (typeof ttl !== 'number' || !Number.isSafeInteger(ttl) || ttl < 0) {
@@ -161,10 +160,11 @@ export function checkUpstreamConfig(packageType: PackageType, value: unknown, se
 /**
  * Refuses (INVALID_ARGUMENT) a proxy URL that `check` says connections may not reach now: a
  * literal non-public address, or a name resolving to one. Asked only for a new or changed URL;
- * Docker Hub's fixed URL is not asked about.
+ * a well-known source's fixed URL (`UpstreamSourceSpec.defaultUrl`) is not asked about.
  */
-export async function checkDestination(config: StoredUpstream, check: DestinationCheck | undefined, previousUrl?: string): Promise<void> {
-  if (!check || config.source === 'dockerhub' || config.url === previousUrl) return;
+export async function checkDestination(config: StoredUpstream, spec: PackageTypeSpec, check: DestinationCheck | undefined, previousUrl?: string): Promise<void> {
+  const wellKnown = spec.sources.some((s) => s.id === config.source && s.defaultUrl === config.url);
+  if (!check || wellKnown || config.url === previousUrl) return;
   const why = await check.refusalOf(new URL(config.url).hostname);
   if (why) {
     throw invalid(
@@ -174,16 +174,19 @@ export async function checkDestination(config: StoredUpstream, check: Destinatio
   }
 }
 
-/** Reads a stored config back (written by `checkUpstreamConfig`, so trusted in shape). */
+/**
+ * Reads a stored config back (written by `checkUpstreamConfig`, so trusted in shape). Every
+ * version has stored the URL, a well-known source's fixed one included.
+ */
 export function readStoredUpstream(json: JsonObject | null): StoredUpstream | undefined {
   if (!json) return undefined;
   const auth = isJsonObject(json.auth) && json.auth.type === 'basic'
     ? { type: 'basic' as const, username: String(json.auth.username ?? ''), password: String(json.auth.password ?? '') }
     : { type: 'anonymous' as const };
-  const source = json.source === 'dockerhub' ? 'dockerhub' : 'custom';
+  const source = typeof json.source === 'string' ? json.source : 'custom';
   return {
     source,
-    url: source === 'dockerhub' ? DOCKER_HUB_URL : String(json.url ?? ''),
+    url: typeof json.url === 'string' ? json.url : '',
     auth,
     tagTtlSeconds: typeof json.tagTtlSeconds === 'number' ? json.tagTtlSeconds : DEFAULT_TAG_TTL_SECONDS,
   };
@@ -222,14 +225,18 @@ export function toJson(stored: StoredUpstream): JsonObject {
  * text.
  */
 export class UpstreamConfigs {
-  /** @param destinations where proxy URLs may point (asked when one is set); unchecked when absent. */
+  /**
+   * @param packageTypes the formats served: each one's upstream sources and URL rules.
+   * @param destinations where proxy URLs may point (asked when one is set); unchecked when absent.
+   */
   constructor(
     private readonly secrets: SecretCodec,
+    private readonly packageTypes: PackageTypes,
     private readonly destinations?: DestinationCheck,
   ) {}
 
   /** The stored config of a new registry: required for an upstream proxy, refused for a local one. */
-  async forCreate(kind: RegistryRecord['kind'], packageType: PackageType, value: unknown): Promise<JsonObject | null> {
+  async forCreate(kind: RegistryRecord['kind'], packageType: string, value: unknown): Promise<JsonObject | null> {
     if (kind !== 'upstream') {
       if (value === undefined || value === null) return null;
       throw invalid('only upstream proxies (kind "upstream") take an upstream config; a local registry lists proxies in "upstreams"', 'upstream');
@@ -237,8 +244,9 @@ export class UpstreamConfigs {
     if (value === undefined || value === null) {
       throw invalid('an upstream proxy needs its upstream config: {"source", "url", "auth", "tagTtlSeconds"}', 'upstream');
     }
-    const config = checkUpstreamConfig(packageType, value, this.secrets);
-    await checkDestination(config, this.destinations);
+    const spec = this.packageTypes.get(packageType);
+    const config = checkUpstreamConfig(spec, value, this.secrets);
+    await checkDestination(config, spec, this.destinations);
     return toJson(config);
   }
 
@@ -248,8 +256,9 @@ export class UpstreamConfigs {
       throw invalid('only upstream proxies (kind "upstream") have an upstream config; set "upstreams" to choose proxies', 'upstream');
     }
     const previous = readStoredUpstream(record.upstream);
-    const next = checkUpstreamConfig(record.packageType, value, this.secrets, previous);
-    await checkDestination(next, this.destinations, previous?.url);
+    const spec = this.packageTypes.get(record.packageType);
+    const next = checkUpstreamConfig(spec, value, this.secrets, previous);
+    await checkDestination(next, spec, this.destinations, previous?.url);
     return toJson(next);
   }
 

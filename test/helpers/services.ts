@@ -14,6 +14,7 @@ import { sqlServiceStores } from '../../src/app.js';
 import { silentLog } from '../../src/base/log.js';
 import { resolveUpstreamKey } from '../../src/base/secret-box.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
+import { FORMATS, formatMigrations } from '../../src/formats/index.js';
 import { openDatabase, type OpenedDatabase } from '../../src/metadata/open.js';
 import { SqlIdentityStore } from '../../src/metadata/sql-identity-store.js';
 import type { MetadataStore } from '../../src/metadata/store.js';
@@ -63,6 +64,7 @@ export async function openTestServices(flags: Record<string, unknown> = {}, opti
     url: config.database.url,
     dataDir: config.dataDir,
     ...(config.database.schema ? { schema: config.database.schema } : {}),
+    migrations: formatMigrations(FORMATS),
   });
   const stores = sqlServiceStores(database.db, database.dialect);
   const upstreamSecretKey = await resolveUpstreamKey(config.upstream.secretKey, stores.upstreamStore);
