@@ -102,7 +102,7 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
   const { gcStore, quotaStore, upstreamStore, metrics } = options;
   const graceMs = config.gc.graceSeconds * 1000;
   const quotas = new QuotaService(store, quotaStore);
-  const cleanup = new CleanupService(store, options.cleanupStore, gcStore, (err) => log.error({ err }, 'cleanup: scheduled run failed'));
+  const cleanup = new CleanupService(store, options.cleanupStore, gcStore, log);
   if (config.cleanup.intervalSeconds > 0) cleanup.start(config.cleanup.intervalSeconds * 1000);
   const blobs = new BlobService(store, driver, {
     maxOpenSessionsPerOwner: config.uploads.maxOpenSessionsPerUser,

@@ -18,7 +18,7 @@ export function cleanupRoutes(app: FastifyInstance, services: Services): void {
     async (request) => {
       const { root, identifier } = request.params;
       const registry = await access.registry(request, 'manage', root, identifier);
-      return services.cleanup.run(registry, `${root}/${identifier}`, request.query.dryRun ?? false);
+      return services.cleanup.run(registry, `${root}/${identifier}`, request.query.dryRun ?? false, request.log);
     },
   );
 }

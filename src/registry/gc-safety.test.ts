@@ -13,6 +13,8 @@ import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { digestOf } from '../base/digest.js';
+import { silentLog } from '../base/log.js';
+import { formatMigrations } from '../formats/index.js';
 import { openDatabase, type OpenedDatabase } from '../metadata/open.js';
 import { SqlCleanupStore } from '../metadata/sql-cleanup-store.js';
 import { SqlGcStore } from '../metadata/sql-gc-store.js';
@@ -94,7 +96,9 @@ for (const database of ['sqlite', 'postgres'] as const) {
 
     before(async () => {
       h = await startInProcess(database === 'postgres' ? { database: { url: TEST_DATABASE_URL, schema } } : {});
-      db = await openDatabase(database === 'postgres' ? { url: TEST_DATABASE_URL, dataDir: '', schema } : { url: '', dataDir: h.dataDir });
+      // The app's database, with the formats' migrations it has applied.
+      const migrations = formatMigrations();
+      db = await openDatabase(database === 'postgres' ? { url: TEST_DATABASE_URL, dataDir: '', schema, migrations } : { url: '', dataDir: h.dataDir, migrations });
       driver = new FilesystemDriver(join(h.dataDir, 'storage'));
       await createDockerRegistry(h, 'acme', 'races');
     });
@@ -183,8 +187,8 @@ for (const database of ['sqlite', 'postgres'] as const) {
       await sleep(5);
 
       const pause = new Pause();
-      const cleanup = new CleanupService(pausing(db.metadata, 'listVersions', pause, 'after'), new SqlCleanupStore(db.db, db.dialect), new SqlGcStore(db.db, db.dialect));
-      const running = cleanup.run(registry, 'acme/tidy', false);
+      const cleanup = new CleanupService(pausing(db.metadata, 'listVersions', pause, 'after'), new SqlCleanupStore(db.db, db.dialect), new SqlGcStore(db.db, db.dialect), silentLog);
+      const running = cleanup.run(registry, 'acme/tidy', false, silentLog);
       await pause.reached; // the policy has its snapshot: both versions untagged and old
       const childSize = (await store.findManifest(repository.id, child.digest))!.size;
       const index = Buffer.from(
