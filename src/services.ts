@@ -137,7 +137,7 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
   const formats = options.formats ?? FORMATS;
   const packageTypes = new PackageTypes(formats);
   const registries = new SettingsRegistryService({ quotas: quotaStore, cleanup }, store, blobs, externalBaseUrl(config), upstreamSecrets, packageTypes, egress);
-  const repositories = new RepositoryResolver(store);
+  const repositories = new RepositoryResolver(store, packageTypes);
   const upstreamMetrics = new UpstreamMetrics(metrics);
   // The formats' push policies, filled in once the formats are built below (they need the
   // manifest service, which needs them): every manifest push asks each of them in turn.

@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { buildApp, type App } from '../../src/app.js';
 import { digestOf } from '../../src/base/digest.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
+import { formatConfigSections } from '../../src/formats/index.js';
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
@@ -44,7 +45,11 @@ export interface PushedImage {
 export async function startInProcess(flags: Record<string, unknown> = {}, logger?: (config: Config) => Logger): Promise<Harness> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pallet-inproc-'));
   const adminPassword = `inproc-${randomBytes(6).toString('hex')}`;
-  const config = loadConfig({ env: {}, flags: { dataDir, logLevel: 'silent', baseUrl: 'http://registry.test', adminPassword, ...flags } });
+  const config = loadConfig({
+    env: {},
+    flags: { dataDir, logLevel: 'silent', baseUrl: 'http://registry.test', adminPassword, ...flags },
+    sections: formatConfigSections(),
+  });
   const app = await (logger ? buildApp(config, logger(config)) : buildApp(config));
   const auth = { authorization: `Basic ${Buffer.from(`admin:${adminPassword}`).toString('base64')}` };
   return {

@@ -14,7 +14,7 @@ import { sqlServiceStores } from '../../src/app.js';
 import { silentLog } from '../../src/base/log.js';
 import { resolveUpstreamKey } from '../../src/base/secret-box.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
-import { FORMATS, formatMigrations } from '../../src/formats/index.js';
+import { FORMATS, formatConfigSections, formatMigrations } from '../../src/formats/index.js';
 import { openDatabase, type OpenedDatabase } from '../../src/metadata/open.js';
 import { SqlIdentityStore } from '../../src/metadata/sql-identity-store.js';
 import type { MetadataStore } from '../../src/metadata/store.js';
@@ -59,6 +59,7 @@ export async function openTestServices(flags: Record<string, unknown> = {}, opti
   const config = loadConfig({
     env: {},
     flags: { dataDir, logLevel: 'silent', baseUrl: 'http://registry.test', adminPassword: `services-${randomBytes(6).toString('hex')}`, ...flags },
+    sections: formatConfigSections(),
   });
   const database = await openDatabase({
     url: config.database.url,
