@@ -97,6 +97,28 @@ export interface ServiceOptions {
   formats?: readonly PackageFormat[];
 }
 
+/** One policy that asks each of `policies` (read at every push) in turn, and runs what each returns. */
+function policyChain(policies: readonly ManifestPolicy[]): ManifestPolicy {
+  return {
+    async check(repo, reference, parsed) {
+      const after: Array<NonNullable<Awaited<ReturnType<ManifestPolicy['check']>>>> = [];
+      for (const policy of policies) {
+        const then = await policy.check(repo, reference, parsed);
+        if (then) after.push(then);
+      }
+      if (after.length === 0) return undefined;
+      return async (manifest) => {
+        for (const then of after) await then(manifest);
+      };
+    },
+  };
+}
+
+/**
+ * Builds every service and then the formats over them. Longer than most functions on purpose:
+ * it is one wiring list, each line building a service from those above it, so the order of
+ * construction (and of `close()`) reads top to bottom in one place.
+ */
 export function createServices(config: Config, store: MetadataStore, driver: StorageDriver, log: Log, identity: IdentityStore, options: ServiceOptions): Services {
   const downloads = new DownloadCounter(store, (err) => log.error({ err }, 'could not store download counts'));
   const { gcStore, quotaStore, upstreamStore, metrics } = options;
@@ -142,19 +164,7 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
   // The formats' push policies, filled in once the formats are built below (they need the
   // manifest service, which needs them): every manifest push asks each of them in turn.
   const policies: ManifestPolicy[] = [];
-  const manifests = new ManifestService(store, gcStore, quotas, {
-    async check(repo, reference, parsed) {
-      const after: Array<NonNullable<Awaited<ReturnType<ManifestPolicy['check']>>>> = [];
-      for (const policy of policies) {
-        const then = await policy.check(repo, reference, parsed);
-        if (then) after.push(then);
-      }
-      if (after.length === 0) return undefined;
-      return async (manifest) => {
-        for (const then of after) await then(manifest);
-      };
-    },
-  });
+  const manifests = new ManifestService(store, gcStore, quotas, policyChain(policies));
   const local = new LocalPulls(repositories, manifests, blobs);
   const pullThrough = new PullThrough(
     { local, store, upstreamStore, blobs, secrets: upstreamSecrets, metrics: upstreamMetrics, log, egress, quotas },
