@@ -53,9 +53,9 @@
  *      older than the grace (claimed like rows, so a concurrent re-upload waits).
  * A dry run does steps 1, then counts what 3–6 would remove without changing anything.
  */
-import type { Logger } from 'pino';
 import { randomUUID } from 'node:crypto';
 import { isPalletError } from '../base/errors.js';
+import type { Log } from '../base/log.js';
 import { sweeperLock, type BlobKey, type GcStore } from '../metadata/gc-store.js';
 import type { MetadataStore } from '../metadata/store.js';
 import type { StorageDriver } from '../storage/driver.js';
@@ -106,7 +106,7 @@ export class GarbageCollector {
     private readonly gc: GcStore,
     private readonly blobs: BlobService,
     private readonly driver: StorageDriver,
-    private readonly log?: Logger,
+    private readonly log?: Log,
   ) {}
 
   /** Runs once; resolves to undefined when another run holds the lock. */
