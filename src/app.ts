@@ -21,6 +21,7 @@ import { FaultMetrics } from './ops/faults.js';
 import { applyServerLimits } from './ops/server-limits.js';
 import { ociRoutes } from './formats/oci/routes.js';
 import { helmRoutes } from './formats/helm/routes.js';
+import { SqlPackageFileStore } from './metadata/sql-package-file-store.js';
 import { SqlHelmStore } from './formats/helm/store/sql-helm-store.js';
 import { apiRoutes } from './api/plugin.js';
 import { createServices, type Services } from './services.js';
@@ -85,7 +86,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
     await driver.close();
     throw err;
   }
-  const services = createServices(config, store, driver, log, new SqlIdentityStore(db, dialect), { metrics, upstreamStore, upstreamSecretKey, gcStore: new SqlGcStore(db, dialect), quotaStore: new SqlQuotaStore(db, dialect), cleanupStore: new SqlCleanupStore(db, dialect), helmStore: new SqlHelmStore(db, dialect), scrubStore: new SqlScrubStore(db, dialect) });
+  const services = createServices(config, store, driver, log, new SqlIdentityStore(db, dialect), { metrics, upstreamStore, upstreamSecretKey, gcStore: new SqlGcStore(db, dialect), quotaStore: new SqlQuotaStore(db, dialect), cleanupStore: new SqlCleanupStore(db, dialect), helmStore: new SqlHelmStore(db, dialect), packageFileStore: new SqlPackageFileStore(db, dialect), scrubStore: new SqlScrubStore(db, dialect) });
   try {
     await services.auth.start(config.adminPassword);
     const sealed = await services.registries.sealStoredSecrets();

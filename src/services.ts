@@ -22,6 +22,8 @@ import { SettingsRegistryService, SettingsSpaceService } from './registry/settin
 import { DownloadCounter } from './registry/downloads.js';
 import { ManifestService } from './registry/manifests.js';
 import type { HelmStore } from './formats/helm/store/helm-store.js';
+import type { PackageFileStore } from './metadata/package-file-store.js';
+import { PackageFileService } from './registry/package-files.js';
 import { ChartService } from './formats/helm/charts.js';
 import { LocalPulls, type PullService } from './registry/pulls.js';
 import { RegistryService, type SecretCodec } from './registry/registries.js';
@@ -60,6 +62,8 @@ export interface Services {
   cleanup?: CleanupService;
   /** Helm charts: the OCI push policy of helm registries and the classic chart repository. */
   charts?: ChartService;
+  /** Which blobs package versions of every format reference (GC keeps them); absent without its store. */
+  packageFiles?: PackageFileService;
   /** What the OCI pull endpoints read: local content, then upstream proxies and their cache. */
   pulls: PullService;
   /** Seals and opens upstream secrets at rest. */
@@ -83,6 +87,8 @@ export interface ServiceOptions {
   metrics?: MetricsRegistry;
   /** Chart versions of helm registries; without it helm registries are plain OCI registries. */
   helmStore?: HelmStore;
+  /** Files of package versions of every format (see metadata/package-file-store.ts); helm needs it. */
+  packageFileStore?: PackageFileStore;
   /** Blob rows as `pallet scrub` pages, verifies and quarantines them. */
   scrubStore?: ScrubStore;
 }
@@ -133,9 +139,11 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
   const registries = (options.quotaStore ? new SettingsRegistryService({ quotas: options.quotaStore, ...(cleanup ? { cleanup } : {}) }, store, blobs, externalBaseUrl(config), upstreamSecrets, egress) : new RegistryService(store, blobs, externalBaseUrl(config), upstreamSecrets, egress));
   const repositories = new RepositoryResolver(store);
   const upstreamMetrics = new UpstreamMetrics(metrics);
-  const charts = options.helmStore
-    ? new ChartService(store, options.helmStore, blobs, { allowOverwrite: config.helm.allowOverwrite })
-    : undefined;
+  const packageFiles = options.packageFileStore ? new PackageFileService(options.packageFileStore) : undefined;
+  const charts =
+    options.helmStore && packageFiles
+      ? new ChartService(store, options.helmStore, blobs, packageFiles, { allowOverwrite: config.helm.allowOverwrite })
+      : undefined;
   const manifests = new ManifestService(store, gcStore, quotas, charts);
   charts?.attach(manifests);
   const local = new LocalPulls(repositories, manifests, blobs);
@@ -187,6 +195,7 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
     ...(options.scrubStore ? { scrub: new Scrubber(options.scrubStore, driver, log, metrics, gcStore) } : {}),
     ...(cleanup ? { cleanup } : {}),
     ...(charts ? { charts } : {}),
+    ...(packageFiles ? { packageFiles } : {}),
     auth,
     async close() {
       clearInterval(gcTimer);

@@ -22,6 +22,7 @@ import { helmMigration } from '../formats/helm/store/helm-migration.js';
 import { scaleOutMigration } from './scale-out-migration.js';
 import { integrityMigration } from './integrity-migration.js';
 import { gcFencingMigration } from './gc-fencing-migration.js';
+import { packageFilesMigration } from './package-files-migration.js';
 import type { Database, Dialect } from './schema.js';
 
 /**
@@ -229,7 +230,7 @@ function upstream(dialect: Dialect): Migration {
 export function migrationProvider(dialect: Dialect): MigrationProvider {
   return {
     async getMigrations(): Promise<Record<string, Migration>> {
-      return { '0001_init': init(dialect), '0002_identity': identityMigration(dialect), '0003_scale_out': scaleOutMigration(dialect), '0004_upstream': upstream(dialect), '0005_helm': helmMigration(dialect), '0006_audit': auditMigration(), '0007_upload_integrity': integrityMigration(), '0008_gc_fencing': gcFencingMigration() };
+      return { '0001_init': init(dialect), '0002_identity': identityMigration(dialect), '0003_scale_out': scaleOutMigration(dialect), '0004_upstream': upstream(dialect), '0005_helm': helmMigration(dialect), '0006_audit': auditMigration(), '0007_upload_integrity': integrityMigration(), '0008_gc_fencing': gcFencingMigration(), '0009_package_files': packageFilesMigration(dialect) };
     },
   };
 }

@@ -13,6 +13,7 @@
  *   repositories ← manifests, tags, repository_blobs, uploads (cascade)
  *   manifests ← manifest_references, tags.manifest_id (cascade)
  *   blobs (root_space_id, digest) ← repository_blobs (no cascade: a linked blob stays)
+ *   registries, repositories, manifests ← package_files (cascade; digest names a blob, no key)
  */
 import type { Generated } from 'kysely';
 
@@ -301,6 +302,27 @@ export interface HelmUpstreamIndexesTable {
   checked_at: number;
 }
 
+/**
+ * A file of a package version of any format (0009): the blob it is, in the registry's root
+ * space. See `package-file-store.ts`.
+ */
+export interface PackageFilesTable {
+  registry_id: string;
+  artifact: string;
+  version: string;
+  /** The file's name or path inside the version; unique per version. */
+  path: string;
+  /** The registry's root space (copied from it on insert): blob keys are per root space. */
+  root_space_id: string;
+  /** The repository whose links hold the file's blob (its reads go through them). */
+  repository_id: string;
+  /** The OCI manifest that is the same version, if any; its deletion takes the row. */
+  manifest_id: string | null;
+  digest: string;
+  size: number;
+  created_at: number;
+}
+
 export interface Database {
   spaces: SpacesTable;
   registries: RegistriesTable;
@@ -329,6 +351,7 @@ export interface Database {
   helm_charts: HelmChartsTable;
   helm_index_state: HelmIndexStateTable;
   helm_upstream_indexes: HelmUpstreamIndexesTable;
+  package_files: PackageFilesTable;
 }
 
 export type Dialect = 'sqlite' | 'postgres';
