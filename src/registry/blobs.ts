@@ -430,15 +430,13 @@ export class BlobService {
   }
 
   /**
-   * Deletes the bytes of blobs in the root space that no repository links any more. With a GC
-   * store this is a sweep of that root space under the blob protocol: blobs reserved by an
-   * upload in flight stay (the next `pallet gc` takes them if they end up unlinked).
+   * Deletes the bytes of blobs in the root space that nothing holds any more: a sweep of that
+   * root space under the blob protocol (see `sweep`), so blobs reserved by an upload in flight
+   * or referenced by a manifest or package file stay (the next `pallet gc` takes them if they
+   * end up unheld). UNAVAILABLE without a GC store.
    */
   async reclaimOrphans(rootSpaceId: string): Promise<{ count: number; bytes: number }> {
-    if (this.gc) return this.sweep({ rootSpaceId }, false);
-    const orphans = await this.store.deleteOrphanBlobs(rootSpaceId);
-    for (const blob of orphans) await this.driver.delete(blobKey(rootSpaceId, blob.digest));
-    return { count: orphans.length, bytes: orphans.reduce((sum, b) => sum + b.size, 0) };
+    return this.sweep({ rootSpaceId }, false);
   }
 
   /**

@@ -15,6 +15,11 @@
  *
  * A local registry with upstream proxies serves a merged index: its own charts, then each
  * upstream's in list order; the first (name, version) wins. Chart files follow the same order.
+ *
+ * GC: every chart version, however it arrived, records its archive and provenance file as the
+ * core's package files (`registry/package-files.ts`) before its chart row, so they stay live
+ * without relying on an OCI manifest (a chart cached from a classic upstream may have none);
+ * deleting the version here removes them, and they go with its manifest, repository or registry.
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
