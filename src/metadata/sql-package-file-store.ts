@@ -3,11 +3,12 @@
  * as `SqlMetadataStore` (which owns the connection: this store has no `close`).
  *
  * `putVersionFiles` serializes with GC's claims the way a blob commit does (see
- * `sql-gc-store.ts`): its first statement touches the repository's links (a write, so on
- * SQLite the transaction holds the one write lock from then on; on PostgreSQL it locks the link
- * rows against the dead-link sweep), then it reads the blob rows `FOR SHARE` on PostgreSQL,
- * which waits for a claim in progress and then sees it, and makes `claimBlobs` (`FOR UPDATE`)
- * wait until the package files are committed and visible to its re-check.
+ * `sql-gc-store.ts`). SQLite: its first statement touches the repository's links (a write, so
+ * the transaction holds the one write lock from then on). PostgreSQL: it first reads the blob
+ * rows `FOR SHARE`, which waits for a claim in progress and then sees it, and makes
+ * `claimBlobs` (`FOR UPDATE`) wait until the package files are committed and visible to its
+ * re-check; then it touches the links, which locks them against the dead-link sweep (blob row
+ * before link, as in `commitBlob`, so the two cannot deadlock).
  */
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { PalletError } from '../base/errors.js';
@@ -39,8 +40,12 @@ export class SqlPackageFileStore implements PackageFileStore {
 
   async putVersionFiles(input: PackageVersionFiles): Promise<PackageFileRecord[]> {
     const digests = [...new Set(input.files.map((f) => f.digest))].sort();
+    const postgres = this.dialect === 'postgres';
     return this.db.transaction().execute(async (trx) => {
-      if (digests.length > 0) await this.#touchLinks(trx, input.repositoryId, digests);
+      // SQLite: a write first, so the transaction holds the write lock from its first statement
+      // (a read first could not upgrade once another connection wrote). PostgreSQL: blob rows
+      // before links, the order of a blob commit, so the two never deadlock.
+      if (!postgres && digests.length > 0) await this.#touchLinks(trx, input.repositoryId, digests);
       const owner = await trx
         .selectFrom('repositories as rep')
         .innerJoin('registries as reg', 'reg.id', 'rep.registry_id')
@@ -51,6 +56,7 @@ export class SqlPackageFileStore implements PackageFileStore {
       if (!owner) throw new PalletError('NOT_FOUND', `repository ${input.repositoryId} of registry ${input.registryId} not found`, { repository: input.repositoryId });
       const rootSpaceId = owner.root_space_id;
       if (digests.length > 0) await this.#checkBlobs(trx, rootSpaceId, input);
+      if (postgres && digests.length > 0) await this.#touchLinks(trx, input.repositoryId, digests);
       await this.#deleteRows(trx, input);
       if (input.files.length === 0) return [];
       const createdAt = Date.now();
