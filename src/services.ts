@@ -141,8 +141,10 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
     { secrets: upstreamSecrets, metrics, audit: config.audit, ...(gcStore ? { locks: gcStore } : {}) },
   );
   const egress = new EgressPolicy({ allowedNetworks: config.upstream.allowedNetworks, setting: 'upstream.allowedNetworks' });
-  const registries = (options.quotaStore ? new SettingsRegistryService({ quotas: options.quotaStore, ...(cleanup ? { cleanup } : {}) }, store, blobs, externalBaseUrl(config), upstreamSecrets, egress) : new RegistryService(store, blobs, externalBaseUrl(config), upstreamSecrets, egress));
-  const repositories = new RepositoryResolver(store);
+  const formats = options.formats ?? FORMATS;
+  const packageTypes = new PackageTypes(formats);
+  const registries = (options.quotaStore ? new SettingsRegistryService({ quotas: options.quotaStore, ...(cleanup ? { cleanup } : {}) }, store, blobs, externalBaseUrl(config), upstreamSecrets, packageTypes, egress) : new RegistryService(store, blobs, externalBaseUrl(config), upstreamSecrets, packageTypes, egress));
+  const repositories = new RepositoryResolver(store, packageTypes);
   const upstreamMetrics = new UpstreamMetrics(metrics);
   const packageFiles = options.packageFileStore ? new PackageFileService(options.packageFileStore) : undefined;
   // The formats' push policies, filled in once the formats are built below (they need the
@@ -178,7 +180,6 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
         },
       )
     : undefined;
-  const formats = options.formats ?? FORMATS;
   const parts = new Map<string, FormatParts>();
   const services: Services = {
     config,
@@ -200,7 +201,7 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
     ...(cleanup ? { cleanup } : {}),
     ...(packageFiles ? { packageFiles } : {}),
     auth,
-    packageTypes: new PackageTypes(formats),
+    packageTypes,
     formats: parts,
     ...(pullThrough ? { pullThrough } : {}),
     upstreamMetrics,
