@@ -12,6 +12,7 @@ import type { Config } from './config/config.js';
 import type { Database, Dialect } from './metadata/schema.js';
 import { openDatabase } from './metadata/open.js';
 import { SqlGcStore } from './metadata/sql-gc-store.js';
+import { SqlPackageFileStore } from './metadata/sql-package-file-store.js';
 import { SqlScrubStore } from './metadata/sql-scrub-store.js';
 import { SqlQuotaStore } from './metadata/sql-quota-store.js';
 import { SqlCleanupStore } from './metadata/sql-cleanup-store.js';
@@ -116,6 +117,7 @@ export function sqlServiceStores(db: Kysely<Database>, dialect: Dialect): Omit<S
     quotaStore: new SqlQuotaStore(db, dialect),
     cleanupStore: new SqlCleanupStore(db, dialect),
     scrubStore: new SqlScrubStore(db, dialect),
+    packageFileStore: new SqlPackageFileStore(db, dialect),
   };
 }
 

@@ -25,6 +25,8 @@ import { SettingsRegistryService, SettingsSpaceService } from './registry/settin
 import { DownloadCounter } from './registry/downloads.js';
 import { ManifestService, type ManifestPolicy } from './registry/manifests.js';
 import { PackageTypes } from './registry/package-types.js';
+import type { PackageFileStore } from './metadata/package-file-store.js';
+import { PackageFileService } from './registry/package-files.js';
 import type { FormatParts, PackageFormat } from './formats/format.js';
 import { FORMATS } from './formats/index.js';
 import type { Database, Dialect } from './metadata/schema.js';
@@ -60,6 +62,8 @@ export interface Services {
   scrub: Scrubber;
   /** Cleanup policies, run on demand and on the schedule. */
   cleanup: CleanupService;
+  /** Which blobs package versions of every format reference (GC keeps them live). */
+  packageFiles: PackageFileService;
   /** The package formats this process serves (validation, setup steps, `/api/v1/package-types`). */
   packageTypes: PackageTypes;
   /** What each format added (`PackageFormat.create`), by type; the `/pkg` dispatcher mounts their routes. */
@@ -88,6 +92,8 @@ export interface ServiceOptions {
   upstreamStore: UpstreamStore;
   /** Blob rows as `pallet scrub` pages, verifies and quarantines them. */
   scrubStore: ScrubStore;
+  /** Files of package versions of every format (see metadata/package-file-store.ts). */
+  packageFileStore: PackageFileStore;
   /** The metadata database, for the formats' own SQL stores. */
   database: { db: Kysely<Database>; dialect: Dialect };
   /** The 256-bit key that seals upstream secrets (`resolveUpstreamKey`). */
@@ -199,6 +205,7 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
     gc,
     scrub: new Scrubber(options.scrubStore, driver, log, metrics, gcStore),
     cleanup,
+    packageFiles: new PackageFileService(options.packageFileStore),
     auth,
     packageTypes,
     formats: parts,

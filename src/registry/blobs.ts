@@ -427,9 +427,10 @@ export class BlobService {
   }
 
   /**
-   * Deletes the bytes of blobs in the root space that no repository links any more: a sweep
-   * of that root space under the blob protocol, so blobs reserved by an upload in flight stay
-   * (the next `pallet gc` takes them if they end up unlinked).
+   * Deletes the bytes of blobs in the root space that nothing holds any more: a sweep of that
+   * root space under the blob protocol (see `sweep`), so blobs reserved by an upload in flight
+   * or referenced by a manifest or package file stay (the next `pallet gc` takes them if they
+   * end up unheld).
    */
   async reclaimOrphans(rootSpaceId: string): Promise<SweepResult> {
     return this.sweep({ rootSpaceId }, false);

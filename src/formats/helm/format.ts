@@ -23,7 +23,7 @@ const UPSTREAM_INDEX_BYTES = 128 * 1024 * 1024;
 function create({ config, services, database, metrics, log }: FormatCore): FormatParts {
   const settings = helmSettings(config);
   const helm = new SqlHelmStore(database.db, database.dialect);
-  const charts = new ChartService(services.store, helm, services.blobs, { allowOverwrite: settings.allowOverwrite });
+  const charts = new ChartService(services.store, helm, services.blobs, services.packageFiles, { allowOverwrite: settings.allowOverwrite });
   charts.attach(services.manifests);
   charts.attachUpstreams(
     new HelmUpstreams(
