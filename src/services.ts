@@ -32,10 +32,13 @@ import { Scrubber } from './registry/scrub.js';
 import type { ScrubStore } from './metadata/scrub-store.js';
 import type { StorageDriver } from './storage/driver.js';
 import { EgressPolicy } from './upstream/egress.js';
-import { UpstreamMetrics } from './upstream/metrics.js';
+import { UpstreamMetrics } from './upstream/fetch-cache/metrics.js';
+import { FetchCache } from './upstream/fetch-cache/fetch-cache.js';
 import { HelmIndexMetrics } from './formats/helm/upstream/index-metrics.js';
 import { HelmUpstreams } from './formats/helm/upstream/helm-upstream.js';
-import { PullThrough } from './upstream/pull-through.js';
+import { CachedCharts } from './formats/helm/cached-charts.js';
+import { ChartPushPolicy } from './formats/helm/chart-push-policy.js';
+import { DOCKER_HUB_HOSTS, PullThrough } from './upstream/oci/pull-through.js';
 import { SecretBox } from './upstream/secret-box.js';
 
 export interface Services {
@@ -133,41 +136,43 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
   const registries = (options.quotaStore ? new SettingsRegistryService({ quotas: options.quotaStore, ...(cleanup ? { cleanup } : {}) }, store, blobs, externalBaseUrl(config), upstreamSecrets, egress) : new RegistryService(store, blobs, externalBaseUrl(config), upstreamSecrets, egress));
   const repositories = new RepositoryResolver(store);
   const upstreamMetrics = new UpstreamMetrics(metrics);
-  const charts = options.helmStore
-    ? new ChartService(store, options.helmStore, blobs, { allowOverwrite: config.helm.allowOverwrite })
-    : undefined;
-  const manifests = new ManifestService(store, gcStore, quotas, charts);
-  charts?.attach(manifests);
+  const helmStore = options.helmStore;
+  const manifests = new ManifestService(store, gcStore, quotas, helmStore ? new ChartPushPolicy(store, helmStore, blobs) : undefined);
   const local = new LocalPulls(repositories, manifests, blobs);
-  const pullThrough = options.upstreamStore
-    ? new PullThrough(
-        { local, store, upstreamStore: options.upstreamStore, blobs, secrets: upstreamSecrets, metrics: upstreamMetrics, log, egress, ...(quotas ? { quotas } : {}) },
+  const hosts = (list: string): string[] => list.split(',').map((h) => h.trim()).filter(Boolean);
+  const fetchCache = options.upstreamStore
+    ? new FetchCache(
+        { blobs, secrets: upstreamSecrets, metrics: upstreamMetrics, log, egress, quotas },
         {
           timeoutMs: config.upstream.timeoutMs,
-          notFoundTtlMs: config.upstream.notFoundTtlSeconds * 1000,
-          manifestMaxBytes: config.limits.manifestBytes,
-          tokenRealmHosts: config.upstream.tokenRealmHosts.split(',').map((h) => h.trim()).filter(Boolean),
           deadlineMs: config.upstream.deadlineMs,
-          redirectHosts: config.upstream.redirectHosts.split(',').map((h) => h.trim()).filter(Boolean),
-          minBytesPerSecond: config.upstream.minBytesPerSecond,
+          tokenRealmHosts: hosts(config.upstream.tokenRealmHosts),
+          redirectHosts: hosts(config.upstream.redirectHosts),
+          sources: { dockerhub: DOCKER_HUB_HOSTS },
+          notFoundTtlMs: config.upstream.notFoundTtlSeconds * 1000,
           flightWaitMs: config.upstream.flightWaitMs,
           maxBlobBytes: config.upstream.maxBlobBytes,
+          minBytesPerSecond: config.upstream.minBytesPerSecond,
         },
       )
     : undefined;
-  if (charts && pullThrough && options.helmStore) {
-    charts.attachUpstreams(
-      new HelmUpstreams(
-        { store, helm: options.helmStore, charts, blobs, pulls: pullThrough, secrets: upstreamSecrets, metrics: upstreamMetrics, indexMetrics: new HelmIndexMetrics(metrics), log },
-        {
-          maxIndexBytes: HELM_UPSTREAM_INDEX_BYTES,
-          maxIndexEntries: config.helm.maxIndexEntries,
-          indexReadTimeoutMs: config.helm.indexReadSeconds * 1000,
-          fileHosts: config.upstream.fileHosts.split(',').map((h) => h.trim()).filter(Boolean),
-        },
-      ),
-    );
-  }
+  const pullThrough =
+    options.upstreamStore && fetchCache
+      ? new PullThrough({ local, store, upstreamStore: options.upstreamStore, blobs, cache: fetchCache }, { manifestMaxBytes: config.limits.manifestBytes })
+      : undefined;
+  const helmUpstreams =
+    helmStore && fetchCache
+      ? new HelmUpstreams(
+          { store, helm: helmStore, cached: new CachedCharts(helmStore, blobs, manifests), blobs, cache: fetchCache, indexMetrics: new HelmIndexMetrics(metrics) },
+          {
+            maxIndexBytes: HELM_UPSTREAM_INDEX_BYTES,
+            maxIndexEntries: config.helm.maxIndexEntries,
+            indexReadTimeoutMs: config.helm.indexReadSeconds * 1000,
+            fileHosts: hosts(config.upstream.fileHosts),
+          },
+        )
+      : undefined;
+  const charts = helmStore ? new ChartService(store, helmStore, blobs, manifests, { allowOverwrite: config.helm.allowOverwrite }, helmUpstreams) : undefined;
   return {
     config,
     store,
@@ -191,7 +196,7 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
     async close() {
       clearInterval(gcTimer);
       cleanup?.stop();
-      pullThrough?.close();
+      fetchCache?.close();
       uploadJanitor.stop();
       await auth.close();
       await downloads.close();

@@ -23,7 +23,7 @@ export interface TagList {
 }
 
 /** Checks a manifest reference: a digest or a tag; throws MANIFEST_INVALID / DIGEST_INVALID. */
-function checkReference(reference: string): 'digest' | 'tag' {
+export function checkReference(reference: string): 'digest' | 'tag' {
   if (reference.includes(':')) {
     parseDigest(reference);
     return 'digest';

@@ -1,6 +1,7 @@
 /**
- * The in-process bookkeeping of upstream fetches: single-flight slots for blob fetches (with
- * who still reads or waits for each), and the small expiring maps the pull-through keeps.
+ * The in-process bookkeeping of upstream fetches: single-flight slots for body fetches (with
+ * who still reads or waits for each), single-flight promises for small fetches (a manifest, an
+ * index), and the small expiring maps of the fetch-and-cache core.
  *
  * A `Flight` is one upstream GET that fills a proxy's cache. Pulls that miss the same blob on
  * the same proxy while it runs wait for it, at most `waitMs` each (`wait`), and then try the
@@ -8,8 +9,8 @@
  * than the wait limit, `abandoned` says so and the fetch stops (an endless or very slow body
  * must not fill the disk for nobody).
  */
-import { PalletError } from '../base/errors.js';
-import type { BlobRecord } from '../metadata/store.js';
+import { PalletError } from '../../base/errors.js';
+import type { BlobRecord } from '../../metadata/store.js';
 
 /** A promise settled from outside, whose rejection is never unhandled. */
 export class Deferred<T> {
@@ -67,6 +68,22 @@ export class BoundedMap<V> {
   }
   delete(key: string): void {
     this.map.delete(key);
+  }
+}
+
+/**
+ * One promise per key while it runs: concurrent callers of `run` with the same key share the
+ * first caller's work; the key is free again once it settles.
+ */
+export class SharedFlights {
+  private readonly running = new Map<string, Promise<unknown>>();
+
+  run<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const existing = this.running.get(key) as Promise<T> | undefined;
+    if (existing) return existing;
+    const flight = work().finally(() => this.running.delete(key));
+    this.running.set(key, flight);
+    return flight;
   }
 }
 
