@@ -5,7 +5,7 @@ import { digestOf, isDigest, parseDigest } from '../base/digest.js';
 import { PalletError } from '../base/errors.js';
 import { isTag } from '../base/names.js';
 import type { GcStore } from '../metadata/gc-store.js';
-import type { ManifestRecord, MetadataStore, RepositoryRecord, StoredManifest } from '../metadata/store.js';
+import type { ManifestRecord, MetadataStore, NewManifest, RepositoryRecord, StoredManifest } from '../metadata/store.js';
 import { parseManifest, type Descriptor, type ParsedManifest } from './manifest-parser.js';
 import { OCI_INDEX } from './media-types.js';
 import type { QuotaGate } from './quotas.js';
@@ -20,6 +20,21 @@ export interface TagList {
   tags: string[];
   /** The last tag returned, when more tags follow. */
   next?: string;
+}
+
+/** The stored row of a parsed manifest (moving `tag` to it when given). */
+export function manifestRow(repositoryId: string, digest: string, parsed: ParsedManifest, payload: Buffer, tag: string | undefined): NewManifest {
+  return {
+    repositoryId,
+    digest,
+    mediaType: parsed.mediaType,
+    artifactType: parsed.artifactType,
+    subjectDigest: parsed.subject?.digest ?? null,
+    annotations: parsed.annotations,
+    payload,
+    references: parsed.references,
+    ...(tag !== undefined ? { tag } : {}),
+  };
 }
 
 /** Checks a manifest reference: a digest or a tag; throws MANIFEST_INVALID / DIGEST_INVALID. */
@@ -89,17 +104,7 @@ export class ManifestService {
     const stored = await this.policy?.check(repo, reference, parsed);
     // A manifest new to the repository adds its own bytes to the registry's usage.
     const quota = this.quotas && !(await this.store.findManifest(repo.id, digest)) ? await this.quotas.reserve(repo.id, body.length) : undefined;
-    const manifest = await this.store.putManifest({
-      repositoryId: repo.id,
-      digest,
-      mediaType: parsed.mediaType,
-      artifactType: parsed.artifactType,
-      subjectDigest: parsed.subject?.digest ?? null,
-      annotations: parsed.annotations,
-      payload: body,
-      references: parsed.references,
-      ...(kind === 'tag' ? { tag: reference } : {}),
-    }).finally(() => quota?.release());
+    const manifest = await this.store.putManifest(manifestRow(repo.id, digest, parsed, body, kind === 'tag' ? reference : undefined)).finally(() => quota?.release());
     if (stored) await stored(manifest);
     return { manifest, subject: parsed.subject?.digest ?? null };
   }

@@ -26,31 +26,6 @@ export class Deferred<T> {
   }
 }
 
-/** Keys that expire; the oldest go first when full. */
-export class ExpiringSet {
-  private readonly until = new Map<string, number>();
-  constructor(private readonly max: number) {}
-  add(key: string, ttlMs: number): void {
-    if (ttlMs <= 0) return;
-    this.until.delete(key);
-    if (this.until.size >= this.max) {
-      const oldest = this.until.keys().next().value;
-      if (oldest !== undefined) this.until.delete(oldest);
-    }
-    this.until.set(key, Date.now() + ttlMs);
-  }
-  has(key: string): boolean {
-    const t = this.until.get(key);
-    if (t === undefined) return false;
-    if (t > Date.now()) return true;
-    this.until.delete(key);
-    return false;
-  }
-  delete(key: string): void {
-    this.until.delete(key);
-  }
-}
-
 /** A bounded map whose oldest entries go first when full. */
 export class BoundedMap<V> {
   private readonly map = new Map<string, V>();
@@ -68,6 +43,27 @@ export class BoundedMap<V> {
   }
   delete(key: string): void {
     this.map.delete(key);
+  }
+}
+
+/** Keys that expire; the oldest go first when full. */
+export class ExpiringSet {
+  private readonly until: BoundedMap<number>;
+  constructor(max: number) {
+    this.until = new BoundedMap(max);
+  }
+  add(key: string, ttlMs: number): void {
+    if (ttlMs > 0) this.until.set(key, Date.now() + ttlMs);
+  }
+  has(key: string): boolean {
+    const t = this.until.get(key);
+    if (t === undefined) return false;
+    if (t > Date.now()) return true;
+    this.until.delete(key);
+    return false;
+  }
+  delete(key: string): void {
+    this.until.delete(key);
   }
 }
 

@@ -13,7 +13,7 @@ import { isPalletError, PalletError } from '../../base/errors.js';
 import type { MetadataStore, StoredManifest } from '../../metadata/store.js';
 import type { UpstreamStore } from '../../metadata/upstream-store.js';
 import { parseManifest } from '../../registry/manifest-parser.js';
-import { checkReference } from '../../registry/manifests.js';
+import { checkReference, manifestRow } from '../../registry/manifests.js';
 import { isFailure, message, upstreamErrorReason } from '../fetch-cache/errors.js';
 import type { FetchCache } from '../fetch-cache/fetch-cache.js';
 import type { Upstream, UpstreamLog } from '../fetch-cache/upstreams.js';
@@ -132,17 +132,7 @@ export class OciManifests {
       });
     }
     const repo = await store.ensureRepository(proxy.registry.id, name);
-    const record = await store.putManifest({
-      repositoryId: repo.id,
-      digest,
-      mediaType: parsed.mediaType,
-      artifactType: parsed.artifactType,
-      subjectDigest: parsed.subject?.digest ?? null,
-      annotations: parsed.annotations,
-      payload: res.body,
-      references: parsed.references,
-      ...(kind === 'tag' ? { tag: reference } : {}),
-    });
+    const record = await store.putManifest(manifestRow(repo.id, digest, parsed, res.body, kind === 'tag' ? reference : undefined));
     if (kind === 'tag') await upstreamStore.markTagChecked(repo.id, reference, Date.now());
     log.info({ upstream: proxy.label, name, reference, digest }, 'upstream: cached a manifest');
     return { ...record, payload: res.body };
