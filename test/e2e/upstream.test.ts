@@ -254,7 +254,11 @@ describe('upstream proxies against CNCF Distribution', () => {
     }
     assert.equal(counting.blobGets(layer), 1);
     const records = await server().logRecords();
-    assert.ok(records.some((r) => r.msg === 'upstream: blob fetch failed; nothing was cached' && r.digest === layer));
+    const failed = records.find((r) => r.msg === 'upstream: blob fetch failed; nothing was cached' && r.digest === layer);
+    assert.ok(failed);
+    // Upstream log lines carry the id of the request that started the fetch.
+    const pulls = records.filter((r) => typeof r.reqId === 'string' && String(r.url ?? '').endsWith(`/v2/third/hub/team/app/blobs/${layer}`));
+    assert.ok(pulls.some((r) => r.reqId === failed.reqId), `request id ${String(failed.reqId)} of the failed fetch is a pull's`);
     // Nothing was cached: the next pull goes to the upstream again and gets the right bytes.
     const res = await http.fetch(`/v2/third/hub/team/app/blobs/${layer}`);
     assert.equal(res.status, 200);
