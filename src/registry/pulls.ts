@@ -1,7 +1,7 @@
 /**
  * The read side of OCI repositories as the pull endpoints see it: a manifest by tag or digest,
  * a blob's size, a blob's bytes. `LocalPulls` answers from the registry's own content; the
- * upstream layer (`upstream/pull-through.ts`) decorates it with upstream proxies and their
+ * upstream layer (`upstream/oci/pull-through.ts`) decorates it with upstream proxies and their
  * cache, behind the same interface, so the routes stay the same whatever answers.
  */
 import type { Readable } from 'node:stream';
