@@ -65,6 +65,8 @@ export interface Services {
   charts?: ChartService;
   /** What the OCI pull endpoints read: local content, then upstream proxies and their cache. */
   pulls: PullService;
+  /** The fetch-and-cache core formats' upstream adapters are built over; absent without an upstream store. */
+  fetchCache?: FetchCache;
   /** Seals and opens upstream secrets at rest. */
   upstreamSecrets: SecretCodec;
   /** The app's Prometheus registry (served at /metrics). */
@@ -186,6 +188,7 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
     registries,
     artifacts: new ArtifactService(store, blobs, registries, options.upstreamStore),
     pulls: pullThrough ?? local,
+    ...(fetchCache ? { fetchCache } : {}),
     upstreamSecrets,
     metrics,
     ...(gc ? { gc } : {}),
