@@ -29,6 +29,9 @@ import { HELM_STATUS, sendHelmError } from './errors.js';
 
 interface Options {
   services: Services;
+  charts: ChartService;
+  /** Largest chart archive (or provenance file) an upload may carry (`helm.chartBytes`). */
+  chartBytes: number;
 }
 
 const CHALLENGE = 'Basic realm="Pallet Helm repository", charset="UTF-8"';
@@ -83,9 +86,9 @@ async function readMultipart(request: FastifyRequest, limit: number): Promise<{ 
   });
 }
 
-export async function helmRoutes(app: FastifyInstance, { services }: Options): Promise<void> {
+/** Registers the chart repository's routes, relative to `/pkg/:root/:registry/helm` (see pkg-routes.ts). */
+export async function helmRoutes(app: FastifyInstance, { services, charts, chartBytes }: Options): Promise<void> {
   const auth = services.auth;
-  const charts: ChartService | undefined = services.charts;
 
   // Bodies stay streams; the upload handler reads them (multipart or raw) within its limit.
   app.removeAllContentTypeParsers();
@@ -155,18 +158,14 @@ export async function helmRoutes(app: FastifyInstance, { services }: Options): P
     }
     const spacePath = (await auth.access.spacePath(ref.registry.spaceId)) ?? root;
     if (!(await auth.access.can(principal, action, { spacePath, registry: { id: ref.registry.id, public: ref.registry.public } }))) refuse();
-    if (ref.registry.packageType !== 'helm' || !charts) {
+    if (ref.registry.packageType !== 'helm') {
       throw new PalletError('NOT_FOUND', `${root}/${identifier} is a ${ref.registry.packageType} registry, not a helm chart repository`);
     }
     return ref;
   }
 
-  function service(): ChartService {
-    if (!charts) throw new PalletError('UNAVAILABLE', 'this server was built without the Helm chart store');
-    return charts;
-  }
-
-  const base = '/:root/:registry/helm';
+  const service = (): ChartService => charts;
+  const base = '';
 
   app.get(`${base}/index.yaml`, async (request, reply) => {
     request.metricsRoute = 'helm.index';
@@ -207,7 +206,7 @@ export async function helmRoutes(app: FastifyInstance, { services }: Options): P
     const ref = await registry(request, 'push');
     // Replacing a version destroys what was there: that takes the delete permission too.
     if (force) await registry(request, 'delete');
-    const limit = services.config.helm.chartBytes;
+    const limit = chartBytes;
     const length = Number(request.headers['content-length'] ?? 0);
     if (length > 2 * limit + 64 * 1024) throw new PalletError('TOO_LARGE', `the upload exceeds the limit of ${limit} bytes per file`);
     const type = String(request.headers['content-type'] ?? '');
@@ -227,6 +226,4 @@ export async function helmRoutes(app: FastifyInstance, { services }: Options): P
     await service().deleteVersion(ref, name, version);
     return reply.send({ deleted: true });
   });
-
-  app.setNotFoundHandler((request, reply) => sendHelmError(reply, 'NOT_FOUND', `no chart repository endpoint ${request.method} ${request.url.split('?')[0]}`));
 }
