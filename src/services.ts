@@ -37,8 +37,9 @@ import { Scrubber } from './registry/scrub.js';
 import type { ScrubStore } from './metadata/scrub-store.js';
 import type { StorageDriver } from './storage/driver.js';
 import { EgressPolicy } from './upstream/egress.js';
-import { UpstreamMetrics } from './upstream/metrics.js';
-import { PullThrough } from './upstream/pull-through.js';
+import { UpstreamMetrics } from './upstream/fetch-cache/metrics.js';
+import { FetchCache } from './upstream/fetch-cache/fetch-cache.js';
+import { DOCKER_HUB_HOSTS, PullThrough } from './upstream/oci/pull-through.js';
 
 export interface Services {
   config: Config;
@@ -70,9 +71,10 @@ export interface Services {
   formats: ReadonlyMap<string, FormatParts>;
   /** The OCI pull-through over upstream proxies. */
   pullThrough: PullThrough;
-  upstreamMetrics: UpstreamMetrics;
   /** What the OCI pull endpoints read: local content, then upstream proxies and their cache. */
   pulls: PullService;
+  /** The fetch-and-cache core every format's upstream adapter is built over. */
+  fetchCache: FetchCache;
   /** Seals and opens upstream secrets at rest. */
   upstreamSecrets: SecretCodec;
   /** The app's Prometheus registry (served at /metrics). */
@@ -172,20 +174,22 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
   const policies: ManifestPolicy[] = [];
   const manifests = new ManifestService(store, gcStore, quotas, policyChain(policies));
   const local = new LocalPulls(repositories, manifests, blobs);
-  const pullThrough = new PullThrough(
-    { local, store, upstreamStore, blobs, secrets: upstreamSecrets, metrics: upstreamMetrics, log, egress, quotas },
+  const hosts = (list: string): string[] => list.split(',').map((h) => h.trim()).filter(Boolean);
+  const fetchCache = new FetchCache(
+    { blobs, secrets: upstreamSecrets, metrics: upstreamMetrics, log, egress, quotas },
     {
       timeoutMs: config.upstream.timeoutMs,
-      notFoundTtlMs: config.upstream.notFoundTtlSeconds * 1000,
-      manifestMaxBytes: config.limits.manifestBytes,
-      tokenRealmHosts: config.upstream.tokenRealmHosts.split(',').map((h) => h.trim()).filter(Boolean),
       deadlineMs: config.upstream.deadlineMs,
-      redirectHosts: config.upstream.redirectHosts.split(',').map((h) => h.trim()).filter(Boolean),
-      minBytesPerSecond: config.upstream.minBytesPerSecond,
+      tokenRealmHosts: hosts(config.upstream.tokenRealmHosts),
+      redirectHosts: hosts(config.upstream.redirectHosts),
+      sources: { dockerhub: DOCKER_HUB_HOSTS },
+      notFoundTtlMs: config.upstream.notFoundTtlSeconds * 1000,
       flightWaitMs: config.upstream.flightWaitMs,
       maxBlobBytes: config.upstream.maxBlobBytes,
+      minBytesPerSecond: config.upstream.minBytesPerSecond,
     },
   );
+  const pullThrough = new PullThrough({ local, store, upstreamStore, blobs, cache: fetchCache }, { manifestMaxBytes: config.limits.manifestBytes });
   const parts = new Map<string, FormatParts>();
   const services: Services = {
     config,
@@ -200,6 +204,7 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
     registries,
     artifacts: new ArtifactService(store, blobs, registries, upstreamStore),
     pulls: pullThrough,
+    fetchCache,
     upstreamSecrets,
     metrics,
     gc,
@@ -210,12 +215,11 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
     packageTypes,
     formats: parts,
     pullThrough,
-    upstreamMetrics,
     async close() {
       clearInterval(gcTimer);
       for (const part of parts.values()) await part.close?.();
       cleanup.stop();
-      pullThrough.close();
+      fetchCache.close();
       uploadJanitor.stop();
       await auth.close();
       await downloads.close();

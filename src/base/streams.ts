@@ -11,16 +11,28 @@ import { PalletError } from './errors.js';
 export async function readLimited(stream: Readable, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
+  for await (const buf of limitedChunks(stream, limit)) {
+    total += buf.length;
+    chunks.push(buf);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+/**
+ * The chunks of a stream, for a reader that keeps at most `limit` bytes: throws TOO_LARGE (and
+ * destroys the stream) as soon as more than `limit` bytes arrive, without reading the rest.
+ */
+export async function* limitedChunks(stream: Readable, limit: number, what = 'body'): AsyncGenerator<Buffer> {
+  let total = 0;
   for await (const chunk of stream) {
     const buf = chunk as Buffer;
     total += buf.length;
     if (total > limit) {
       stream.destroy();
-      throw new PalletError('TOO_LARGE', `body exceeds the limit of ${limit} bytes`, { limit });
+      throw new PalletError('TOO_LARGE', `${what} exceeds the limit of ${limit} bytes`, { limit });
     }
-    chunks.push(buf);
+    yield buf;
   }
-  return Buffer.concat(chunks, total);
 }
 
 /**

@@ -5,7 +5,7 @@ import { digestOf, isDigest, parseDigest } from '../base/digest.js';
 import { PalletError } from '../base/errors.js';
 import { isTag } from '../base/names.js';
 import type { GcStore } from '../metadata/gc-store.js';
-import type { ManifestRecord, MetadataStore, RepositoryRecord, StoredManifest } from '../metadata/store.js';
+import type { ManifestRecord, MetadataStore, NewManifest, RepositoryRecord, StoredManifest } from '../metadata/store.js';
 import { parseManifest, type Descriptor, type ParsedManifest } from './manifest-parser.js';
 import { OCI_INDEX } from './media-types.js';
 import type { QuotaGate } from './quotas.js';
@@ -22,8 +22,23 @@ export interface TagList {
   next?: string;
 }
 
+/** The stored row of a parsed manifest (moving `tag` to it when given). */
+export function manifestRow(repositoryId: string, digest: string, parsed: ParsedManifest, payload: Buffer, tag: string | undefined): NewManifest {
+  return {
+    repositoryId,
+    digest,
+    mediaType: parsed.mediaType,
+    artifactType: parsed.artifactType,
+    subjectDigest: parsed.subject?.digest ?? null,
+    annotations: parsed.annotations,
+    payload,
+    references: parsed.references,
+    ...(tag !== undefined ? { tag } : {}),
+  };
+}
+
 /** Checks a manifest reference: a digest or a tag; throws MANIFEST_INVALID / DIGEST_INVALID. */
-function checkReference(reference: string): 'digest' | 'tag' {
+export function checkReference(reference: string): 'digest' | 'tag' {
   if (reference.includes(':')) {
     parseDigest(reference);
     return 'digest';
@@ -44,15 +59,14 @@ export interface ManifestPolicy {
 
 export class ManifestService {
   /**
-   * @param links a push first marks the links it relies on as just used, so that a concurrent
-   *   GC (which drops links unused for its grace period) keeps them; see registry/gc.ts.
+   * @param links when given, a push first marks the links it relies on as just used, so that a
+   *   concurrent GC (which drops links unused for its grace period) keeps them; see registry/gc.ts.
    */
   constructor(
     private readonly store: MetadataStore,
-    private readonly links: Pick<GcStore, 'touchLinks'>,
-    private readonly quotas: QuotaGate,
-    /** What the formats check on every push (see `ManifestPolicy`). */
-    private readonly policy: ManifestPolicy,
+    private readonly links?: Pick<GcStore, 'touchLinks'>,
+    private readonly quotas?: QuotaGate,
+    private readonly policy?: ManifestPolicy,
   ) {}
 
   /**
@@ -67,8 +81,10 @@ export class ManifestService {
     if (kind === 'digest' && digest !== reference) {
       throw new PalletError('DIGEST_INVALID', `manifest digest ${digest} does not match the reference ${reference}`, { digest: reference });
     }
-    const blobs = parsed.required.filter((r) => r.kind === 'blob').map((r) => r.digest);
-    if (blobs.length > 0) await this.links.touchLinks(repo.id, blobs);
+    if (this.links) {
+      const blobs = parsed.required.filter((r) => r.kind === 'blob').map((r) => r.digest);
+      if (blobs.length > 0) await this.links.touchLinks(repo.id, blobs);
+    }
     for (const ref of parsed.required) {
       const present =
         ref.kind === 'blob'
@@ -85,20 +101,10 @@ export class ManifestService {
         });
       }
     }
-    const stored = await this.policy.check(repo, reference, parsed);
+    const stored = await this.policy?.check(repo, reference, parsed);
     // A manifest new to the repository adds its own bytes to the registry's usage.
-    const quota = (await this.store.findManifest(repo.id, digest)) ? undefined : await this.quotas.reserve(repo.id, body.length);
-    const manifest = await this.store.putManifest({
-      repositoryId: repo.id,
-      digest,
-      mediaType: parsed.mediaType,
-      artifactType: parsed.artifactType,
-      subjectDigest: parsed.subject?.digest ?? null,
-      annotations: parsed.annotations,
-      payload: body,
-      references: parsed.references,
-      ...(kind === 'tag' ? { tag: reference } : {}),
-    }).finally(() => quota?.release());
+    const quota = this.quotas && !(await this.store.findManifest(repo.id, digest)) ? await this.quotas.reserve(repo.id, body.length) : undefined;
+    const manifest = await this.store.putManifest(manifestRow(repo.id, digest, parsed, body, kind === 'tag' ? reference : undefined)).finally(() => quota?.release());
     if (stored) await stored(manifest);
     return { manifest, subject: parsed.subject?.digest ?? null };
   }

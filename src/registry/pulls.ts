@@ -1,7 +1,7 @@
 /**
  * The read side of OCI repositories as the pull endpoints see it: a manifest by tag or digest,
  * a blob's size, a blob's bytes. `LocalPulls` answers from the registry's own content; the
- * upstream layer (`upstream/pull-through.ts`) decorates it with upstream proxies and their
+ * upstream layer (`upstream/oci/pull-through.ts`) decorates it with upstream proxies and their
  * cache, behind the same interface, so the routes stay the same whatever answers.
  */
 import type { Readable } from 'node:stream';
@@ -11,7 +11,18 @@ import type { BlobService } from './blobs.js';
 import type { ManifestService } from './manifests.js';
 import type { RepositoryResolver, RepositoryTarget } from './repositories.js';
 
-export interface OpenBlobOptions {
+/** Where a pull's log lines go (a request's child logger, so they carry its request id). */
+export interface PullLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface PullOptions {
+  /** The caller's logger for what the pull logs (upstream fetches); the service's own when absent. */
+  log?: PullLog;
+}
+
+export interface OpenBlobOptions extends PullOptions {
   /**
    * The byte range to read, decided once the blob's size is known (undefined: the whole blob).
    * It may throw RANGE_INVALID; the error then carries `detail.size`.
@@ -32,9 +43,9 @@ export interface BlobRead {
 
 export interface PullService {
   /** The manifest a tag or digest names; NAME_UNKNOWN or MANIFEST_UNKNOWN when there is none. */
-  manifest(target: RepositoryTarget, reference: string): Promise<StoredManifest>;
+  manifest(target: RepositoryTarget, reference: string, options?: PullOptions): Promise<StoredManifest>;
   /** The blob's record (digest and size); NAME_UNKNOWN or BLOB_UNKNOWN when it is not there. */
-  statBlob(target: RepositoryTarget, digest: string): Promise<BlobRecord>;
+  statBlob(target: RepositoryTarget, digest: string, options?: PullOptions): Promise<BlobRecord>;
   /** The blob's bytes (or a range of them). */
   openBlob(target: RepositoryTarget, digest: string, options?: OpenBlobOptions): Promise<BlobRead>;
 }
@@ -47,12 +58,12 @@ export class LocalPulls implements PullService {
     private readonly blobs: BlobService,
   ) {}
 
-  async manifest(target: RepositoryTarget, reference: string): Promise<StoredManifest> {
+  async manifest(target: RepositoryTarget, reference: string, _options?: PullOptions): Promise<StoredManifest> {
     const repo = await this.repositories.forPull(target);
     return this.manifests.get(repo, reference);
   }
 
-  async statBlob(target: RepositoryTarget, digest: string): Promise<BlobRecord> {
+  async statBlob(target: RepositoryTarget, digest: string, _options?: PullOptions): Promise<BlobRecord> {
     const repo = await this.repositories.forPull(target);
     return this.blobs.stat({ rootSpaceId: target.root.id, repositoryId: repo.id }, digest);
   }

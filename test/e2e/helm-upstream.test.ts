@@ -234,7 +234,7 @@ describe('helm upstream proxies of classic chart repositories (helm 3.6.2, stati
     await helm(['pull', 'hub/alpha', '--version', '0.1.0', '--destination', folder('pulled')]);
     assert.equal(sha256(await readFile(join(folder('pulled'), 'alpha-0.1.0.tgz'))), sha256(archives.get('one/alpha')!));
     const metrics = await (await fetch(`${server().url}/metrics`, { headers: { authorization: basic() } })).text();
-    assert.match(metrics, /pallet_upstream_stale_serves_total\{upstream="acme\/up-one"\} [1-9]/);
+    assert.match(metrics, /pallet_upstream_stale_serves_total\{upstream="acme\/up-one",format="helm"\} [1-9]/);
   });
 
   it('pulls a chart through an oci:// helm proxy (the OCI pull-through path) with skopeo', async () => {

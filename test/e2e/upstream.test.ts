@@ -254,7 +254,11 @@ describe('upstream proxies against CNCF Distribution', () => {
     }
     assert.equal(counting.blobGets(layer), 1);
     const records = await server().logRecords();
-    assert.ok(records.some((r) => r.msg === 'upstream: blob fetch failed; nothing was cached' && r.digest === layer));
+    const failed = records.find((r) => r.msg === 'upstream: blob fetch failed; nothing was cached' && r.digest === layer);
+    assert.ok(failed);
+    // Upstream log lines carry the id of the request that started the fetch.
+    const pulls = records.filter((r) => typeof r.reqId === 'string' && String(r.url ?? '').endsWith(`/v2/third/hub/team/app/blobs/${layer}`));
+    assert.ok(pulls.some((r) => r.reqId === failed.reqId), `request id ${String(failed.reqId)} of the failed fetch is a pull's`);
     // Nothing was cached: the next pull goes to the upstream again and gets the right bytes.
     const res = await http.fetch(`/v2/third/hub/team/app/blobs/${layer}`);
     assert.equal(res.status, 200);
@@ -264,11 +268,11 @@ describe('upstream proxies against CNCF Distribution', () => {
 
   it('exports per-upstream metrics', async () => {
     const text = await (await fetch(`${server().url}/metrics`)).text();
-    assert.match(text, /pallet_upstream_requests_total\{upstream="acme\/good",kind="blob",method="GET"\} \d+/);
-    assert.match(text, /pallet_upstream_cache_hits_total\{upstream="acme\/good",kind="blob"\} [1-9]/);
-    assert.match(text, /pallet_upstream_cache_misses_total\{upstream="acme\/good",kind="manifest"\} [1-9]/);
-    assert.match(text, /pallet_upstream_bytes_fetched_total\{upstream="acme\/good"\} [1-9]/);
-    assert.match(text, /pallet_upstream_errors_total\{upstream="third\/hub",reason="digest-mismatch"\} 2/);
+    assert.match(text, /pallet_upstream_requests_total\{upstream="acme\/good",format="docker",kind="blob",method="GET"\} \d+/);
+    assert.match(text, /pallet_upstream_cache_hits_total\{upstream="acme\/good",format="docker",kind="blob"\} [1-9]/);
+    assert.match(text, /pallet_upstream_cache_misses_total\{upstream="acme\/good",format="docker",kind="manifest"\} [1-9]/);
+    assert.match(text, /pallet_upstream_bytes_fetched_total\{upstream="acme\/good",format="docker"\} [1-9]/);
+    assert.match(text, /pallet_upstream_errors_total\{upstream="third\/hub",format="docker",reason="digest-mismatch"\} 2/);
   });
 
   describe('outage', () => {
@@ -301,7 +305,7 @@ describe('upstream proxies against CNCF Distribution', () => {
         /not cached and could not be fetched from the upstream.*acme\/flaky/,
       );
       const metrics = await (await fetch(`${server().url}/metrics`)).text();
-      assert.match(metrics, /pallet_upstream_stale_serves_total\{upstream="acme\/flaky"\} [1-9]/);
+      assert.match(metrics, /pallet_upstream_stale_serves_total\{upstream="acme\/flaky",format="docker"\} [1-9]/);
       const records = await server().logRecords();
       assert.ok(records.some((r) => r.msg === 'upstream: serving the cached tag without revalidation' && r.upstream === 'acme/flaky'));
 

@@ -264,6 +264,6 @@ describe('chart URLs of an upstream index', () => {
     const res = await get(`${base}/pkg/acme/charts/helm/charts/listed-1.0.0.tgz`, { authorization: auth() });
     assert.ok(res.status === 502 || res.status === 503, `${res.status} ${res.body.toString()}`);
     assert.match(res.body.toString(), /127\.0\.0\.3/);
-    assert.ok((await metric(base, auth(), /pallet_upstream_errors_total\{upstream="acme\/charts",reason="address-refused"\} (\d+)/)) >= 1);
+    assert.ok((await metric(base, auth(), /pallet_upstream_errors_total\{upstream="acme\/charts",format="helm",reason="address-refused"\} (\d+)/)) >= 1);
   });
 });

@@ -125,7 +125,7 @@ describe('upstream egress: proxies may reach only public addresses unless allow-
       assert.match(pull.text, /refused: 127\.0\.0\.1 is a loopback address/);
       assert.equal(target.connections, 0, 'no connection reached the upstream');
       const metrics = await app.server.inject({ method: 'GET', url: '/metrics' });
-      assert.match(metrics.body, /pallet_upstream_errors_total\{upstream="acme\/was-allowed",reason="address-refused"\} 1/);
+      assert.match(metrics.body, /pallet_upstream_errors_total\{upstream="acme\/was-allowed",format="docker",reason="address-refused"\} 1/);
     } finally {
       await app?.server.close();
       app = undefined;

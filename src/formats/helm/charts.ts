@@ -1,12 +1,8 @@
 /**
- * Helm charts in `helm` registries, one store for both ways Helm talks to a registry:
- * - OCI (`helm push … oci://`, `helm chart push`): a `ManifestPolicy` lets only chart
- *   manifests in (Helm config, one chart layer of the current or the 3.6/3.7 legacy type, an
- *   optional provenance layer), reads Chart.yaml from the pushed archive, checks it against
- *   the repository name and tag, and records the chart version once the manifest is stored.
- * - The classic chart repository (`index.yaml`, `.tgz`/`.prov` files, ChartMuseum's upload and
- *   delete API): an upload becomes the same OCI manifest a `helm push` would create, through
- *   the same `ManifestService.put`, so every chart is pullable both ways.
+ * Helm charts in `helm` registries as a classic chart repository (`index.yaml`, `.tgz`/`.prov`
+ * files, ChartMuseum's upload and delete API). An upload becomes the same OCI manifest a
+ * `helm push` would create, through the same `ManifestService.put` (whose policy for helm
+ * registries is `chart-push-policy.ts`), so every chart is pullable both ways.
  *
  * The index: one row per chart version in the Helm store; `index.yaml` is rendered from all of
  * a registry's rows in one query and kept per registry under a key made of the store's
@@ -14,34 +10,30 @@
  * cached one costs one small aggregate query (and answers 304 to a matching If-None-Match).
  *
  * A local registry with upstream proxies serves a merged index: its own charts, then each
- * upstream's in list order; the first (name, version) wins. Chart files follow the same order.
+ * upstream's in list order; the first (name, version) wins. Chart files follow the same order
+ * (the fetch-and-cache core's resolution order, `upstream/fetch-cache/resolve.ts`).
  *
- * GC: every chart version, however it arrived, records its archive and provenance file as the
- * core's package files (`registry/package-files.ts`) before its chart row, so they stay live
- * without relying on an OCI manifest (a chart cached from a classic upstream may have none);
- * deleting the version here removes them, and they go with its manifest, repository or registry.
+ * GC: every chart version, however it arrived, is written through `ChartVersions`, which
+ * records its archive and provenance file as the core's package files, so they stay live
+ * without relying on an OCI manifest (a chart cached from a classic upstream may have none).
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { digestOf } from '../../base/digest.js';
 import { isPalletError, PalletError } from '../../base/errors.js';
-import type { ChartVersionRecord, HelmStore, NewChartVersion } from './store/helm-store.js';
-import type { ManifestRecord, MetadataStore, RegistryRecord, RepositoryRecord, SpaceRecord } from '../../metadata/store.js';
+import type { ChartVersionRecord, HelmStore } from './store/helm-store.js';
+import type { ChartVersions } from './chart-versions.js';
+import type { MetadataStore, RegistryRecord, SpaceRecord } from '../../metadata/store.js';
 import type { BlobService } from '../../registry/blobs.js';
-import type { PackageFile, PackageFileService } from '../../registry/package-files.js';
-import { chartTag, readChartArchive, readChartBuffer, type ChartMetadata } from './chart-archive.js';
+import { chartTag, readChartBuffer } from './chart-archive.js';
 import { chartFileName, sourceOf, splitChartFileName, type IndexEntry, type IndexSource } from './chart-index.js';
 import { renderIndexSources } from './chart-index-jobs.js';
-import type { ParsedManifest } from '../../registry/manifest-parser.js';
-import type { ManifestPolicy, ManifestService } from '../../registry/manifests.js';
-import {
-  HELM_CHART_CONTENT,
-  HELM_CHART_PROVENANCE,
-  HELM_CONFIG,
-  HELM_LEGACY_CHART_CONTENT,
-  OCI_MANIFEST,
-} from '../../registry/media-types.js';
+import type { ManifestService } from '../../registry/manifests.js';
+import { HELM_CHART_CONTENT, HELM_CHART_PROVENANCE, HELM_CONFIG, OCI_MANIFEST } from '../../registry/media-types.js';
 import type { RegistryRef } from '../../registry/registries.js';
+import { collectInOrder, resolveInOrder } from '../../upstream/fetch-cache/resolve.js';
+import type { UpstreamLog } from '../../upstream/fetch-cache/upstreams.js';
+import type { ChartArchiveLimits } from './chart-push-policy.js';
 
 export type ChartFileKind = 'chart' | 'prov';
 
@@ -66,16 +58,22 @@ export interface ChartIndex {
  * rewritten to this registry's chart URLs, in priority order; `stamp` changes whenever they do.
  */
 export interface ChartUpstreams {
-  sources(root: SpaceRecord, proxy: RegistryRecord): Promise<{ sources: IndexSource[]; stamp: string }>;
+  sources(root: SpaceRecord, proxy: RegistryRecord, log?: UpstreamLog): Promise<{ sources: IndexSource[]; stamp: string }>;
   /** The file from the proxy's cache or its upstream; undefined when the upstream lists no such version. */
-  open(root: SpaceRecord, proxy: RegistryRecord, name: string, version: string, kind: ChartFileKind, signal?: AbortSignal): Promise<ChartFile | undefined>;
+  open(root: SpaceRecord, proxy: RegistryRecord, name: string, version: string, kind: ChartFileKind, options?: ChartReadOptions): Promise<ChartFile | undefined>;
 }
 
-export interface ChartServiceOptions {
+/** What a read of the repository is given by its caller. */
+export interface ChartReadOptions {
+  /** Aborts waiting (the client went away); a fetch into the cache carries on. */
+  signal?: AbortSignal | undefined;
+  /** The caller's logger (a request's child logger) for upstream fetches. */
+  log?: UpstreamLog | undefined;
+}
+
+export interface ChartServiceOptions extends ChartArchiveLimits {
   /** Uploads may replace an existing version without `?force`. */
   allowOverwrite: boolean;
-  /** Largest chart archive read on an OCI push (compressed bytes are bounded by the blob itself). */
-  maxUnpackedBytes?: number;
 }
 
 export interface UploadResult {
@@ -84,12 +82,7 @@ export interface UploadResult {
   replaced: boolean;
 }
 
-const CHART_LAYERS = new Set([HELM_CHART_CONTENT, HELM_LEGACY_CHART_CONTENT]);
 const MAX_CACHED_INDEXES = 1000;
-
-function manifestInvalid(message: string): PalletError {
-  return new PalletError('MANIFEST_INVALID', `manifest invalid: ${message}`);
-}
 
 function hex(digest: string): string {
   return digest.slice(digest.indexOf(':') + 1);
@@ -109,101 +102,22 @@ export function indexEntry(row: Pick<ChartVersionRecord, 'name' | 'version' | 'm
   };
 }
 
-export class ChartService implements ManifestPolicy {
+export class ChartService {
   private readonly indexes = new Map<string, { key: string; index: ChartIndex }>();
-  private manifestService?: ManifestService;
-  private upstreams: ChartUpstreams | undefined;
 
+  /**
+   * @param manifests what uploads go through (its policy for helm registries checks them)
+   * @param upstreams the upstream proxies' charts; without it proxies serve only what they hold
+   */
   constructor(
     private readonly store: MetadataStore,
     private readonly helm: HelmStore,
+    private readonly versions: ChartVersions,
     private readonly blobs: BlobService,
-    private readonly packageFiles: PackageFileService,
+    private readonly manifests: ManifestService,
     private readonly options: ChartServiceOptions,
-    upstreams?: ChartUpstreams,
-  ) {
-    this.upstreams = upstreams;
-  }
-
-  /** The upstream proxies' charts (built after this service: they share the pull-through path). */
-  attachUpstreams(upstreams: ChartUpstreams): void {
-    this.upstreams = upstreams;
-  }
-
-  /** The manifest service uploads go through (it holds this service as its policy). */
-  attach(manifests: ManifestService): void {
-    this.manifestService = manifests;
-  }
-
-  // OCI pushes -----------------------------------------------------------------------------
-
-  async check(repo: RepositoryRecord, reference: string, parsed: ParsedManifest): Promise<((manifest: ManifestRecord) => Promise<void>) | undefined> {
-    const registry = await this.store.findRegistryById(repo.registryId);
-    if (!registry || registry.packageType !== 'helm') return undefined;
-    const notChart = `${registry.identifier} is a helm registry and holds Helm charts only`;
-    if (parsed.mediaType !== OCI_MANIFEST) throw manifestInvalid(`${notChart}; got a ${parsed.mediaType} (push charts with helm push or helm chart push)`);
-    const [config, ...layers] = parsed.references;
-    if (!config || config.mediaType !== HELM_CONFIG) {
-      throw manifestInvalid(`${notChart}: the config must be ${HELM_CONFIG}, got ${config?.mediaType ?? 'none'}`);
-    }
-    const charts = layers.filter((l) => CHART_LAYERS.has(l.mediaType));
-    const provs = layers.filter((l) => l.mediaType === HELM_CHART_PROVENANCE);
-    const other = layers.find((l) => !CHART_LAYERS.has(l.mediaType) && l.mediaType !== HELM_CHART_PROVENANCE);
-    if (other) throw manifestInvalid(`${notChart}: unexpected layer type ${other.mediaType}`);
-    if (charts.length !== 1) throw manifestInvalid(`${notChart}: a chart manifest has exactly one chart layer (${HELM_CHART_CONTENT}), got ${charts.length}`);
-    if (provs.length > 1) throw manifestInvalid(`${notChart}: more than one provenance layer`);
-    const chart = charts[0]!;
-    const loc = { rootSpaceId: registry.rootSpaceId, repositoryId: repo.id };
-    let metadata: ChartMetadata;
-    try {
-      const { stream } = await this.blobs.open(loc, chart.digest);
-      metadata = await readChartArchive(stream, this.archiveLimits());
-    } catch (err) {
-      if (isPalletError(err, 'INVALID_ARGUMENT')) throw manifestInvalid(err.message);
-      throw err;
-    }
-    const last = repo.name.slice(repo.name.lastIndexOf('/') + 1);
-    if (last !== metadata.name) {
-      throw manifestInvalid(`the chart is named ${metadata.name} but is pushed to repository ${repo.name}; push it to …/${metadata.name}`);
-    }
-    if (!reference.includes(':') && reference !== chartTag(metadata.version)) {
-      throw manifestInvalid(`chart ${metadata.name} has version ${metadata.version} but is pushed with tag ${reference}; the tag must be ${chartTag(metadata.version)}`);
-    }
-    return async (manifest) => {
-      const prov = provs[0];
-      await this.putChart(
-        {
-          registryId: registry.id,
-          name: metadata.name,
-          version: metadata.version,
-          repositoryId: repo.id,
-          manifestId: manifest.id,
-          chartDigest: chart.digest,
-          chartSize: chart.size,
-          provDigest: prov?.digest ?? null,
-          metadata,
-        },
-        prov?.size,
-      );
-    };
-  }
-
-  /**
-   * Records a chart version: first its files as package files (the chart archive and the
-   * provenance file, which GC then keeps whether or not a manifest references them; they go
-   * with the version, its manifest, repository or registry), then its row in the Helm store.
-   */
-  private async putChart(row: NewChartVersion, provSize: number | undefined): Promise<void> {
-    const file = chartFileName(row.name, row.version);
-    const files: PackageFile[] = [{ path: file, digest: row.chartDigest, size: row.chartSize }];
-    if (row.provDigest !== null && provSize !== undefined) files.push({ path: `${file}.prov`, digest: row.provDigest, size: provSize });
-    await this.packageFiles.record({ registryId: row.registryId, artifact: row.name, version: row.version, repositoryId: row.repositoryId, manifestId: row.manifestId, files });
-    await this.helm.putChartVersion(row);
-  }
-
-  private archiveLimits(): { maxUnpackedBytes?: number } {
-    return this.options.maxUnpackedBytes === undefined ? {} : { maxUnpackedBytes: this.options.maxUnpackedBytes };
-  }
+    private readonly upstreams?: ChartUpstreams,
+  ) {}
 
   // Classic repository ---------------------------------------------------------------------
 
@@ -216,7 +130,7 @@ export class ChartService implements ManifestPolicy {
     const { registry } = ref;
     this.requireHelm(ref);
     if (registry.kind !== 'local') throw new PalletError('DENIED', `${ref.root.path}/${registry.identifier} is an upstream proxy: upload charts to a local registry`);
-    const metadata = await readChartBuffer(archive, this.archiveLimits());
+    const metadata = await readChartBuffer(archive, this.options);
     const existing = await this.helm.findChartVersion(registry.id, metadata.name, metadata.version);
     if (existing && !force && !this.options.allowOverwrite) {
       throw new PalletError('CONFLICT', `${metadata.name}-${metadata.version} already exists in ${ref.root.path}/${registry.identifier}; upload with ?force to replace it`, {
@@ -224,8 +138,7 @@ export class ChartService implements ManifestPolicy {
         version: metadata.version,
       });
     }
-    const manifests = this.manifestService;
-    if (!manifests) throw new Error('ChartService: attach() was not called');
+    const { manifests } = this;
     const repo = await this.store.ensureRepository(registry.id, metadata.name);
     const loc = { rootSpaceId: ref.root.id, repositoryId: repo.id };
     const config = Buffer.from(JSON.stringify(metadata));
@@ -244,89 +157,33 @@ export class ChartService implements ManifestPolicy {
     return { chart, replaced: existing !== undefined };
   }
 
-  /**
-   * Records a chart archive cached from a classic upstream (already committed and linked to
-   * `repo`, a repository of the proxy) as the OCI manifest an upload makes, so it is a version
-   * of the proxy like any other (listed as cached, pullable over OCI too). When its Chart.yaml
-   * cannot be read or disagrees with the upstream index's name and version, the chart is still
-   * recorded (without a manifest) with the index's fields, so it is served from the cache.
-   */
-  async recordCached(root: SpaceRecord, repo: RepositoryRecord, chart: { digest: string; size: number }, name: string, version: string, fallback: Record<string, unknown>): Promise<void> {
-    const loc = { rootSpaceId: root.id, repositoryId: repo.id };
-    let metadata: ChartMetadata | undefined;
-    try {
-      const { stream } = await this.blobs.open(loc, chart.digest);
-      metadata = await readChartArchive(stream, this.archiveLimits());
-    } catch (err) {
-      if (!isPalletError(err, 'INVALID_ARGUMENT')) throw err;
-    }
-    const manifests = this.manifestService;
-    if (manifests && metadata && metadata.name === name && metadata.version === version) {
-      const config = Buffer.from(JSON.stringify(metadata));
-      const configDigest = digestOf(config);
-      await this.blobs.putBlob(loc, configDigest, Readable.from([config]), { length: config.length });
-      const manifest = Buffer.from(
-        JSON.stringify({
-          schemaVersion: 2,
-          mediaType: OCI_MANIFEST,
-          config: { mediaType: HELM_CONFIG, digest: configDigest, size: config.length },
-          layers: [{ mediaType: HELM_CHART_CONTENT, digest: chart.digest, size: chart.size }],
-        }),
-      );
-      try {
-        await manifests.put(repo, chartTag(version), OCI_MANIFEST, manifest);
-        return;
-      } catch (err) {
-        if (!isPalletError(err, 'MANIFEST_INVALID')) throw err;
-      }
-    }
-    await this.putChart(
-      {
-        registryId: repo.registryId,
-        name,
-        version,
-        repositoryId: repo.id,
-        manifestId: null,
-        chartDigest: chart.digest,
-        chartSize: chart.size,
-        provDigest: null,
-        metadata: metadata ? { ...metadata } : fallback,
-      },
-      undefined,
-    );
-  }
-
   /** Deletes a chart version (its OCI manifest and tags); NOT_FOUND when there is none. */
   async deleteVersion(ref: RegistryRef, name: string, version: string): Promise<void> {
     this.requireHelm(ref);
     const row = await this.helm.findChartVersion(ref.registry.id, name, version);
     if (!row) throw new PalletError('NOT_FOUND', `${ref.root.path}/${ref.registry.identifier} has no chart ${name} version ${version}`, { name, version });
-    await this.helm.deleteChartVersion(ref.registry.id, name, version);
-    await this.packageFiles.remove({ registryId: ref.registry.id, artifact: name, version });
+    await this.versions.delete(ref.registry.id, name, version);
     if (row.manifestId === null) return;
     const manifest = await this.store.findManifestByTag(row.repositoryId, chartTag(version));
     if (manifest && manifest.id === row.manifestId) await this.store.deleteManifest(row.repositoryId, manifest.digest);
   }
 
   /** The registry's index.yaml (merged with its upstreams' for a local registry). */
-  async index(ref: RegistryRef): Promise<ChartIndex> {
+  async index(ref: RegistryRef, log?: UpstreamLog): Promise<ChartIndex> {
     this.requireHelm(ref);
     const { registry, root } = ref;
     const own = registry.kind === 'local';
-    const upstreams = own ? await this.store.listUpstreams(registry.id) : [registry];
-    const fromUpstreams: Array<{ sources: IndexSource[]; stamp: string }> = [];
-    if (this.upstreams) {
-      for (const proxy of upstreams) {
-        try {
-          fromUpstreams.push(await this.upstreams.sources(root, proxy));
-        } catch (err) {
-          // A local registry's index leaves out an upstream that cannot be read (and has
-          // nothing cached); a proxy's own index fails with it.
-          if (!own || !isPalletError(err, 'UNAVAILABLE')) throw err;
-          fromUpstreams.push({ sources: [], stamp: `${proxy.id}:unavailable` });
-        }
-      }
-    }
+    const upstreams = this.upstreams;
+    // A local registry's index leaves out an upstream that cannot be read (and has nothing
+    // cached); a proxy's own index fails with it.
+    const fromUpstreams = upstreams
+      ? await collectInOrder(
+          own ? await this.store.listUpstreams(registry.id) : [registry],
+          (proxy) => upstreams.sources(root, proxy, log),
+          own,
+          (proxy) => ({ sources: [], stamp: `${proxy.id}:unavailable` }),
+        )
+      : [];
     const state = own ? await this.helm.indexState(registry.id) : { generation: 0, count: 0 };
     const key = [registry.id, state.generation, state.count, ...fromUpstreams.map((u) => u.stamp)].join('|');
     const cached = this.indexes.get(registry.id);
@@ -344,9 +201,10 @@ export class ChartService implements ManifestPolicy {
 
   /**
    * A chart file by its name in the repository (`<name>-<version>.tgz`, `….tgz.prov` or
-   * `….prov`): the registry's own, then its upstreams' in order. NOT_FOUND when none has it.
+   * `….prov`): the registry's own, then its upstreams' in order. NOT_FOUND when none has it;
+   * an upstream's failure when none has it and one could not be asked.
    */
-  async openFile(ref: RegistryRef, file: string, signal?: AbortSignal): Promise<ChartFile> {
+  async openFile(ref: RegistryRef, file: string, options: ChartReadOptions = {}): Promise<ChartFile> {
     this.requireHelm(ref);
     const parsed = /^(.+)\.tgz(\.prov)?$/.exec(file) ?? /^(.+)\.(prov)$/.exec(file);
     const notFound = () => new PalletError('NOT_FOUND', `${ref.root.path}/${ref.registry.identifier} has no chart file ${file}`, { file });
@@ -354,34 +212,35 @@ export class ChartService implements ManifestPolicy {
     const kind: ChartFileKind = parsed[2] ? 'prov' : 'chart';
     const candidates = splitChartFileName(parsed[1]!);
     const { registry, root } = ref;
-    if (registry.kind === 'local') {
-      for (const { name, version } of candidates) {
-        const row = await this.helm.findChartVersion(registry.id, name, version);
-        const digest = row && (kind === 'chart' ? row.chartDigest : row.provDigest);
-        if (!row || !digest) continue;
-        const { blob, stream } = await this.blobs.open({ rootSpaceId: root.id, repositoryId: row.repositoryId }, digest, undefined, signal);
-        return { stream, size: blob.size, digest, manifestId: row.manifestId };
-      }
-    }
-    let failure: PalletError | undefined;
-    if (this.upstreams) {
-      const proxies = registry.kind === 'local' ? await this.store.listUpstreams(registry.id) : [registry];
-      for (const proxy of proxies) {
+    const upstreams = this.upstreams;
+    return resolveInOrder<ChartFile>({
+      own: registry.kind === 'local' ? () => this.openOwn(ref, candidates, kind, options.signal) : undefined,
+      upstreams: async () => (!upstreams ? [] : registry.kind === 'local' ? this.store.listUpstreams(registry.id) : [registry]),
+      attempt: async (proxy) => {
         for (const { name, version } of candidates) {
-          let found: ChartFile | undefined;
-          try {
-            found = await this.upstreams.open(root, proxy, name, version, kind, signal);
-          } catch (err) {
-            // The next upstream in order may have it; the last failure is reported if none does.
-            if (registry.kind !== 'local' || !isPalletError(err, 'UNAVAILABLE')) throw err;
-            failure = err;
-          }
+          const found = await upstreams?.open(root, proxy, name, version, kind, options);
           if (found) return found;
         }
-      }
+        return undefined;
+      },
+      labelOf: (proxy) => `${root.path}/${proxy.identifier}`,
+      notFound: (_upstreams, notes) => (notes.length > 0 ? new PalletError('NOT_FOUND', `${notFound().message}; ${notes.join('; ')}`, { file }) : notFound()),
+      failed: (failure) => failure,
+      log: options.log ?? { info: () => undefined, warn: () => undefined },
+      fields: { file },
+    });
+  }
+
+  /** The registry's own copy of a chart file; undefined when it has none. */
+  private async openOwn(ref: RegistryRef, candidates: Array<{ name: string; version: string }>, kind: ChartFileKind, signal?: AbortSignal): Promise<ChartFile | undefined> {
+    for (const { name, version } of candidates) {
+      const row = await this.helm.findChartVersion(ref.registry.id, name, version);
+      const digest = row && (kind === 'chart' ? row.chartDigest : row.provDigest);
+      if (!row || !digest) continue;
+      const { blob, stream } = await this.blobs.open({ rootSpaceId: ref.root.id, repositoryId: row.repositoryId }, digest, undefined, signal);
+      return { stream, size: blob.size, digest, manifestId: row.manifestId };
     }
-    if (failure) throw failure;
-    throw notFound();
+    return undefined;
   }
 
   private requireHelm(ref: RegistryRef): void {

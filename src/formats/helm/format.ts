@@ -5,6 +5,9 @@
  * (`upstream/`) live in this folder.
  */
 import type { FormatCore, FormatParts, PackageFormat, SetupContext, SetupStep } from '../format.js';
+import { CachedCharts } from './cached-charts.js';
+import { ChartPushPolicy } from './chart-push-policy.js';
+import { ChartVersions } from './chart-versions.js';
 import { ChartService } from './charts.js';
 import { HELM_CONFIG_DEFAULTS, helmSettings } from './config.js';
 import { helmRoutes } from './routes.js';
@@ -17,26 +20,27 @@ import { HelmIndexMetrics } from './upstream/index-metrics.js';
 const UPSTREAM_INDEX_BYTES = 128 * 1024 * 1024;
 
 /**
- * The chart service over Helm's own store, as the OCI push policy of helm registries, with the
- * classic upstream adapter.
+ * The chart service over Helm's own store, with the OCI push policy of helm registries and the
+ * classic upstream adapter over the fetch-and-cache core (all wired by their constructors).
+ * Every chart version is written through one `ChartVersions`, which records its files as the
+ * core's package files.
  */
-function create({ config, services, database, metrics, log }: FormatCore): FormatParts {
+function create({ config, services, database, metrics }: FormatCore): FormatParts {
   const settings = helmSettings(config);
   const helm = new SqlHelmStore(database.db, database.dialect);
-  const charts = new ChartService(services.store, helm, services.blobs, services.packageFiles, { allowOverwrite: settings.allowOverwrite });
-  charts.attach(services.manifests);
-  charts.attachUpstreams(
-    new HelmUpstreams(
-      { store: services.store, helm, charts, blobs: services.blobs, pulls: services.pullThrough, secrets: services.upstreamSecrets, metrics: services.upstreamMetrics, indexMetrics: new HelmIndexMetrics(metrics), log },
-      {
-        maxIndexBytes: UPSTREAM_INDEX_BYTES,
-        maxIndexEntries: settings.maxIndexEntries,
-        indexReadTimeoutMs: settings.indexReadSeconds * 1000,
-        fileHosts: config.upstream.fileHosts.split(',').map((h) => h.trim()).filter(Boolean),
-      },
-    ),
+  const { store, blobs, manifests, fetchCache } = services;
+  const versions = new ChartVersions(helm, services.packageFiles);
+  const upstreams = new HelmUpstreams(
+    { store, helm, cached: new CachedCharts(versions, blobs, manifests), blobs, cache: fetchCache, indexMetrics: new HelmIndexMetrics(metrics) },
+    {
+      maxIndexBytes: UPSTREAM_INDEX_BYTES,
+      maxIndexEntries: settings.maxIndexEntries,
+      indexReadTimeoutMs: settings.indexReadSeconds * 1000,
+      fileHosts: config.upstream.fileHosts.split(',').map((h) => h.trim()).filter(Boolean),
+    },
   );
-  return { manifestPolicy: charts, routes: (app) => helmRoutes(app, { services, charts, chartBytes: settings.chartBytes }) };
+  const charts = new ChartService(store, helm, versions, blobs, manifests, { allowOverwrite: settings.allowOverwrite }, upstreams);
+  return { manifestPolicy: new ChartPushPolicy(store, versions, blobs), routes: (app) => helmRoutes(app, { services, charts, chartBytes: settings.chartBytes }) };
 }
 
 function setup(ctx: SetupContext): SetupStep[] {

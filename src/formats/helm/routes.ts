@@ -170,7 +170,7 @@ export async function helmRoutes(app: FastifyInstance, { services, charts, chart
   app.get(`${base}/index.yaml`, async (request, reply) => {
     request.metricsRoute = 'helm.index';
     const ref = await registry(request, 'pull');
-    const index = await service().index(ref);
+    const index = await service().index(ref, request.log);
     reply.header('ETag', index.etag).header('Cache-Control', 'no-cache');
     if (request.headers['if-none-match'] === index.etag) return reply.code(304).send();
     return reply.header('Content-Type', 'application/x-yaml').send(index.body);
@@ -183,7 +183,7 @@ export async function helmRoutes(app: FastifyInstance, { services, charts, chart
     request.raw.on('close', () => {
       if (!reply.raw.writableFinished) controller.abort();
     });
-    const found = await service().openFile(ref, file, controller.signal);
+    const found = await service().openFile(ref, file, { signal: controller.signal, log: request.log });
     if (found.manifestId) services.downloads.record(found.manifestId);
     const type = file.endsWith('.prov') ? 'application/pgp-signature' : 'application/gzip';
     reply.header('Content-Type', type);

@@ -141,7 +141,7 @@ export async function ociRoutes(app: FastifyInstance, { services }: Options): Pr
     // Nothing can be stored under a reference that is neither a tag nor a digest (its PUT is
     // refused with 400): 404, as Distribution and the conformance suite answer.
     if (!isTag(param) && !isDigest(param)) throw new PalletError('MANIFEST_UNKNOWN', `manifest unknown to registry: ${param}`, { reference: param });
-    const manifest = await services.pulls.manifest(target, param);
+    const manifest = await services.pulls.manifest(target, param, { log: request.log });
     reply
       .header('Content-Type', manifest.mediaType)
       .header('Docker-Content-Digest', manifest.digest)
@@ -156,7 +156,7 @@ export async function ociRoutes(app: FastifyInstance, { services }: Options): Pr
     // Scale-out: with s3.redirectSeconds set, the bucket serves whole-blob GETs (307 to a
     // presigned URL) once this registry has said the repository holds the blob.
     if (request.method === 'GET' && request.headers.range === undefined && config.s3.redirectSeconds > 0) {
-      const blob = await services.pulls.statBlob(target, param);
+      const blob = await services.pulls.statBlob(target, param, { log: request.log });
       const location = await blobs.redirectUrl(target.root.id, blob.digest, config.s3.redirectSeconds);
       if (location !== undefined) {
         return reply.code(307).header('Location', location).header('Docker-Content-Digest', blob.digest).send();
@@ -170,11 +170,11 @@ export async function ociRoutes(app: FastifyInstance, { services }: Options): Pr
     let found: { blob: BlobRecord; range: ByteRange | undefined; stream?: Readable };
     try {
       if (request.method === 'HEAD') {
-        const blob = await services.pulls.statBlob(target, param);
+        const blob = await services.pulls.statBlob(target, param, { log: request.log });
         await refreshForPusher(request, target, blob.digest);
         found = { blob, range: rangeOf(blob.size) };
       } else {
-        found = await services.pulls.openBlob(target, param, { range: rangeOf });
+        found = await services.pulls.openBlob(target, param, { range: rangeOf, log: request.log });
       }
     } catch (err) {
       const size = isPalletError(err, 'RANGE_INVALID') ? err.detail?.size : undefined;

@@ -1,10 +1,13 @@
 /**
  * Classic Helm chart repositories behind `helm` upstream proxies (`upstream.url` an http(s)
  * repository; `oci://` proxies are served by the OCI pull-through path and list only what
- * they cached here). Implements `ChartUpstreams` for `ChartService`.
+ * they cached here). Implements `ChartUpstreams` for `ChartService`: a thin adapter over the
+ * fetch-and-cache core (`upstream/fetch-cache/`), which owns the upstream clients, single
+ * flight, back-off and stale serving, and the tee of chart archives into the blob store.
  *
  * The upstream index: `<url>/index.yaml` (or `url` itself when it names a `.yaml` file),
- * fetched through the proxy's upstream client (its credentials, timeout and metrics). It is
+ * fetched through the proxy's upstream client (its credentials, timeout and metrics), read into
+ * segments and hashed as it arrives (`fetch-cache/read-body.ts`). It is
  * untrusted and may be tens of MB, so it is never parsed on the event loop: a worker reads it
  * (registry/chart-index-reader.ts; time budget `helm.indexReadSeconds`, a heap limit, at most
  * `helm.maxIndexEntries` chart versions) into the compact form that is served (`IndexSource`:
@@ -13,7 +16,8 @@
  * has been read successfully, so the stored copy is always a good one.
  *
  * Freshness: the read copy is served while the stored index was confirmed less than
- * `tagTtlSeconds` ago; after that the index is fetched again (one fetch per proxy at a time).
+ * `tagTtlSeconds` ago; after that the index is fetched again (one fetch per proxy at a time:
+ * `FetchCache.revalidated`).
  * The same body (same SHA-256) is never read twice. A changed body is read in the background:
  * requests wait for it at most `lastGoodGraceMs`, then get the last good copy (counted). A body
  * that cannot be read (not an index, over a budget) is refused, logged and counted, and
@@ -25,28 +29,29 @@
  * upstream's own origin or on a host of `upstream.fileHosts` (others are left out of the
  * index); the egress policy checks their addresses like every upstream connection. They are
  * rewritten to the proxy's own `charts/<name>-<version>.tgz`; the original URL is kept to
- * fetch the chart. A chart is fetched on its first download through `PullThrough.fetchFile`
+ * fetch the chart. A chart is fetched on its first download through `FetchCache.fetchBody`
  * (one tee into the blob commit path, one fetch per digest, verified against the index's
- * `digest` when it has one) and recorded as a chart version of the proxy: the OCI manifest an
- * upload makes, with Chart.yaml read from the cached archive (`ChartService.recordCached`).
+ * `digest` when it has one, else hashed while streaming) and recorded as a chart version of the
+ * proxy: the OCI manifest an upload makes, with Chart.yaml read from the cached archive
+ * (`CachedCharts.record`).
  * Cached charts are answered from the cache without asking the upstream (they are immutable
  * by digest), so they keep working when it is down. Cached versions stay listed in the
  * proxy's index, before what the upstream lists now.
  */
-import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import { isPalletError, PalletError } from '../../../base/errors.js';
 import type { HelmStore } from '../store/helm-store.js';
 import type { MetadataStore, RegistryRecord, SpaceRecord } from '../../../metadata/store.js';
 import type { BlobService } from '../../../registry/blobs.js';
 import { readIndexOffThread } from '../chart-index-jobs.js';
 import { fieldsAt, findInSource, refAt, sourceOf, type IndexSource } from '../chart-index.js';
-import { indexEntry, type ChartFile, type ChartFileKind, type ChartService, type ChartUpstreams } from '../charts.js';
-import type { SecretCodec } from '../../../base/secret-box.js';
-import { readUpstreamConfig } from '../../../registry/upstream-config.js';
+import { indexEntry, type ChartFile, type ChartFileKind, type ChartReadOptions, type ChartUpstreams } from '../charts.js';
+import type { CachedCharts } from '../cached-charts.js';
 import type { HelmIndexMetrics } from './index-metrics.js';
-import type { UpstreamMetrics } from '../../../upstream/metrics.js';
-import { upstreamErrorReason, type PullThrough, type UpstreamLog } from '../../../upstream/pull-through.js';
+import { message, upstreamErrorReason } from '../../../upstream/fetch-cache/errors.js';
+import type { FetchCache } from '../../../upstream/fetch-cache/fetch-cache.js';
+import { BoundedMap } from '../../../upstream/fetch-cache/flights.js';
+import { readBody, type ReadBody } from '../../../upstream/fetch-cache/read-body.js';
+import type { Upstream, UpstreamLog } from '../../../upstream/fetch-cache/upstreams.js';
 
 export interface HelmUpstreamOptions {
   /** Largest upstream index.yaml accepted. */
@@ -64,13 +69,12 @@ export interface HelmUpstreamOptions {
 export interface HelmUpstreamDeps {
   store: MetadataStore;
   helm: HelmStore;
-  charts: ChartService;
+  /** Records a cached chart archive as a version of the proxy. */
+  cached: CachedCharts;
   blobs: BlobService;
-  pulls: PullThrough;
-  secrets: SecretCodec;
-  metrics: UpstreamMetrics;
+  /** The fetch-and-cache core: clients, single flight, back-off, stale serving, the tee. */
+  cache: FetchCache;
   indexMetrics: HelmIndexMetrics;
-  log: UpstreamLog;
 }
 
 /** An upstream index as served: its read copy, and what it was read from. */
@@ -89,134 +93,85 @@ interface PendingRead {
   promise: Promise<ReadIndex>;
 }
 
-const FAILURE_BACKOFF_MS = 5_000;
 const LAST_GOOD_GRACE_MS = 1_000;
 const MAX_PROXIES = 1000;
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 /** The index URL of a classic repository URL. */
 export function indexUrlOf(url: string): string {
   return /\.ya?ml$/i.test(url) ? url : `${url}/index.yaml`;
 }
 
-/** An upstream body as it arrived: segments of our own (movable to a worker), its length and SHA-256. */
-interface Body {
-  parts: Uint8Array<ArrayBuffer>[];
-  length: number;
-  hash: string;
-}
-
-const FIRST_SEGMENT = 64 * 1024;
-const MAX_SEGMENT = 8 * 1024 * 1024;
-
-/**
- * Reads an upstream body up to `limit` bytes into growing segments, hashing it as it arrives:
- * no step touches more than one chunk or segment, so tens of MB never stall the event loop
- * (one 50 MB copy took ~200 ms on a loaded machine).
- */
-async function readBody(stream: Readable, limit: number): Promise<Body> {
-  const hasher = createHash('sha256');
-  const parts: Uint8Array<ArrayBuffer>[] = [];
-  let segment = new Uint8Array(0);
-  let used = 0;
-  let total = 0;
-  for await (const chunk of stream) {
-    const buf = chunk as Buffer;
-    total += buf.length;
-    if (total > limit) {
-      stream.destroy();
-      throw new PalletError('TOO_LARGE', `the upstream index is larger than ${limit} bytes`, { limit });
-    }
-    hasher.update(buf);
-    for (let offset = 0; offset < buf.length; ) {
-      if (used === segment.length) {
-        if (used > 0) parts.push(segment);
-        segment = new Uint8Array(Math.min(MAX_SEGMENT, Math.max(FIRST_SEGMENT, segment.length * 2)));
-        used = 0;
-      }
-      const n = Math.min(buf.length - offset, segment.length - used);
-      segment.set(buf.subarray(offset, offset + n), used);
-      used += n;
-      offset += n;
-    }
-  }
-  if (used > 0) parts.push(segment.subarray(0, used));
-  return { parts, length: total, hash: hasher.digest('hex') };
-}
-
-/** A map that forgets its oldest key beyond `MAX_PROXIES` (one entry per proxy). */
-function remember<V>(map: Map<string, V>, key: string, value: V): void {
-  map.delete(key);
-  if (map.size >= MAX_PROXIES) map.delete(map.keys().next().value!);
-  map.set(key, value);
-}
+/** An index fetch that failed: a stored copy, when there is one, is served stale instead. */
+class IndexFetchFailed extends PalletError {}
 
 export class HelmUpstreams implements ChartUpstreams {
   /** The last good read copy per proxy. */
-  private readonly copies = new Map<string, ReadIndex>();
+  private readonly copies = new BoundedMap<ReadIndex>(MAX_PROXIES);
   private readonly reads = new Map<string, PendingRead>();
   /** The SHA-256 of the last body per proxy that could not be read, so it is not read again. */
-  private readonly refused = new Map<string, string>();
+  private readonly refused = new BoundedMap<string>(MAX_PROXIES);
   /** The cached chart versions of each proxy, by the store's (generation, count). */
-  private readonly cachedSources = new Map<string, { state: string; source: IndexSource }>();
-  private readonly flights = new Map<string, Promise<ReadIndex | undefined>>();
-  private readonly downUntil = new Map<string, number>();
+  private readonly cachedSources = new BoundedMap<{ state: string; source: IndexSource }>(MAX_PROXIES);
 
   constructor(
     private readonly deps: HelmUpstreamDeps,
     private readonly options: HelmUpstreamOptions,
   ) {}
 
-  async sources(root: SpaceRecord, proxy: RegistryRecord): Promise<{ sources: IndexSource[]; stamp: string }> {
+  async sources(root: SpaceRecord, proxy: RegistryRecord, log?: UpstreamLog): Promise<{ sources: IndexSource[]; stamp: string }> {
     const state = await this.deps.helm.indexState(proxy.id);
     const stateKey = `${state.generation}:${state.count}`;
     let cached = this.cachedSources.get(proxy.id);
     if (!cached || cached.state !== stateKey) {
       const rows = state.count > 0 ? await this.deps.helm.listChartVersions([proxy.id]) : [];
       cached = { state: stateKey, source: sourceOf(rows.map((row) => indexEntry(row))) };
-      remember(this.cachedSources, proxy.id, cached);
+      this.cachedSources.set(proxy.id, cached);
     }
-    const index = await this.index(root, proxy);
+    const index = await this.index(root, proxy, log ?? this.deps.cache.log);
     const sources = index ? [cached.source, index.source] : [cached.source];
     return { sources, stamp: `${proxy.id}:${stateKey}:${index?.hash ?? '-'}` };
   }
 
-  async open(root: SpaceRecord, proxy: RegistryRecord, name: string, version: string, kind: ChartFileKind, signal?: AbortSignal): Promise<ChartFile | undefined> {
-    const cached = await this.openCached(root, proxy, name, version, kind, signal);
+  async open(root: SpaceRecord, registry: RegistryRecord, name: string, version: string, kind: ChartFileKind, options: ChartReadOptions = {}): Promise<ChartFile | undefined> {
+    const cached = await this.openCached(root, registry, name, version, kind, options.signal);
     if (cached) return cached;
-    const index = await this.index(root, proxy);
+    const log = options.log ?? this.deps.cache.log;
+    const index = await this.index(root, registry, log);
     const at = index && findInSource(index.source, name, version);
-    if (!index || at === undefined) return undefined;
+    const proxy = this.deps.cache.upstream(root, registry, log);
+    if (!index || at === undefined || !proxy) return undefined;
     const chart = refAt(index.source, at);
-    const label = `${root.path}/${proxy.identifier}`;
     if (kind === 'prov') {
       // Provenance files are small and optional: passed through, not cached.
-      const client = this.deps.pulls.clientOf(root, proxy);
-      const res = client && (await client.getFile(`${chart.url}.prov`));
+      const res = await proxy.client.getFile(`${chart.url}.prov`);
       return res ? { stream: res.body, size: res.size, digest: undefined, manifestId: null } : undefined;
     }
-    const found = await this.deps.pulls.fetchFile({
-      root,
-      registry: proxy,
-      name,
-      url: chart.url,
-      digest: chart.digest ? `sha256:${chart.digest}` : undefined,
-      findCached: async () => {
-        const hit = await this.openCached(root, proxy, name, version, 'chart', signal);
-        return hit && { stream: hit.stream, size: hit.size, digest: hit.digest };
-      },
-      onCached: async (blob) => {
-        const repo = await this.deps.store.findRepository(proxy.id, name);
-        if (!repo) throw new PalletError('UNAVAILABLE', `${label}: the repository of ${name} was deleted while its chart was cached`);
+    const digest = chart.digest ? `sha256:${chart.digest}` : undefined;
+    const findCached = () => this.openCached(root, registry, name, version, 'chart');
+    return this.deps.cache.fetchBody<ChartFile>({
+      upstream: proxy,
+      log,
+      what: 'file',
+      kind: 'chart',
+      subject: chart.url,
+      fields: { url: chart.url },
+      flightKey: digest ?? chart.url,
+      notFoundKey: chart.url,
+      digest,
+      retryAfter: () => true,
+      findCached,
+      get: () => proxy.client.getFile(chart.url, { stream: true }),
+      repository: async () => (await this.deps.store.ensureRepository(registry.id, name)).id,
+      streams: (res) => !res.crossOrigin,
+      onCommitted: async (blob) => {
+        const repo = await this.deps.store.findRepository(registry.id, name);
+        if (!repo) throw new PalletError('UNAVAILABLE', `${proxy.label}: the repository of ${name} was deleted while its chart was cached`);
         const { urls: _urls, digest: _digest, created: _created, ...fields } = fieldsAt(index.source, at);
-        await this.deps.charts.recordCached(root, repo, blob, name, version, fields);
+        await this.deps.cached.record(root, repo, blob, name, version, fields);
       },
+      streamed: (stream, res) => ({ stream, size: res.size, digest, manifestId: null }),
+      committed: findCached,
     });
-    if (!found) return undefined;
-    return { stream: found.stream, size: found.size, digest: found.digest, manifestId: null };
   }
 
   private async openCached(root: SpaceRecord, proxy: RegistryRecord, name: string, version: string, kind: ChartFileKind, signal?: AbortSignal): Promise<ChartFile | undefined> {
@@ -225,7 +180,7 @@ export class HelmUpstreams implements ChartUpstreams {
     if (!row || !digest) return undefined;
     try {
       const { blob, stream } = await this.deps.blobs.open({ rootSpaceId: root.id, repositoryId: row.repositoryId }, digest, undefined, signal);
-      this.deps.metrics.hit(`${root.path}/${proxy.identifier}`, 'chart');
+      this.deps.cache.metrics.hit({ label: `${root.path}/${proxy.identifier}`, format: proxy.packageType }, 'chart');
       return { stream, size: blob.size, digest, manifestId: null };
     } catch (err) {
       if (isPalletError(err, 'BLOB_UNKNOWN')) return undefined;
@@ -237,106 +192,104 @@ export class HelmUpstreams implements ChartUpstreams {
    * The proxy's upstream index (see the header); undefined for an `oci://` proxy or when the
    * upstream never answered. Throws when it cannot be fetched and there is no stored copy.
    */
-  private async index(root: SpaceRecord, proxy: RegistryRecord): Promise<ReadIndex | undefined> {
-    const config = readUpstreamConfig(proxy, this.deps.secrets);
-    if (!config?.url || config.url.startsWith('oci:')) return undefined;
-    const indexUrl = indexUrlOf(config.url);
-    const state = await this.deps.helm.findUpstreamIndexState(proxy.id);
-    const now = Date.now();
-    if (state && (now - state.checkedAt < config.tagTtlSeconds * 1000 || (this.downUntil.get(proxy.id) ?? 0) > now)) {
-      return this.storedCopy(root, proxy, state.fetchedAt, indexUrl);
-    }
-    let flight = this.flights.get(proxy.id);
-    if (!flight) {
-      flight = this.refresh(root, proxy, indexUrl, config.tagTtlSeconds).finally(() => this.flights.delete(proxy.id));
-      this.flights.set(proxy.id, flight);
-    }
-    return flight;
-  }
-
-  private label(root: SpaceRecord, proxy: RegistryRecord): string {
-    return `${root.path}/${proxy.identifier}`;
+  private async index(root: SpaceRecord, registry: RegistryRecord, log: UpstreamLog): Promise<ReadIndex | undefined> {
+    const proxy = this.deps.cache.upstream(root, registry, log);
+    if (!proxy || proxy.config.url.startsWith('oci:')) return undefined;
+    const indexUrl = indexUrlOf(proxy.config.url);
+    const state = await this.deps.helm.findUpstreamIndexState(registry.id);
+    const ttlMs = proxy.config.tagTtlSeconds * 1000;
+    return this.deps.cache.revalidated({
+      upstream: proxy,
+      key: 'helm-index',
+      checkedAt: state?.checkedAt,
+      ttlMs,
+      cached: () => this.storedCopy(proxy, state?.fetchedAt ?? 0, indexUrl),
+      revalidate: () => this.refresh(proxy, indexUrl, ttlMs, log),
+      servesStale: (err) => err instanceof IndexFetchFailed,
+      kind: 'index',
+      what: 'index',
+      log,
+      fields: { url: indexUrl, ...(state ? { fetchedAt: new Date(state.fetchedAt).toISOString() } : {}) },
+    });
   }
 
   /** The read copy of the stored index: in memory, or read from the store (a restart, another replica's refresh). */
-  private async storedCopy(root: SpaceRecord, proxy: RegistryRecord, fetchedAt: number, indexUrl: string): Promise<ReadIndex> {
-    const known = this.copies.get(proxy.id);
+  private async storedCopy(proxy: Upstream, fetchedAt: number, indexUrl: string): Promise<ReadIndex> {
+    const known = this.copies.get(proxy.registry.id);
     const last = known && known.indexUrl === indexUrl ? known : undefined;
     if (last && last.fetchedAt === fetchedAt) return last;
-    const pending = this.reads.get(proxy.id);
-    if (pending?.fetchedAt === fetchedAt) return this.withinGrace(root, proxy, pending.promise, last);
-    const stored = await this.deps.helm.findUpstreamIndex(proxy.id);
+    const pending = this.reads.get(proxy.registry.id);
+    if (pending?.fetchedAt === fetchedAt) return this.withinGrace(proxy, pending.promise, last);
+    const stored = await this.deps.helm.findUpstreamIndex(proxy.registry.id);
     if (!stored) {
       if (last) return last;
-      throw new PalletError('UNAVAILABLE', `upstream ${this.label(root, proxy)} index was deleted while it was read`);
+      throw new PalletError('UNAVAILABLE', `upstream ${proxy.label} index was deleted while it was read`);
     }
     // Stored gzipped (or, from before, as fetched): a few MB, copied to the worker.
-    const reading = this.read(root, proxy, { parts: [stored.body], movable: false, length: stored.body.length }, undefined, stored.fetchedAt, indexUrl, false);
+    const body = { parts: [stored.body], movable: false, length: stored.body.length };
+    const reading = this.read(proxy, body, undefined, stored.fetchedAt, indexUrl, false);
     try {
-      return await this.withinGrace(root, proxy, reading, last);
+      return await this.withinGrace(proxy, reading, last);
     } catch (err) {
       if (isPalletError(err, 'UNAVAILABLE')) throw err;
-      throw new PalletError('UNAVAILABLE', `upstream ${this.label(root, proxy)}: the stored index could not be read (${message(err)})`);
+      throw new PalletError('UNAVAILABLE', `upstream ${proxy.label}: the stored index could not be read (${message(err)})`);
     }
   }
 
-  private async refresh(root: SpaceRecord, proxy: RegistryRecord, indexUrl: string, ttlSeconds: number): Promise<ReadIndex | undefined> {
-    const { helm, metrics, log } = this.deps;
-    const label = this.label(root, proxy);
-    const state = await helm.findUpstreamIndexState(proxy.id);
-    const backOff = (): void => void this.downUntil.set(proxy.id, Date.now() + Math.min(FAILURE_BACKOFF_MS, ttlSeconds * 1000));
-    let fetched: Body;
+  /** GETs the index; IndexFetchFailed when it cannot be had (the core then serves the stored copy). */
+  private async fetchIndex(proxy: Upstream, indexUrl: string): Promise<ReadBody> {
+    const { metrics } = this.deps.cache;
     try {
-      const client = this.deps.pulls.clientOf(root, proxy);
-      if (!client) return undefined;
-      metrics.miss(label, 'index');
-      const res = await client.getFile(indexUrl);
-      if (!res) throw new PalletError('UNAVAILABLE', `upstream ${label} has no index at ${indexUrl} (404)`, { upstream: label });
-      fetched = await readBody(res.body, this.options.maxIndexBytes);
-      metrics.fetched(label, fetched.length);
+      metrics.miss(proxy, 'index');
+      const res = await proxy.client.getFile(indexUrl);
+      if (!res) throw new PalletError('UNAVAILABLE', `upstream ${proxy.label} has no index at ${indexUrl} (404)`, { upstream: proxy.label });
+      const fetched = await readBody(res.body, this.options.maxIndexBytes, 'the upstream index');
+      metrics.fetched(proxy, fetched.length);
+      return fetched;
     } catch (err) {
-      const reason = isPalletError(err, 'TOO_LARGE') ? 'invalid' : upstreamErrorReason(err);
-      metrics.error(label, reason);
-      if (!state) throw new PalletError('UNAVAILABLE', `upstream ${label} index could not be fetched: ${message(err)}`, { upstream: label });
-      backOff();
-      metrics.staleServe(label);
-      log.warn({ upstream: label, url: indexUrl, fetchedAt: new Date(state.fetchedAt).toISOString(), reason: message(err) }, 'upstream: serving the cached index without revalidation');
-      return this.storedCopy(root, proxy, state.fetchedAt, indexUrl);
+      metrics.error(proxy, isPalletError(err, 'TOO_LARGE') ? 'invalid' : upstreamErrorReason(err));
+      throw new IndexFetchFailed('UNAVAILABLE', `upstream ${proxy.label} index could not be fetched: ${message(err)}`, { upstream: proxy.label });
     }
-    const known = this.copies.get(proxy.id);
+  }
+
+  /** Fetches the index and reads it unless its bytes are known (confirmed, or refused before). */
+  private async refresh(proxy: Upstream, indexUrl: string, ttlMs: number, log: UpstreamLog): Promise<ReadIndex | undefined> {
+    const { helm, cache } = this.deps;
+    const id = proxy.registry.id;
+    const state = await helm.findUpstreamIndexState(id);
+    const fetched = await this.fetchIndex(proxy, indexUrl);
+    const known = this.copies.get(id);
     const last = known && known.indexUrl === indexUrl ? known : undefined;
     if (state && last?.hash === fetched.hash) {
       // Unchanged (by SHA-256): confirmed, not read again.
-      await helm.markUpstreamIndexChecked(proxy.id, Date.now());
+      await helm.markUpstreamIndexChecked(id, Date.now());
       last.fetchedAt = state.fetchedAt;
       return last;
     }
-    if (this.refused.get(proxy.id) === fetched.hash) {
-      // The same bytes could not be read before: not read again.
-      backOff();
-      if (last) return this.lastGood(root, proxy, last, 'refused');
-      if (state) return this.storedCopy(root, proxy, state.fetchedAt, indexUrl);
-      throw new PalletError('UNAVAILABLE', `upstream ${label} index is not usable (it could not be read before)`, { upstream: label });
-    }
-    const reading = this.read(root, proxy, { ...fetched, movable: true }, fetched.hash, Date.now(), indexUrl, true);
+    const unusable = async (why: string): Promise<ReadIndex> => {
+      cache.backOff(proxy, ttlMs);
+      if (last) return this.lastGood(proxy, last, 'refused');
+      if (state) return this.storedCopy(proxy, state.fetchedAt, indexUrl);
+      throw new PalletError('UNAVAILABLE', `upstream ${proxy.label} index is not usable${why}`, { upstream: proxy.label });
+    };
+    // The same bytes could not be read before: not read again.
+    if (this.refused.get(id) === fetched.hash) return unusable(' (it could not be read before)');
+    const reading = this.read(proxy, { ...fetched, movable: true }, fetched.hash, Date.now(), indexUrl, true, log);
     try {
-      return await this.withinGrace(root, proxy, reading, last);
+      return await this.withinGrace(proxy, reading, last);
     } catch (err) {
-      metrics.error(label, 'invalid');
-      backOff();
-      if (last) return this.lastGood(root, proxy, last, 'refused');
-      if (state) return this.storedCopy(root, proxy, state.fetchedAt, indexUrl);
-      throw new PalletError('UNAVAILABLE', `upstream ${label} index is not usable: ${message(err)}`, { upstream: label });
+      cache.metrics.error(proxy, 'invalid');
+      return unusable(`: ${message(err)}`);
     }
   }
 
-  private lastGood(root: SpaceRecord, proxy: RegistryRecord, copy: ReadIndex, reason: 'reading' | 'refused'): ReadIndex {
-    this.deps.indexMetrics.lastGoodServe(this.label(root, proxy), reason);
+  private lastGood(proxy: Upstream, copy: ReadIndex, reason: 'reading' | 'refused'): ReadIndex {
+    this.deps.indexMetrics.lastGoodServe(proxy.label, reason);
     return copy;
   }
 
   /** `reading`, or `last` when there is one and `reading` takes longer than the grace period. */
-  private async withinGrace(root: SpaceRecord, proxy: RegistryRecord, reading: Promise<ReadIndex>, last: ReadIndex | undefined): Promise<ReadIndex> {
+  private async withinGrace(proxy: Upstream, reading: Promise<ReadIndex>, last: ReadIndex | undefined): Promise<ReadIndex> {
     if (!last) return reading;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const grace = new Promise<undefined>((resolve) => {
@@ -344,7 +297,7 @@ export class HelmUpstreams implements ChartUpstreams {
     });
     try {
       const first = await Promise.race([reading, grace]);
-      return first ?? this.lastGood(root, proxy, last, 'reading');
+      return first ?? this.lastGood(proxy, last, 'reading');
     } finally {
       clearTimeout(timer);
     }
@@ -355,11 +308,20 @@ export class HelmUpstreams implements ChartUpstreams {
    * fetched body); on success it becomes the proxy's read copy and, when `store`, the stored
    * copy (gzipped by the worker). Logged and counted either way.
    */
-  private read(root: SpaceRecord, proxy: RegistryRecord, body: { parts: Uint8Array[]; movable: boolean; length: number }, hash: string | undefined, fetchedAt: number, indexUrl: string, store: boolean): Promise<ReadIndex> {
-    const pending = this.reads.get(proxy.id);
+  private read(
+    proxy: Upstream,
+    body: { parts: Uint8Array[]; movable: boolean; length: number },
+    hash: string | undefined,
+    fetchedAt: number,
+    indexUrl: string,
+    store: boolean,
+    log: UpstreamLog = this.deps.cache.log,
+  ): Promise<ReadIndex> {
+    const id = proxy.registry.id;
+    const pending = this.reads.get(id);
     if (pending && hash !== undefined && pending.hash === hash) return pending.promise;
-    const label = this.label(root, proxy);
-    const { log, indexMetrics } = this.deps;
+    const { label } = proxy;
+    const { indexMetrics } = this.deps;
     const started = performance.now();
     const options = { indexUrl, fileHosts: this.options.fileHosts, maxEntries: this.options.maxIndexEntries };
     const job = { maxBytes: this.options.maxIndexBytes, compress: store, timeoutMs: this.options.indexReadTimeoutMs };
@@ -370,17 +332,17 @@ export class HelmUpstreams implements ChartUpstreams {
       } catch (err) {
         const seconds = (performance.now() - started) / 1000;
         indexMetrics.read(label, 'refused', seconds);
-        if (hash !== undefined && !isPalletError(err, 'UNAVAILABLE')) remember(this.refused, proxy.id, hash);
+        if (hash !== undefined && !isPalletError(err, 'UNAVAILABLE')) this.refused.set(id, hash);
         log.warn({ upstream: label, url: indexUrl, bytes: body.length, seconds, reason: message(err) }, 'upstream: the chart index could not be read; the last good copy is served');
         throw err;
       }
       const seconds = (performance.now() - started) / 1000;
       const { skipped, hash: readHash, gzipped, ...source } = read;
-      if (store && gzipped) await this.deps.helm.putUpstreamIndex(proxy.id, Buffer.from(gzipped.buffer, gzipped.byteOffset, gzipped.byteLength), fetchedAt);
+      if (store && gzipped) await this.deps.helm.putUpstreamIndex(id, Buffer.from(gzipped.buffer, gzipped.byteOffset, gzipped.byteLength), fetchedAt);
       const copy: ReadIndex = { fetchedAt, indexUrl, hash: readHash, source };
-      const current = this.copies.get(proxy.id);
-      if (!current || current.fetchedAt <= fetchedAt) remember(this.copies, proxy.id, copy);
-      this.refused.delete(proxy.id);
+      const current = this.copies.get(id);
+      if (!current || current.fetchedAt <= fetchedAt) this.copies.set(id, copy);
+      this.refused.delete(id);
       indexMetrics.read(label, 'ok', seconds, source.count, skipped);
       const fields = { upstream: label, url: indexUrl, bytes: body.length, stored: gzipped?.byteLength, charts: source.count, skipped, seconds };
       if (skipped['over-cap']) log.warn(fields, 'upstream: the chart index lists more chart versions than helm.maxIndexEntries; the rest are left out');
@@ -389,9 +351,9 @@ export class HelmUpstreams implements ChartUpstreams {
       return copy;
     })();
     const entry: PendingRead = { hash, fetchedAt, promise };
-    this.reads.set(proxy.id, entry);
+    this.reads.set(id, entry);
     const done = (): void => {
-      if (this.reads.get(proxy.id) === entry) this.reads.delete(proxy.id);
+      if (this.reads.get(id) === entry) this.reads.delete(id);
     };
     promise.then(done, done);
     return promise;

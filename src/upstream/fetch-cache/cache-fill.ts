@@ -13,13 +13,14 @@
  * the flight with an error that names the setting. The outcome is counted and logged here.
  */
 import type { Readable } from 'node:stream';
-import { formatBytes } from '../base/bytes.js';
-import { isPalletError, PalletError } from '../base/errors.js';
-import type { BlobRecord } from '../metadata/store.js';
-import type { QuotaGate } from '../registry/quotas.js';
+import { isPalletError, PalletError } from '../../base/errors.js';
+import type { BlobRecord } from '../../metadata/store.js';
+import type { QuotaGate } from '../../registry/quotas.js';
+import { message, tooLarge, upstreamErrorReason } from './errors.js';
 import type { Flight } from './flights.js';
-import type { UpstreamMetrics } from './metrics.js';
+import type { MetricLabels, UpstreamMetrics } from './metrics.js';
 import { BlobTee } from './tee.js';
+import type { UpstreamLog } from './upstreams.js';
 
 /** Quota is reserved in steps of at least this many bytes (and at least 1/8 of what is held). */
 const QUOTA_STEP = 1024 * 1024;
@@ -33,27 +34,20 @@ export interface FillLimits {
   windowMs: number;
 }
 
-export interface FillLog {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-}
-
 export interface FillDeps {
   metrics: UpstreamMetrics;
-  log: FillLog;
   quotas?: QuotaGate;
-  /** The `reason` label of an error (see `upstreamErrorReason`). */
-  reason(err: unknown): string;
 }
 
 export interface FillRequest {
-  /** `<root>/<identifier>` of the proxy. */
-  label: string;
+  /** The proxy the body comes from (log and metric labels). */
+  upstream: MetricLabels;
+  log: UpstreamLog;
   flight: Flight;
   body: Readable;
   /** Whether to stream to the client that started the fetch (else it waits on the flight). */
   client: boolean;
-  what: 'blob' | 'file';
+  what: string;
   /** The repository the bytes are cached under (quota is reserved against it). */
   repositoryId: string;
   /** The digest, when known up front (a quota reservation for a linked digest is free). */
@@ -73,20 +67,6 @@ export interface Fill {
   started: number;
 }
 
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** The error for a body over `maxBytes` (`size`: its Content-Length, when that says so). */
-export function tooLarge(label: string, what: string, maxBytes: number, size?: number): PalletError {
-  const said = size !== undefined ? `announced ${size} bytes for` : 'sent more bytes than allowed for';
-  return new PalletError(
-    'UNAVAILABLE',
-    `upstream ${label} ${said} a ${what}; the limit is ${maxBytes} bytes (${formatBytes(maxBytes)}, upstream.maxBlobBytes); nothing was cached`,
-    { upstream: label, reason: 'TOO_LARGE' },
-  );
-}
-
 /** The guard run on every upstream chunk (see the module header). */
 function guard(deps: FillDeps, req: FillRequest, limits: FillLimits): { check: (bytes: number, waitedMs: number) => Promise<void>; release: () => void } {
   let total = 0;
@@ -99,7 +79,7 @@ function guard(deps: FillDeps, req: FillRequest, limits: FillLimits): { check: (
   };
   const check = async (bytes: number, waitedMs: number): Promise<void> => {
     total += bytes;
-    if (limits.maxBytes > 0 && total > limits.maxBytes) throw tooLarge(req.label, req.what, limits.maxBytes);
+    if (limits.maxBytes > 0 && total > limits.maxBytes) throw tooLarge(req.upstream.label, req.what, limits.maxBytes);
     if (limits.minBytesPerSecond > 0) {
       windowBytes += bytes;
       windowWait += waitedMs;
@@ -107,8 +87,8 @@ function guard(deps: FillDeps, req: FillRequest, limits: FillLimits): { check: (
         if (windowBytes * 1000 < limits.minBytesPerSecond * windowWait) {
           throw new PalletError(
             'UNAVAILABLE',
-            `upstream ${req.label} sent ${windowBytes} bytes of a ${req.what} in ${windowWait} ms, slower than ${limits.minBytesPerSecond} bytes/s (upstream.minBytesPerSecond); the fetch was stopped, nothing was cached`,
-            { upstream: req.label, reason: 'TOO_SLOW' },
+            `upstream ${req.upstream.label} sent ${windowBytes} bytes of a ${req.what} in ${windowWait} ms, slower than ${limits.minBytesPerSecond} bytes/s (upstream.minBytesPerSecond); the fetch was stopped, nothing was cached`,
+            { upstream: req.upstream.label, reason: 'TOO_SLOW' },
           );
         }
         windowBytes = 0;
@@ -116,8 +96,8 @@ function guard(deps: FillDeps, req: FillRequest, limits: FillLimits): { check: (
       }
     }
     if (req.flight.abandoned) {
-      throw new PalletError('UNAVAILABLE', `nobody reads or waits for the ${req.what} from upstream ${req.label} any more (upstream.flightWaitMs); the fetch was stopped`, {
-        upstream: req.label,
+      throw new PalletError('UNAVAILABLE', `nobody reads or waits for the ${req.what} from upstream ${req.upstream.label} any more (upstream.flightWaitMs); the fetch was stopped`, {
+        upstream: req.upstream.label,
         reason: 'ABANDONED',
       });
     }
@@ -139,12 +119,13 @@ function guard(deps: FillDeps, req: FillRequest, limits: FillLimits): { check: (
  * off is UNAVAILABLE (the next upstream is tried), never the client's "upload invalid".
  */
 export function fillCache(deps: FillDeps, req: FillRequest, limits: FillLimits): Fill {
-  const { metrics, log } = deps;
+  const { metrics } = deps;
+  const { log, upstream } = req;
   const limit = guard(deps, req, limits);
   const tee = new BlobTee(req.body, {
     client: req.client,
     stallMs: Math.max(1_000, Math.floor(limits.windowMs / 2)),
-    onBytes: (n) => metrics.fetched(req.label, n),
+    onBytes: (n) => metrics.fetched(upstream, n),
     guard: limit.check,
   });
   if (tee.client) tee.client.once('close', req.flight.hold());
@@ -154,11 +135,11 @@ export function fillCache(deps: FillDeps, req: FillRequest, limits: FillLimits):
   req.body.once('end', limit.release);
   const writing = req.write(tee.cache).catch((err: unknown) => {
     const wrong = isPalletError(err, 'DIGEST_INVALID') || isPalletError(err, 'BLOB_UPLOAD_INVALID');
-    metrics.error(req.label, wrong ? 'digest-mismatch' : deps.reason(err));
-    log.warn({ upstream: req.label, ...req.fields(), reason: message(err) }, `upstream: ${req.what} fetch failed; nothing was cached`);
+    metrics.error(upstream, wrong ? 'digest-mismatch' : upstreamErrorReason(err));
+    log.warn({ upstream: req.upstream.label, ...req.fields(), reason: message(err) }, `upstream: ${req.what} fetch failed; nothing was cached`);
     if (broken !== undefined && !(err instanceof PalletError)) {
-      throw new PalletError('UNAVAILABLE', `upstream ${req.label} broke off the ${req.what} body (${message(broken)}); nothing was cached`, {
-        upstream: req.label,
+      throw new PalletError('UNAVAILABLE', `upstream ${req.upstream.label} broke off the ${req.what} body (${message(broken)}); nothing was cached`, {
+        upstream: req.upstream.label,
       });
     }
     if (!wrong) throw err;
@@ -170,7 +151,7 @@ export function fillCache(deps: FillDeps, req: FillRequest, limits: FillLimits):
     (blob) => {
       limit.release();
       req.land({ blob });
-      log.info({ upstream: req.label, ...req.fields(blob), size: blob.size, ms: Date.now() - started }, `upstream: cached a ${req.what}`);
+      log.info({ upstream: req.upstream.label, ...req.fields(blob), size: blob.size, ms: Date.now() - started }, `upstream: cached a ${req.what}`);
     },
     (err: unknown) => {
       limit.release();

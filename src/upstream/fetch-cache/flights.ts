@@ -1,6 +1,7 @@
 /**
- * The in-process bookkeeping of upstream fetches: single-flight slots for blob fetches (with
- * who still reads or waits for each), and the small expiring maps the pull-through keeps.
+ * The in-process bookkeeping of upstream fetches: single-flight slots for body fetches (with
+ * who still reads or waits for each), single-flight promises for small fetches (a manifest, an
+ * index), and the small expiring maps of the fetch-and-cache core.
  *
  * A `Flight` is one upstream GET that fills a proxy's cache. Pulls that miss the same blob on
  * the same proxy while it runs wait for it, at most `waitMs` each (`wait`), and then try the
@@ -8,8 +9,8 @@
  * than the wait limit, `abandoned` says so and the fetch stops (an endless or very slow body
  * must not fill the disk for nobody).
  */
-import { PalletError } from '../base/errors.js';
-import type { BlobRecord } from '../metadata/store.js';
+import { PalletError } from '../../base/errors.js';
+import type { BlobRecord } from '../../metadata/store.js';
 
 /** A promise settled from outside, whose rejection is never unhandled. */
 export class Deferred<T> {
@@ -22,31 +23,6 @@ export class Deferred<T> {
       this.reject = reject;
     });
     this.promise.catch(() => undefined);
-  }
-}
-
-/** Keys that expire; the oldest go first when full. */
-export class ExpiringSet {
-  private readonly until = new Map<string, number>();
-  constructor(private readonly max: number) {}
-  add(key: string, ttlMs: number): void {
-    if (ttlMs <= 0) return;
-    this.until.delete(key);
-    if (this.until.size >= this.max) {
-      const oldest = this.until.keys().next().value;
-      if (oldest !== undefined) this.until.delete(oldest);
-    }
-    this.until.set(key, Date.now() + ttlMs);
-  }
-  has(key: string): boolean {
-    const t = this.until.get(key);
-    if (t === undefined) return false;
-    if (t > Date.now()) return true;
-    this.until.delete(key);
-    return false;
-  }
-  delete(key: string): void {
-    this.until.delete(key);
   }
 }
 
@@ -67,6 +43,43 @@ export class BoundedMap<V> {
   }
   delete(key: string): void {
     this.map.delete(key);
+  }
+}
+
+/** Keys that expire; the oldest go first when full. */
+export class ExpiringSet {
+  private readonly until: BoundedMap<number>;
+  constructor(max: number) {
+    this.until = new BoundedMap(max);
+  }
+  add(key: string, ttlMs: number): void {
+    if (ttlMs > 0) this.until.set(key, Date.now() + ttlMs);
+  }
+  has(key: string): boolean {
+    const t = this.until.get(key);
+    if (t === undefined) return false;
+    if (t > Date.now()) return true;
+    this.until.delete(key);
+    return false;
+  }
+  delete(key: string): void {
+    this.until.delete(key);
+  }
+}
+
+/**
+ * One promise per key while it runs: concurrent callers of `run` with the same key share the
+ * first caller's work; the key is free again once it settles.
+ */
+export class SharedFlights {
+  private readonly running = new Map<string, Promise<unknown>>();
+
+  run<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const existing = this.running.get(key) as Promise<T> | undefined;
+    if (existing) return existing;
+    const flight = work().finally(() => this.running.delete(key));
+    this.running.set(key, flight);
+    return flight;
   }
 }
 
