@@ -15,7 +15,7 @@ import type { RepositoryTarget } from '../../registry/repositories.js';
 import type { Services } from '../../services.js';
 import type { Readable } from 'node:stream';
 import type { BlobRecord, RegistryRecord, RepositoryRecord, UploadRecord } from '../../metadata/store.js';
-import { principalOf } from '../../http-auth.js';
+import { principalOf } from '../../http/request-auth.js';
 import type { Principal } from '../../auth/principal.js';
 import { OciAuth, ociAction } from './auth.js';
 import { OCI_ERRORS, sendOciError } from './errors.js';
