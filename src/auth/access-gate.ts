@@ -54,7 +54,7 @@ export type Decision<T> = { outcome: 'allowed'; value: T } | { outcome: 'refused
 
 export class AccessGate {
   constructor(
-    private readonly access: AccessControl,
+    private readonly access: Pick<AccessControl, 'can' | 'actions' | 'isGlobalAdmin'>,
     private readonly store: Pick<MetadataStore, 'findSpace'>,
   ) {}
 
