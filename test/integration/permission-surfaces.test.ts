@@ -15,7 +15,8 @@
  * not tell which of the root's registries exist); an access token of
  * the owner of `acme` narrowed to read+write and to `acme`; a read token limited to registry
  * `acme/private`; a user with no role; anonymous; a token-service JWT of the writer (for the
- * repository asked, with every action the writer holds there; `/v2` takes it, the others do not).
+ * repository asked, with every action the writer holds there; `/v2` takes it, the others do not);
+ * the writer's web session with its CSRF token (`/api/v1` takes it; elsewhere it is anonymous).
  * Places: `initech/public`, `acme/private`, `globex/private`, and `ghost` registries that do not
  * exist in `acme`, in `globex` and in a root space that does not exist (`nowhere`). All are
  * helm registries, served by all three surfaces.
@@ -33,12 +34,12 @@ import { chart } from '../fixtures/charts.js';
 
 const ADMIN_PASSWORD = 'surfaces-admin-password';
 
-type Who = 'gadmin' | 'admin' | 'writer' | 'reader' | 'project' | 'token' | 'regtoken' | 'none' | 'anonymous' | 'jwt';
+type Who = 'gadmin' | 'admin' | 'writer' | 'reader' | 'project' | 'token' | 'regtoken' | 'none' | 'anonymous' | 'jwt' | 'session';
 type Place = 'public' | 'own' | 'other' | 'ghostOwn' | 'ghostOther' | 'ghostRoot';
 type Action = 'pull' | 'push' | 'delete' | 'manage';
 type Surface = 'v2' | 'pkg' | 'api';
 
-const WHO: readonly Who[] = ['gadmin', 'admin', 'writer', 'reader', 'project', 'token', 'regtoken', 'none', 'anonymous', 'jwt'];
+const WHO: readonly Who[] = ['gadmin', 'admin', 'writer', 'reader', 'project', 'token', 'regtoken', 'none', 'anonymous', 'jwt', 'session'];
 const PLACES: readonly Place[] = ['public', 'own', 'other', 'ghostOwn', 'ghostOther', 'ghostRoot'];
 const ACTIONS: readonly Action[] = ['pull', 'push', 'delete', 'manage'];
 const SURFACE_ACTIONS: Record<Surface, readonly Action[]> = { v2: ['pull', 'push', 'delete'], pkg: ['pull', 'push', 'delete'], api: ['pull', 'delete', 'manage'] };
@@ -56,7 +57,7 @@ const GHOSTS: readonly Place[] = ['ghostOwn', 'ghostOther', 'ghostRoot'];
 /** A: allowed. N: not found (404, the caller may know). X: refused (401 anonymous or JWT, else 403). */
 type Cell = 'A' | 'N' | 'X';
 /** Cells per place in ACTIONS order (pull push delete manage), places in PLACES order. */
-const ROWS: Record<Who, string> = {
+const ROWS: Record<Exclude<Who, 'session'>, string> = {
   //        public own   other ghostO ghostX ghostR
   gadmin: '  AAAA   AAAA  AAAA  NNNN   NNNN   NNNN',
   admin: '   AXXX   AAAA  XXXX  NNNN   XXXX   XXXX',
@@ -74,6 +75,8 @@ const ROWS: Record<Who, string> = {
 
 function expected(who: Who, place: Place, action: Action, surface: Surface): Cell {
   if (who === 'jwt' && surface !== 'v2') return 'X';
+  // The writer's web session counts on /api/v1 only; elsewhere the cookie is not a credential.
+  if (who === 'session') return expected(surface === 'api' ? 'writer' : 'anonymous', place, action, surface);
   const cells = ROWS[who].replace(/\s+/g, '');
   return cells[PLACES.indexOf(place) * ACTIONS.length + ACTIONS.indexOf(action)] as Cell;
 }
@@ -90,6 +93,7 @@ describe('permission matrix on every surface (inject, SQLite)', () => {
   let dataDir: string;
   let app: App;
   const creds = new Map<Who, string>();
+  let session: Record<string, string> = {};
   const admin = basic('admin', ADMIN_PASSWORD);
   /** Refused requests to ghost registries, replayed once they exist. */
   const refusedGhosts: Recorded[] = [];
@@ -139,6 +143,11 @@ describe('permission matrix on every surface (inject, SQLite)', () => {
       (JSON.parse((await ok('POST', '/api/v1/user/tokens', { expiresInDays: 1, ...body }, owner)).body) as { token: string }).token;
     creds.set('token', `Bearer ${await token({ name: 'narrow', scopes: ['read', 'write'], space: 'acme' })}`);
     creds.set('regtoken', `Bearer ${await token({ name: 'one-registry', scopes: ['read'], registry: 'acme/private' })}`);
+    const writerPassword = Buffer.from(creds.get('writer')!.slice('Basic '.length), 'base64').toString().split(':')[1]!;
+    const login = await inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: 'u-writer', password: writerPassword } });
+    assert.equal(login.statusCode, 200, login.body);
+    const cookie = login.cookies.find((c) => c.name === 'pallet_session')!;
+    session = { cookie: `pallet_session=${cookie.value}`, 'x-csrf-token': (JSON.parse(login.body) as { csrfToken: string }).csrfToken };
   });
 
   after(async () => {
@@ -158,7 +167,7 @@ describe('permission matrix on every surface (inject, SQLite)', () => {
     const { root, registry } = PLACE[place];
     const repo = `${root}/${registry}/hello`;
     const authorization = who === 'jwt' ? await jwtFor(repo) : creds.get(who);
-    const headers: Record<string, string> = authorization ? { authorization } : {};
+    const headers: Record<string, string> = who === 'session' ? { ...session } : authorization ? { authorization } : {};
     const from = who === 'jwt' ? { remoteAddress: `198.51.${Math.floor(++address / 250)}.${address % 250}` } : {};
     const missing = `sha256:${'0'.repeat(64)}`;
     if (surface === 'v2') {
@@ -195,7 +204,7 @@ describe('permission matrix on every surface (inject, SQLite)', () => {
       if (surface === 'api') assert.equal((JSON.parse(res.body) as { code: string }).code, 'NOT_FOUND', label);
       return;
     }
-    const unauthenticated = who === 'anonymous' || who === 'jwt';
+    const unauthenticated = who === 'anonymous' || who === 'jwt' || (who === 'session' && surface !== 'api');
     assert.equal(res.statusCode, unauthenticated ? 401 : 403, label);
     const challenge = String(res.headers['www-authenticate'] ?? '');
     if (surface === 'v2') {
