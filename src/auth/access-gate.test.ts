@@ -29,7 +29,7 @@ const alice: Principal = { kind: 'user', user: user('alice', false), via: 'passw
 const root: Principal = { kind: 'user', user: user('root', true), via: 'password' };
 
 /** alice reads `acme` (and so everything below it) and writes `globex/p1`. */
-function gate(spaces: string[]): { gate: AccessGate; lookups: string[] } {
+function gate(spaces: string[]): { gate: AccessGate; lookups: string[]; checks: string[] } {
   const roles: Record<string, Action[]> = { acme: ['pull'], 'globex/p1': ['pull', 'push'] };
   const held = (principal: Principal, resource: Resource): Set<Action> => {
     if (principal === root) return new Set(['pull', 'push', 'delete', 'manage', 'own']);
@@ -41,10 +41,17 @@ function gate(spaces: string[]): { gate: AccessGate; lookups: string[] } {
     return out;
   };
   const lookups: string[] = [];
+  const checks: string[] = [];
   const access = {
     isGlobalAdmin: (p: Principal) => p === root,
-    actions: async (p: Principal, r: Resource) => held(p, r),
-    can: async (p: Principal, a: Action, r: Resource) => held(p, r).has(a),
+    actions: async (p: Principal, r: Resource) => {
+      checks.push(`actions ${r.spacePath}`);
+      return held(p, r);
+    },
+    can: async (p: Principal, a: Action, r: Resource) => {
+      checks.push(`can ${a}`);
+      return held(p, r).has(a);
+    },
   };
   const store = {
     findSpace: async (path: string) => {
@@ -52,7 +59,7 @@ function gate(spaces: string[]): { gate: AccessGate; lookups: string[] } {
       return spaces.includes(path) ? space(path) : undefined;
     },
   };
-  return { gate: new AccessGate(access, store), lookups };
+  return { gate: new AccessGate(access, store), lookups, checks };
 }
 
 function space(path: string): SpaceRecord {
@@ -77,13 +84,14 @@ describe('AccessGate', () => {
   });
 
   it('refuses a missing registry exactly like a private one, through the same lookups', async () => {
-    const { gate: g, lookups } = gate(['acme', 'initech']);
+    const { gate: g, lookups, checks } = gate(['acme', 'initech']);
     const existing = await g.decide(alice, 'pull', { container: 'initech' }, registry('initech'), isMissing);
-    const existingLookups = lookups.splice(0);
+    const existingWork = [...lookups.splice(0), ...checks.splice(0)];
     const absent = await g.decide(alice, 'pull', { container: 'initech' }, unknown, isMissing);
     assert.deepEqual(absent, existing);
     assert.deepEqual(absent, { outcome: 'refused', refusal: 'denied' });
-    assert.deepEqual(lookups, existingLookups);
+    assert.deepEqual([...lookups, ...checks], existingWork);
+    assert.deepEqual(existingWork, ['initech', 'can pull', 'actions initech']);
     assert.deepEqual(await g.decide(ANONYMOUS, 'pull', { container: 'initech' }, unknown, isMissing), { outcome: 'refused', refusal: 'unauthenticated' });
   });
 

@@ -13,10 +13,11 @@
  * repository. Everyone else gets the refusal a private one gives them: UNAUTHORIZED for
  * anonymous callers, UNAUTHORIZED with `insufficient-scope` for JWT bearers, DENIED for users.
  *
- * Same answer, same path: an unknown and a refused existing thing both run the loader, then
- * the may-know lookup, then build the refusal from the same inputs (principal, action, what
- * the caller named), so neither status, body nor the work done tells them apart. Allowed
- * requests (the hot path) skip the may-know lookup.
+ * Same answer, same path: an unknown and a refused existing thing both run the loader, the
+ * authorization (of a private stand-in for the unknown one), then the may-know lookup, and
+ * build the refusal from the same inputs (principal, action, what the caller named), so
+ * neither status, body nor the work done tells them apart. Allowed requests (the hot path)
+ * skip the may-know lookup.
  */
 import type { MetadataStore } from '../metadata/store.js';
 import type { AccessControl, Resource } from './access.js';
@@ -79,7 +80,11 @@ export class AccessGate {
       if (!isMissing(err)) throw err;
       missing = err;
     }
-    if (found && (await this.allows(principal, action, found.resource, place.repository))) return { outcome: 'allowed', value: found.value };
+    // An unknown thing is checked as a private one in its container would be: the same work,
+    // whose answer cannot allow it.
+    const resource = found?.resource ?? { spacePath: place.container ?? '', registry: { id: '', public: false } };
+    const allowed = await this.allows(principal, action, resource, place.repository);
+    if (found && allowed) return { outcome: 'allowed', value: found.value };
     // From here one path for both: the may-know lookup runs whether or not the thing exists.
     const mayKnow = await this.mayKnow(principal, action, place);
     if (!found && mayKnow) throw missing;
