@@ -27,7 +27,6 @@
  *   own scopes, limit and expiry (`access-tokens.ts`), so a narrow token cannot mint a broader one.
  */
 import type { FastifyRequest } from 'fastify';
-import type { Refusal } from '../auth/access-gate.js';
 import type { Viewer } from '../auth/access.js';
 import { denial } from '../auth/access.js';
 import type { Principal } from '../auth/principal.js';
@@ -88,20 +87,16 @@ export class ApiAccess {
   /** The space at `path` after checking `action` on it (NOT_FOUND or the refusal: `src/auth/access-gate.ts`). */
   async space(request: FastifyRequest, action: Action, path: string): Promise<SpaceRecord> {
     const decision = await decideSpace(this.services, principalOf(request), action, path);
-    if (decision.outcome === 'refused') this.#refuse(request, decision.refusal, action, `space ${path}`);
+    // Refused: 401 for anonymous callers, 403 for the others (the API takes no JWTs).
+    if (decision.outcome === 'refused') throw denial(principalOf(request), action, `space ${path}`);
     return decision.value;
   }
 
   /** Checks `action` on the registry (NOT_FOUND or the refusal: `src/auth/access-gate.ts`). */
   async registry(request: FastifyRequest, action: Action, root: string, identifier: string): Promise<RegistryRecord> {
     const decision = await decideRegistry(this.services, principalOf(request), action, root, identifier);
-    if (decision.outcome === 'refused') this.#refuse(request, decision.refusal, action, `registry ${root}/${identifier}`);
+    if (decision.outcome === 'refused') throw denial(principalOf(request), action, `registry ${root}/${identifier}`);
     return decision.value.registry;
-  }
-
-  /** The API's answer to a refusal: 401 for anonymous callers, 403 for the others. */
-  #refuse(request: FastifyRequest, _refusal: Refusal, action: Action, what: string): never {
-    throw denial(principalOf(request), action, what);
   }
 
   /**
