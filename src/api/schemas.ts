@@ -7,7 +7,11 @@
  * limits, upstream list checks) live in the domain, which re-checks everything it is given.
  */
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../registry/listing.js';
-import { PACKAGE_TYPES, REGISTRY_KINDS, REGISTRY_SORT_KEYS } from '../registry/registries.js';
+import { REGISTRY_KINDS, REGISTRY_SORT_KEYS } from '../registry/registries.js';
+import { FORMATS } from '../formats/index.js';
+
+/** Package types for the schema enums (the registered list). */
+const PACKAGE_TYPES = FORMATS.map((f) => f.type);
 import { ARTIFACT_SORT_KEYS, VERSION_SORT_KEYS } from '../registry/artifacts.js';
 import { SPACE_SORT_KEYS } from '../registry/spaces.js';
 import { cleanupPolicySchema } from './cleanup-schemas.js';

@@ -20,7 +20,7 @@ import Busboy from 'busboy';
 import { actorName } from '../../auth/principal.js';
 import { isPalletError, PalletError } from '../../base/errors.js';
 import { readRequestBody } from '../../base/streams.js';
-import { registerPkgAccess, requireAccess } from '../../http/pkg-access.js';
+import { requireAccess } from '../../http/pkg-access.js';
 import { principalOf } from '../../http/request-auth.js';
 import type { ChartService } from './charts.js';
 import type { Services } from '../../services.js';
@@ -28,6 +28,9 @@ import { HELM_STATUS, sendHelmError } from './errors.js';
 
 interface Options {
   services: Services;
+  charts: ChartService;
+  /** Largest chart archive (or provenance file) an upload may carry (`helm.chartBytes`). */
+  chartBytes: number;
 }
 
 /**
@@ -80,8 +83,11 @@ async function readMultipart(request: FastifyRequest, limit: number): Promise<{ 
   });
 }
 
-export async function helmRoutes(app: FastifyInstance, { services }: Options): Promise<void> {
-  const charts: ChartService | undefined = services.charts;
+/**
+ * Registers the chart repository's routes, relative to `/pkg/:root/:registry/helm` (see
+ * pkg-routes.ts, which also authenticates every request of the scope: `requireAccess`).
+ */
+export async function helmRoutes(app: FastifyInstance, { services, charts, chartBytes }: Options): Promise<void> {
 
   // Bodies stay streams; the upload handler reads them (multipart or raw) within its limit.
   app.removeAllContentTypeParsers();
@@ -97,8 +103,6 @@ export async function helmRoutes(app: FastifyInstance, { services }: Options): P
     request.log.error({ err }, 'request failed');
     return reply.code(500).send({ error: 'internal error' });
   });
-
-  registerPkgAccess(app, services, { type: 'helm', label: 'Helm' });
 
   /** Audit targets of the state-changing routes, set by their handlers (`root/registry/name/version`). */
   const audited = new WeakMap<FastifyRequest, { action: string; target: string }>();
@@ -119,12 +123,8 @@ export async function helmRoutes(app: FastifyInstance, { services }: Options): P
     audited.set(request, { action, target: [root, identifier, ...parts].join('/') });
   };
 
-  function service(): ChartService {
-    if (!charts) throw new PalletError('UNAVAILABLE', 'this server was built without the Helm chart store');
-    return charts;
-  }
-
-  const base = '/:root/:registry/helm';
+  const service = (): ChartService => charts;
+  const base = '';
 
   app.get(`${base}/index.yaml`, async (request, reply) => {
     request.metricsRoute = 'helm.index';
@@ -165,7 +165,7 @@ export async function helmRoutes(app: FastifyInstance, { services }: Options): P
     const ref = await requireAccess(request, 'push');
     // Replacing a version destroys what was there: that takes the delete permission too.
     if (force) await requireAccess(request, 'delete');
-    const limit = services.config.helm.chartBytes;
+    const limit = chartBytes;
     const length = Number(request.headers['content-length'] ?? 0);
     if (length > 2 * limit + 64 * 1024) throw new PalletError('TOO_LARGE', `the upload exceeds the limit of ${limit} bytes per file`);
     const type = String(request.headers['content-type'] ?? '');
@@ -185,6 +185,4 @@ export async function helmRoutes(app: FastifyInstance, { services }: Options): P
     await service().deleteVersion(ref, name, version);
     return reply.send({ deleted: true });
   });
-
-  app.setNotFoundHandler((request, reply) => sendHelmError(reply, 'NOT_FOUND', `no chart repository endpoint ${request.method} ${request.url.split('?')[0]}`));
 }
