@@ -1,7 +1,8 @@
 /**
  * The permission matrix on every surface, through `inject()` over the real app (SQLite,
  * filesystem storage): each principal × each place (public, private, unknown registry) × each
- * action, on `/v2` (OCI), `/pkg/…/helm` (classic chart repository) and `/api/v1`, every cell
+ * action, on `/v2` (OCI), `/pkg/…/helm` (classic chart repository), `/pkg/…/toy` (a throw-away
+ * format whose routes hold no auth code) and `/api/v1`, every cell
  * asserted: allowed, refused (401 for anonymous callers and token-service JWTs, with the
  * surface's challenge; 403 for users) or not found (404, only for callers who may know).
  *
@@ -19,7 +20,8 @@
  * the writer's web session with its CSRF token (`/api/v1` takes it; elsewhere it is anonymous).
  * Places: `initech/public`, `acme/private`, `globex/private`, and `ghost` registries that do not
  * exist in `acme`, in `globex` and in a root space that does not exist (`nowhere`). All are
- * helm registries, served by all three surfaces.
+ * helm registries, served by `/v2`, `/pkg/…/helm` and `/api/v1`, beside a `toy-…` registry of the
+ * throw-away format in each place.
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -29,7 +31,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { buildApp, type App } from '../../src/app.js';
+import { isPalletError } from '../../src/base/errors.js';
 import { loadConfig } from '../../src/config/config.js';
+import type { PackageFormat } from '../../src/formats/format.js';
+import { FORMATS } from '../../src/formats/index.js';
+import { requireAccess } from '../../src/http/pkg-access.js';
 import { chart } from '../fixtures/charts.js';
 
 const ADMIN_PASSWORD = 'surfaces-admin-password';
@@ -37,12 +43,52 @@ const ADMIN_PASSWORD = 'surfaces-admin-password';
 type Who = 'gadmin' | 'admin' | 'writer' | 'reader' | 'project' | 'token' | 'regtoken' | 'none' | 'anonymous' | 'jwt' | 'session';
 type Place = 'public' | 'own' | 'other' | 'ghostOwn' | 'ghostOther' | 'ghostRoot';
 type Action = 'pull' | 'push' | 'delete' | 'manage';
-type Surface = 'v2' | 'pkg' | 'api';
+type Surface = 'v2' | 'pkg' | 'toy' | 'api';
 
 const WHO: readonly Who[] = ['gadmin', 'admin', 'writer', 'reader', 'project', 'token', 'regtoken', 'none', 'anonymous', 'jwt', 'session'];
 const PLACES: readonly Place[] = ['public', 'own', 'other', 'ghostOwn', 'ghostOther', 'ghostRoot'];
 const ACTIONS: readonly Action[] = ['pull', 'push', 'delete', 'manage'];
-const SURFACE_ACTIONS: Record<Surface, readonly Action[]> = { v2: ['pull', 'push', 'delete'], pkg: ['pull', 'push', 'delete'], api: ['pull', 'delete', 'manage'] };
+const SURFACE_ACTIONS: Record<Surface, readonly Action[]> = {
+  v2: ['pull', 'push', 'delete'],
+  pkg: ['pull', 'push', 'delete'],
+  toy: ['pull', 'push', 'delete'],
+  api: ['pull', 'delete', 'manage'],
+};
+
+/**
+ * A throw-away format mounted by the /pkg dispatcher: its routes write no auth code, only
+ * `requireAccess` with the action (and the three-line error table every surface has).
+ */
+const STATUS: Partial<Record<string, number>> = { UNAUTHORIZED: 401, DENIED: 403, NOT_FOUND: 404 };
+const toyFormat: PackageFormat = {
+  type: 'toy',
+  label: 'Toy',
+  description: 'A throw-away format for the permission matrix',
+  icon: 'box',
+  ociBased: false,
+  pkgPath: 'toy',
+  sources: [{ id: 'custom', label: 'Custom' }],
+  urlSchemes: ['https:'],
+  urlHint: 'anything',
+  setup: () => [],
+  create: () => ({
+    routes: async (app) => {
+      app.setErrorHandler((err, _request, reply) => {
+        const code = isPalletError(err) ? err.code : 'UNKNOWN';
+        return reply.code(STATUS[code] ?? 500).send({ error: err instanceof Error ? err.message : String(err) });
+      });
+      app.get('/thing', async (request) => ({ registry: (await requireAccess(request, 'pull')).registry.identifier }));
+      app.put('/thing', async (request, reply) => {
+        await requireAccess(request, 'push');
+        return reply.code(201).send({ stored: true });
+      });
+      app.delete('/thing', async (request, reply) => {
+        await requireAccess(request, 'delete');
+        return reply.code(204).send();
+      });
+    },
+  }),
+};
 
 const PLACE: Record<Place, { root: string; registry: string }> = {
   public: { root: 'initech', registry: 'public' },
@@ -77,6 +123,8 @@ function expected(who: Who, place: Place, action: Action, surface: Surface): Cel
   if (who === 'jwt' && surface !== 'v2') return 'X';
   // The writer's web session counts on /api/v1 only; elsewhere the cookie is not a credential.
   if (who === 'session') return expected(surface === 'api' ? 'writer' : 'anonymous', place, action, surface);
+  // The registry-limited token names acme/private, not acme/toy-private: for the toy format it holds nothing.
+  if (who === 'regtoken' && surface === 'toy') return expected('none', place, action, surface);
   const cells = ROWS[who].replace(/\s+/g, '');
   return cells[PLACES.indexOf(place) * ACTIONS.length + ACTIONS.indexOf(action)] as Cell;
 }
@@ -122,12 +170,15 @@ describe('permission matrix on every surface (inject, SQLite)', () => {
   async function createRegistry(place: Place): Promise<void> {
     const { root, registry } = PLACE[place];
     await ok('POST', '/api/v1/registries', { space: root, identifier: registry, packageType: 'helm', public: place === 'public' });
+    // Through the domain: the API's packageType enum is fixed when its schemas load.
+    await app.services.registries.create({ space: root, identifier: `toy-${registry}`, packageType: 'toy', public: place === 'public' });
     await uploadChart(root, registry, '1.0.0');
   }
 
   before(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'pallet-surfaces-'));
-    app = await buildApp(loadConfig({ env: {}, flags: { dataDir, logLevel: 'silent', adminPassword: ADMIN_PASSWORD } }));
+    const config = loadConfig({ env: {}, flags: { dataDir, logLevel: 'silent', adminPassword: ADMIN_PASSWORD } });
+    app = await buildApp(config, undefined, [...FORMATS, toyFormat]);
     for (const space of ['acme', 'acme/p1', 'globex', 'initech']) await ok('POST', '/api/v1/spaces', { path: space });
     for (const place of ['public', 'own', 'other'] as const) await createRegistry(place);
     creds.set('gadmin', admin);
@@ -183,6 +234,10 @@ describe('permission matrix on every surface (inject, SQLite)', () => {
       const archive = await chart('hello', `2.0.${++version}`).build();
       return { method: 'POST', url: `${base}/api/charts`, payload: archive, headers: { ...headers, 'content-type': 'application/gzip' }, ...from };
     }
+    if (surface === 'toy') {
+      const url = `/pkg/${root}/toy-${registry}/toy/thing`;
+      return { method: action === 'pull' ? 'GET' : action === 'push' ? 'PUT' : 'DELETE', url, headers, ...from };
+    }
     const base = `/api/v1/registries/${root}/${registry}`;
     if (action === 'pull') return { method: 'GET', url: base, headers, ...from };
     if (action === 'delete') return { method: 'DELETE', url: `${base}/artifacts/nothing-here`, headers, ...from };
@@ -216,14 +271,15 @@ describe('permission matrix on every surface (inject, SQLite)', () => {
         const error = who === 'jwt' ? ',error="insufficient_scope"' : '';
         assert.equal(challenge.replace(/realm="[^"]*",service="[^"]*"/, 'R'), `Bearer R,scope="repository:${root}/${registry}/hello:${scope}"${error}`, label);
       }
-    } else if (surface === 'pkg') {
-      assert.equal(challenge, unauthenticated ? 'Basic realm="Pallet Helm repository", charset="UTF-8"' : '', label);
+    } else if (surface === 'pkg' || surface === 'toy') {
+      const realm = surface === 'pkg' ? 'Helm' : 'Toy';
+      assert.equal(challenge, unauthenticated ? `Basic realm="Pallet ${realm} repository", charset="UTF-8"` : '', label);
     } else {
       assert.equal((JSON.parse(res.body) as { code: string }).code, unauthenticated ? 'UNAUTHORIZED' : 'FORBIDDEN', label);
     }
   }
 
-  for (const surface of ['v2', 'pkg', 'api'] as const) {
+  for (const surface of ['v2', 'pkg', 'toy', 'api'] as const) {
     for (const who of WHO) {
       it(`${surface}: ${who}, every place and action`, async () => {
         for (const place of PLACES) {
@@ -237,6 +293,15 @@ describe('permission matrix on every surface (inject, SQLite)', () => {
       });
     }
   }
+
+  it('serves a format only its own registries, and still refuses callers who may not see them', async () => {
+    const url = '/pkg/acme/private/toy/thing';
+    assert.equal((await inject({ method: 'GET', url, headers: { authorization: admin } })).statusCode, 404);
+    assert.equal((await inject({ method: 'GET', url, headers: { authorization: creds.get('none')! } })).statusCode, 403);
+    const anonymous = await inject({ method: 'GET', url });
+    assert.equal(anonymous.statusCode, 401);
+    assert.equal(anonymous.headers['www-authenticate'], 'Basic realm="Pallet Toy repository", charset="UTF-8"');
+  });
 
   it('refuses a registry that does not exist exactly like a private one, byte for byte', async () => {
     assert.ok(refusedGhosts.length > 100, `${refusedGhosts.length} refusals recorded`);
