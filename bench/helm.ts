@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config/config.js';
 import { openDatabase } from '../src/metadata/open.js';
+import { formatMigrations } from '../src/formats/index.js';
 import { SqlHelmStore } from '../src/formats/helm/store/sql-helm-store.js';
 import { chart } from '../test/fixtures/charts.js';
 
@@ -53,7 +54,7 @@ try {
   // 2. Fill to VERSIONS rows, as OCI pushes record them (metadata of a typical chart).
   const registry = (await app.services.registries.getRef('bench', 'charts')).registry;
   // A second connection to the same SQLite file, for the Helm store (the app's is private).
-  const second = await openDatabase({ url: '', dataDir });
+  const second = await openDatabase({ url: '', dataDir, migrations: formatMigrations() });
   const helm = new SqlHelmStore(second.db, second.dialect);
   for (let i = UPLOADS; i < VERSIONS; i++) {
     const name = `filled${i % 200}`;

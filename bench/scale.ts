@@ -22,11 +22,11 @@ import { Readable } from 'node:stream';
 import pg from 'pg';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config/config.js';
-import { BlobService } from '../src/registry/blobs.js';
 import type { StorageDriver } from '../src/storage/driver.js';
 import { FilesystemDriver } from '../src/storage/filesystem.js';
 import { S3Driver } from '../src/storage/s3.js';
 import { startS3, S3_ACCESS_KEY, S3_SECRET_KEY } from '../test/helpers/s3.js';
+import { openTestServices } from '../test/helpers/services.js';
 import { freePort, REPO_ROOT } from '../test/helpers/server.js';
 import { dropSchemaLocked } from '../src/metadata/test-databases.js';
 
@@ -225,19 +225,18 @@ async function driverThroughput(name: string, driver: StorageDriver): Promise<vo
 }
 
 async function rehashCost(name: string, driver: StorageDriver): Promise<void> {
-  // Two BlobServices over one store and driver: two replicas. Only the process that received
-  // every chunk has the running hash.
-  const dataDir = await mkdtemp(join(tmpdir(), 'pallet-bench-rehash-'));
-  const app = await buildApp(loadConfig({ env: {}, flags: { dataDir, logLevel: 'silent', adminPassword: ADMIN_PASSWORD } }));
+  // The blob services of two replicas over one database and driver. Only the process that
+  // received every chunk has the running hash.
+  const t = await openTestServices({}, { driver });
   try {
-    const store = app.services.store;
+    const store = t.services.store;
     const space = await store.createSpace({ path: 'bench', parentId: null, description: '' });
     const registry = await store.createRegistry({
       spaceId: space.id, identifier: 'r', packageType: 'docker', kind: 'local', description: '', labels: [], public: false, upstream: null,
     });
     const loc = { rootSpaceId: space.id, repositoryId: (await store.ensureRepository(registry.id, 'app')).id };
-    const a = new BlobService(store, driver);
-    const b = new BlobService(store, driver);
+    const a = t.services.blobs;
+    const b = (await t.replica()).blobs;
     const size = 64 * MiB;
     for (const [label, finisher] of [['same replica', a], ['another replica (re-hash)', b]] as const) {
       const data = randomBytes(size);
@@ -249,8 +248,7 @@ async function rehashCost(name: string, driver: StorageDriver): Promise<void> {
       row('finish a 64 MiB chunked upload', `${name}, ${label}`, `${finish.ms.toFixed(0)} ms`);
     }
   } finally {
-    await app.server.close();
-    await rm(dataDir, { recursive: true, force: true });
+    await t.close();
   }
 }
 

@@ -4,12 +4,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
 import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import { Registry as MetricsRegistry } from 'prom-client';
 import { trustProxyOption } from './base/client-address.js';
 import type { Config } from './config/config.js';
+import type { Database, Dialect } from './metadata/schema.js';
 import { openDatabase } from './metadata/open.js';
 import { SqlGcStore } from './metadata/sql-gc-store.js';
+import { SqlPackageFileStore } from './metadata/sql-package-file-store.js';
 import { SqlScrubStore } from './metadata/sql-scrub-store.js';
 import { SqlQuotaStore } from './metadata/sql-quota-store.js';
 import { SqlCleanupStore } from './metadata/sql-cleanup-store.js';
@@ -24,9 +27,9 @@ import type { PackageFormat } from './formats/format.js';
 import { FORMATS, formatMigrations } from './formats/index.js';
 import { pkgRoutes } from './formats/pkg-routes.js';
 import { apiRoutes } from './api/plugin.js';
-import { createServices, type Services } from './services.js';
+import { createServices, type ServiceOptions, type Services } from './services.js';
 import { openStorageDriver } from './storage/open.js';
-import { resolveUpstreamKey } from './upstream/secret-box.js';
+import { resolveUpstreamKey } from './base/secret-box.js';
 import { registerUi } from './web/ui-routes.js';
 
 export interface App {
@@ -81,16 +84,16 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
     filesystem: { headroomBytes: config.limits.diskHeadroomBytes, onFault: (fault, err) => faults.record('storage', fault, err) },
   });
   faults.watchCapacity(driver);
-  const upstreamStore = new SqlUpstreamStore(db, dialect);
+  const stores = sqlServiceStores(db, dialect);
   let upstreamSecretKey: Buffer;
   try {
-    upstreamSecretKey = await resolveUpstreamKey(config.upstream.secretKey, upstreamStore);
+    upstreamSecretKey = await resolveUpstreamKey(config.upstream.secretKey, stores.upstreamStore);
   } catch (err) {
     await store.close();
     await driver.close();
     throw err;
   }
-  const services = createServices(config, store, driver, log, new SqlIdentityStore(db, dialect), { metrics, upstreamStore, upstreamSecretKey, gcStore: new SqlGcStore(db, dialect), quotaStore: new SqlQuotaStore(db, dialect), cleanupStore: new SqlCleanupStore(db, dialect), formats, database: { db, dialect }, scrubStore: new SqlScrubStore(db, dialect) });
+  const services = createServices(config, store, driver, log, new SqlIdentityStore(db, dialect), { ...stores, metrics, upstreamSecretKey, formats });
   try {
     await services.auth.start(config.adminPassword);
     const sealed = await services.registries.sealStoredSecrets();
@@ -103,6 +106,19 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
   server.addHook('onClose', async () => services.close());
   await server.ready();
   return { server, services, log };
+}
+
+/** The stores the services keep beside the metadata store, over its SQL database. */
+export function sqlServiceStores(db: Kysely<Database>, dialect: Dialect): Omit<ServiceOptions, 'metrics' | 'upstreamSecretKey' | 'formats'> {
+  return {
+    database: { db, dialect },
+    upstreamStore: new SqlUpstreamStore(db, dialect),
+    gcStore: new SqlGcStore(db, dialect),
+    quotaStore: new SqlQuotaStore(db, dialect),
+    cleanupStore: new SqlCleanupStore(db, dialect),
+    scrubStore: new SqlScrubStore(db, dialect),
+    packageFileStore: new SqlPackageFileStore(db, dialect),
+  };
 }
 
 export function buildServer(services: Services, log: Logger): FastifyInstance {

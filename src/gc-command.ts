@@ -9,15 +9,13 @@
 import { formatBytes } from './base/bytes.js';
 import { buildApp, createLogger } from './app.js';
 import type { Config } from './config/config.js';
-import { PalletError } from './base/errors.js';
 import type { GcProgress } from './registry/gc.js';
 
 export async function runGcCommand(config: Config, dryRun: boolean): Promise<number> {
   const log = createLogger(config);
   const { server, services } = await buildApp(config, log);
   try {
-    const gc = services.gc;
-    if (!gc) throw new PalletError('UNAVAILABLE', 'this build has no garbage collector');
+    const { gc } = services;
     const graceMs = config.gc.graceSeconds * 1000;
     process.stderr.write(`pallet gc: ${dryRun ? 'dry run, ' : ''}grace ${config.gc.graceSeconds}s\n`);
     const report = await gc.run({ dryRun, graceMs, onProgress: (p) => process.stderr.write(progressLine(p, dryRun)) });

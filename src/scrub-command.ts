@@ -13,7 +13,6 @@ import { formatBytes } from './base/bytes.js';
 import { buildApp, createLogger } from './app.js';
 import type { Writable } from 'node:stream';
 import type { Config } from './config/config.js';
-import { PalletError } from './base/errors.js';
 import type { ScrubProgress, ScrubReport } from './registry/scrub.js';
 
 export interface ScrubIo {
@@ -25,8 +24,7 @@ export async function runScrubCommand(config: Config, repair: boolean, io: Scrub
   const log = createLogger(config);
   const { server, services } = await buildApp(config, log);
   try {
-    const scrub = services.scrub;
-    if (!scrub) throw new PalletError('UNAVAILABLE', 'this build has no scrubber');
+    const { scrub } = services;
     io.stderr.write(`pallet scrub: ${repair ? 'checking and repairing' : 'checking'} every stored blob\n`);
     const report = await scrub.run({
       repair,

@@ -6,7 +6,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Services } from '../services.js';
 import { ApiAccess } from './access.js';
-import { pageRequest, type ListQuery } from './paging.js';
+import { pageRequest, type ListQuery } from '../base/paging.js';
 import type { RegistryParams } from './registries.js';
 import { errorResponses, withErrors } from './responses.js';
 import { artifactSchema, artifactsQuery, listSchema, versionDetailSchema, versionSchema, versionsQuery } from './schemas.js';
@@ -52,7 +52,7 @@ export function artifactRoutes(app: FastifyInstance, services: Services): void {
     async (request, reply) => {
       await check(request, 'delete');
       const { params } = request;
-      await artifacts.deleteArtifact(params.root, params.identifier, params.name);
+      await artifacts.deleteArtifact(params.root, params.identifier, params.name, request.log);
       return reply.code(204).send();
     },
   );

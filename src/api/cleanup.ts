@@ -5,7 +5,6 @@
  * reclaimed by the next GC run past its grace period.
  */
 import type { FastifyInstance } from 'fastify';
-import { PalletError } from '../base/errors.js';
 import type { Services } from '../services.js';
 import { ApiAccess } from './access.js';
 import { withErrors } from './responses.js';
@@ -19,8 +18,7 @@ export function cleanupRoutes(app: FastifyInstance, services: Services): void {
     async (request) => {
       const { root, identifier } = request.params;
       const registry = await access.registry(request, 'manage', root, identifier);
-      if (!services.cleanup) throw new PalletError('UNAVAILABLE', 'cleanup policies are not available in this deployment');
-      return services.cleanup.run(registry, `${root}/${identifier}`, request.query.dryRun ?? false);
+      return services.cleanup.run(registry, `${root}/${identifier}`, request.query.dryRun ?? false, request.log);
     },
   );
 }

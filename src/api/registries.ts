@@ -7,7 +7,7 @@ import { isPalletError } from '../base/errors.js';
 import type { NewRegistryInput, RegistryPatchInput } from '../registry/registries.js';
 import type { Services } from '../services.js';
 import { ApiAccess } from './access.js';
-import { pageRequest, type ListQuery } from './paging.js';
+import { pageRequest, type ListQuery } from '../base/paging.js';
 import { errorResponses, withErrors } from './responses.js';
 import { listSchema, registriesQuery, registryCreateBody, registryPatchBody, registrySchema, setupSchema } from './schemas.js';
 
@@ -119,7 +119,7 @@ export function registryRoutes(app: FastifyInstance, services: Services): void {
     { schema: { response: errorResponses } },
     async (request, reply) => {
       await access.registry(request, 'manage', request.params.root, request.params.identifier);
-      await registries.delete(request.params.root, request.params.identifier);
+      await registries.delete(request.params.root, request.params.identifier, request.log);
       return reply.code(204).send();
     },
   );

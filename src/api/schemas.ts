@@ -6,8 +6,9 @@
  * Shape checks live here; rules with their own error codes and messages (the name rule, label
  * limits, upstream list checks) live in the domain, which re-checks everything it is given.
  */
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../registry/listing.js';
-import { REGISTRY_KINDS, REGISTRY_SORT_KEYS } from '../registry/registries.js';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../base/paging.js';
+import { REGISTRY_KINDS } from '../registry/registry-fields.js';
+import { REGISTRY_SORT_KEYS } from '../registry/registry-views.js';
 import { FORMATS } from '../formats/index.js';
 
 /** Package types for the schema enums (the registered list). */

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { NewSpaceInput } from '../registry/spaces.js';
 import type { Services } from '../services.js';
 import { ApiAccess } from './access.js';
-import { pageRequest, type ListQuery } from './paging.js';
+import { pageRequest, type ListQuery } from '../base/paging.js';
 import { errorResponses, withErrors } from './responses.js';
 import { listSchema, spaceCreateBody, spacePatchBody, spaceSchema, spacesQuery } from './schemas.js';
 

@@ -10,7 +10,7 @@ import type { NewUserInput, UserPatchInput } from '../auth/users.js';
 import type { Services } from '../services.js';
 import { ApiAccess } from './access.js';
 import { tokenCreateBody, tokenCreatedSchema, tokenListSchema, userCreateBody, userPatchBody, userSchema, usersQuery } from './identity-schemas.js';
-import { pageRequest, type ListQuery } from './paging.js';
+import { pageRequest, type ListQuery } from '../base/paging.js';
 import { errorResponses, withErrors } from './responses.js';
 import { listSchema } from './schemas.js';
 

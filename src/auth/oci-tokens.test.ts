@@ -14,7 +14,7 @@ import { isPalletError } from '../base/errors.js';
 import { openDatabase } from '../metadata/open.js';
 import { SqlIdentityStore } from '../metadata/sql-identity-store.js';
 import type { MetadataStore } from '../metadata/store.js';
-import { SecretBox } from '../upstream/secret-box.js';
+import { SecretBox } from '../base/secret-box.js';
 import { OciTokenSigner, TOKEN_ISSUER } from './oci-tokens.js';
 
 describe('OciTokenSigner', () => {

@@ -9,7 +9,7 @@
  */
 import { PalletError } from '../base/errors.js';
 import type { IdentityStore, UserRecord } from '../metadata/identity-store.js';
-import { paginate, type Page, type PageRequest, type SortKeys } from '../registry/listing.js';
+import { paginate, type Page, type PageRequest, type SortKeys } from '../base/paging.js';
 import { checkPassword, hashPassword, verifyPassword } from './passwords.js';
 import { randomSecret } from './secrets.js';
 

@@ -23,8 +23,8 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Kysely, Migration } from 'kysely';
-import type { Logger } from 'pino';
 import type { Registry as MetricsRegistry } from 'prom-client';
+import type { Log } from '../base/log.js';
 import type { Config, ConfigSection } from '../config/config.js';
 import type { Database, Dialect } from '../metadata/schema.js';
 import type { PackageTypeSpec } from '../registry/package-types.js';
@@ -37,10 +37,11 @@ export type { PackageTypeSpec, SetupContext, SetupStep, UpstreamSourceSpec } fro
 export interface FormatCore {
   config: Config;
   services: Services;
-  /** The metadata database, for the format's own SQL store; absent in store-less test builds. */
-  database?: { db: Kysely<Database>; dialect: Dialect };
+  /** The metadata database, for the format's own SQL store. */
+  database: { db: Kysely<Database>; dialect: Dialect };
   metrics: MetricsRegistry;
-  log: Logger;
+  /** The process logger (requests hand the domain their own, which carries the request id). */
+  log: Log;
 }
 
 /** What a format adds to a running process. */

@@ -90,6 +90,44 @@ export function gcStoreSuite(name: string, open: () => Promise<OpenedGc>, cleanu
       assert.equal(await s.gc.touchLinks(repo.id, [DIGEST(2), DIGEST(3)]), 1);
     });
 
+    it("sweeps only a root space's blob rows that nothing links, keeping the same digest elsewhere", async () => {
+      const { root, registryId, repo } = await repository();
+      const other = await s.metadata.ensureRepository(registryId, 'other');
+      const foreign = await repository();
+      const [linked, halfLinked, orphan1, orphan2] = [20, 21, 22, 23].map(DIGEST) as [string, string, string, string];
+      await s.metadata.commitBlob(root, repo.id, linked, 1);
+      await s.metadata.commitBlob(root, repo.id, halfLinked, 2);
+      await s.metadata.commitBlob(root, other.id, halfLinked, 2);
+      await s.metadata.commitBlob(root, repo.id, orphan1, 3);
+      await s.metadata.commitBlob(root, other.id, orphan2, 4);
+      await s.metadata.commitBlob(foreign.root, foreign.repo.id, orphan1, 3);
+      await s.metadata.commitBlob(foreign.root, foreign.repo.id, orphan2, 4);
+      await s.metadata.unlinkBlob(repo.id, halfLinked);
+      await s.metadata.unlinkBlob(repo.id, orphan1);
+      await s.metadata.unlinkBlob(other.id, orphan2);
+      await s.metadata.unlinkBlob(foreign.repo.id, orphan2);
+
+      const garbage = await s.gc.listGarbageBlobs({ rootSpaceId: root, limit: 100 });
+      assert.deepEqual(garbage, [
+        { rootSpaceId: root, digest: orphan1, size: 3 },
+        { rootSpaceId: root, digest: orphan2, size: 4 },
+      ]);
+      const claimed = await s.gc.claimBlobs(garbage, 'sweep-root');
+      assert.deepEqual(claimed, garbage);
+      await s.gc.deleteClaimed(claimed, 'sweep-root');
+      assert.ok(await s.metadata.findBlob(root, linked));
+      assert.ok(await s.metadata.findBlob(root, halfLinked));
+      assert.equal(await s.metadata.findBlob(root, orphan1), undefined);
+      assert.equal(await s.metadata.findBlob(root, orphan2), undefined);
+      assert.equal((await s.metadata.findBlob(foreign.root, orphan1))?.size, 3, 'a linked blob of another root space stays');
+      assert.deepEqual(
+        (await s.gc.listGarbageBlobs({ rootSpaceId: foreign.root, limit: 100 })).map((b) => b.digest),
+        [orphan2],
+        'unlinked in another root space: its own garbage, untouched by this sweep',
+      );
+      assert.deepEqual(await s.gc.listGarbageBlobs({ rootSpaceId: root, limit: 100 }), []);
+    });
+
     it('counts a reservation of a digest the registry links once that link goes', async () => {
       const { root, registryId, repo } = await repository();
       const other = await s.metadata.ensureRepository(registryId, 'other');

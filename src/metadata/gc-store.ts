@@ -35,8 +35,8 @@ export interface GcCandidateQuery {
   rootSpaceId?: string;
   /**
    * Links not touched for this long (by the database's clock) and not referenced by a manifest
-   * of their repository count as dead (dry runs, which do not delete them first); without it
-   * every link is live.
+   * or package file of their repository count as dead (dry runs, which do not delete them
+   * first); without it every link is live.
    */
   deadLinksOlderThanMs?: number;
   /** Resume after this key (keyset paging, in (root space id, digest) byte order). */
@@ -69,7 +69,8 @@ export interface GcStore {
   // Sweeping -----------------------------------------------------------------------------------
   /**
    * Blob rows that look like garbage: not claimed, not linked (or only by dead links, see
-   * `deadLinksOlderThanMs`), referenced by no manifest of their root space, and not reserved.
+   * `deadLinksOlderThanMs`), referenced by no manifest and no package file (of any format, see
+   * `package-file-store.ts`) of their root space, and not reserved.
    * Ordered by key. Only a hint: `claimBlobs` decides.
    */
   listGarbageBlobs(query: GcCandidateQuery): Promise<BlobRow[]>;
@@ -98,8 +99,9 @@ export interface GcStore {
   /** Deletes the rows of these keys that `sweeper` claimed (no other row). */
   deleteClaimed(keys: BlobKey[], sweeper: string): Promise<void>;
   /**
-   * Deletes links not touched for `graceMs` that no manifest of their repository references and
-   * whose blob no writer has reserved; resolves to how many (with `dryRun`, only counts).
+   * Deletes links not touched for `graceMs` that no manifest and no package file of their
+   * repository references and whose blob no writer has reserved; resolves to how many (with
+   * `dryRun`, only counts).
    */
   sweepDeadLinks(graceMs: number, dryRun: boolean): Promise<number>;
   /** Deletes expired blob and quota reservations; resolves to how many. */

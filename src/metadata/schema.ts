@@ -13,6 +13,7 @@
  *   repositories ← manifests, tags, repository_blobs, uploads (cascade)
  *   manifests ← manifest_references, tags.manifest_id (cascade)
  *   blobs (root_space_id, digest) ← repository_blobs (no cascade: a linked blob stays)
+ *   registries, repositories, manifests ← package_files (cascade; digest names a blob, no key)
  */
 import type { Generated } from 'kysely';
 
@@ -272,6 +273,27 @@ export interface ServerSecretsTable {
   created_at: number;
 }
 
+/**
+ * A file of a package version of any format (0009): the blob it is, in the registry's root
+ * space. See `package-file-store.ts`.
+ */
+export interface PackageFilesTable {
+  registry_id: string;
+  artifact: string;
+  version: string;
+  /** The file's name or path inside the version; unique per version. */
+  path: string;
+  /** The registry's root space (copied from it on insert): blob keys are per root space. */
+  root_space_id: string;
+  /** The repository whose links hold the file's blob (its reads go through them). */
+  repository_id: string;
+  /** The OCI manifest that is the same version, if any; its deletion takes the row. */
+  manifest_id: string | null;
+  digest: string;
+  size: number;
+  created_at: number;
+}
+
 export interface Database {
   spaces: SpacesTable;
   registries: RegistriesTable;
@@ -297,6 +319,7 @@ export interface Database {
   sessions: SessionsTable;
   signing_keys: SigningKeysTable;
   audit_events: AuditEventsTable;
+  package_files: PackageFilesTable;
 }
 
 export type Dialect = 'sqlite' | 'postgres';

@@ -5,10 +5,12 @@
  * Row locking, which the blob protocol relies on (see `gc-store.ts` and `registry/gc.ts`):
  * - PostgreSQL (READ COMMITTED): `claimBlobs` first locks the candidate rows (`FOR UPDATE`),
  *   then re-checks the garbage conditions in a *second* statement, whose fresh snapshot sees
- *   every link or reservation committed before the locks were granted. (One UPDATE with NOT
- *   EXISTS subqueries would not do: after waiting for a row lock, PostgreSQL re-checks only the
- *   row itself, with subqueries still on the old snapshot.) `reserveBlob` and the metadata
- *   store's `commitBlob` upsert the row, which takes the same lock, and refuse a claimed row.
+ *   every link, package file or reservation committed before the locks were granted. (One
+ *   UPDATE with NOT EXISTS subqueries would not do: after waiting for a row lock, PostgreSQL
+ *   re-checks only the row itself, with subqueries still on the old snapshot.) `reserveBlob`
+ *   and the metadata store's `commitBlob` upsert the row, which takes the same lock, and refuse
+ *   a claimed row; `PackageFileStore.putVersionFiles` reads it `FOR SHARE` and refuses a
+ *   claimed row.
  * - SQLite: one writer at a time for the whole database, and a write statement works on the
  *   latest committed state, so each statement is already serialized with the others.
  */
@@ -113,6 +115,7 @@ export class SqlGcStore implements GcStore {
         ${query.after === undefined ? sql`` : sql`and (b.root_space_id, b.digest) > (${query.after.rootSpaceId}, ${query.after.digest})`}
         and not exists (${linked})
         and not exists (${referenced(sql`b`)})
+        and not exists (${packaged(sql`b`)})
         and not exists (${reserved(sql`b`, now)})
       order by b.root_space_id, b.digest
       limit ${query.limit}`.execute(this.db);
@@ -135,6 +138,7 @@ export class SqlGcStore implements GcStore {
             and deleting = 0
             and not exists (select 1 from repository_blobs rb where rb.root_space_id = blobs.root_space_id and rb.digest = blobs.digest)
             and not exists (${referenced(sql`blobs`)})
+            and not exists (${packaged(sql`blobs`)})
             and not exists (${reserved(sql`blobs`, now)})
           returning root_space_id, digest, size`.execute(trx);
         return rows;
@@ -217,6 +221,8 @@ export class SqlGcStore implements GcStore {
     const dead = sql`coalesce(touched_at, created_at) < ${now} - ${graceMs}
       and not exists (select 1 from manifest_references r join manifests m on m.id = r.manifest_id
         where m.repository_id = repository_blobs.repository_id and r.digest = repository_blobs.digest)
+      and not exists (select 1 from package_files pf
+        where pf.repository_id = repository_blobs.repository_id and pf.digest = repository_blobs.digest)
       and not exists (${reserved(sql`repository_blobs`, now)})`;
     if (dryRun) {
       const { rows } = await sql<{ n: number }>`select count(*) as n from repository_blobs where ${dead}`.execute(this.db);
@@ -308,6 +314,11 @@ function referenced(blob: RawBuilder<unknown>): RawBuilder<unknown> {
     join repositories rep on rep.id = m.repository_id
     join registries reg on reg.id = rep.registry_id
     where r.digest = ${blob}.digest and reg.root_space_id = ${blob}.root_space_id`;
+}
+
+/** Some package file of a registry in the blob's root space references it (see `package-file-store.ts`). */
+function packaged(blob: RawBuilder<unknown>): RawBuilder<unknown> {
+  return sql`select 1 from package_files pf where pf.root_space_id = ${blob}.root_space_id and pf.digest = ${blob}.digest`;
 }
 
 /**

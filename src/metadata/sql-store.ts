@@ -625,26 +625,6 @@ export class SqlMetadataStore implements MetadataStore {
     return result.numDeletedRows > 0n;
   }
 
-  async deleteOrphanBlobs(rootSpaceId: string): Promise<BlobRecord[]> {
-    const rows = await this.#db
-      .deleteFrom('blobs')
-      .where('root_space_id', '=', rootSpaceId)
-      .where((eb) =>
-        eb.not(
-          eb.exists(
-            eb
-              .selectFrom('repository_blobs as rb')
-              .select(sql.lit(1).as('one'))
-              .whereRef('rb.root_space_id', '=', 'blobs.root_space_id')
-              .whereRef('rb.digest', '=', 'blobs.digest'),
-          ),
-        ),
-      )
-      .returning(['digest', 'size', 'created_at', 'verified'])
-      .execute();
-    return rows.map(toBlob).sort((a, b) => byteCompare(a.digest, b.digest));
-  }
-
   // Manifests and tags ---------------------------------------------------------------------
 
   async putManifest(input: NewManifest): Promise<ManifestRecord> {

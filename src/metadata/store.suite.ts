@@ -445,9 +445,8 @@ export function metadataStoreSuite(
         assert.equal(await store.findLinkedBlob(repo.id, digest), undefined);
         assert.deepEqual(await store.listDownstreams(up.id), [await store.findRegistryById(downstream.id)]);
         assert.deepEqual((await store.listUpstreams(downstream.id)).map((r) => r.id), [up.id]);
-        // The blob row stays until an orphan sweep.
+        // The blob row stays until GC sweeps it (gc-store.suite.ts).
         assert.equal((await store.findBlob(space.id, digest))?.size, 5);
-        assert.deepEqual((await store.deleteOrphanBlobs(space.id)).map((b) => b.digest), [digest]);
         await rejectsWith(store.deleteRegistry(registry.id), 'NOT_FOUND');
       });
     });
@@ -555,18 +554,6 @@ export function metadataStoreSuite(
         assert.equal(await store.findBlob(elsewhere.space.id, digest), undefined);
       });
 
-      it('keeps blob rows of different root spaces apart', async () => {
-        const a = await repository();
-        const b = await repository();
-        const digest = sha256('both');
-        await store.commitBlob(a.space.id, a.repo.id, digest, 9);
-        await store.commitBlob(b.space.id, b.repo.id, digest, 9);
-        assert.equal(await store.unlinkBlob(a.repo.id, digest), true);
-        assert.deepEqual((await store.deleteOrphanBlobs(a.space.id)).map((x) => x.digest), [digest]);
-        assert.equal(await store.findBlob(a.space.id, digest), undefined);
-        assert.equal((await store.findBlob(b.space.id, digest))?.size, 9);
-      });
-
       it('unlinks a blob and says whether there was a link', async () => {
         const { space, repo } = await repository();
         const digest = sha256('unlink');
@@ -575,39 +562,6 @@ export function metadataStoreSuite(
         assert.equal(await store.findLinkedBlob(repo.id, digest), undefined);
         assert.equal(await store.unlinkBlob(repo.id, digest), false);
         assert.equal((await store.findBlob(space.id, digest))?.size, 1);
-      });
-
-      it('deletes only the unlinked blob rows of the given root space', async () => {
-        const { space, registry, repo } = await repository();
-        const other = await store.ensureRepository(registry.id, 'other');
-        const foreign = await repository();
-        const [linked, halfLinked, orphan1, orphan2, foreignOrphan] = ['l', 'h', 'o1', 'o2', 'f'].map(sha256);
-        assert.ok(linked && halfLinked && orphan1 && orphan2 && foreignOrphan);
-        await store.commitBlob(space.id, repo.id, linked, 1);
-        await store.commitBlob(space.id, repo.id, halfLinked, 2);
-        await store.commitBlob(space.id, other.id, halfLinked, 2);
-        await store.commitBlob(space.id, repo.id, orphan1, 3);
-        await store.commitBlob(space.id, other.id, orphan2, 4);
-        await store.commitBlob(foreign.space.id, foreign.repo.id, foreignOrphan, 5);
-        await store.unlinkBlob(repo.id, halfLinked);
-        await store.unlinkBlob(repo.id, orphan1);
-        await store.unlinkBlob(other.id, orphan2);
-        await store.unlinkBlob(foreign.repo.id, foreignOrphan);
-
-        const deleted = await store.deleteOrphanBlobs(space.id);
-
-        assert.deepEqual(
-          deleted.map((b) => [b.digest, b.size]).sort(),
-          [
-            [orphan1, 3],
-            [orphan2, 4],
-          ].sort(),
-        );
-        assert.ok(await store.findBlob(space.id, linked));
-        assert.ok(await store.findBlob(space.id, halfLinked));
-        assert.equal(await store.findBlob(space.id, orphan1), undefined);
-        assert.ok(await store.findBlob(foreign.space.id, foreignOrphan));
-        assert.deepEqual(await store.deleteOrphanBlobs(space.id), []);
       });
 
       it('rejects committing to a missing repository with NOT_FOUND', async () => {

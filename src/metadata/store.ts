@@ -242,8 +242,9 @@ export interface MetadataStore {
   updateRegistry(id: string, patch: RegistryPatch): Promise<RegistryRecord>;
   /**
    * Deletes the registry and everything in it: repositories, manifests, tags, blob links,
-   * upload sessions and upstream list entries (both directions). Blob rows stay (see
-   * `deleteOrphanBlobs`). Resolves to the ids of the upload sessions removed.
+   * upload sessions and upstream list entries (both directions). Blob rows stay: GC (a sweep
+   * of the root space, see `registry/gc.ts`) deletes those nothing holds any more, under the
+   * claim protocol. Resolves to the ids of the upload sessions removed.
    */
   deleteRegistry(id: string): Promise<{ uploadIds: string[] }>;
   /** Replaces the ordered upstream list of a registry. */
@@ -278,11 +279,6 @@ export interface MetadataStore {
   commitBlob(rootSpaceId: string, repositoryId: string, digest: string, size: number, options?: { verified?: boolean }): Promise<BlobRecord>;
   /** Removes the link; resolves to whether there was one. */
   unlinkBlob(repositoryId: string, digest: string): Promise<boolean>;
-  /**
-   * Deletes the rows of blobs in the root space that no repository links to, and resolves to
-   * them so the caller can delete their bytes.
-   */
-  deleteOrphanBlobs(rootSpaceId: string): Promise<BlobRecord[]>;
 
   // Manifests and tags ---------------------------------------------------------------------
   /**

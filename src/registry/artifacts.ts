@@ -14,12 +14,13 @@ import { MANIFEST_LIMITS, METADATA_JSON_LIMITS, parseJsonBounded } from '../base
 import { isJsonObject } from '../base/json.js';
 import { isDigest } from '../base/digest.js';
 import { isPalletError, PalletError } from '../base/errors.js';
+import type { Log } from '../base/log.js';
 import { isTag } from '../base/names.js';
 import { readLimited } from '../base/streams.js';
 import type { ArtifactRecord, MetadataStore, RepositoryRecord, StoredManifest, VersionRecord } from '../metadata/store.js';
 import type { UpstreamStore } from '../metadata/upstream-store.js';
 import type { BlobService } from './blobs.js';
-import { paginate, type Page, type PageRequest, type SortKeys } from './listing.js';
+import { paginate, type Page, type PageRequest, type SortKeys } from '../base/paging.js';
 import { isIndexMediaType } from './media-types.js';
 import type { RegistryRef, RegistryService } from './registries.js';
 
@@ -154,8 +155,8 @@ export class ArtifactService {
     private readonly store: MetadataStore,
     private readonly blobs: BlobService,
     private readonly registries: RegistryService,
-    /** Which proxy artifacts local registries served; without it views show own content only. */
-    private readonly upstreams?: Pick<UpstreamStore, 'listServed'>,
+    /** Which proxy artifacts local registries served (shown beside their own). */
+    private readonly upstreams: Pick<UpstreamStore, 'listServed'>,
   ) {}
 
   /** Artifacts with at least one version; `q` keeps names containing it (any case). */
@@ -170,7 +171,7 @@ export class ArtifactService {
   private async visibleArtifacts(ref: RegistryRef): Promise<ArtifactView[]> {
     const cached = ref.registry.kind === 'upstream';
     const own = (await this.store.listArtifacts([ref.registry.id])).filter((a) => a.versionCount > 0).map((a) => toArtifactView(a, cached));
-    if (cached || !this.upstreams) return own;
+    if (cached) return own;
     const served = await this.upstreams.listServed(ref.registry.id);
     if (served.length === 0) return own;
     const wanted = new Set(served.map((s) => s.repositoryId));
@@ -256,13 +257,20 @@ export class ArtifactService {
     if (!(await this.store.deleteManifest(repo.id, manifest.digest))) throw this.versionNotFound(ref, name, version);
   }
 
-  /** Deletes an artifact with all its versions, its upload sessions and the blobs only it held. */
-  async deleteArtifact(root: string, identifier: string, name: string): Promise<void> {
+  /**
+   * Deletes an artifact with all its versions, its upload sessions and the blobs only it held;
+   * the reclaim is logged to `log` (the request's logger, so the line carries its request id).
+   */
+  async deleteArtifact(root: string, identifier: string, name: string, log: Log): Promise<void> {
     const ref = await this.registries.getRef(root, identifier);
     const repo = await this.getRepository(ref, name);
     const { uploadIds } = await this.store.deleteRepository(repo.id);
     for (const id of uploadIds) await this.blobs.discard(id);
-    await this.blobs.reclaimOrphans(ref.root.id);
+    const reclaimed = await this.blobs.reclaimOrphans(ref.root.id);
+    log.info(
+      { gc: { artifact: `${ref.root.path}/${ref.registry.identifier}/${name}`, uploads: uploadIds.length, blobs: reclaimed.count, bytes: reclaimed.bytes } },
+      'gc: reclaimed the storage of a deleted artifact',
+    );
   }
 
   private async getRepository(ref: RegistryRef, name: string): Promise<RepositoryRecord> {
@@ -279,7 +287,7 @@ export class ArtifactService {
     const own = await this.store.findRepository(ref.registry.id, name);
     const ownVersions = own ? await this.store.listVersions(own.id) : [];
     if (own && ownVersions.length > 0) return { repo: own, versions: ownVersions };
-    if (ref.registry.kind === 'local' && this.upstreams) {
+    if (ref.registry.kind === 'local') {
       for (const served of await this.upstreams.listServed(ref.registry.id)) {
         if (served.name !== name) continue;
         const repo = await this.store.findRepository(served.upstreamId, name);

@@ -61,12 +61,12 @@ const LEGACY_WRITER = 'legacy';
 const SWEEP_BATCH = 500;
 
 export interface BlobServiceOptions {
-  /** The blob protocol's rows (reservations, claims); without it uploads are not reserved. */
-  gc?: GcStore;
+  /** The blob protocol's rows (reservations, claims, link grace). */
+  gc: GcStore;
   /** How long a reservation protects an upload between verify and link; 1 hour by default. */
   reservationMs?: number;
   /** Quotas per registry and space; a commit over quota is DENIED. */
-  quotas?: QuotaGate;
+  quotas: QuotaGate;
   /** Open upload sessions per owner (see `startUpload`); 0 or unset: unbounded. */
   maxOpenSessionsPerOwner?: number;
   /** How long an upload session's writer lease lasts without renewal; 15 s by default. */
@@ -115,9 +115,9 @@ function hashingTransform(hasher: Hasher): Transform {
 export class BlobService {
   private readonly running = new Map<string, { offset: number; hasher: Hasher }>();
 
-  private readonly gc: GcStore | undefined;
+  private readonly gc: GcStore;
   private readonly reservationMs: number;
-  private readonly quotas: QuotaGate | undefined;
+  private readonly quotas: QuotaGate;
   private readonly maxOpenPerOwner: number;
   private readonly leases: UploadLeases;
   /** This process's writer id: the segments it writes are named after it. */
@@ -126,7 +126,7 @@ export class BlobService {
   constructor(
     private readonly store: MetadataStore,
     private readonly driver: StorageDriver,
-    options: BlobServiceOptions = {},
+    options: BlobServiceOptions,
   ) {
     this.gc = options.gc;
     this.reservationMs = options.reservationMs ?? 3600_000;
@@ -319,12 +319,12 @@ export class BlobService {
     const key = blobKey(loc.rootSpaceId, digest);
     const ref: BlobKey = { rootSpaceId: loc.rootSpaceId, digest };
     // Quota first: a push over quota is refused before any byte moves.
-    const quota = await this.quotas?.reserve(loc.repositoryId, current.size, digest);
+    const quota = await this.quotas.reserve(loc.repositoryId, current.size, digest);
     const reservedAt = Date.now();
     try {
-      if (this.gc) await this.reserve(this.gc, ref, current.size, current.id);
+      await this.reserve(this.gc, ref, current.size, current.id);
     } catch (err) {
-      await quota?.release();
+      await quota.release();
       throw err;
     }
     let blob: BlobRecord;
@@ -340,20 +340,20 @@ export class BlobService {
       blob = await this.store.commitBlob(loc.rootSpaceId, loc.repositoryId, digest, current.size, { verified: true });
       // Past half its life the reservation may have lapsed and a sweep may have taken the
       // bytes before the link: make sure they are there (cheap insurance for slow commits).
-      if (this.gc && Date.now() - reservedAt > this.reservationMs / 2 && (await this.driver.stat(key))?.size !== current.size) {
+      if (Date.now() - reservedAt > this.reservationMs / 2 && (await this.driver.stat(key))?.size !== current.size) {
         await this.store.unlinkBlob(loc.repositoryId, digest);
         throw new PalletError('UNAVAILABLE', `blob ${digest} was garbage-collected while it was committed; push it again`, { digest });
       }
       await this.discard(current.id);
     } finally {
-      if (this.gc) await this.gc.releaseBlob(ref, current.id);
-      await quota?.release();
+      await this.gc.releaseBlob(ref, current.id);
+      await quota.release();
     }
     // The link's grace must run from the answer, not from the commit: the client may push the
     // manifest up to a grace period after it is told the blob is stored, and the clean-up
     // above can take a while under load. So touch the link last; if a GC dropped it meanwhile
     // (the clean-up outlasted the grace), say so rather than answer 201 for a lost link.
-    if (this.gc && (await this.gc.touchLinks(loc.repositoryId, [digest])) === 0) {
+    if ((await this.gc.touchLinks(loc.repositoryId, [digest])) === 0) {
       throw new PalletError('UNAVAILABLE', `blob ${digest} was garbage-collected while it was committed; push it again`, { digest });
     }
     return blob;
@@ -387,37 +387,34 @@ export class BlobService {
     if (!blob?.verified) return undefined;
     const ref: BlobKey = { rootSpaceId: loc.rootSpaceId, digest };
     const holder = `mount:${randomUUID()}`;
-    const quota = await this.quotas?.reserve(loc.repositoryId, blob.size, digest);
+    const quota = await this.quotas.reserve(loc.repositoryId, blob.size, digest);
     try {
       // Like an upload, a mount links only under a reservation: from here on no sweep can
       // claim the row. The source link read above may have gone since, and a sweep with it
       // (then the reservation made a fresh row): link only bytes that are still in place.
-      if (this.gc) {
-        if ((await this.gc.reserveBlob(ref, blob.size, holder, this.reservationMs)).state !== 'reserved') return undefined;
-        if ((await this.driver.stat(blobKey(loc.rootSpaceId, digest)))?.size !== blob.size) return undefined;
-      }
+      if ((await this.gc.reserveBlob(ref, blob.size, holder, this.reservationMs)).state !== 'reserved') return undefined;
+      if ((await this.driver.stat(blobKey(loc.rootSpaceId, digest)))?.size !== blob.size) return undefined;
       const record = await this.store.commitBlob(loc.rootSpaceId, loc.repositoryId, digest, blob.size, { verified: true });
       // Still under the reservation (dead-link sweeps skip reserved blobs): the grace of the
       // new link runs from this answer.
-      if (this.gc && (await this.gc.touchLinks(loc.repositoryId, [digest])) === 0) return undefined;
+      if ((await this.gc.touchLinks(loc.repositoryId, [digest])) === 0) return undefined;
       return record;
     } catch (err) {
       // Being swept: the client uploads it instead.
       if (isPalletError(err, 'UNAVAILABLE')) return undefined;
       throw err;
     } finally {
-      if (this.gc) await this.gc.releaseBlob(ref, holder);
-      await quota?.release();
+      await this.gc.releaseBlob(ref, holder);
+      await quota.release();
     }
   }
 
   /**
    * A pusher was told the repository holds the blob (HEAD): restart its link's grace, as an
    * upload's 201 does, so a manifest pushed within the grace finds it. False when the link is
-   * gone (the caller answers BLOB_UNKNOWN). Without a GC store links never expire: true.
+   * gone (the caller answers BLOB_UNKNOWN).
    */
   async refreshLink(loc: BlobLocation, digest: string): Promise<boolean> {
-    if (!this.gc) return true;
     return (await this.gc.touchLinks(loc.repositoryId, [digest])) > 0;
   }
 
@@ -430,15 +427,13 @@ export class BlobService {
   }
 
   /**
-   * Deletes the bytes of blobs in the root space that no repository links any more. With a GC
-   * store this is a sweep of that root space under the blob protocol: blobs reserved by an
-   * upload in flight stay (the next `pallet gc` takes them if they end up unlinked).
+   * Deletes the bytes of blobs in the root space that nothing holds any more: a sweep of that
+   * root space under the blob protocol (see `sweep`), so blobs reserved by an upload in flight
+   * or referenced by a manifest or package file stay (the next `pallet gc` takes them if they
+   * end up unheld).
    */
-  async reclaimOrphans(rootSpaceId: string): Promise<{ count: number; bytes: number }> {
-    if (this.gc) return this.sweep({ rootSpaceId }, false);
-    const orphans = await this.store.deleteOrphanBlobs(rootSpaceId);
-    for (const blob of orphans) await this.driver.delete(blobKey(rootSpaceId, blob.digest));
-    return { count: orphans.length, bytes: orphans.reduce((sum, b) => sum + b.size, 0) };
+  async reclaimOrphans(rootSpaceId: string): Promise<SweepResult> {
+    return this.sweep({ rootSpaceId }, false);
   }
 
   /**
@@ -454,7 +449,6 @@ export class BlobService {
     options: SweepOptions = {},
   ): Promise<SweepResult> {
     const gc = this.gc;
-    if (!gc) throw new PalletError('UNAVAILABLE', 'this blob service has no GC store');
     const done: SweepResult = { count: 0, bytes: 0 };
     if (dryRun) {
       await this.forEachGarbagePage(gc, query, async (page) => {

@@ -89,7 +89,7 @@ describe('cleanup policies', () => {
     await assertPullsCompletely(h, 'acme/apps/keep/db', 'v1', kept);
 
     await sleep(5);
-    await h.app.services.gc?.run({ graceMs: 1 });
+    await h.app.services.gc.run({ graceMs: 1 });
     const files = await blobFiles(h.dataDir);
     for (const gone of [images[0]!, images[1]!]) for (const b of gone.blobs) assert.ok(!files.has(b.digest), 'GC reclaimed the deleted versions’ blobs');
     await assertPullsCompletely(h, 'acme/apps/web', 'v4', images[3]!);
@@ -138,8 +138,7 @@ describe('cleanup policies', () => {
     await sleep(3);
     await pushImage(h, 'acme/paused/app', 'v2', [randomBytes(50)]);
     assert.equal((await h.call('PATCH', '/api/v1/registries/acme/paused', { cleanupPolicy: { keepLastVersions: 1, enabled: false } })).status, 200);
-    const cleanup = h.app.services.cleanup;
-    assert.ok(cleanup);
+    const { cleanup } = h.app.services;
     await cleanup.runScheduled();
     assert.equal(await manifestStatus(h, 'acme/paused/app', 'v1'), 200, 'a disabled policy does not run on the schedule');
     assert.equal((await h.call('PATCH', '/api/v1/registries/acme/paused', { cleanupPolicy: { keepLastVersions: 1 } })).status, 200);

@@ -28,6 +28,7 @@
  */
 import { PalletError } from '../base/errors.js';
 import { isJsonObject } from '../base/json.js';
+import type { Log } from '../base/log.js';
 import type { CleanupStore } from '../metadata/cleanup-store.js';
 import type { GcStore } from '../metadata/gc-store.js';
 import type { MetadataStore, RegistryRecord, VersionRecord } from '../metadata/store.js';
@@ -130,6 +131,12 @@ function matches(policy: CleanupPolicy, name: string): boolean {
   return true;
 }
 
+/** `registry` names it in the log line (`acme/docker-local`, or its id on the schedule). */
+function logRun(log: Log, registry: string, report: CleanupReport): void {
+  if (report.dryRun || report.deletedVersions === 0) return;
+  log.info({ cleanup: { registry, deletedVersions: report.deletedVersions, sizeBytes: report.sizeBytes } }, 'cleanup: deleted versions');
+}
+
 export class CleanupService {
   private timer: NodeJS.Timeout | undefined;
 
@@ -137,7 +144,8 @@ export class CleanupService {
     private readonly store: MetadataStore,
     private readonly policies: CleanupStore,
     private readonly locks: Pick<GcStore, 'withLock'>,
-    private readonly onError: (err: unknown) => void = () => {},
+    /** The process logger: scheduled runs report here (on-demand runs to their caller's). */
+    private readonly log: Log,
   ) {}
 
   async findPolicy(registryId: string): Promise<CleanupPolicy | undefined> {
@@ -152,14 +160,18 @@ export class CleanupService {
     await this.policies.setPolicy(registryId, policy === null ? null : { ...policy });
   }
 
-  /** Runs the registry's policy now (whether or not it is enabled); NOT_FOUND without one. */
-  async run(registry: RegistryRecord, name: string, dryRun: boolean, now = Date.now()): Promise<CleanupReport> {
+  /**
+   * Runs the registry's policy now (whether or not it is enabled); NOT_FOUND without one. What
+   * it deleted is logged to `log` (the request's logger, so the line carries its request id).
+   */
+  async run(registry: RegistryRecord, name: string, dryRun: boolean, log: Log, now = Date.now()): Promise<CleanupReport> {
     const policy = await this.findPolicy(registry.id);
     if (!policy) {
       throw new PalletError('NOT_FOUND', `registry ${name} has no cleanup policy: set one with PATCH {"cleanupPolicy": {…}}`, { registry: name });
     }
     const report = await this.apply(registry, policy, dryRun, now);
     if (!dryRun) await this.policies.markRun(registry.id, now);
+    logRun(log, name, report);
     return report;
   }
 
@@ -172,8 +184,10 @@ export class CleanupService {
         if (!policy.enabled) continue;
         const registry = await this.store.findRegistryById(stored.registryId);
         if (!registry) continue;
-        reports.push(await this.apply(registry, policy, false, now));
+        const report = await this.apply(registry, policy, false, now);
         await this.policies.markRun(registry.id, now);
+        logRun(this.log, registry.id, report);
+        reports.push(report);
       }
       return reports;
     });
@@ -182,7 +196,7 @@ export class CleanupService {
 
   start(intervalMs: number): void {
     this.timer = setInterval(() => {
-      this.runScheduled().catch(this.onError);
+      this.runScheduled().catch((err: unknown) => this.log.error({ err }, 'cleanup: scheduled run failed'));
     }, intervalMs);
     this.timer.unref();
   }

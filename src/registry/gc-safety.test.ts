@@ -13,6 +13,8 @@ import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { digestOf } from '../base/digest.js';
+import { silentLog } from '../base/log.js';
+import { formatMigrations } from '../formats/index.js';
 import { openDatabase, type OpenedDatabase } from '../metadata/open.js';
 import { SqlCleanupStore } from '../metadata/sql-cleanup-store.js';
 import { SqlGcStore } from '../metadata/sql-gc-store.js';
@@ -94,7 +96,9 @@ for (const database of ['sqlite', 'postgres'] as const) {
 
     before(async () => {
       h = await startInProcess(database === 'postgres' ? { database: { url: TEST_DATABASE_URL, schema } } : {});
-      db = await openDatabase(database === 'postgres' ? { url: TEST_DATABASE_URL, dataDir: '', schema } : { url: '', dataDir: h.dataDir });
+      // The app's database, with the formats' migrations it has applied.
+      const migrations = formatMigrations();
+      db = await openDatabase(database === 'postgres' ? { url: TEST_DATABASE_URL, dataDir: '', schema, migrations } : { url: '', dataDir: h.dataDir, migrations });
       driver = new FilesystemDriver(join(h.dataDir, 'storage'));
       await createDockerRegistry(h, 'acme', 'races');
     });
@@ -135,7 +139,7 @@ for (const database of ['sqlite', 'postgres'] as const) {
       await pause.reached; // the replica read the source link and is about to link
       const unlinked = await h.app.server.inject({ method: 'DELETE', url: `/v2/acme/races/mount-src/blobs/${data.digest}`, headers: h.auth });
       assert.equal(unlinked.statusCode, 202);
-      await h.app.services.gc!.run({ graceMs: 60_000 });
+      await h.app.services.gc.run({ graceMs: 60_000 });
       pause.release();
       const mounted = await mounting;
       if (mounted) {
@@ -183,8 +187,8 @@ for (const database of ['sqlite', 'postgres'] as const) {
       await sleep(5);
 
       const pause = new Pause();
-      const cleanup = new CleanupService(pausing(db.metadata, 'listVersions', pause, 'after'), new SqlCleanupStore(db.db, db.dialect), new SqlGcStore(db.db, db.dialect));
-      const running = cleanup.run(registry, 'acme/tidy', false);
+      const cleanup = new CleanupService(pausing(db.metadata, 'listVersions', pause, 'after'), new SqlCleanupStore(db.db, db.dialect), new SqlGcStore(db.db, db.dialect), silentLog);
+      const running = cleanup.run(registry, 'acme/tidy', false, silentLog);
       await pause.reached; // the policy has its snapshot: both versions untagged and old
       const childSize = (await store.findManifest(repository.id, child.digest))!.size;
       const index = Buffer.from(
@@ -242,7 +246,7 @@ for (const database of ['sqlite', 'postgres'] as const) {
       await sql`update repository_blobs set created_at = 0, touched_at = 0 where repository_id = ${loc.repositoryId}`.execute(db.db);
       // The client checks each blob, finds it, skips the upload; a GC runs; the manifest follows.
       for (const b of [config, layer]) assert.equal(await status('HEAD', `/v2/${repo}/blobs/${b.digest}`), 200);
-      await h.app.services.gc!.run({ graceMs: 60_000 });
+      await h.app.services.gc.run({ graceMs: 60_000 });
       const doc = {
         schemaVersion: 2,
         mediaType: OCI_MANIFEST,

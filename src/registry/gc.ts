@@ -4,11 +4,13 @@
  *
  * What is live (kept):
  * - a manifest, always (manifests go only by explicit deletion or a cleanup policy);
- * - a link (repository → blob) that a manifest of its repository references, or that was
- *   created, re-uploaded, mounted or relied on by a manifest push within the grace period (an
- *   image being pushed uploads its blobs before its manifest; an upload touches its link as
- *   its very last step, so the grace runs from the client's 201, not from the commit);
- * - a blob (row and bytes) that any link holds, that any manifest of its root space
+ * - a link (repository → blob) that a manifest or a package file of its repository references,
+ *   or that was created, re-uploaded, mounted or relied on by a manifest push or a package-file
+ *   record within the grace period (an image being pushed uploads its blobs before its
+ *   manifest; an upload touches its link as its very last step, so the grace runs from the
+ *   client's 201, not from the commit);
+ * - a blob (row and bytes) that any link holds, that any manifest or any package file (a file
+ *   of a package version of any format, `metadata/package-file-store.ts`) of its root space
  *   references, or that an upload holds an unexpired reservation on (an upload between
  *   "verified" and "linked");
  * - an upload session updated within the grace period, and its bytes.
@@ -31,11 +33,14 @@
  *     holds a *reservation* on a row that is not claimed; a claimed row can be neither
  *     reserved nor linked (`commitBlob` refuses it), and the writer waits until it is gone;
  *     a mount also checks the bytes are in place once it holds the reservation;
- *   - claiming re-checks "no link, no manifest reference, no reservation" while holding the
- *     row, and reserving and linking take the same row, so exactly one side wins;
+ *   - claiming re-checks "no link, no manifest reference, no package file, no reservation"
+ *     while holding the row, and reserving, linking and recording a package file take the same
+ *     row, so exactly one side wins;
  *   - a manifest push first touches the links it relies on (`touchLinks`), so the dead-link
  *     sweep, which deletes only links untouched for the grace period (and none whose blob is
- *     reserved), cannot drop one between the push's check and its commit; likewise an upload
+ *     reserved), cannot drop one between the push's check and its commit; a package-file
+ *     record touches the links of its files and checks their rows are unclaimed in the
+ *     transaction that writes it (`PackageFileStore.putVersionFiles`); likewise an upload
  *     or mount touches its link before answering 201, and a pusher's HEAD that finds the blob
  *     touches it too, so a client that pushes its manifest within the grace of that answer
  *     finds every blob it was told is stored;
@@ -45,7 +50,8 @@
  *   1. take the `gc` job lock (one run at a time across replicas and `pallet gc` processes);
  *   2. delete expired reservations (blob and quota) — those of writers that died;
  *   3. remove upload sessions not updated within the grace period, with their bytes;
- *   4. delete dead links (older than the grace, referenced by no manifest of their repository);
+ *   4. delete dead links (older than the grace, referenced by no manifest and no package file of
+ *      their repository);
  *   5. sweep blobs: finish the claims of sweeps that are gone (whose liveness lock is free) and
  *      adopt claims from before tokens, then in key order, batch by batch: list garbage rows,
  *      claim them, delete their bytes, delete the rows;
@@ -53,9 +59,9 @@
  *      older than the grace (claimed like rows, so a concurrent re-upload waits).
  * A dry run does steps 1, then counts what 3–6 would remove without changing anything.
  */
-import type { Logger } from 'pino';
 import { randomUUID } from 'node:crypto';
 import { isPalletError } from '../base/errors.js';
+import type { Log } from '../base/log.js';
 import { sweeperLock, type BlobKey, type GcStore } from '../metadata/gc-store.js';
 import type { MetadataStore } from '../metadata/store.js';
 import type { StorageDriver } from '../storage/driver.js';
@@ -106,7 +112,7 @@ export class GarbageCollector {
     private readonly gc: GcStore,
     private readonly blobs: BlobService,
     private readonly driver: StorageDriver,
-    private readonly log?: Logger,
+    private readonly log?: Log,
   ) {}
 
   /** Runs once; resolves to undefined when another run holds the lock. */

@@ -44,14 +44,15 @@ export interface ManifestPolicy {
 
 export class ManifestService {
   /**
-   * @param links when given, a push first marks the links it relies on as just used, so that a
-   *   concurrent GC (which drops links unused for its grace period) keeps them; see registry/gc.ts.
+   * @param links a push first marks the links it relies on as just used, so that a concurrent
+   *   GC (which drops links unused for its grace period) keeps them; see registry/gc.ts.
    */
   constructor(
     private readonly store: MetadataStore,
-    private readonly links?: Pick<GcStore, 'touchLinks'>,
-    private readonly quotas?: QuotaGate,
-    private readonly policy?: ManifestPolicy,
+    private readonly links: Pick<GcStore, 'touchLinks'>,
+    private readonly quotas: QuotaGate,
+    /** What the formats check on every push (see `ManifestPolicy`). */
+    private readonly policy: ManifestPolicy,
   ) {}
 
   /**
@@ -66,10 +67,8 @@ export class ManifestService {
     if (kind === 'digest' && digest !== reference) {
       throw new PalletError('DIGEST_INVALID', `manifest digest ${digest} does not match the reference ${reference}`, { digest: reference });
     }
-    if (this.links) {
-      const blobs = parsed.required.filter((r) => r.kind === 'blob').map((r) => r.digest);
-      if (blobs.length > 0) await this.links.touchLinks(repo.id, blobs);
-    }
+    const blobs = parsed.required.filter((r) => r.kind === 'blob').map((r) => r.digest);
+    if (blobs.length > 0) await this.links.touchLinks(repo.id, blobs);
     for (const ref of parsed.required) {
       const present =
         ref.kind === 'blob'
@@ -86,9 +85,9 @@ export class ManifestService {
         });
       }
     }
-    const stored = await this.policy?.check(repo, reference, parsed);
+    const stored = await this.policy.check(repo, reference, parsed);
     // A manifest new to the repository adds its own bytes to the registry's usage.
-    const quota = this.quotas && !(await this.store.findManifest(repo.id, digest)) ? await this.quotas.reserve(repo.id, body.length) : undefined;
+    const quota = (await this.store.findManifest(repo.id, digest)) ? undefined : await this.quotas.reserve(repo.id, body.length);
     const manifest = await this.store.putManifest({
       repositoryId: repo.id,
       digest,

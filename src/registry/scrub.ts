@@ -21,10 +21,10 @@
  *   writers wait for it and `pallet gc` does not take it over while the scrub lives.
  */
 import { randomUUID } from 'node:crypto';
-import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import { Hasher, parseDigest } from '../base/digest.js';
 import { isPalletError } from '../base/errors.js';
+import type { Log } from '../base/log.js';
 import { sweeperLock, type BlobKey, type GcStore } from '../metadata/gc-store.js';
 import type { ScrubRow, ScrubStore } from '../metadata/scrub-store.js';
 import type { StorageDriver } from '../storage/driver.js';
@@ -86,24 +86,22 @@ export interface ScrubReport {
 }
 
 export class Scrubber {
-  private readonly counted: Counter<'result'> | undefined;
+  private readonly counted: Counter<'result'>;
 
   constructor(
     private readonly store: ScrubStore,
     private readonly driver: StorageDriver,
-    private readonly log?: Logger,
-    metrics?: Registry,
+    private readonly log: Log,
+    metrics: Registry,
     /** The job locks of the blob protocol: a repair's claim is held like a sweep's. */
-    private readonly locks?: Pick<GcStore, 'withLock'>,
+    private readonly locks: Pick<GcStore, 'withLock'>,
   ) {
-    this.counted = metrics
-      ? new Counter({
-          name: 'pallet_scrub_blobs_total',
-          help: 'Blobs checked by scrub, by result (ok, mismatch, missing, quarantined, skipped)',
-          labelNames: ['result'] as const,
-          registers: [metrics],
-        })
-      : undefined;
+    this.counted = new Counter({
+      name: 'pallet_scrub_blobs_total',
+      help: 'Blobs checked by scrub, by result (ok, mismatch, missing, quarantined, skipped)',
+      labelNames: ['result'] as const,
+      registers: [metrics],
+    });
   }
 
   async run(options: ScrubOptions = {}): Promise<ScrubReport> {
@@ -137,7 +135,7 @@ export class Scrubber {
       if (page.length < BATCH) break;
     }
     report.durationMs = Date.now() - started;
-    this.log?.info(
+    this.log.info(
       { scrub: { ...report, findings: report.findings.length } },
       `scrub: checked ${report.checked} blobs, ${report.mismatched} mismatched, ${report.missing} missing`,
     );
@@ -152,7 +150,7 @@ export class Scrubber {
       report.missing++;
       this.count('missing');
       report.findings.push({ rootSpaceId: row.rootSpaceId, digest: row.digest, size: row.size, problem: 'missing', action: 'reported' });
-      this.log?.warn({ scrub: { rootSpaceId: row.rootSpaceId, digest: row.digest } }, 'scrub: blob bytes are missing from storage');
+      this.log.warn({ scrub: { rootSpaceId: row.rootSpaceId, digest: row.digest } }, 'scrub: blob bytes are missing from storage');
       return;
     }
     report.bytes += stored.size;
@@ -174,7 +172,7 @@ export class Scrubber {
       action: 'reported',
     };
     report.findings.push(finding);
-    this.log?.error({ scrub: finding }, 'scrub: stored bytes do not match their digest');
+    this.log.error({ scrub: finding }, 'scrub: stored bytes do not match their digest');
     if (repair) await this.quarantine(row, finding, report);
   }
 
@@ -182,17 +180,17 @@ export class Scrubber {
   private async quarantine(row: ScrubRow, finding: ScrubFinding, report: ScrubReport): Promise<void> {
     const token = `scrub:${randomUUID()}`;
     const repair = () => this.repair(row, finding, token);
-    const outcome = this.locks ? (await this.locks.withLock(sweeperLock(token), repair))?.result : await repair();
+    const outcome = (await this.locks.withLock(sweeperLock(token), repair))?.result;
     if (outcome === 'quarantined') {
       report.quarantined++;
       this.count('quarantined');
-      this.log?.warn({ scrub: finding }, 'scrub: quarantined a blob whose bytes do not match its digest');
+      this.log.warn({ scrub: finding }, 'scrub: quarantined a blob whose bytes do not match its digest');
       return;
     }
     finding.action = 'skipped';
     report.skipped++;
     this.count('skipped');
-    this.log?.warn({ scrub: finding }, 'scrub: an upload replaced the blob meanwhile; left to it (run scrub again to check)');
+    this.log.warn({ scrub: finding }, 'scrub: an upload replaced the blob meanwhile; left to it (run scrub again to check)');
   }
 
   private async repair(row: ScrubRow, finding: ScrubFinding, token: string): Promise<'quarantined' | 'skipped'> {
@@ -236,6 +234,6 @@ export class Scrubber {
   }
 
   private count(result: string): void {
-    this.counted?.inc({ result });
+    this.counted.inc({ result });
   }
 }

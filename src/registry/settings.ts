@@ -6,10 +6,11 @@
  */
 import type { QuotaStore } from '../metadata/quota-store.js';
 import { checkCleanupPolicy, type CleanupPolicy, type CleanupService } from './cleanup.js';
-import { PalletError } from '../base/errors.js';
-import type { Page } from './listing.js';
+import type { Log } from '../base/log.js';
+import type { Page } from '../base/paging.js';
 import { checkQuotaBytes } from './quotas.js';
-import { RegistryService, type RegistryPatchInput, type RegistryView } from './registries.js';
+import { RegistryService, type RegistryPatchInput } from './registries.js';
+import type { RegistryView } from './registry-views.js';
 import { SpaceService, type SpaceView } from './spaces.js';
 
 /** Present only when a quota is set (the views of registries and spaces without one are unchanged). */
@@ -22,7 +23,7 @@ export interface RegistrySettingsView {
 
 export interface RegistrySettings {
   quotas: QuotaStore;
-  cleanup?: CleanupService;
+  cleanup: CleanupService;
 }
 
 export interface SpaceSettingsView {
@@ -37,7 +38,7 @@ function quotaOf(quota: number | undefined): RegistrySettingsView {
 
 export class SettingsRegistryService extends RegistryService {
   readonly #quotas: QuotaStore;
-  readonly #cleanup: CleanupService | undefined;
+  readonly #cleanup: CleanupService;
 
   constructor(settings: RegistrySettings, ...args: ConstructorParameters<typeof RegistryService>) {
     super(...args);
@@ -46,7 +47,7 @@ export class SettingsRegistryService extends RegistryService {
   }
 
   async #settingsOf(registryId: string): Promise<RegistrySettingsView> {
-    const policy = await this.#cleanup?.findPolicy(registryId);
+    const policy = await this.#cleanup.findPolicy(registryId);
     return { ...quotaOf(await this.#quotas.findQuota('registry', registryId)), ...(policy ? { cleanupPolicy: policy } : {}) };
   }
 
@@ -79,17 +80,16 @@ export class SettingsRegistryService extends RegistryService {
     const { quotaBytes, cleanupPolicy, ...rest } = patch;
     const quota = checkQuotaBytes(quotaBytes);
     const policy = checkCleanupPolicy(cleanupPolicy);
-    if (policy !== undefined && !this.#cleanup) throw new PalletError('UNAVAILABLE', 'cleanup policies are not available in this deployment');
     await super.update(root, identifier, rest);
     const { registry } = await this.getRef(root, identifier);
     if (quota !== undefined) await this.#quotas.setQuota('registry', registry.id, quota);
-    if (policy !== undefined) await this.#cleanup?.setPolicy(registry.id, policy);
+    if (policy !== undefined) await this.#cleanup.setPolicy(registry.id, policy);
     return this.get(root, identifier);
   }
 
-  override async delete(root: string, identifier: string): Promise<void> {
+  override async delete(root: string, identifier: string, log: Log): Promise<void> {
     const { registry } = await this.getRef(root, identifier);
-    await super.delete(root, identifier);
+    await super.delete(root, identifier, log);
     await this.#quotas.setQuota('registry', registry.id, null);
   }
 }

@@ -9,7 +9,7 @@
 import { PalletError } from '../base/errors.js';
 import { checkName, LEGACY_NAME_RULE, NAME_RULE } from '../base/names.js';
 import type { MetadataStore, SpaceRecord } from '../metadata/store.js';
-import { paginate, type Page, type PageRequest, type SortKeys } from './listing.js';
+import { paginate, type Page, type PageRequest, type SortKeys } from '../base/paging.js';
 
 /** Longest description accepted for spaces and registries. */
 export const MAX_DESCRIPTION_LENGTH = 4096;

@@ -14,10 +14,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import { Registry as MetricsRegistry } from 'prom-client';
 import { buildApp, type App } from '../app.js';
+import { silentLog } from '../base/log.js';
 import { loadConfig } from '../config/config.js';
 import { dropTestSchema, testSchema, TEST_DATABASE_URL } from '../metadata/test-databases.js';
 import { blobKey } from '../storage/keys.js';
+import type { GcStore } from '../metadata/gc-store.js';
 import type { ScrubStore } from '../metadata/scrub-store.js';
 import { Scrubber } from './scrub.js';
 import { startS3, type S3Server } from '../../test/helpers/s3.js';
@@ -245,8 +248,7 @@ for (const deployment of deployments) {
 
     it('scrub reports bad bytes, quarantines them with --repair, and verifies the good ones', async () => {
       const app = d.replicas[0]!.app;
-      const scrub = app.services.scrub;
-      assert.ok(scrub);
+      const { scrub } = app.services;
       const root = await app.services.store.findSpace(ROOT);
       assert.ok(root);
       const good = randomBytes(30 * 1024);
@@ -294,7 +296,6 @@ for (const deployment of deployments) {
     it('scrub --repair leaves a blob whose bytes an upload replaced between its read and its claim', async () => {
       const app = d.replicas[0]!.app;
       const scrubber = app.services.scrub;
-      assert.ok(scrubber);
       const root = await app.services.store.findSpace(ROOT);
       assert.ok(root);
       const body = randomBytes(20 * 1024);
@@ -323,7 +324,8 @@ for (const deployment of deployments) {
         unclaimVerified: (k, by) => real.unclaimVerified(k, by),
         deleteClaimedWithLinks: (k) => real.deleteClaimedWithLinks(k),
       };
-      const report = await new Scrubber(racing, app.services.driver).run({ repair: true });
+      const locks: Pick<GcStore, 'withLock'> = Reflect.get(scrubber, 'locks');
+      const report = await new Scrubber(racing, app.services.driver, silentLog, new MetricsRegistry(), locks).run({ repair: true });
       assert.equal(pushed, 1);
       assert.equal(report.findings.find((f) => f.digest === digest)?.action, 'skipped');
       for (const repo of [REPO, 'acme/docker-local/healer']) {

@@ -1,22 +1,18 @@
 /**
- * The upload-session lease at the domain level (SQLite + filesystem, two BlobService instances
- * standing for two replicas): a held lease refuses a second writer before it reads a byte, an
+ * The upload-session lease at the domain level (SQLite + filesystem, the blob services of two
+ * replicas over them): a held lease refuses a second writer before it reads a byte, an
  * expired lease (a crashed writer) is taken over, a writer that lost its lease records nothing
  * and cannot touch the bytes of the writer that took over, and open sessions are bounded per
  * owner.
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { isPalletError } from '../base/errors.js';
-import { openMetadataStore } from '../metadata/open.js';
 import type { MetadataStore } from '../metadata/store.js';
-import { FilesystemDriver } from '../storage/filesystem.js';
-import { BlobService, type BlobLocation } from './blobs.js';
+import type { BlobLocation, BlobService } from './blobs.js';
+import { openTestServices, type TestServices } from '../../test/helpers/services.js';
 
 const sha256 = (data: Buffer): string => `sha256:${createHash('sha256').update(data).digest('hex')}`;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -49,17 +45,16 @@ async function readAll(stream: Readable): Promise<Buffer> {
 }
 
 describe('upload session leases', () => {
-  let dir: string;
+  let t: TestServices;
   let store: MetadataStore;
   let a: BlobService;
   let b: BlobService;
   let loc: BlobLocation;
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'pallet-leases-'));
-    store = await openMetadataStore({ url: '', dataDir: dir });
-    const driver = new FilesystemDriver(join(dir, 'storage'));
-    a = new BlobService(store, driver, { leaseMs: 300, maxOpenSessionsPerOwner: 2 });
-    b = new BlobService(store, driver, { leaseMs: 300, maxOpenSessionsPerOwner: 2 });
+    t = await openTestServices({ uploads: { leaseSeconds: 0.3, maxOpenSessionsPerUser: 2 } });
+    store = t.services.store;
+    a = t.services.blobs;
+    b = (await t.replica()).blobs;
     const space = await store.createSpace({ path: 'acme', parentId: null, description: '' });
     const registry = await store.createRegistry({
       spaceId: space.id,
@@ -74,10 +69,7 @@ describe('upload session leases', () => {
     const repo = await store.ensureRepository(registry.id, 'app');
     loc = { rootSpaceId: space.id, repositoryId: repo.id };
   });
-  after(async () => {
-    await store.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  after(async () => t.close());
 
   it('refuses a second writer without reading its body while the lease is held', async () => {
     const upload = await a.startUpload(loc);

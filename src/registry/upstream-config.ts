@@ -1,7 +1,8 @@
 /**
- * The config of an upstream proxy (a registry of kind `upstream`): validation of what the API
- * is given, the stored form (password sealed by a `SecretCodec`), the API view (no secret) and
- * the opened form for the upstream client.
+ * The config of an upstream proxy (a registry of kind `upstream`) and its secret: validation of
+ * what the API is given, the stored form (password sealed by a `SecretCodec`), the API view (no
+ * secret) and the opened form for the upstream client. `UpstreamConfigs` is what the registry
+ * lifecycle (`registries.ts`) calls on creation, PATCH and startup re-sealing.
  *
  * Contracts:
  * - On a PATCH, fields left out keep their stored values, with two exceptions: a change of
@@ -13,24 +14,14 @@
  */
 import { isJsonObject, type JsonObject } from '../base/json.js';
 import { PalletError } from '../base/errors.js';
+import type { SecretCodec } from '../base/secret-box.js';
 import type { RegistryRecord } from '../metadata/store.js';
-import type { PackageTypeSpec } from './package-types.js';
+import type { PackageTypes, PackageTypeSpec } from './package-types.js';
 
-export const DOCKER_HUB_URL = 'https://registry-1.docker.io';
 export const DEFAULT_TAG_TTL_SECONDS = 300;
 
 /** A source id of the proxy's format (`PackageTypeSpec.sources`): `custom` or a well-known one. */
 export type UpstreamSource = string;
-
-/**
- * Encryption at rest of upstream secrets (`upstream/secret-box.ts`). `seal` output is what the
- * registry row keeps; `open` also accepts a value stored before sealing existed (plain text).
- */
-export interface SecretCodec {
-  seal(plain: string): string;
-  open(stored: string): string;
-  isSealed(stored: string): boolean;
-}
 
 /**
  * The upstream proxy config as stored in the registry row. The password is kept sealed by the
@@ -169,7 +160,7 @@ export function checkUpstreamConfig(spec: PackageTypeSpec, value: unknown, secre
 /**
  * Refuses (INVALID_ARGUMENT) a proxy URL that `check` says connections may not reach now: a
  * literal non-public address, or a name resolving to one. Asked only for a new or changed URL;
- * Docker Hub's fixed URL is not asked about.
+ * a well-known source's fixed URL (`UpstreamSourceSpec.defaultUrl`) is not asked about.
  */
 export async function checkDestination(config: StoredUpstream, spec: PackageTypeSpec, check: DestinationCheck | undefined, previousUrl?: string): Promise<void> {
   const wellKnown = spec.sources.some((s) => s.id === config.source && s.defaultUrl === config.url);
@@ -184,9 +175,8 @@ export async function checkDestination(config: StoredUpstream, spec: PackageType
 }
 
 /**
- * Reads a stored config back (written by `checkUpstreamConfig`, so trusted in shape). A row
- * written without a URL for a well-known source (before URLs were stored for them) gets the
- * Docker Hub URL, the only well-known source of that time.
+ * Reads a stored config back (written by `checkUpstreamConfig`, so trusted in shape). Every
+ * version has stored the URL, a well-known source's fixed one included.
  */
 export function readStoredUpstream(json: JsonObject | null): StoredUpstream | undefined {
   if (!json) return undefined;
@@ -194,10 +184,9 @@ export function readStoredUpstream(json: JsonObject | null): StoredUpstream | un
     ? { type: 'basic' as const, username: String(json.auth.username ?? ''), password: String(json.auth.password ?? '') }
     : { type: 'anonymous' as const };
   const source = typeof json.source === 'string' ? json.source : 'custom';
-  const url = typeof json.url === 'string' && json.url.length > 0 ? json.url : source === 'dockerhub' ? DOCKER_HUB_URL : '';
   return {
     source,
-    url,
+    url: typeof json.url === 'string' ? json.url : '',
     auth,
     tagTtlSeconds: typeof json.tagTtlSeconds === 'number' ? json.tagTtlSeconds : DEFAULT_TAG_TTL_SECONDS,
   };
@@ -229,3 +218,54 @@ export function toJson(stored: StoredUpstream): JsonObject {
   return { ...stored, auth: { ...stored.auth } };
 }
 
+
+/**
+ * The upstream config of registries as their lifecycle sees it: checked, sealed and stored on
+ * creation and PATCH, never shown with its secret, and re-sealed when it was stored in plain
+ * text.
+ */
+export class UpstreamConfigs {
+  /**
+   * @param packageTypes the formats served: each one's upstream sources and URL rules.
+   * @param destinations where proxy URLs may point (asked when one is set); unchecked when absent.
+   */
+  constructor(
+    private readonly secrets: SecretCodec,
+    private readonly packageTypes: PackageTypes,
+    private readonly destinations?: DestinationCheck,
+  ) {}
+
+  /** The stored config of a new registry: required for an upstream proxy, refused for a local one. */
+  async forCreate(kind: RegistryRecord['kind'], packageType: string, value: unknown): Promise<JsonObject | null> {
+    if (kind !== 'upstream') {
+      if (value === undefined || value === null) return null;
+      throw invalid('only upstream proxies (kind "upstream") take an upstream config; a local registry lists proxies in "upstreams"', 'upstream');
+    }
+    if (value === undefined || value === null) {
+      throw invalid('an upstream proxy needs its upstream config: {"source", "url", "auth", "tagTtlSeconds"}', 'upstream');
+    }
+    const spec = this.packageTypes.get(packageType);
+    const config = checkUpstreamConfig(spec, value, this.secrets);
+    await checkDestination(config, spec, this.destinations);
+    return toJson(config);
+  }
+
+  /** The stored config after a PATCH of `record`'s (see the header for what is kept). */
+  async forPatch(record: RegistryRecord, value: unknown): Promise<JsonObject> {
+    if (record.kind !== 'upstream') {
+      throw invalid('only upstream proxies (kind "upstream") have an upstream config; set "upstreams" to choose proxies', 'upstream');
+    }
+    const previous = readStoredUpstream(record.upstream);
+    const spec = this.packageTypes.get(record.packageType);
+    const next = checkUpstreamConfig(spec, value, this.secrets, previous);
+    await checkDestination(next, spec, this.destinations, previous?.url);
+    return toJson(next);
+  }
+
+  /** `record`'s stored config with its plain-text password sealed; undefined when nothing is plain. */
+  resealed(record: RegistryRecord): JsonObject | undefined {
+    const stored = readStoredUpstream(record.upstream);
+    if (stored?.auth.type !== 'basic' || this.secrets.isSealed(stored.auth.password)) return undefined;
+    return toJson({ ...stored, auth: { ...stored.auth, password: this.secrets.seal(stored.auth.password) } });
+  }
+}

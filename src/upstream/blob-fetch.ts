@@ -24,7 +24,7 @@ import type { BlobRecord, MetadataStore, RegistryRecord, SpaceRecord } from '../
 import type { BlobService } from '../registry/blobs.js';
 import type { BlobRead, OpenBlobOptions } from '../registry/pulls.js';
 import type { QuotaGate } from '../registry/quotas.js';
-import type { UpstreamConfig } from '../registry/registries.js';
+import type { UpstreamConfig } from '../registry/upstream-config.js';
 import { fillCache, tooLarge, type FillLimits, type FillLog } from './cache-fill.js';
 import type { RegistryClient } from './client.js';
 import { BoundedMap, WaitExpired, type ExpiringSet, type Flight, Flights } from './flights.js';

@@ -8,9 +8,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 import { buildApp, type App } from '../../src/app.js';
 import { digestOf } from '../../src/base/digest.js';
-import { loadConfig } from '../../src/config/config.js';
+import { loadConfig, type Config } from '../../src/config/config.js';
 import { formatConfigSections } from '../../src/formats/index.js';
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -37,13 +38,19 @@ export interface PushedImage {
   blobs: Blob[];
 }
 
-/** `flags` are config overrides by key path (`{ gc: { graceSeconds: 0 } }`). */
-export async function startInProcess(flags: Record<string, unknown> = {}): Promise<Harness> {
+/**
+ * `flags` are config overrides by key path (`{ gc: { graceSeconds: 0 } }`); `logger` builds the
+ * process logger from the config (the default one, silent unless `flags.logLevel` says otherwise).
+ */
+export async function startInProcess(flags: Record<string, unknown> = {}, logger?: (config: Config) => Logger): Promise<Harness> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pallet-inproc-'));
   const adminPassword = `inproc-${randomBytes(6).toString('hex')}`;
-  const app = await buildApp(
-    loadConfig({ env: {}, flags: { dataDir, logLevel: 'silent', baseUrl: 'http://registry.test', adminPassword, ...flags }, sections: formatConfigSections() }),
-  );
+  const config = loadConfig({
+    env: {},
+    flags: { dataDir, logLevel: 'silent', baseUrl: 'http://registry.test', adminPassword, ...flags },
+    sections: formatConfigSections(),
+  });
+  const app = await (logger ? buildApp(config, logger(config)) : buildApp(config));
   const auth = { authorization: `Basic ${Buffer.from(`admin:${adminPassword}`).toString('base64')}` };
   return {
     app,

@@ -15,14 +15,20 @@
  *
  * A local registry with upstream proxies serves a merged index: its own charts, then each
  * upstream's in list order; the first (name, version) wins. Chart files follow the same order.
+ *
+ * GC: every chart version, however it arrived, records its archive and provenance file as the
+ * core's package files (`registry/package-files.ts`) before its chart row, so they stay live
+ * without relying on an OCI manifest (a chart cached from a classic upstream may have none);
+ * deleting the version here removes them, and they go with its manifest, repository or registry.
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { digestOf } from '../../base/digest.js';
 import { isPalletError, PalletError } from '../../base/errors.js';
-import type { ChartVersionRecord, HelmStore } from './store/helm-store.js';
+import type { ChartVersionRecord, HelmStore, NewChartVersion } from './store/helm-store.js';
 import type { ManifestRecord, MetadataStore, RegistryRecord, RepositoryRecord, SpaceRecord } from '../../metadata/store.js';
 import type { BlobService } from '../../registry/blobs.js';
+import type { PackageFile, PackageFileService } from '../../registry/package-files.js';
 import { chartTag, readChartArchive, readChartBuffer, type ChartMetadata } from './chart-archive.js';
 import { chartFileName, sourceOf, splitChartFileName, type IndexEntry, type IndexSource } from './chart-index.js';
 import { renderIndexSources } from './chart-index-jobs.js';
@@ -112,6 +118,7 @@ export class ChartService implements ManifestPolicy {
     private readonly store: MetadataStore,
     private readonly helm: HelmStore,
     private readonly blobs: BlobService,
+    private readonly packageFiles: PackageFileService,
     private readonly options: ChartServiceOptions,
     upstreams?: ChartUpstreams,
   ) {
@@ -163,18 +170,35 @@ export class ChartService implements ManifestPolicy {
       throw manifestInvalid(`chart ${metadata.name} has version ${metadata.version} but is pushed with tag ${reference}; the tag must be ${chartTag(metadata.version)}`);
     }
     return async (manifest) => {
-      await this.helm.putChartVersion({
-        registryId: registry.id,
-        name: metadata.name,
-        version: metadata.version,
-        repositoryId: repo.id,
-        manifestId: manifest.id,
-        chartDigest: chart.digest,
-        chartSize: chart.size,
-        provDigest: provs[0]?.digest ?? null,
-        metadata,
-      });
+      const prov = provs[0];
+      await this.putChart(
+        {
+          registryId: registry.id,
+          name: metadata.name,
+          version: metadata.version,
+          repositoryId: repo.id,
+          manifestId: manifest.id,
+          chartDigest: chart.digest,
+          chartSize: chart.size,
+          provDigest: prov?.digest ?? null,
+          metadata,
+        },
+        prov?.size,
+      );
     };
+  }
+
+  /**
+   * Records a chart version: first its files as package files (the chart archive and the
+   * provenance file, which GC then keeps whether or not a manifest references them; they go
+   * with the version, its manifest, repository or registry), then its row in the Helm store.
+   */
+  private async putChart(row: NewChartVersion, provSize: number | undefined): Promise<void> {
+    const file = chartFileName(row.name, row.version);
+    const files: PackageFile[] = [{ path: file, digest: row.chartDigest, size: row.chartSize }];
+    if (row.provDigest !== null && provSize !== undefined) files.push({ path: `${file}.prov`, digest: row.provDigest, size: provSize });
+    await this.packageFiles.record({ registryId: row.registryId, artifact: row.name, version: row.version, repositoryId: row.repositoryId, manifestId: row.manifestId, files });
+    await this.helm.putChartVersion(row);
   }
 
   private archiveLimits(): { maxUnpackedBytes?: number } {
@@ -256,17 +280,20 @@ export class ChartService implements ManifestPolicy {
         if (!isPalletError(err, 'MANIFEST_INVALID')) throw err;
       }
     }
-    await this.helm.putChartVersion({
-      registryId: repo.registryId,
-      name,
-      version,
-      repositoryId: repo.id,
-      manifestId: null,
-      chartDigest: chart.digest,
-      chartSize: chart.size,
-      provDigest: null,
-      metadata: metadata ? { ...metadata } : fallback,
-    });
+    await this.putChart(
+      {
+        registryId: repo.registryId,
+        name,
+        version,
+        repositoryId: repo.id,
+        manifestId: null,
+        chartDigest: chart.digest,
+        chartSize: chart.size,
+        provDigest: null,
+        metadata: metadata ? { ...metadata } : fallback,
+      },
+      undefined,
+    );
   }
 
   /** Deletes a chart version (its OCI manifest and tags); NOT_FOUND when there is none. */
@@ -275,6 +302,7 @@ export class ChartService implements ManifestPolicy {
     const row = await this.helm.findChartVersion(ref.registry.id, name, version);
     if (!row) throw new PalletError('NOT_FOUND', `${ref.root.path}/${ref.registry.identifier} has no chart ${name} version ${version}`, { name, version });
     await this.helm.deleteChartVersion(ref.registry.id, name, version);
+    await this.packageFiles.remove({ registryId: ref.registry.id, artifact: name, version });
     if (row.manifestId === null) return;
     const manifest = await this.store.findManifestByTag(row.repositoryId, chartTag(version));
     if (manifest && manifest.id === row.manifestId) await this.store.deleteManifest(row.repositoryId, manifest.digest);

@@ -18,28 +18,24 @@ const UPSTREAM_INDEX_BYTES = 128 * 1024 * 1024;
 
 /**
  * The chart service over Helm's own store, as the OCI push policy of helm registries, with the
- * classic upstream adapter; without a database (store-less test builds) helm registries are
- * plain OCI registries and the classic repository is not served.
+ * classic upstream adapter.
  */
 function create({ config, services, database, metrics, log }: FormatCore): FormatParts {
-  if (!database) return {};
   const settings = helmSettings(config);
   const helm = new SqlHelmStore(database.db, database.dialect);
-  const charts = new ChartService(services.store, helm, services.blobs, { allowOverwrite: settings.allowOverwrite });
+  const charts = new ChartService(services.store, helm, services.blobs, services.packageFiles, { allowOverwrite: settings.allowOverwrite });
   charts.attach(services.manifests);
-  if (services.pullThrough) {
-    charts.attachUpstreams(
-      new HelmUpstreams(
-        { store: services.store, helm, charts, blobs: services.blobs, pulls: services.pullThrough, secrets: services.upstreamSecrets, metrics: services.upstreamMetrics, indexMetrics: new HelmIndexMetrics(metrics), log },
-        {
-          maxIndexBytes: UPSTREAM_INDEX_BYTES,
-          maxIndexEntries: settings.maxIndexEntries,
-          indexReadTimeoutMs: settings.indexReadSeconds * 1000,
-          fileHosts: config.upstream.fileHosts.split(',').map((h) => h.trim()).filter(Boolean),
-        },
-      ),
-    );
-  }
+  charts.attachUpstreams(
+    new HelmUpstreams(
+      { store: services.store, helm, charts, blobs: services.blobs, pulls: services.pullThrough, secrets: services.upstreamSecrets, metrics: services.upstreamMetrics, indexMetrics: new HelmIndexMetrics(metrics), log },
+      {
+        maxIndexBytes: UPSTREAM_INDEX_BYTES,
+        maxIndexEntries: settings.maxIndexEntries,
+        indexReadTimeoutMs: settings.indexReadSeconds * 1000,
+        fileHosts: config.upstream.fileHosts.split(',').map((h) => h.trim()).filter(Boolean),
+      },
+    ),
+  );
   return { manifestPolicy: charts, routes: (app) => helmRoutes(app, { services, charts, chartBytes: settings.chartBytes }) };
 }
 

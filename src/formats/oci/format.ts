@@ -4,7 +4,9 @@
  * Hub or any OCI registry through the shared OCI pull-through.
  */
 import type { PackageFormat, SetupContext, SetupStep } from '../format.js';
-import { DOCKER_HUB_URL } from '../../registry/upstream-config.js';
+
+/** Docker Hub's registry endpoint: the fixed URL of the `dockerhub` upstream source. */
+export const DOCKER_HUB_URL = 'https://registry-1.docker.io';
 
 function setup(ctx: SetupContext): SetupStep[] {
   const repo = `${ctx.host}/${ctx.rootPath}/${ctx.identifier}`;

@@ -1,11 +1,12 @@
 /**
- * Paging and sorting of management lists (spaces, registries, artifacts, versions): one shape
- * for every list, `{items, total, page, size}`, with pages counted from 1.
+ * Paging and sorting of management lists (spaces, registries, artifacts, versions, users): one
+ * shape for every list, `{items, total, page, size}`, with pages counted from 1, and the list
+ * query every paged API route takes (`?page=&size=&sort=&order=&q=`). Every layer may use it.
  *
  * Lists are sorted in memory after filtering: fine for the hundreds of registries and
  * artifacts a space holds; a store-side cursor replaces this when lists outgrow it.
  */
-import { PalletError } from '../base/errors.js';
+import { PalletError } from './errors.js';
 
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 500;
@@ -28,6 +29,25 @@ export interface Page<T> {
   total: number;
   page: number;
   size: number;
+}
+
+/** The list query of a paged API route, already shape-checked and defaulted by its schema. */
+export interface ListQuery {
+  page?: number;
+  size?: number;
+  sort?: string;
+  order?: SortOrder;
+  q?: string;
+}
+
+/** The paging part of a list query. */
+export function pageRequest(query: ListQuery): PageRequest {
+  return {
+    ...(query.page !== undefined ? { page: query.page } : {}),
+    ...(query.size !== undefined ? { size: query.size } : {}),
+    ...(query.sort !== undefined ? { sort: query.sort } : {}),
+    ...(query.order !== undefined ? { order: query.order } : {}),
+  };
 }
 
 export type SortKeys<T> = Record<string, (item: T) => string | number | boolean | null>;

@@ -1,16 +1,31 @@
 /**
- * Encryption at rest of upstream passwords and tokens: AES-256-GCM with a random 96-bit IV per
- * value, sealed as `enc:v1:<iv>:<tag>:<ciphertext>` (base64url parts). The key comes from the
- * operator (`upstream.secretKey`, any string: a 256-bit key is derived from it with scrypt) or is
+ * Encryption at rest of secrets the server keeps (upstream passwords and tokens, the OCI token
+ * signing key): AES-256-GCM with a random 96-bit IV per value, sealed as
+ * `enc:v1:<iv>:<tag>:<ciphertext>` (base64url parts). The key comes from the operator
+ * (`upstream.secretKey`, any string: a 256-bit key is derived from it with scrypt) or is
  * generated once and kept in the database (`server_secrets`), so every replica shares it.
  *
  * A value without the `enc:v1:` prefix is a secret stored before encryption existed: `open`
  * returns it as it is, and `RegistryService.sealStoredSecrets` re-writes it sealed at startup.
  */
 import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
-import { PalletError } from '../base/errors.js';
-import type { UpstreamStore } from '../metadata/upstream-store.js';
-import type { SecretCodec } from '../registry/registries.js';
+import { PalletError } from './errors.js';
+
+/**
+ * Encryption at rest of a stored secret. `seal` output is what a row keeps; `open` also accepts
+ * a value stored before sealing existed (plain text).
+ */
+export interface SecretCodec {
+  seal(plain: string): string;
+  open(stored: string): string;
+  isSealed(stored: string): boolean;
+}
+
+/** Where a generated key is kept once, so every replica shares it (`server_secrets`). */
+export interface ServerSecrets {
+  /** The stored value of `name`; `create()`'s value, stored, when there is none yet. */
+  serverSecret(name: string, create: () => string): Promise<string>;
+}
 
 const PREFIX = 'enc:v1:';
 const KEY_BYTES = 32;
@@ -69,7 +84,7 @@ export class SecretBox implements SecretCodec {
 }
 
 /** The key upstream secrets are sealed with: the configured one, else the database's (created once). */
-export async function resolveUpstreamKey(configured: string, store: Pick<UpstreamStore, 'serverSecret'>): Promise<Buffer> {
+export async function resolveUpstreamKey(configured: string, store: ServerSecrets): Promise<Buffer> {
   if (configured !== '') return deriveKey(configured);
   return decodeKey(await store.serverSecret(UPSTREAM_KEY_NAME, generateKey));
 }

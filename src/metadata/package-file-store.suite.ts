@@ -1,0 +1,213 @@
+/**
+ * The shared behaviour suite of `PackageFileStore`, and of what GC's store does with package
+ * files: SQLite and PostgreSQL run exactly these tests against a real, freshly migrated
+ * database. `open` returns the package-file store with the metadata, GC and scrub stores of the
+ * same database, and a package-file and a GC store over a second connection (another replica).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { isPalletError, type ErrorCode } from '../base/errors.js';
+import type { GcStore } from './gc-store.js';
+import type { PackageFile, PackageFileStore, PackageVersionFiles } from './package-file-store.js';
+import type { ScrubStore } from './scrub-store.js';
+import type { MetadataStore, RegistryRecord, RepositoryRecord } from './store.js';
+
+export interface OpenedPackageFiles {
+  files: PackageFileStore;
+  metadata: MetadataStore;
+  gc: GcStore;
+  /** Claims a linked blob the way `pallet scrub` does (the only claim a link does not stop). */
+  scrub: ScrubStore;
+  /**
+   * Another replica. On SQLite, the same connection: a second connection in one process would
+   * block the event loop in its synchronous busy wait while the first holds a transaction open.
+   */
+  replica: { files: PackageFileStore; gc: GcStore };
+  close(): Promise<void>;
+}
+
+const DIGEST = (n: number): string => `sha256:${n.toString(16).padStart(64, '0')}`;
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function rejectsWith(promise: Promise<unknown>, code: ErrorCode): Promise<void> {
+  await assert.rejects(promise, (err: unknown) => isPalletError(err, code) || assert.fail(`expected ${code}, got ${String(err)}`));
+}
+
+export function packageFileStoreSuite(name: string, open: () => Promise<OpenedPackageFiles>, cleanup?: () => Promise<void>): void {
+  describe(name, () => {
+    let s: OpenedPackageFiles;
+    let counter = 0;
+    let digests = 0;
+    before(async () => {
+      s = await open();
+    });
+    after(async () => {
+      await s?.close();
+      await cleanup?.();
+    });
+
+    interface Place {
+      root: string;
+      registry: RegistryRecord;
+      repo: RepositoryRecord;
+    }
+    async function place(): Promise<Place> {
+      const space = await s.metadata.createSpace({ path: `pf${++counter}`, parentId: null, description: '' });
+      const registry = await s.metadata.createRegistry({
+        spaceId: space.id,
+        identifier: 'files',
+        packageType: 'helm',
+        kind: 'local',
+        description: '',
+        labels: [],
+        public: false,
+        upstream: null,
+      });
+      return { root: space.id, registry, repo: await s.metadata.ensureRepository(registry.id, 'hello') };
+    }
+    /** A new blob of `size` bytes committed and linked to the place's repository. */
+    async function stored(p: Place, size = 10): Promise<PackageFile & { n: number }> {
+      const n = ++digests;
+      await s.metadata.commitBlob(p.root, p.repo.id, DIGEST(n), size);
+      return { n, path: `file-${n}.tgz`, digest: DIGEST(n), size };
+    }
+    const version = (p: Place, v: string, files: PackageFile[], manifestId: string | null = null): PackageVersionFiles => ({
+      registryId: p.registry.id,
+      artifact: p.repo.name,
+      version: v,
+      repositoryId: p.repo.id,
+      manifestId,
+      files: files.map(({ path, digest, size }) => ({ path, digest, size })),
+    });
+    const key = (p: Place, v: string) => ({ registryId: p.registry.id, artifact: p.repo.name, version: v });
+    const paths = async (p: Place, v: string) => (await s.files.listVersionFiles(key(p, v))).map((f) => f.path);
+
+    it("records a version's files, replaces the whole set, and deletes them", async () => {
+      const p = await place();
+      const [a, b, c] = [await stored(p, 3), await stored(p, 4), await stored(p, 5)];
+      const rows = await s.files.putVersionFiles(version(p, '1.0.0', [{ ...a, path: 'b.tgz' }, { ...b, path: 'a.prov' }]));
+      assert.deepEqual(rows.map((r) => [r.path, r.digest, r.size, r.rootSpaceId, r.manifestId]), [
+        ['b.tgz', a.digest, 3, p.root, null],
+        ['a.prov', b.digest, 4, p.root, null],
+      ]);
+      assert.deepEqual(await paths(p, '1.0.0'), ['a.prov', 'b.tgz'], 'listed by path');
+      assert.deepEqual(await paths(p, '2.0.0'), []);
+      await s.files.putVersionFiles(version(p, '1.0.0', [{ ...c, path: 'c.tgz' }]));
+      assert.deepEqual(await paths(p, '1.0.0'), ['c.tgz'], 'a put replaces the set');
+      assert.equal(await s.files.deleteVersionFiles(key(p, '1.0.0')), 1);
+      assert.equal(await s.files.deleteVersionFiles(key(p, '1.0.0')), 0);
+      assert.deepEqual(await paths(p, '1.0.0'), []);
+    });
+
+    it('refuses a file the repository does not link, a wrong size, a repeated path or a foreign repository, and changes nothing', async () => {
+      const p = await place();
+      const other = await place();
+      const a = await stored(p);
+      await s.files.putVersionFiles(version(p, '1', [a]));
+      const unlinked = await stored(other);
+      await rejectsWith(s.files.putVersionFiles(version(p, '1', [unlinked])), 'BLOB_UNKNOWN');
+      await rejectsWith(s.files.putVersionFiles(version(p, '1', [{ ...a, size: 11 }])), 'INVALID_ARGUMENT');
+      await rejectsWith(s.files.putVersionFiles(version(p, '1', [a, { ...a }])), 'INVALID_ARGUMENT');
+      await s.metadata.commitBlob(other.root, other.repo.id, a.digest, a.size);
+      await rejectsWith(s.files.putVersionFiles({ ...version(p, '1', [a]), repositoryId: other.repo.id }), 'NOT_FOUND');
+      await rejectsWith(s.files.putVersionFiles(version(p, '1', [a], 'no-such-manifest')), 'NOT_FOUND');
+      assert.deepEqual(await paths(p, '1'), [a.path], 'the recorded set is unchanged');
+    });
+
+    it('refuses a blob a sweep has claimed, and changes nothing', async () => {
+      const p = await place();
+      const a = await stored(p);
+      assert.equal(await s.scrub.claimCorrupt({ rootSpaceId: p.root, digest: a.digest }, Date.now(), 'scrub-1'), true);
+      await rejectsWith(s.files.putVersionFiles(version(p, '1', [a])), 'UNAVAILABLE');
+      assert.deepEqual(await paths(p, '1'), []);
+    });
+
+    it('keeps a packaged blob and its link through GC whatever their age, and lets them go with the version', async () => {
+      const p = await place();
+      const a = await stored(p);
+      const loose = await stored(p);
+      await s.files.putVersionFiles(version(p, '1', [a]));
+      await sleep(5);
+      const blobKey = { rootSpaceId: p.root, digest: a.digest };
+      await s.gc.sweepDeadLinks(0, false);
+      assert.equal(await s.metadata.findLinkedBlob(p.repo.id, loose.digest), undefined, 'the loose link is dead');
+      assert.ok(await s.metadata.findLinkedBlob(p.repo.id, a.digest), 'the packaged link stays (reads go through it)');
+      await s.metadata.unlinkBlob(p.repo.id, a.digest);
+      const garbage = (await s.gc.listGarbageBlobs({ rootSpaceId: p.root, limit: 10 })).map((b) => b.digest);
+      assert.deepEqual(garbage, [loose.digest]);
+      assert.deepEqual(await s.gc.claimBlobs([blobKey], 'sweep-pf'), [], 'a packaged blob is not claimed');
+
+      assert.equal(await s.files.deleteVersionFiles(key(p, '1')), 1);
+      assert.deepEqual(await s.gc.claimBlobs([blobKey], 'sweep-pf'), [{ ...blobKey, size: a.size }]);
+      await s.gc.deleteClaimed([blobKey], 'sweep-pf');
+    });
+
+    it('holds a blob only in its own root space', async () => {
+      const p = await place();
+      const q = await place();
+      const a = await stored(p);
+      await s.metadata.commitBlob(q.root, q.repo.id, a.digest, a.size);
+      await s.metadata.unlinkBlob(q.repo.id, a.digest);
+      await s.files.putVersionFiles(version(p, '1', [a]));
+      assert.deepEqual((await s.gc.listGarbageBlobs({ rootSpaceId: q.root, limit: 10 })).map((b) => b.digest), [a.digest]);
+      assert.deepEqual(await s.gc.listGarbageBlobs({ rootSpaceId: p.root, limit: 10 }), []);
+    });
+
+    it('goes with the manifest, the repository or the registry it names', async () => {
+      const p = await place();
+      const a = await stored(p);
+      const manifest = await s.metadata.putManifest({
+        repositoryId: p.repo.id,
+        digest: DIGEST(++digests),
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        artifactType: null,
+        subjectDigest: null,
+        annotations: null,
+        payload: Buffer.from('{}'),
+        references: [],
+      });
+      await s.files.putVersionFiles(version(p, 'with-manifest', [a], manifest.id));
+      await s.files.putVersionFiles(version(p, 'without', [a]));
+      await s.metadata.deleteManifest(p.repo.id, manifest.digest);
+      assert.deepEqual(await paths(p, 'with-manifest'), [], 'gone with its manifest');
+      assert.deepEqual(await paths(p, 'without'), [a.path]);
+      await s.metadata.deleteRepository(p.repo.id);
+      assert.deepEqual(await paths(p, 'without'), [], 'gone with its repository');
+
+      const q = await place();
+      const b = await stored(q);
+      await s.files.putVersionFiles(version(q, '1', [b]));
+      await s.metadata.deleteRegistry(q.registry.id);
+      assert.deepEqual(await paths(q, '1'), [], 'gone with its registry');
+      assert.deepEqual((await s.gc.listGarbageBlobs({ rootSpaceId: q.root, limit: 10 })).map((x) => x.digest), [b.digest]);
+    });
+
+    it('racing a sweep on another replica, either records the file and keeps the blob, or fails and records nothing', async () => {
+      const p = await place();
+      const files = await Promise.all(Array.from({ length: 20 }, () => stored(p)));
+      // Links older than the sweep's grace: only a put's touch can save them. (With a grace
+      // shorter than a put's transaction nothing would: the touch restarts the grace, no more.)
+      await sleep(1_100);
+      const puts = Promise.allSettled(files.map((f, i) => s.files.putVersionFiles(version(p, `v${i}`, [f]))));
+      const sweep = (async () => {
+        await s.replica.gc.sweepDeadLinks(1_000, false);
+        const page = await s.replica.gc.listGarbageBlobs({ rootSpaceId: p.root, limit: 100 });
+        return s.replica.gc.claimBlobs(page, 'sweep-race');
+      })();
+      const [settled, claimed] = await Promise.all([puts, sweep]);
+      const claimedSet = new Set(claimed.map((c) => c.digest));
+      for (const [i, result] of settled.entries()) {
+        const f = files[i]!;
+        const recorded = (await paths(p, `v${i}`)).length === 1;
+        if (result.status === 'fulfilled') {
+          assert.ok(recorded && !claimedSet.has(f.digest), `${f.digest}: recorded and kept`);
+          assert.ok(await s.metadata.findLinkedBlob(p.repo.id, f.digest), `${f.digest}: its link stays`);
+        } else {
+          assert.ok(!recorded, `${f.digest}: a failed put records nothing`);
+          assert.ok(isPalletError(result.reason, 'BLOB_UNKNOWN') || isPalletError(result.reason, 'UNAVAILABLE'), String(result.reason));
+        }
+      }
+      await s.replica.gc.deleteClaimed(claimed, 'sweep-race');
+    });
+  });
+}

@@ -1,0 +1,140 @@
+/**
+ * `PackageFileStore` over Kysely, for SQLite and PostgreSQL, built over the same Kysely instance
+ * as `SqlMetadataStore` (which owns the connection: this store has no `close`).
+ *
+ * `putVersionFiles` serializes with GC's claims the way a blob commit does (see
+ * `sql-gc-store.ts`). SQLite: its first statement touches the repository's links (a write, so
+ * the transaction holds the one write lock from then on). PostgreSQL: it first reads the blob
+ * rows `FOR SHARE`, which waits for a claim in progress and then sees it, and makes
+ * `claimBlobs` (`FOR UPDATE`) wait until the package files are committed and visible to its
+ * re-check; then it touches the links, which locks them against the dead-link sweep (blob row
+ * before link, as in `commitBlob`, so the two cannot deadlock).
+ */
+import { sql, type Kysely, type Transaction } from 'kysely';
+import { PalletError } from '../base/errors.js';
+import type { PackageFileRecord, PackageFileStore, PackageVersionFiles, PackageVersionKey } from './package-file-store.js';
+import type { Database, Dialect, PackageFilesTable } from './schema.js';
+import { guard } from './sql-errors.js';
+import { dbNow } from './sql-gc-store.js';
+
+function toRecord(row: PackageFilesTable): PackageFileRecord {
+  return {
+    registryId: row.registry_id,
+    artifact: row.artifact,
+    version: row.version,
+    path: row.path,
+    rootSpaceId: row.root_space_id,
+    repositoryId: row.repository_id,
+    manifestId: row.manifest_id,
+    digest: row.digest,
+    size: Number(row.size),
+    createdAt: Number(row.created_at),
+  };
+}
+
+export class SqlPackageFileStore implements PackageFileStore {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: Dialect,
+  ) {}
+
+  async putVersionFiles(input: PackageVersionFiles): Promise<PackageFileRecord[]> {
+    const digests = [...new Set(input.files.map((f) => f.digest))].sort();
+    const postgres = this.dialect === 'postgres';
+    return this.db.transaction().execute(async (trx) => {
+      // SQLite: a write first, so the transaction holds the write lock from its first statement
+      // (a read first could not upgrade once another connection wrote). PostgreSQL: blob rows
+      // before links, the order of a blob commit, so the two never deadlock.
+      if (!postgres && digests.length > 0) await this.#touchLinks(trx, input.repositoryId, digests);
+      const owner = await trx
+        .selectFrom('repositories as rep')
+        .innerJoin('registries as reg', 'reg.id', 'rep.registry_id')
+        .select('reg.root_space_id')
+        .where('rep.id', '=', input.repositoryId)
+        .where('reg.id', '=', input.registryId)
+        .executeTakeFirst();
+      if (!owner) throw new PalletError('NOT_FOUND', `repository ${input.repositoryId} of registry ${input.registryId} not found`, { repository: input.repositoryId });
+      const rootSpaceId = owner.root_space_id;
+      if (digests.length > 0) await this.#checkBlobs(trx, rootSpaceId, input);
+      if (postgres && digests.length > 0) await this.#touchLinks(trx, input.repositoryId, digests);
+      await this.#deleteRows(trx, input);
+      if (input.files.length === 0) return [];
+      const createdAt = Date.now();
+      const rows: PackageFilesTable[] = input.files.map((f) => ({
+        registry_id: input.registryId,
+        artifact: input.artifact,
+        version: input.version,
+        path: f.path,
+        root_space_id: rootSpaceId,
+        repository_id: input.repositoryId,
+        manifest_id: input.manifestId,
+        digest: f.digest,
+        size: f.size,
+        created_at: createdAt,
+      }));
+      await guard(trx.insertInto('package_files').values(rows).execute(), {
+        foreignKey: () => new PalletError('NOT_FOUND', `${input.artifact} ${input.version}: its registry, repository or manifest is gone`),
+        unique: () => new PalletError('INVALID_ARGUMENT', `${input.artifact} ${input.version}: two files with the same path`),
+      });
+      return rows.map(toRecord);
+    });
+  }
+
+  /** Restarts the grace of the repository's links to `digests`; BLOB_UNKNOWN when one has none. */
+  async #touchLinks(trx: Transaction<Database>, repositoryId: string, digests: string[]): Promise<void> {
+    const touched = await trx
+      .updateTable('repository_blobs')
+      .set({ touched_at: dbNow(this.dialect) })
+      .where('repository_id', '=', repositoryId)
+      .where('digest', 'in', digests)
+      .returning('digest')
+      .execute();
+    if (touched.length === digests.length) return;
+    const linked = new Set(touched.map((r) => r.digest));
+    const missing = digests.find((d) => !linked.has(d));
+    throw new PalletError('BLOB_UNKNOWN', `blob ${missing} is not stored in repository ${repositoryId}`, { digest: missing });
+  }
+
+  /** Every file's blob is stored, with the file's size, and not claimed by a sweep. */
+  async #checkBlobs(trx: Transaction<Database>, rootSpaceId: string, input: PackageVersionFiles): Promise<void> {
+    const digests = [...new Set(input.files.map((f) => f.digest))].sort();
+    const lock = this.dialect === 'postgres' ? sql` for share` : sql``;
+    const { rows } = await sql<{ digest: string; size: number; deleting: number }>`select digest, size, deleting from blobs
+      where root_space_id = ${rootSpaceId} and digest in (${sql.join(digests)}) order by digest${lock}`.execute(trx);
+    const found = new Map(rows.map((r) => [r.digest, r]));
+    for (const file of input.files) {
+      const blob = found.get(file.digest);
+      if (!blob) throw new PalletError('BLOB_UNKNOWN', `blob ${file.digest} is not stored`, { digest: file.digest });
+      if (Number(blob.deleting) !== 0) throw new PalletError('UNAVAILABLE', `blob ${file.digest} is being garbage-collected; store it again`, { digest: file.digest });
+      if (Number(blob.size) !== file.size) {
+        throw new PalletError('INVALID_ARGUMENT', `${file.path}: the file is ${file.size} bytes but blob ${file.digest} is ${Number(blob.size)}`, { digest: file.digest });
+      }
+    }
+  }
+
+  async #deleteRows(db: Kysely<Database> | Transaction<Database>, key: PackageVersionKey): Promise<number> {
+    const result = await db
+      .deleteFrom('package_files')
+      .where('registry_id', '=', key.registryId)
+      .where('artifact', '=', key.artifact)
+      .where('version', '=', key.version)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
+  async listVersionFiles(key: PackageVersionKey): Promise<PackageFileRecord[]> {
+    const rows = await this.db
+      .selectFrom('package_files')
+      .selectAll()
+      .where('registry_id', '=', key.registryId)
+      .where('artifact', '=', key.artifact)
+      .where('version', '=', key.version)
+      .orderBy('path')
+      .execute();
+    return rows.map(toRecord);
+  }
+
+  async deleteVersionFiles(key: PackageVersionKey): Promise<number> {
+    return this.#deleteRows(this.db, key);
+  }
+}
