@@ -1,11 +1,15 @@
 /**
  * Authentication and permission checks of the REST API.
  *
- * Credentials, in order: `Authorization: Basic` (password or access token) or `Bearer <access
- * token>`; else the session cookie of a UI login; else anonymous. A cookie-authenticated
- * request that changes state (POST, PUT, PATCH, DELETE) must echo the session's CSRF token in
- * `X-CSRF-Token` (the login response and the `pallet_csrf` cookie carry it); header-authenticated
- * requests need none, since a browser never adds those headers on its own.
+ * Credentials (`src/auth/credentials.ts` decides, for every surface): `Authorization: Basic`
+ * (password or access token) or `Bearer <access token>`; else, on this surface only, the
+ * session cookie of a UI login; else anonymous. A cookie-authenticated request that changes
+ * state (POST, PUT, PATCH, DELETE) must echo the session's CSRF token in `X-CSRF-Token` (the
+ * login response and the `pallet_csrf` cookie carry it); header-authenticated requests need
+ * none, since a browser never adds those headers on its own.
+ *
+ * A space or registry the caller may not see answers exactly like one that does not exist
+ * (`src/auth/access-gate.ts` has the rule, `src/http/registry-access.ts` the loaders).
  *
  * Who may do what (`src/auth/roles.ts` has the role table):
  * - root spaces: global administrators create them; a project: `manage` on its parent.
@@ -22,35 +26,20 @@
  *   or a token with the `admin` scope, and a token creates or revokes only tokens within its
  *   own scopes, limit and expiry (`access-tokens.ts`), so a narrow token cannot mint a broader one.
  */
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import type { Viewer } from '../auth/access.js';
 import { denial } from '../auth/access.js';
-import { ANONYMOUS, SYSTEM, type Principal } from '../auth/principal.js';
+import type { Principal } from '../auth/principal.js';
 import type { Action } from '../auth/roles.js';
-import { isPalletError, PalletError } from '../base/errors.js';
-import { parseAuthorization, principalOf } from '../http-auth.js';
+import { PalletError } from '../base/errors.js';
+import { decideRegistry, decideSpace } from '../http/registry-access.js';
+import { authenticateRequest, principalOf } from '../http/request-auth.js';
 import type { RegistryRecord, SpaceRecord } from '../metadata/store.js';
 import type { Services } from '../services.js';
 
-export const SESSION_COOKIE = 'pallet_session';
-export const CSRF_COOKIE = 'pallet_csrf';
-export const CSRF_HEADER = 'x-csrf-token';
-
-const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+export { CSRF_COOKIE, CSRF_HEADER, parseCookies, SESSION_COOKIE } from '../http/request-auth.js';
 
 type UserPrincipal = Extract<Principal, { kind: 'user' }>;
-
-/** Cookies of a request, by name (the first of duplicates). */
-export function parseCookies(header: string | undefined): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const part of (header ?? '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq <= 0) continue;
-    const name = part.slice(0, eq).trim();
-    if (!out.has(name)) out.set(name, decodeURIComponent(part.slice(eq + 1).trim()));
-  }
-  return out;
-}
 
 export class ApiAccess {
   constructor(private readonly services: Services) {}
@@ -59,36 +48,10 @@ export class ApiAccess {
     return this.services.auth;
   }
 
-  /** The API's onRequest hook: sets `request.principal`, enforcing CSRF for sessions. */
-  async authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    if (!this.#auth.enabled) {
-      request.principal = SYSTEM;
-      return;
-    }
-    const creds = parseAuthorization(request.headers.authorization);
-    if (creds?.type === 'basic') {
-      request.principal = await this.#auth.authenticator.basic(creds.username, creds.password, request.ip);
-      return;
-    }
-    if (creds?.type === 'bearer') {
-      request.principal = await this.#auth.authenticator.accessToken(creds.token, request.ip);
-      return;
-    }
-    const sessionId = parseCookies(request.headers.cookie).get(SESSION_COOKIE);
-    const found = sessionId ? await this.#auth.sessions.resolve(sessionId) : undefined;
-    if (!found) {
-      request.principal = ANONYMOUS;
-      return;
-    }
-    const exempt = request.routeOptions.url?.endsWith('/auth/login') === true;
-    if (!SAFE_METHODS.has(request.method) && !exempt) {
-      const header = request.headers[CSRF_HEADER];
-      if (!this.#auth.sessions.checkCsrf(found.session, typeof header === 'string' ? header : undefined)) {
-        throw new PalletError('DENIED', `missing or wrong CSRF token: send the session's token in the ${CSRF_HEADER} header`);
-      }
-    }
-    request.principal = { kind: 'user', user: found.user, via: 'session' };
-    void reply;
+  /** The API's onRequest hook: sets `request.principal` (the API also takes web sessions). */
+  async authenticate(request: FastifyRequest): Promise<void> {
+    const login = request.routeOptions.url?.endsWith('/auth/login') === true;
+    request.principal = await authenticateRequest(request, this.#auth, { sessions: true }, login);
   }
 
   principal(request: FastifyRequest): Principal {
@@ -121,39 +84,19 @@ export class ApiAccess {
     return this.#auth.access.viewer(principalOf(request));
   }
 
-  /** The space at `path` after checking `action` on it (NOT_FOUND: see `#load`). */
+  /** The space at `path` after checking `action` on it (NOT_FOUND or the refusal: `src/auth/access-gate.ts`). */
   async space(request: FastifyRequest, action: Action, path: string): Promise<SpaceRecord> {
-    const space = await this.#load(request, action, path, `space ${path}`, () => this.services.spaces.getRecord(path));
-    await this.#auth.access.require(principalOf(request), action, { spacePath: space.path }, `space ${space.path}`);
-    return space;
+    const decision = await decideSpace(this.services, principalOf(request), action, path);
+    // Refused: 401 for anonymous callers, 403 for the others (the API takes no JWTs).
+    if (decision.outcome === 'refused') throw denial(principalOf(request), action, `space ${path}`);
+    return decision.value;
   }
 
-  /** Checks `action` on the registry (NOT_FOUND: see `#load`). */
+  /** Checks `action` on the registry (NOT_FOUND or the refusal: `src/auth/access-gate.ts`). */
   async registry(request: FastifyRequest, action: Action, root: string, identifier: string): Promise<RegistryRecord> {
-    const what = `registry ${root}/${identifier}`;
-    const { registry } = await this.#load(request, action, root, what, () => this.services.registries.getRef(root, identifier));
-    const spacePath = (await this.#auth.access.spacePath(registry.spaceId)) ?? root;
-    await this.#auth.access.require(principalOf(request), action, { spacePath, registry: { id: registry.id, public: registry.public } }, what);
-    return registry;
-  }
-
-  /**
-   * Loads a space or registry. NOT_FOUND reaches only callers who may look inside its root
-   * space (a role there or below it, or a global administrator); others get the same refusal
-   * as for an existing private one, so names of private spaces and registries do not leak.
-   */
-  async #load<T>(request: FastifyRequest, action: Action, path: string, what: string, load: () => Promise<T>): Promise<T> {
-    try {
-      return await load();
-    } catch (err) {
-      if (!isPalletError(err, 'NOT_FOUND')) throw err;
-      const principal = principalOf(request);
-      if (this.#auth.access.isGlobalAdmin(principal)) throw err;
-      const root = path.split('/')[0] ?? '';
-      const viewer = await this.viewer(request);
-      if ((await this.services.store.findSpace(root)) && (viewer.can('pull', { spacePath: root }) || viewer.hasRoleBelow(root))) throw err;
-      throw denial(principal, action, what);
-    }
+    const decision = await decideRegistry(this.services, principalOf(request), action, root, identifier);
+    if (decision.outcome === 'refused') throw denial(principalOf(request), action, `registry ${root}/${identifier}`);
+    return decision.value.registry;
   }
 
   /**

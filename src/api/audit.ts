@@ -8,7 +8,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { actorName } from '../auth/principal.js';
-import { principalOf } from '../http-auth.js';
+import { principalOf } from '../http/request-auth.js';
 import type { Services } from '../services.js';
 import { ApiAccess } from './access.js';
 import { auditQuery, auditSchema } from './identity-schemas.js';

@@ -60,7 +60,7 @@ export async function apiRoutes(app: FastifyInstance, { services }: ApiOptions):
 
   // Every request is authenticated first (see access.ts); each route checks its permission.
   const access = new ApiAccess(services);
-  app.addHook('onRequest', (request, reply) => access.authenticate(request, reply));
+  app.addHook('onRequest', async (request) => access.authenticate(request));
   app.addHook('onResponse', auditHook(services, app.prefix));
 
   app.get('/openapi.json', async () => OPENAPI_DOCUMENT);

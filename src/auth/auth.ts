@@ -1,7 +1,8 @@
 /**
  * The identity and access services of one process, wired over the identity store and the
  * metadata store: users, access tokens, members, web sessions, the token signer, access
- * decisions, authentication with its caches and failed-login throttle, and the audit log.
+ * decisions and the disclosure rule (`access-gate.ts`), authentication (`credentials.ts`) with its
+ * caches and failed-login throttle, and the audit log.
  * `start()` loads (or creates) the signing key and bootstraps the first administrator.
  */
 import type { Registry } from 'prom-client';
@@ -9,9 +10,11 @@ import type { Config } from '../config/config.js';
 import type { IdentityStore } from '../metadata/identity-store.js';
 import type { MetadataStore } from '../metadata/store.js';
 import { AccessControl } from './access.js';
+import { AccessGate } from './access-gate.js';
 import { AccessTokenService } from './access-tokens.js';
 import { AuditLog, type AuditSettings, type JobLocks } from './audit.js';
 import { Authenticator } from './authenticator.js';
+import { CredentialResolver } from './credentials.js';
 import { MemberService } from './members.js';
 import { OciTokenSigner, type SecretSealer } from './oci-tokens.js';
 import { LoginThrottle } from './login-throttle.js';
@@ -46,6 +49,10 @@ export class Auth {
   readonly signer: OciTokenSigner;
   readonly access: AccessControl;
   readonly authenticator: Authenticator;
+  /** Credentials → principal, for every surface. */
+  readonly credentials: CredentialResolver;
+  /** Resolve, authorize, refuse the unknown like the private: for every surface. */
+  readonly gate: AccessGate;
   readonly audit: AuditLog;
   readonly throttle: LoginThrottle;
   readonly #options: AuthOptions;
@@ -87,6 +94,8 @@ export class Auth {
       options.metrics,
     );
     this.authenticator = new Authenticator({ users: this.users, tokens: this.tokens, throttle: this.throttle, audit: this.audit, cacheMs });
+    this.credentials = new CredentialResolver({ enabled: this.enabled, authenticator: this.authenticator, signer: this.signer, sessions: this.sessions });
+    this.gate = new AccessGate(this.access, metadata);
   }
 
   /** Loads or creates the token signing key; creates `admin` when there is no user yet. */

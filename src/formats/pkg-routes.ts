@@ -6,11 +6,14 @@
  *   Fastify allows one per prefix, which is why this is the only one);
  * - HEAD for every GET route: the GET handler runs in the same scope (same hooks, auth and
  *   error handler) and its headers are sent without the body; a streamed body is destroyed
- *   unread (not drained, as Fastify's own HEAD routes do), a buffered one only measured.
+ *   unread (not drained, as Fastify's own HEAD routes do), a buffered one only measured;
+ * - authentication of every request of a format's scope and the Basic challenge on its 401s
+ *   (`src/http/pkg-access.ts`): a format's handlers only call `requireAccess(request, action)`.
  * Formats never see each other: each is registered in its own encapsulated scope, so its
  * content-type parsers, hooks and error handler stay its own.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
+import { registerPkgAccess } from '../http/pkg-access.js';
 import type { Services } from '../services.js';
 
 interface Options {
@@ -24,6 +27,7 @@ export async function pkgRoutes(app: FastifyInstance, { services }: Options): Pr
     const routes = parts.routes.bind(parts);
     await app.register(
       async (scope) => {
+        registerPkgAccess(scope, services, { type: spec.type, label: spec.label });
         scope.addHook('onRoute', function (this: FastifyInstance, route: RouteOptions & { routePath: string }) {
           const methods = Array.isArray(route.method) ? route.method : [route.method];
           if (!methods.includes('GET') || methods.includes('HEAD')) return;

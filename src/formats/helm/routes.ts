@@ -7,23 +7,22 @@
  *                                             `prov`, or the archive as the raw body; `?force`
  *                                             replaces an existing version
  *   DELETE api/charts/<name>/<version>        ChartMuseum delete
- * Authentication: HTTP basic (password or access token, what `helm repo add --username
- * --password` sends) or `Bearer <access token>`; anonymous callers may read public registries.
- * A refusal is 401 with a Basic challenge for anonymous callers, 403 for the others. Reading
+ * Authentication and access are the shared `/pkg` glue's (`src/http/pkg-access.ts`): HTTP basic
+ * (password or access token, what `helm repo add --username --password` sends) or `Bearer
+ * <access token>`; anonymous callers may read public registries; a refusal is 401 with a Basic
+ * challenge for anonymous callers, 403 for the others, the same for a missing registry. Reading
  * needs `pull`, uploading `push`, deleting `delete` on the registry. Uploads and deletes go to
  * the audit log (`chart.upload`, `chart.delete`), successful or not, like the management API's.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import Busboy from 'busboy';
-import { looksLikeAccessToken } from '../../auth/access-tokens.js';
-import { actorName, ANONYMOUS, SYSTEM, type Principal } from '../../auth/principal.js';
-import type { Action } from '../../auth/roles.js';
+import { actorName } from '../../auth/principal.js';
 import { isPalletError, PalletError } from '../../base/errors.js';
 import { readRequestBody } from '../../base/streams.js';
-import { parseAuthorization, principalOf } from '../../http-auth.js';
+import { requireAccess } from '../../http/pkg-access.js';
+import { principalOf } from '../../http/request-auth.js';
 import type { ChartService } from './charts.js';
-import type { RegistryRef } from '../../registry/registries.js';
 import type { Services } from '../../services.js';
 import { HELM_STATUS, sendHelmError } from './errors.js';
 
@@ -33,8 +32,6 @@ interface Options {
   /** Largest chart archive (or provenance file) an upload may carry (`helm.chartBytes`). */
   chartBytes: number;
 }
-
-const CHALLENGE = 'Basic realm="Pallet Helm repository", charset="UTF-8"';
 
 /**
  * What a multipart upload may hold (ChartMuseum sends two files, `chart` and `prov`): crossing
@@ -86,9 +83,11 @@ async function readMultipart(request: FastifyRequest, limit: number): Promise<{ 
   });
 }
 
-/** Registers the chart repository's routes, relative to `/pkg/:root/:registry/helm` (see pkg-routes.ts). */
+/**
+ * Registers the chart repository's routes, relative to `/pkg/:root/:registry/helm` (see
+ * pkg-routes.ts, which also authenticates every request of the scope: `requireAccess`).
+ */
 export async function helmRoutes(app: FastifyInstance, { services, charts, chartBytes }: Options): Promise<void> {
-  const auth = services.auth;
 
   // Bodies stay streams; the upload handler reads them (multipart or raw) within its limit.
   app.removeAllContentTypeParsers();
@@ -97,17 +96,12 @@ export async function helmRoutes(app: FastifyInstance, { services, charts, chart
   app.setErrorHandler((err, request, reply) => {
     if (isPalletError(err)) {
       if (HELM_STATUS[err.code] >= 500) request.log.error({ err }, 'request failed');
-      if (err.code === 'UNAUTHORIZED') reply.header('WWW-Authenticate', CHALLENGE);
       return sendHelmError(reply, err.code, err.message, err.detail);
     }
     const status = (err as { statusCode?: number }).statusCode;
     if (status && status < 500) return reply.code(status).send({ error: (err as Error).message });
     request.log.error({ err }, 'request failed');
     return reply.code(500).send({ error: 'internal error' });
-  });
-
-  app.addHook('onRequest', async (request) => {
-    request.principal = await authenticate(request);
   });
 
   /** Audit targets of the state-changing routes, set by their handlers (`root/registry/name/version`). */
@@ -129,47 +123,12 @@ export async function helmRoutes(app: FastifyInstance, { services, charts, chart
     audited.set(request, { action, target: [root, identifier, ...parts].join('/') });
   };
 
-  async function authenticate(request: FastifyRequest): Promise<Principal> {
-    if (!auth.enabled) return SYSTEM;
-    const creds = parseAuthorization(request.headers.authorization);
-    if (!creds) return ANONYMOUS;
-    if (creds.type === 'basic') return auth.authenticator.basic(creds.username, creds.password, request.ip);
-    if (!looksLikeAccessToken(creds.token)) throw new PalletError('UNAUTHORIZED', 'the chart repository takes basic credentials or an access token');
-    return auth.authenticator.accessToken(creds.token, request.ip);
-  }
-
-  /** Resolves the registry and checks `action` on it; a missing one is refused like a private one. */
-  async function registry(request: FastifyRequest, action: Action): Promise<RegistryRef> {
-    const { root, registry: identifier } = request.params as { root: string; registry: string };
-    const principal = principalOf(request);
-    const what = `${action} on ${root}/${identifier}`;
-    const refuse = (): never => {
-      if (principal.kind === 'anonymous') throw new PalletError('UNAUTHORIZED', `authentication required: ${what}`);
-      throw new PalletError('DENIED', `requested access to the resource is denied: ${what}`);
-    };
-    let ref: RegistryRef;
-    try {
-      ref = await services.registries.getRef(root, identifier);
-    } catch (err) {
-      if (!isPalletError(err, 'NOT_FOUND')) throw err;
-      const space = await services.store.findSpace(root);
-      if (auth.access.isGlobalAdmin(principal) || (space && (await auth.access.can(principal, 'pull', { spacePath: space.path })))) throw err;
-      return refuse();
-    }
-    const spacePath = (await auth.access.spacePath(ref.registry.spaceId)) ?? root;
-    if (!(await auth.access.can(principal, action, { spacePath, registry: { id: ref.registry.id, public: ref.registry.public } }))) refuse();
-    if (ref.registry.packageType !== 'helm') {
-      throw new PalletError('NOT_FOUND', `${root}/${identifier} is a ${ref.registry.packageType} registry, not a helm chart repository`);
-    }
-    return ref;
-  }
-
   const service = (): ChartService => charts;
   const base = '';
 
   app.get(`${base}/index.yaml`, async (request, reply) => {
     request.metricsRoute = 'helm.index';
-    const ref = await registry(request, 'pull');
+    const ref = await requireAccess(request, 'pull');
     const index = await service().index(ref, request.log);
     reply.header('ETag', index.etag).header('Cache-Control', 'no-cache');
     if (request.headers['if-none-match'] === index.etag) return reply.code(304).send();
@@ -178,7 +137,7 @@ export async function helmRoutes(app: FastifyInstance, { services, charts, chart
 
   const download = async (request: FastifyRequest, reply: FastifyReply, file: string) => {
     request.metricsRoute = 'helm.chart';
-    const ref = await registry(request, 'pull');
+    const ref = await requireAccess(request, 'pull');
     const controller = new AbortController();
     request.raw.on('close', () => {
       if (!reply.raw.writableFinished) controller.abort();
@@ -203,9 +162,9 @@ export async function helmRoutes(app: FastifyInstance, { services, charts, chart
     audit(request, 'chart.upload');
     const query = request.query as Record<string, string | undefined>;
     const force = query.force !== undefined && query.force !== 'false' && query.force !== '0';
-    const ref = await registry(request, 'push');
+    const ref = await requireAccess(request, 'push');
     // Replacing a version destroys what was there: that takes the delete permission too.
-    if (force) await registry(request, 'delete');
+    if (force) await requireAccess(request, 'delete');
     const limit = chartBytes;
     const length = Number(request.headers['content-length'] ?? 0);
     if (length > 2 * limit + 64 * 1024) throw new PalletError('TOO_LARGE', `the upload exceeds the limit of ${limit} bytes per file`);
@@ -222,7 +181,7 @@ export async function helmRoutes(app: FastifyInstance, { services, charts, chart
     request.metricsRoute = 'helm.delete';
     const { name, version } = request.params as { name: string; version: string };
     audit(request, 'chart.delete', name, version);
-    const ref = await registry(request, 'delete');
+    const ref = await requireAccess(request, 'delete');
     await service().deleteVersion(ref, name, version);
     return reply.send({ deleted: true });
   });

@@ -12,13 +12,17 @@
  *   nothing for a name that is not a valid repository name (at most 64 scopes per request).
  * - Anonymous callers may pull public registries directly; `/v2/` and `/v2/_catalog` challenge
  *   them, so clients fetch a token (an anonymous one lists public repositories only).
+ * Credentials become a principal in `src/auth/credentials.ts` and the disclosure rule (a missing
+ * space or registry is refused like a private one) is `src/auth/access-gate.ts`, as on every
+ * surface; this file maps their outcomes to the Docker token-auth answers.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { looksLikeAccessToken } from '../../auth/access-tokens.js';
-import { ANONYMOUS, SYSTEM, type OciAction, type Principal, type RepositoryGrant } from '../../auth/principal.js';
+import type { Resource } from '../../auth/access.js';
+import type { Refusal } from '../../auth/access-gate.js';
+import { ANONYMOUS, type OciAction, type Principal, type RepositoryGrant } from '../../auth/principal.js';
 import { isPalletError, PalletError } from '../../base/errors.js';
 import { externalBaseUrl } from '../../config/config.js';
-import { parseAuthorization, principalOf } from '../../http-auth.js';
+import { authenticateRequest, principalOf } from '../../http/request-auth.js';
 import type { RegistryRecord } from '../../metadata/store.js';
 import type { RepositoryTarget } from '../../registry/repositories.js';
 import type { Services } from '../../services.js';
@@ -54,21 +58,8 @@ export class OciAuth {
 
   /** Who sent the request. UNAUTHORIZED (with a challenge) for wrong credentials. */
   async authenticate(request: FastifyRequest, reply: FastifyReply): Promise<Principal> {
-    if (!this.#auth.enabled) return SYSTEM;
     try {
-      const creds = parseAuthorization(request.headers.authorization);
-      if (!creds) return ANONYMOUS;
-      if (creds.type === 'basic') return await this.#auth.authenticator.basic(creds.username, creds.password, request.ip);
-      if (looksLikeAccessToken(creds.token)) return await this.#auth.authenticator.accessToken(creds.token, request.ip);
-      try {
-        return await this.#auth.signer.verify(creds.token, this.service);
-      } catch (err) {
-        // An expired token of ours is routine (long pushes); anything else counts as a failure.
-        if (!(isPalletError(err) && err.detail?.expired === true)) {
-          await this.#auth.authenticator.rejected(request.ip, 'bearer', 'invalid or foreign JWT');
-        }
-        throw err;
-      }
+      return await authenticateRequest(request, this.#auth, { jwtService: this.service });
     } catch (err) {
       if (isPalletError(err, 'UNAUTHORIZED')) this.challenge(reply);
       throw err;
@@ -85,28 +76,32 @@ export class OciAuth {
 
   /**
    * Resolves the repository and checks the request's action on it. A missing space or
-   * registry is NAME_UNKNOWN only for callers who could act there; others get the refusal.
+   * registry is NAME_UNKNOWN only for callers who may know; others get the refusal a private
+   * one gives (`src/auth/access-gate.ts`).
    */
   async target(request: FastifyRequest, reply: FastifyReply, name: string, action: OciAction): Promise<RepositoryTarget> {
     const principal = principalOf(request);
-    let target: RepositoryTarget;
-    try {
-      target = await this.services.repositories.resolve(name);
-    } catch (err) {
-      if (isPalletError(err, 'NAME_UNKNOWN') && !(await this.#allowedUnknown(principal, name, action))) {
-        this.refuse(principal, reply, name, action);
-      }
-      throw err;
-    }
-    if (!(await this.allowed(principal, target, action))) this.refuse(principal, reply, name, action);
-    return target;
+    const decision = await this.#auth.gate.decide(
+      principal,
+      action,
+      { container: name.split('/')[0], repository: name },
+      async () => {
+        const target = await this.services.repositories.resolve(name);
+        const resource = await this.#resource(target.registry);
+        if (!resource) throw new PalletError('NAME_UNKNOWN', `repository name not known to registry: ${name}`, { name });
+        return { value: target, resource };
+      },
+      (err) => isPalletError(err, 'NAME_UNKNOWN'),
+    );
+    if (decision.outcome === 'refused') this.refuse(decision.refusal, reply, name, action);
+    return decision.value;
   }
 
-  /** Throws the refusal for `action` on repository `name`. */
-  refuse(principal: Principal, reply: FastifyReply, name: string, action: OciAction): never {
+  /** Throws the refusal for `action` on repository `name`, with the challenge it calls for. */
+  refuse(refusal: Refusal, reply: FastifyReply, name: string, action: OciAction): never {
     const scope = `repository:${name}:${action === 'pull' ? 'pull' : `pull,${action}`}`;
-    if (principal.kind === 'anonymous' || principal.kind === 'grant') {
-      this.challenge(reply, scope, principal.kind === 'grant' ? 'insufficient_scope' : undefined);
+    if (refusal !== 'denied') {
+      this.challenge(reply, scope, refusal === 'insufficient-scope' ? 'insufficient_scope' : undefined);
       throw new PalletError('UNAUTHORIZED', `authentication required: ${action} access to ${name}`, { name, action });
     }
     throw new PalletError('DENIED', `requested access to the resource is denied: ${action} on ${name}`, { name, action });
@@ -114,27 +109,20 @@ export class OciAuth {
 
   /** Whether the principal may do `action` on the resolved repository. */
   async allowed(principal: Principal, target: RepositoryTarget, action: OciAction): Promise<boolean> {
-    if (principal.kind === 'grant') {
-      return principal.access.some((a) => a.name === target.fullName && a.actions.includes(action));
-    }
-    return (await this.#registryActions(principal, target.registry)).has(action);
+    const resource = await this.#resource(target.registry);
+    return resource !== undefined && this.#auth.gate.allows(principal, action, resource, target.fullName);
+  }
+
+  /** What access to a registry is checked against; undefined when its space is gone. */
+  async #resource(registry: RegistryRecord): Promise<Resource | undefined> {
+    const spacePath = await this.#auth.access.spacePath(registry.spaceId);
+    return spacePath === undefined ? undefined : { spacePath, registry: { id: registry.id, public: registry.public } };
   }
 
   /** The OCI actions the principal holds on a registry. */
   async #registryActions(principal: Principal, registry: RegistryRecord): Promise<Set<string>> {
-    const spacePath = await this.#auth.access.spacePath(registry.spaceId);
-    if (spacePath === undefined) return new Set();
-    return this.#auth.access.actions(principal, { spacePath, registry: { id: registry.id, public: registry.public } });
-  }
-
-  /** For a name whose space or registry does not exist: could the principal act there? */
-  async #allowedUnknown(principal: Principal, name: string, action: OciAction): Promise<boolean> {
-    if (principal.kind === 'grant') return principal.access.some((a) => a.name === name && a.actions.includes(action));
-    const root = name.split('/')[0] ?? '';
-    // A global administrator may act where nothing exists yet, within its token's scopes.
-    if (this.#auth.access.isGlobalAdmin(principal)) return this.#auth.access.can(principal, action, { spacePath: root });
-    const space = await this.services.store.findSpace(root);
-    return space !== undefined && (await this.#auth.access.can(principal, action, { spacePath: space.path }));
+    const resource = await this.#resource(registry);
+    return resource ? this.#auth.access.actions(principal, resource) : new Set();
   }
 
   /** The requested actions the principal holds on repository `name` (token service). */
@@ -147,7 +135,7 @@ export class OciAuth {
       if (isPalletError(err, 'NAME_INVALID')) return [];
       if (!isPalletError(err, 'NAME_UNKNOWN')) throw err;
       const out: OciAction[] = [];
-      for (const action of requested) if (await this.#allowedUnknown(principal, name, action)) out.push(action);
+      for (const action of requested) if (await this.#auth.gate.heldWhereUnknown(principal, action, name.split('/')[0]!)) out.push(action);
       return out;
     }
     const held = await this.#registryActions(principal, target.registry);
@@ -177,13 +165,8 @@ export class OciAuth {
       request.metricsRoute = 'oci.token';
       reply.header('Cache-Control', 'no-store');
       const query = request.query as Record<string, string | string[] | undefined>;
-      let principal: Principal = ANONYMOUS;
-      if (!this.#auth.enabled) principal = SYSTEM;
-      else {
-        const creds = parseAuthorization(request.headers.authorization);
-        if (creds?.type === 'bearer') throw new PalletError('UNAUTHORIZED', 'the token service takes basic credentials (a password or an access token)');
-        if (creds) principal = await this.#auth.authenticator.basic(creds.username, creds.password, request.ip);
-      }
+      // The token service takes basic credentials (a password or an access token) or none.
+      const principal = await authenticateRequest(request, this.#auth, { bearer: false });
       const scopes = [query.scope ?? []].flat().flatMap((s) => s.split(' ')).filter(Boolean);
       if (scopes.length > MAX_SCOPES) throw new PalletError('INVALID_ARGUMENT', `at most ${MAX_SCOPES} scopes per token request`, { count: scopes.length });
       const access: RepositoryGrant[] = [];
