@@ -4,7 +4,7 @@
  * (`routes.ts`). Its domain (`charts.ts`, the index), store (`store/`) and upstream adapter
  * (`upstream/`) live in this folder.
  */
-import type { PackageFormat, SetupContext, SetupStep } from '../format.js';
+import type { PackageFormat, SetupContext, SetupStep, VersionReference } from '../format.js';
 import { helmMigration } from './store/helm-migration.js';
 
 function setup(ctx: SetupContext): SetupStep[] {
@@ -36,11 +36,17 @@ function setup(ctx: SetupContext): SetupStep[] {
   return steps;
 }
 
+function pullCommand(ctx: SetupContext, artifact: string, version: VersionReference): string {
+  const ref = `oci://${ctx.host}/${ctx.rootPath}/${ctx.identifier}/${artifact}`;
+  const plainFlag = ctx.plain ? ' --plain-http' : '';
+  return 'tag' in version ? `helm pull ${ref} --version ${version.tag}${plainFlag}` : `helm pull ${ref}@${version.digest}${plainFlag}`;
+}
+
 export const helmFormat: PackageFormat = {
   type: 'helm',
   label: 'Helm',
   description: 'Helm charts, over OCI and as a classic chart repository',
-  icon: 'helm',
+  icon: 'wheel',
   ociBased: true,
   pkgPath: 'helm',
   sources: [{ id: 'custom', label: 'Custom' }],
@@ -49,4 +55,5 @@ export const helmFormat: PackageFormat = {
   urlHint: 'a classic chart repository (serving index.yaml) or an oci:// registry',
   migrations: { '0005_helm': helmMigration },
   setup,
+  pullCommand,
 };
