@@ -129,7 +129,10 @@ const VERSION = [...ARTIFACT, 'version'];
 /** Any one of these; routes that allow anonymous callers say so (`security` with `{}`, or in their text). */
 const SECURITY = [{ basic: [] }, { bearer: [] }, { session: [] }];
 
-/** The document for a process serving the formats of `enums` (see the header). */
+/**
+ * The document for a process serving the formats of `enums` (see the header). One literal, an
+ * entry per operation: long as a table is, not as logic.
+ */
 export function openApiDocument(enums?: FormatEnums): Json {
   const registry = registrySchemas(enums);
   return {
