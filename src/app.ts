@@ -20,8 +20,9 @@ import { registerMetrics } from './ops/metrics.js';
 import { FaultMetrics } from './ops/faults.js';
 import { applyServerLimits } from './ops/server-limits.js';
 import { ociRoutes } from './formats/oci/routes.js';
-import { helmRoutes } from './formats/helm/routes.js';
-import { SqlHelmStore } from './formats/helm/store/sql-helm-store.js';
+import type { PackageFormat } from './formats/format.js';
+import { FORMATS, formatMigrations } from './formats/index.js';
+import { pkgRoutes } from './formats/pkg-routes.js';
 import { apiRoutes } from './api/plugin.js';
 import { createServices, type Services } from './services.js';
 import { openStorageDriver } from './storage/open.js';
@@ -58,8 +59,11 @@ export function createLogger(config: Config, destination?: DestinationStream): L
   return destination ? pino(options, destination) : pino(options);
 }
 
-/** Opens the store and driver that `config` names and builds the server over them. */
-export async function buildApp(config: Config, log: Logger = createLogger(config)): Promise<App> {
+/**
+ * Opens the store and driver that `config` names and builds the server over them, serving
+ * `formats` (the registered list; tests may add a throw-away format).
+ */
+export async function buildApp(config: Config, log: Logger = createLogger(config), formats: readonly PackageFormat[] = FORMATS): Promise<App> {
   const metrics = new MetricsRegistry();
   const faults = new FaultMetrics(metrics, log);
   const { db, dialect, metadata: store } = await openDatabase({
@@ -68,6 +72,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
     ...(config.database.schema ? { schema: config.database.schema } : {}),
     log: (msg: string) => log.info(msg),
     onFault: (fault, err) => faults.record('database', fault, err),
+    migrations: formatMigrations(formats),
   });
   const driver = await openStorageDriver({
     storage: config.storage,
@@ -85,7 +90,7 @@ export async function buildApp(config: Config, log: Logger = createLogger(config
     await driver.close();
     throw err;
   }
-  const services = createServices(config, store, driver, log, new SqlIdentityStore(db, dialect), { metrics, upstreamStore, upstreamSecretKey, gcStore: new SqlGcStore(db, dialect), quotaStore: new SqlQuotaStore(db, dialect), cleanupStore: new SqlCleanupStore(db, dialect), helmStore: new SqlHelmStore(db, dialect), scrubStore: new SqlScrubStore(db, dialect) });
+  const services = createServices(config, store, driver, log, new SqlIdentityStore(db, dialect), { metrics, upstreamStore, upstreamSecretKey, gcStore: new SqlGcStore(db, dialect), quotaStore: new SqlQuotaStore(db, dialect), cleanupStore: new SqlCleanupStore(db, dialect), formats, database: { db, dialect }, scrubStore: new SqlScrubStore(db, dialect) });
   try {
     await services.auth.start(config.adminPassword);
     const sealed = await services.registries.sealStoredSecrets();
@@ -136,7 +141,7 @@ export function buildServer(services: Services, log: Logger): FastifyInstance {
   registerHealth(server, services.store, services.driver);
   server.register(ociRoutes, { services });
   server.register(apiRoutes, { prefix: '/api/v1', services });
-  server.register(helmRoutes, { prefix: '/pkg', services });
+  server.register(pkgRoutes, { prefix: '/pkg', services });
   registerUi(server);
   return server;
 }

@@ -20,9 +20,12 @@ import type { CleanupStore } from './metadata/cleanup-store.js';
 import { CleanupService } from './registry/cleanup.js';
 import { SettingsRegistryService, SettingsSpaceService } from './registry/settings.js';
 import { DownloadCounter } from './registry/downloads.js';
-import { ManifestService } from './registry/manifests.js';
-import type { HelmStore } from './formats/helm/store/helm-store.js';
-import { ChartService } from './formats/helm/charts.js';
+import { ManifestService, type ManifestPolicy } from './registry/manifests.js';
+import { PackageTypes } from './registry/package-types.js';
+import type { FormatParts, PackageFormat } from './formats/format.js';
+import { FORMATS } from './formats/index.js';
+import type { Kysely } from 'kysely';
+import type { Database, Dialect } from './metadata/schema.js';
 import { LocalPulls, type PullService } from './registry/pulls.js';
 import { RegistryService, type SecretCodec } from './registry/registries.js';
 import { RepositoryResolver } from './registry/repositories.js';
@@ -33,8 +36,6 @@ import type { ScrubStore } from './metadata/scrub-store.js';
 import type { StorageDriver } from './storage/driver.js';
 import { EgressPolicy } from './upstream/egress.js';
 import { UpstreamMetrics } from './upstream/metrics.js';
-import { HelmIndexMetrics } from './formats/helm/upstream/index-metrics.js';
-import { HelmUpstreams } from './formats/helm/upstream/helm-upstream.js';
 import { PullThrough } from './upstream/pull-through.js';
 import { SecretBox } from './upstream/secret-box.js';
 
@@ -58,8 +59,13 @@ export interface Services {
   scrub?: Scrubber;
   /** Cleanup policies, run on demand and on the schedule; absent without their store (tests). */
   cleanup?: CleanupService;
-  /** Helm charts: the OCI push policy of helm registries and the classic chart repository. */
-  charts?: ChartService;
+  /** The package formats this process serves (validation, setup steps, `/api/v1/package-types`). */
+  packageTypes: PackageTypes;
+  /** What each format added (`PackageFormat.create`), by type; the `/pkg` dispatcher mounts their routes. */
+  formats: ReadonlyMap<string, FormatParts>;
+  /** The OCI pull-through over upstream proxies; absent when built without an upstream store. */
+  pullThrough?: PullThrough;
+  upstreamMetrics: UpstreamMetrics;
   /** What the OCI pull endpoints read: local content, then upstream proxies and their cache. */
   pulls: PullService;
   /** Seals and opens upstream secrets at rest. */
@@ -81,14 +87,13 @@ export interface ServiceOptions {
   /** The 256-bit key that seals upstream secrets; a random per-process key when omitted (tests). */
   upstreamSecretKey?: Buffer;
   metrics?: MetricsRegistry;
-  /** Chart versions of helm registries; without it helm registries are plain OCI registries. */
-  helmStore?: HelmStore;
+  /** The formats to serve; `src/formats/index.ts` when omitted. */
+  formats?: readonly PackageFormat[];
+  /** The metadata database, for the formats' own SQL stores; without it formats keep no tables. */
+  database?: { db: Kysely<Database>; dialect: Dialect };
   /** Blob rows as `pallet scrub` pages, verifies and quarantines them. */
   scrubStore?: ScrubStore;
 }
-
-/** Largest upstream index.yaml a helm proxy accepts (public indexes run to tens of MiB). */
-const HELM_UPSTREAM_INDEX_BYTES = 128 * 1024 * 1024;
 
 export function createServices(config: Config, store: MetadataStore, driver: StorageDriver, log: Logger, identity: IdentityStore, options: ServiceOptions = {}): Services {
   const downloads = new DownloadCounter(store, (err) => log.error({ err }, 'could not store download counts'));
@@ -130,14 +135,27 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
     { secrets: upstreamSecrets, metrics, audit: config.audit, ...(gcStore ? { locks: gcStore } : {}) },
   );
   const egress = new EgressPolicy({ allowedNetworks: config.upstream.allowedNetworks, setting: 'upstream.allowedNetworks' });
-  const registries = (options.quotaStore ? new SettingsRegistryService({ quotas: options.quotaStore, ...(cleanup ? { cleanup } : {}) }, store, blobs, externalBaseUrl(config), upstreamSecrets, egress) : new RegistryService(store, blobs, externalBaseUrl(config), upstreamSecrets, egress));
+  const formats = options.formats ?? FORMATS;
+  const packageTypes = new PackageTypes(formats);
+  const registries = (options.quotaStore ? new SettingsRegistryService({ quotas: options.quotaStore, ...(cleanup ? { cleanup } : {}) }, store, blobs, externalBaseUrl(config), upstreamSecrets, packageTypes, egress) : new RegistryService(store, blobs, externalBaseUrl(config), upstreamSecrets, packageTypes, egress));
   const repositories = new RepositoryResolver(store);
   const upstreamMetrics = new UpstreamMetrics(metrics);
-  const charts = options.helmStore
-    ? new ChartService(store, options.helmStore, blobs, { allowOverwrite: config.helm.allowOverwrite })
-    : undefined;
-  const manifests = new ManifestService(store, gcStore, quotas, charts);
-  charts?.attach(manifests);
+  // The formats' push policies, filled in once the formats are built below (they need the
+  // manifest service, which needs them): every manifest push asks each of them in turn.
+  const policies: ManifestPolicy[] = [];
+  const manifests = new ManifestService(store, gcStore, quotas, {
+    async check(repo, reference, parsed) {
+      const after: Array<NonNullable<Awaited<ReturnType<ManifestPolicy['check']>>>> = [];
+      for (const policy of policies) {
+        const then = await policy.check(repo, reference, parsed);
+        if (then) after.push(then);
+      }
+      if (after.length === 0) return undefined;
+      return async (manifest) => {
+        for (const then of after) await then(manifest);
+      };
+    },
+  });
   const local = new LocalPulls(repositories, manifests, blobs);
   const pullThrough = options.upstreamStore
     ? new PullThrough(
@@ -155,20 +173,8 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
         },
       )
     : undefined;
-  if (charts && pullThrough && options.helmStore) {
-    charts.attachUpstreams(
-      new HelmUpstreams(
-        { store, helm: options.helmStore, charts, blobs, pulls: pullThrough, secrets: upstreamSecrets, metrics: upstreamMetrics, indexMetrics: new HelmIndexMetrics(metrics), log },
-        {
-          maxIndexBytes: HELM_UPSTREAM_INDEX_BYTES,
-          maxIndexEntries: config.helm.maxIndexEntries,
-          indexReadTimeoutMs: config.helm.indexReadSeconds * 1000,
-          fileHosts: config.upstream.fileHosts.split(',').map((h) => h.trim()).filter(Boolean),
-        },
-      ),
-    );
-  }
-  return {
+  const parts = new Map<string, FormatParts>();
+  const services: Services = {
     config,
     store,
     driver,
@@ -186,10 +192,14 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
     ...(gc ? { gc } : {}),
     ...(options.scrubStore ? { scrub: new Scrubber(options.scrubStore, driver, log, metrics, gcStore) } : {}),
     ...(cleanup ? { cleanup } : {}),
-    ...(charts ? { charts } : {}),
     auth,
+    packageTypes,
+    formats: parts,
+    ...(pullThrough ? { pullThrough } : {}),
+    upstreamMetrics,
     async close() {
       clearInterval(gcTimer);
+      for (const part of parts.values()) await part.close?.();
       cleanup?.stop();
       pullThrough?.close();
       uploadJanitor.stop();
@@ -199,4 +209,11 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
       await driver.close();
     },
   };
+  for (const format of formats) {
+    if (!format.create) continue;
+    const part = format.create({ config, services, metrics, log, ...(options.database ? { database: options.database } : {}) });
+    parts.set(format.type, part);
+    if (part.manifestPolicy) policies.push(part.manifestPolicy);
+  }
+  return services;
 }

@@ -18,8 +18,6 @@ import { packageTypeRoutes } from './package-types.js';
 import { registryRoutes } from './registries.js';
 import { formatEnums, registrySchemas } from './schemas.js';
 import { externalBaseUrl } from '../config/config.js';
-import { FORMATS } from '../formats/index.js';
-import { PackageTypes } from '../registry/package-types.js';
 import { memberRoutes } from './members.js';
 import { sessionRoutes } from './sessions.js';
 import { spaceRoutes } from './spaces.js';
@@ -69,7 +67,7 @@ export async function apiRoutes(app: FastifyInstance, { services }: ApiOptions):
   app.addHook('onResponse', auditHook(services, app.prefix));
 
   // The package types (and so the registry schemas and the document) are those this process serves.
-  const packageTypes = new PackageTypes(FORMATS);
+  const { packageTypes } = services;
   const enums = formatEnums(packageTypes.all);
   const document = openApiDocument(enums);
   app.get('/openapi.json', async () => document);

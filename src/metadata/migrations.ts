@@ -18,7 +18,6 @@ import { Migrator, sql } from 'kysely';
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import { auditMigration } from './audit-migration.js';
 import { identityMigration } from './identity-migration.js';
-import { helmMigration } from '../formats/helm/store/helm-migration.js';
 import { scaleOutMigration } from './scale-out-migration.js';
 import { integrityMigration } from './integrity-migration.js';
 import { gcFencingMigration } from './gc-fencing-migration.js';
@@ -225,17 +224,33 @@ function upstream(dialect: Dialect): Migration {
   };
 }
 
-/** The migrations of a dialect, by name; names sort in the order they apply. */
-export function migrationProvider(dialect: Dialect): MigrationProvider {
+/** Migrations a package format brings for its own tables: name → migration of a dialect. */
+export type ExtraMigrations = Readonly<Record<string, (dialect: Dialect) => Migration>>;
+
+/**
+ * The migrations of a dialect, by name: the core's, then the formats' (`extra`). Names sort in
+ * the order they apply; a format's migration touches only its own tables, so a format added to
+ * a database that already ran later core migrations may apply "out of order" (the Migrator is
+ * told to allow that), and a name never changes once shipped (Helm's stays `0005_helm`).
+ */
+export function migrationProvider(dialect: Dialect, extra: ExtraMigrations = {}): MigrationProvider {
   return {
     async getMigrations(): Promise<Record<string, Migration>> {
-      return { '0001_init': init(dialect), '0002_identity': identityMigration(dialect), '0003_scale_out': scaleOutMigration(dialect), '0004_upstream': upstream(dialect), '0005_helm': helmMigration(dialect), '0006_audit': auditMigration(), '0007_upload_integrity': integrityMigration(), '0008_gc_fencing': gcFencingMigration() };
+      const core: Record<string, Migration> = { '0001_init': init(dialect), '0002_identity': identityMigration(dialect), '0003_scale_out': scaleOutMigration(dialect), '0004_upstream': upstream(dialect), '0006_audit': auditMigration(), '0007_upload_integrity': integrityMigration(), '0008_gc_fencing': gcFencingMigration() };
+      const all = { ...core };
+      for (const [name, migration] of Object.entries(extra)) {
+        if (name in all) throw new Error(`metadata migration ${name} is declared twice`);
+        all[name] = migration(dialect);
+      }
+      return all;
     },
   };
 }
 
 export interface MigrateOptions {
   log?: (msg: string) => void;
+  /** The package formats' own migrations (`PackageFormat.migrations`). */
+  extra?: ExtraMigrations;
 }
 
 /** Applies pending migrations under the database-wide lock described above. */
@@ -277,7 +292,8 @@ async function runMigrator(
 ): Promise<void> {
   const migrator = new Migrator({
     db,
-    provider: migrationProvider(dialect),
+    provider: migrationProvider(dialect, options.extra),
+    allowUnorderedMigrations: true,
     ...(schema === undefined ? {} : { migrationTableSchema: schema }),
   });
   const { error, results } = await migrator.migrateToLatest();

@@ -12,7 +12,8 @@ import { PalletError } from '../base/errors.js';
 import { databaseFaultError, databaseFaultOf } from './sql-errors.js';
 import { withFaultMapping, type FaultListener } from './fault-dialect.js';
 import type { Database, Dialect } from './schema.js';
-import { SqlMetadataStore } from './sql-store.js';
+import { SqlMetadataStore, type SqlMetadataStoreOptions } from './sql-store.js';
+import type { ExtraMigrations } from './migrations.js';
 import type { MetadataStore } from './store.js';
 
 export interface OpenMetadataStoreOptions {
@@ -28,6 +29,8 @@ export interface OpenMetadataStoreOptions {
    * UNAVAILABLE or INSUFFICIENT_STORAGE error, and of connection errors outside any request.
    */
   onFault?: FaultListener;
+  /** The package formats' own migrations (`formatMigrations(FORMATS)`), applied with the core's. */
+  migrations?: ExtraMigrations;
 }
 
 /** How long a SQLite statement waits for another connection's write lock. */
@@ -83,7 +86,7 @@ async function openSqlite(options: OpenMetadataStoreOptions): Promise<OpenedData
   database.pragma('synchronous = NORMAL');
   database.pragma('foreign_keys = ON');
   const db = new Kysely<Database>({ dialect: withFaultMapping(new SqliteDialect({ database }), options.onFault) });
-  return { db, dialect: 'sqlite', metadata: new SqlMetadataStore(db, 'sqlite', logOption(options)) };
+  return { db, dialect: 'sqlite', metadata: new SqlMetadataStore(db, 'sqlite', storeOptions(options)) };
 }
 
 /** Runs `work` until it stops failing with SQLITE_BUSY, polling without blocking, for up to `timeoutMs`. */
@@ -144,7 +147,7 @@ async function openPostgres(options: OpenMetadataStoreOptions): Promise<OpenedDa
     }
   }
   const db = new Kysely<Database>({ dialect: withFaultMapping(new PostgresDialect({ pool }), options.onFault) });
-  return { db, dialect: 'postgres', metadata: new SqlMetadataStore(db, 'postgres', logOption(options)) };
+  return { db, dialect: 'postgres', metadata: new SqlMetadataStore(db, 'postgres', storeOptions(options)) };
 }
 
 function parseNumber(value: string): number {
@@ -165,8 +168,8 @@ async function createSchema(pool: pg.Pool, schema: string): Promise<void> {
   }
 }
 
-function logOption(options: OpenMetadataStoreOptions): { log?: (msg: string) => void } {
-  return options.log === undefined ? {} : { log: options.log };
+function storeOptions(options: OpenMetadataStoreOptions): SqlMetadataStoreOptions {
+  return { ...(options.log === undefined ? {} : { log: options.log }), ...(options.migrations ? { migrations: options.migrations } : {}) };
 }
 
 function redact(url: string): string {

@@ -18,7 +18,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Kysely, Selectable, SqlBool, Transaction } from 'kysely';
 import { PalletError } from '../base/errors.js';
-import { migrateToLatest } from './migrations.js';
+import { migrateToLatest, type ExtraMigrations } from './migrations.js';
 import type {
   Database,
   Dialect,
@@ -75,6 +75,8 @@ type ManifestRow = Omit<Selectable<ManifestsTable>, 'payload'>;
 
 export interface SqlMetadataStoreOptions {
   log?: (msg: string) => void;
+  /** The package formats' own migrations, applied with the core's by `migrate()`. */
+  migrations?: ExtraMigrations;
 }
 
 export class SqlMetadataStore implements MetadataStore {
@@ -82,16 +84,18 @@ export class SqlMetadataStore implements MetadataStore {
   readonly #dialect: Dialect;
   readonly #uploads: SqlUploadSessions;
   readonly #log: ((msg: string) => void) | undefined;
+  readonly #migrations: ExtraMigrations;
 
   constructor(db: Kysely<Database>, dialect: Dialect, options: SqlMetadataStoreOptions = {}) {
     this.#db = db;
     this.#dialect = dialect;
     this.#log = options.log;
+    this.#migrations = options.migrations ?? {};
     this.#uploads = new SqlUploadSessions(db, dialect);
   }
 
   async migrate(): Promise<void> {
-    await migrateToLatest(this.#db, this.#dialect, this.#log === undefined ? {} : { log: this.#log });
+    await migrateToLatest(this.#db, this.#dialect, { extra: this.#migrations, ...(this.#log === undefined ? {} : { log: this.#log }) });
   }
 
   async ping(): Promise<void> {

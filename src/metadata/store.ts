@@ -12,7 +12,8 @@
  * - Lists come back in a stable order that each method states.
  */
 
-export type PackageType = 'docker' | 'helm';
+/** A package format's type id (`docker`, `helm`, …); the served ones are in `src/formats/index.ts`. */
+export type PackageType = string;
 export type RegistryKind = 'local' | 'upstream';
 
 export interface SpaceRecord {

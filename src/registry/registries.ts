@@ -50,7 +50,6 @@ export {
   type UpstreamView,
 } from './upstream-config.js';
 
-export const PACKAGE_TYPES: readonly PackageType[] = ['docker', 'helm'];
 export const REGISTRY_KINDS: readonly RegistryKind[] = ['local', 'upstream'];
 export const MAX_LABEL_LENGTH = 64;
 
@@ -114,12 +113,8 @@ export interface RegistryFilterInput {
   q?: string;
 }
 
-export interface SetupStep {
-  title: string;
-  commands: string[];
-  /** Extra advice for the step (e.g. plain-HTTP hosts). */
-  note?: string;
-}
+export type { SetupStep } from './package-types.js';
+import type { PackageTypeSpec, PackageTypes, SetupStep } from './package-types.js';
 
 export interface SetupGuide {
   packageType: PackageType;
@@ -138,13 +133,6 @@ const EMPTY_STATS: RegistryStats = { sizeBytes: 0, artifactCount: 0, downloadCou
 
 function invalid(message: string, field: string, extra: JsonObject = {}): PalletError {
   return new PalletError('INVALID_ARGUMENT', message, { field, ...extra });
-}
-
-export function checkPackageType(value: unknown): PackageType {
-  if (typeof value !== 'string' || !(PACKAGE_TYPES as readonly string[]).includes(value)) {
-    throw invalid(`packageType must be one of ${PACKAGE_TYPES.join(', ')}; got ${JSON.stringify(value)}`, 'packageType');
-  }
-  return value as PackageType;
 }
 
 export function checkKind(value: unknown): RegistryKind {
@@ -204,6 +192,8 @@ export class RegistryService {
     private readonly blobs: BlobService,
     private readonly baseUrl: string,
     private readonly secrets: SecretCodec,
+    /** The formats this process serves: valid types, upstream sources and URL rules, setup steps. */
+    private readonly packageTypes: PackageTypes,
     private readonly destinations?: DestinationCheck,
   ) {}
 
@@ -222,7 +212,7 @@ export class RegistryService {
   async create(input: NewRegistryInput): Promise<RegistryView> {
     const spacePath = checkSpacePath(input.space).join('/');
     const identifier = checkName('identifier', input.identifier);
-    const packageType = checkPackageType(input.packageType);
+    const packageType = this.packageTypes.check(input.packageType);
     const kind = input.kind === undefined ? 'local' : checkKind(input.kind);
     const description = checkDescription(input.description) ?? '';
     const labels = checkLabels(input.labels) ?? [];
@@ -232,8 +222,9 @@ export class RegistryService {
       if (input.upstream === undefined || input.upstream === null) {
         throw invalid('an upstream proxy needs its upstream config: {"source", "url", "auth", "tagTtlSeconds"}', 'upstream');
       }
-      upstream = checkUpstreamConfig(packageType, input.upstream, this.secrets);
-      await checkDestination(upstream, this.destinations);
+      const spec = this.packageTypes.get(packageType);
+      upstream = checkUpstreamConfig(spec, input.upstream, this.secrets);
+      await checkDestination(upstream, spec, this.destinations);
     } else if (input.upstream !== undefined && input.upstream !== null) {
       throw invalid('only upstream proxies (kind "upstream") take an upstream config; a local registry lists proxies in "upstreams"', 'upstream');
     }
@@ -301,7 +292,7 @@ export class RegistryService {
     const spacePaths = new Map(spaces.map((s) => [s.id, s.path]));
     const matching = await this.store.listRegistries({
       ...(spaceIds ? { spaceIds } : {}),
-      ...(filter.packageType !== undefined ? { packageType: checkPackageType(filter.packageType) } : {}),
+      ...(filter.packageType !== undefined ? { packageType: this.packageTypes.check(filter.packageType) } : {}),
       ...(filter.kind !== undefined ? { kind: checkKind(filter.kind) } : {}),
       ...(filter.q ? { q: filter.q } : {}),
     });
@@ -355,8 +346,9 @@ export class RegistryService {
         throw invalid('only upstream proxies (kind "upstream") have an upstream config; set "upstreams" to choose proxies', 'upstream');
       }
       const previous = readStoredUpstream(registry.upstream);
-      const next = checkUpstreamConfig(registry.packageType, patch.upstream, this.secrets, previous);
-      await checkDestination(next, this.destinations, previous?.url);
+      const spec = this.packageTypes.get(registry.packageType);
+      const next = checkUpstreamConfig(spec, patch.upstream, this.secrets, previous);
+      await checkDestination(next, spec, this.destinations, previous?.url);
       changes.upstream = toJson(next);
     }
     const upstreamIds = await this.resolveUpstreams(
@@ -410,7 +402,7 @@ export class RegistryService {
   /** The Setup Client steps for the registry's package type, with host and names filled in. */
   async setup(root: string, identifier: string): Promise<SetupGuide> {
     const { root: rootSpace, registry } = await this.getRef(root, identifier);
-    return setupGuide(this.baseUrl, rootSpace.path, registry);
+    return setupGuide(this.baseUrl, rootSpace.path, registry, this.packageTypes.get(registry.packageType));
   }
 
   /**
@@ -496,53 +488,17 @@ export class RegistryService {
   }
 }
 
-/** Setup Client commands. Plain-HTTP hosts get the flags each client needs for them. */
-export function setupGuide(baseUrl: string, rootPath: string, registry: RegistryRecord): SetupGuide {
+/** Setup Client commands of the registry's format, for this server's base URL. */
+export function setupGuide(baseUrl: string, rootPath: string, registry: RegistryRecord, spec: PackageTypeSpec): SetupGuide {
   const url = new URL(baseUrl);
-  const host = url.host;
-  const plain = url.protocol === 'http:';
-  const repo = `${host}/${rootPath}/${registry.identifier}`;
-  const pushable = registry.kind === 'local';
-  if (registry.packageType === 'docker') {
-    const steps: SetupStep[] = [
-      {
-        title: 'Log in',
-        commands: [`docker login ${host}`],
-        note: 'Use your username and an access token as the password.' +
-          (plain ? ` ${host} is served over plain HTTP: list it under "insecure-registries" in the Docker daemon configuration unless it is localhost.` : ''),
-      },
-    ];
-    if (pushable) {
-      steps.push({ title: 'Push an image', commands: [`docker tag <image>:<tag> ${repo}/<image>:<tag>`, `docker push ${repo}/<image>:<tag>`] });
-    }
-    steps.push({ title: 'Pull an image', commands: [`docker pull ${repo}/<image>:<tag>`] });
-    return { packageType: 'docker', steps };
-  }
-  const plainFlag = plain ? ' --plain-http' : '';
-  const steps: SetupStep[] = [
-    {
-      title: 'Log in',
-      commands: [`helm registry login ${host}${plain ? ' --insecure' : ''}`],
-      note: 'Use your username and an access token as the password.',
-    },
-  ];
-  if (pushable) steps.push({ title: 'Push a chart', commands: [`helm push <chart>-<version>.tgz oci://${repo}${plainFlag}`] });
-  steps.push(
-    { title: 'Pull a chart', commands: [`helm pull oci://${repo}/<chart> --version <version>${plainFlag}`] },
-    {
-      title: 'Use as a classic chart repository',
-      commands: [
-        `helm repo add ${registry.identifier} ${baseUrl}/pkg/${rootPath}/${registry.identifier}/helm${registry.public ? '' : ' --username <username> --password <access token>'}`,
-        'helm repo update',
-      ],
-    },
-  );
-  if (pushable) {
-    steps.push({
-      title: 'Upload a chart to the classic repository (ChartMuseum API)',
-      commands: [`curl --user <username>:<access token> --data-binary @<chart>-<version>.tgz ${baseUrl}/pkg/${rootPath}/${registry.identifier}/helm/api/charts`],
-      note: 'Add ?force to replace a version that exists. Charts uploaded here and charts pushed over OCI are the same charts.',
-    });
-  }
-  return { packageType: 'helm', steps };
+  const steps = spec.setup({
+    baseUrl: baseUrl.replace(/\/+$/, ''),
+    host: url.host,
+    plain: url.protocol === 'http:',
+    rootPath,
+    identifier: registry.identifier,
+    pushable: registry.kind === 'local',
+    public: registry.public,
+  });
+  return { packageType: registry.packageType, steps };
 }

@@ -13,12 +13,14 @@
  */
 import { isJsonObject, type JsonObject } from '../base/json.js';
 import { PalletError } from '../base/errors.js';
-import type { PackageType, RegistryRecord } from '../metadata/store.js';
+import type { RegistryRecord } from '../metadata/store.js';
+import type { PackageTypeSpec } from './package-types.js';
 
 export const DOCKER_HUB_URL = 'https://registry-1.docker.io';
 export const DEFAULT_TAG_TTL_SECONDS = 300;
 
-export type UpstreamSource = 'dockerhub' | 'custom';
+/** A source id of the proxy's format (`PackageTypeSpec.sources`): `custom` or a well-known one. */
+export type UpstreamSource = string;
 
 /**
  * Encryption at rest of upstream secrets (`upstream/secret-box.ts`). `seal` output is what the
@@ -82,11 +84,11 @@ export function originOf(url: string): string {
 }
 
 /** An upstream URL: no credentials, query or fragment; no trailing slash. */
-function checkUpstreamUrl(value: unknown, packageType: PackageType): string {
-  const allowed = packageType === 'helm' ? ['http:', 'https:', 'oci:'] : ['http:', 'https:'];
+function checkUpstreamUrl(value: unknown, spec: PackageTypeSpec): string {
+  const allowed = spec.urlSchemes;
   const schemes = allowed.map((p) => `${p}//`).join(', ');
   if (typeof value !== 'string' || value.length === 0) {
-    throw invalid(`upstream.url is required for a custom source (${schemes} URL)`, 'upstream.url');
+    throw invalid(`upstream.url is required for a custom source: ${spec.urlHint} (${schemes} URL)`, 'upstream.url');
   }
   let url: URL;
   try {
@@ -95,7 +97,7 @@ function checkUpstreamUrl(value: unknown, packageType: PackageType): string {
     throw invalid(`upstream.url ${JSON.stringify(value)} is not a valid URL`, 'upstream.url');
   }
   if (!allowed.includes(url.protocol)) {
-    throw invalid(`upstream.url of a ${packageType} upstream proxy must start with ${schemes}; got ${JSON.stringify(value)}`, 'upstream.url');
+    throw invalid(`upstream.url of a ${spec.type} upstream proxy must start with ${schemes}; got ${JSON.stringify(value)}`, 'upstream.url');
   }
   if (!url.host) throw invalid(`upstream.url ${JSON.stringify(value)} names no host`, 'upstream.url');
   if (url.username || url.password) {
@@ -137,25 +139,23 @@ function checkAuth(value: unknown, previous: StoredUpstream['auth'] | undefined,
  * stored values, except that a change of source drops the previous URL and a change of origin
  * drops the stored credentials (see the header).
  */
-export function checkUpstreamConfig(packageType: PackageType, value: unknown, secrets: SecretCodec, previous?: StoredUpstream): StoredUpstream {
+export function checkUpstreamConfig(spec: PackageTypeSpec, value: unknown, secrets: SecretCodec, previous?: StoredUpstream): StoredUpstream {
   if (!isJsonObject(value)) throw invalid('upstream must be an object with source, url, auth and tagTtlSeconds', 'upstream');
-  const defaultSource = packageType === 'helm' ? 'custom' : undefined;
-  const source = value.source ?? previous?.source ?? defaultSource;
-  if (source !== 'dockerhub' && source !== 'custom') {
-    throw invalid(`upstream.source must be dockerhub or custom; got ${JSON.stringify(source)}`, 'upstream.source');
-  }
-  if (packageType === 'helm' && source !== 'custom') {
-    throw invalid('upstream.source of a helm upstream proxy must be custom (a chart repository or oci:// URL)', 'upstream.source');
+  const source = value.source ?? previous?.source ?? spec.defaultSource;
+  const known = spec.sources.find((s) => s.id === source);
+  if (typeof source !== 'string' || !known) {
+    const ids = spec.sources.map((s) => s.id).join(' or ');
+    throw invalid(`upstream.source of a ${spec.type} upstream proxy must be ${ids}; got ${JSON.stringify(source)}`, 'upstream.source');
   }
   let url: string;
-  if (source === 'dockerhub') {
-    if (value.url !== undefined && value.url !== DOCKER_HUB_URL) {
-      throw invalid(`upstream.url is fixed to ${DOCKER_HUB_URL} for source dockerhub; use source custom for another registry`, 'upstream.url');
+  if (known.defaultUrl !== undefined) {
+    if (value.url !== undefined && value.url !== known.defaultUrl) {
+      throw invalid(`upstream.url is fixed to ${known.defaultUrl} for source ${source}; use source custom for another ${spec.urlHint}`, 'upstream.url');
     }
-    url = DOCKER_HUB_URL;
+    url = known.defaultUrl;
   } else {
     const keep = previous && previous.source === source ? previous.url : undefined;
-    url = checkUpstreamUrl(value.url ?? keep, packageType);
+    url = checkUpstreamUrl(value.url ?? keep, spec);
   }
   const ttl = value.tagTtlSeconds ?? previous?.tagTtlSeconds ?? DEFAULT_TAG_TTL_SECONDS;
   if (typeof ttl !== 'number' || !Number.isSafeInteger(ttl) || ttl < 0) {
@@ -171,8 +171,9 @@ export function checkUpstreamConfig(packageType: PackageType, value: unknown, se
  * literal non-public address, or a name resolving to one. Asked only for a new or changed URL;
  * Docker Hub's fixed URL is not asked about.
  */
-export async function checkDestination(config: StoredUpstream, check: DestinationCheck | undefined, previousUrl?: string): Promise<void> {
-  if (!check || config.source === 'dockerhub' || config.url === previousUrl) return;
+export async function checkDestination(config: StoredUpstream, spec: PackageTypeSpec, check: DestinationCheck | undefined, previousUrl?: string): Promise<void> {
+  const wellKnown = spec.sources.some((s) => s.id === config.source && s.defaultUrl === config.url);
+  if (!check || wellKnown || config.url === previousUrl) return;
   const why = await check.refusalOf(new URL(config.url).hostname);
   if (why) {
     throw invalid(
@@ -182,16 +183,21 @@ export async function checkDestination(config: StoredUpstream, check: Destinatio
   }
 }
 
-/** Reads a stored config back (written by `checkUpstreamConfig`, so trusted in shape). */
+/**
+ * Reads a stored config back (written by `checkUpstreamConfig`, so trusted in shape). A row
+ * written without a URL for a well-known source (before URLs were stored for them) gets the
+ * Docker Hub URL, the only well-known source of that time.
+ */
 export function readStoredUpstream(json: JsonObject | null): StoredUpstream | undefined {
   if (!json) return undefined;
   const auth = isJsonObject(json.auth) && json.auth.type === 'basic'
     ? { type: 'basic' as const, username: String(json.auth.username ?? ''), password: String(json.auth.password ?? '') }
     : { type: 'anonymous' as const };
-  const source = json.source === 'dockerhub' ? 'dockerhub' : 'custom';
+  const source = typeof json.source === 'string' ? json.source : 'custom';
+  const url = typeof json.url === 'string' && json.url.length > 0 ? json.url : source === 'dockerhub' ? DOCKER_HUB_URL : '';
   return {
     source,
-    url: source === 'dockerhub' ? DOCKER_HUB_URL : String(json.url ?? ''),
+    url,
     auth,
     tagTtlSeconds: typeof json.tagTtlSeconds === 'number' ? json.tagTtlSeconds : DEFAULT_TAG_TTL_SECONDS,
   };

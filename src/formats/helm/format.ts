@@ -4,8 +4,42 @@
  * (`routes.ts`). Its domain (`charts.ts`, the index), store (`store/`) and upstream adapter
  * (`upstream/`) live in this folder.
  */
-import type { PackageFormat, SetupContext, SetupStep, VersionReference } from '../format.js';
+import type { FormatCore, FormatParts, PackageFormat, SetupContext, SetupStep, VersionReference } from '../format.js';
+import { ChartService } from './charts.js';
+import { helmRoutes } from './routes.js';
 import { helmMigration } from './store/helm-migration.js';
+import { SqlHelmStore } from './store/sql-helm-store.js';
+import { HelmUpstreams } from './upstream/helm-upstream.js';
+import { HelmIndexMetrics } from './upstream/index-metrics.js';
+
+/** Largest upstream index.yaml a helm proxy accepts (public indexes run to tens of MiB). */
+const UPSTREAM_INDEX_BYTES = 128 * 1024 * 1024;
+
+/**
+ * The chart service over Helm's own store, as the OCI push policy of helm registries, with the
+ * classic upstream adapter; without a database (store-less test builds) helm registries are
+ * plain OCI registries and the classic repository is not served.
+ */
+function create({ config, services, database, metrics, log }: FormatCore): FormatParts {
+  if (!database) return {};
+  const helm = new SqlHelmStore(database.db, database.dialect);
+  const charts = new ChartService(services.store, helm, services.blobs, { allowOverwrite: config.helm.allowOverwrite });
+  charts.attach(services.manifests);
+  if (services.pullThrough) {
+    charts.attachUpstreams(
+      new HelmUpstreams(
+        { store: services.store, helm, charts, blobs: services.blobs, pulls: services.pullThrough, secrets: services.upstreamSecrets, metrics: services.upstreamMetrics, indexMetrics: new HelmIndexMetrics(metrics), log },
+        {
+          maxIndexBytes: UPSTREAM_INDEX_BYTES,
+          maxIndexEntries: config.helm.maxIndexEntries,
+          indexReadTimeoutMs: config.helm.indexReadSeconds * 1000,
+          fileHosts: config.upstream.fileHosts.split(',').map((h) => h.trim()).filter(Boolean),
+        },
+      ),
+    );
+  }
+  return { manifestPolicy: charts, routes: (app) => helmRoutes(app, { services, charts }) };
+}
 
 function setup(ctx: SetupContext): SetupStep[] {
   const repo = `${ctx.host}/${ctx.rootPath}/${ctx.identifier}`;
@@ -56,4 +90,5 @@ export const helmFormat: PackageFormat = {
   migrations: { '0005_helm': helmMigration },
   setup,
   pullCommand,
+  create,
 };

@@ -29,6 +29,7 @@ import { HELM_STATUS, sendHelmError } from './errors.js';
 
 interface Options {
   services: Services;
+  charts: ChartService;
 }
 
 const CHALLENGE = 'Basic realm="Pallet Helm repository", charset="UTF-8"';
@@ -83,9 +84,9 @@ async function readMultipart(request: FastifyRequest, limit: number): Promise<{ 
   });
 }
 
-export async function helmRoutes(app: FastifyInstance, { services }: Options): Promise<void> {
+/** Registers the chart repository's routes, relative to `/pkg/:root/:registry/helm` (see pkg-routes.ts). */
+export async function helmRoutes(app: FastifyInstance, { services, charts }: Options): Promise<void> {
   const auth = services.auth;
-  const charts: ChartService | undefined = services.charts;
 
   // Bodies stay streams; the upload handler reads them (multipart or raw) within its limit.
   app.removeAllContentTypeParsers();
@@ -155,18 +156,14 @@ export async function helmRoutes(app: FastifyInstance, { services }: Options): P
     }
     const spacePath = (await auth.access.spacePath(ref.registry.spaceId)) ?? root;
     if (!(await auth.access.can(principal, action, { spacePath, registry: { id: ref.registry.id, public: ref.registry.public } }))) refuse();
-    if (ref.registry.packageType !== 'helm' || !charts) {
+    if (ref.registry.packageType !== 'helm') {
       throw new PalletError('NOT_FOUND', `${root}/${identifier} is a ${ref.registry.packageType} registry, not a helm chart repository`);
     }
     return ref;
   }
 
-  function service(): ChartService {
-    if (!charts) throw new PalletError('UNAVAILABLE', 'this server was built without the Helm chart store');
-    return charts;
-  }
-
-  const base = '/:root/:registry/helm';
+  const service = (): ChartService => charts;
+  const base = '';
 
   app.get(`${base}/index.yaml`, async (request, reply) => {
     request.metricsRoute = 'helm.index';
@@ -227,6 +224,4 @@ export async function helmRoutes(app: FastifyInstance, { services }: Options): P
     await service().deleteVersion(ref, name, version);
     return reply.send({ deleted: true });
   });
-
-  app.setNotFoundHandler((request, reply) => sendHelmError(reply, 'NOT_FOUND', `no chart repository endpoint ${request.method} ${request.url.split('?')[0]}`));
 }

@@ -4,6 +4,7 @@
  * afterwards. PostgreSQL is always available where the tests run; if it is not, these fail.
  */
 import { openDatabase } from '../../../metadata/open.js';
+import { helmMigration } from './helm-migration.js';
 import { SqlHelmStore } from './sql-helm-store.js';
 import { helmStoreSuite } from './helm-store.suite.js';
 import { dropTestSchema, testSchema, TEST_DATABASE_URL } from '../../../metadata/test-databases.js';
@@ -14,7 +15,7 @@ const schema = testSchema();
 helmStoreSuite(
   'SqlHelmStore on PostgreSQL',
   async () => {
-    const first = await openDatabase({ url, dataDir: '', schema });
+    const first = await openDatabase({ url, dataDir: '', schema, migrations: { '0005_helm': helmMigration } });
     return {
       helm: new SqlHelmStore(first.db, first.dialect),
       metadata: first.metadata,

@@ -6,6 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase } from '../../../metadata/open.js';
+import { helmMigration } from './helm-migration.js';
 import { SqlHelmStore } from './sql-helm-store.js';
 import { helmStoreSuite } from './helm-store.suite.js';
 
@@ -14,7 +15,7 @@ const dir = await mkdtemp(join(tmpdir(), 'pallet-helm-sqlite-'));
 helmStoreSuite(
   'SqlHelmStore on SQLite',
   async () => {
-    const first = await openDatabase({ url: '', dataDir: dir });
+    const first = await openDatabase({ url: '', dataDir: dir, migrations: { '0005_helm': helmMigration } });
     return {
       helm: new SqlHelmStore(first.db, first.dialect),
       metadata: first.metadata,

@@ -6,7 +6,11 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { PalletError } from '../../../base/errors.js';
 import type { ChartVersionRecord, HelmIndexState, HelmStore, NewChartVersion, UpstreamIndexRecord } from './helm-store.js';
-import type { Database, Dialect, HelmChartsTable } from '../../../metadata/schema.js';
+import type { Database, Dialect } from '../../../metadata/schema.js';
+import type { HelmChartsTable, HelmTables } from './helm-tables.js';
+
+/** The core tables and Helm's own. */
+type HelmDatabase = Database & HelmTables;
 
 function isForeignKeyViolation(err: unknown): boolean {
   return err instanceof Error && 'code' in err && (err.code === '23503' || err.code === 'SQLITE_CONSTRAINT_FOREIGNKEY');
@@ -27,7 +31,7 @@ function toRecord(row: HelmChartsTable): ChartVersionRecord {
   };
 }
 
-async function bump(trx: Transaction<Database>, registryId: string): Promise<void> {
+async function bump(trx: Transaction<HelmDatabase>, registryId: string): Promise<void> {
   await trx
     .insertInto('helm_index_state')
     .values({ registry_id: registryId, generation: 1 })
@@ -36,10 +40,10 @@ async function bump(trx: Transaction<Database>, registryId: string): Promise<voi
 }
 
 export class SqlHelmStore implements HelmStore {
-  readonly #db: Kysely<Database>;
+  readonly #db: Kysely<HelmDatabase>;
 
   constructor(db: Kysely<Database>, _dialect: Dialect) {
-    this.#db = db;
+    this.#db = db.withTables<HelmTables>();
   }
 
   async putChartVersion(input: NewChartVersion): Promise<ChartVersionRecord> {
