@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { buildApp, type App } from '../app.js';
 import { loadConfig } from '../config/config.js';
 import { FORMATS } from '../formats/index.js';
-import type { PackageTypeSpec } from '../registry/package-types.js';
+import type { PackageFormat } from '../formats/format.js';
 import { openApiDocument } from './openapi.js';
 import { packageTypeViews, type PackageTypeView } from './package-types.js';
 import { formatEnums } from './schemas.js';
@@ -20,7 +20,7 @@ import { formatEnums } from './schemas.js';
 const BASE_URL = 'http://pallet.test:5000';
 
 /** A format only this test knows: one public source beside custom, its own URL schemes. */
-const tinyFormat: PackageTypeSpec = {
+const tinyFormat: PackageFormat = {
   type: 'tiny',
   label: 'Tiny',
   description: 'Tiny test packages',
@@ -32,8 +32,8 @@ const tinyFormat: PackageTypeSpec = {
     { id: 'custom', label: 'Custom' },
   ],
   defaultSource: 'tinyhub',
-  urlSchemes: ['https:'],
-  urlHint: 'a tiny index (https://tiny.example.com/index)',
+  urlSchemes: ['tiny:'],
+  urlHint: 'a tiny index (tiny://tiny.example.com/index)',
   setup: (ctx) => [{ title: 'Fetch', commands: [`tiny get ${ctx.baseUrl}/pkg/${ctx.rootPath}/${ctx.identifier}/tiny/<name>`] }],
   pullCommand: (ctx, artifact, version) => `tiny get ${ctx.host}/${ctx.rootPath}/${ctx.identifier}/${artifact} ${'tag' in version ? version.tag : version.digest}`,
 };
@@ -102,6 +102,48 @@ describe('GET /api/v1/package-types', () => {
   });
 });
 
+describe('a server built with one more format', () => {
+  let app: App;
+  let dataDir: string;
+  const admin = `Basic ${Buffer.from('admin:tiny-admin-password').toString('base64')}`;
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'pallet-ptypes-'));
+    const config = loadConfig({ env: {}, flags: { dataDir, logLevel: 'silent', baseUrl: 'https://pallet.example.com', adminPassword: 'tiny-admin-password' } });
+    app = await buildApp(config, undefined, [...FORMATS, tinyFormat]);
+  });
+  after(async () => {
+    await app.server.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+  const call = (method: 'GET' | 'POST', url: string, payload?: Record<string, unknown>) =>
+    app.server.inject({ method, url, headers: { authorization: admin }, ...(payload ? { payload } : {}) });
+
+  it('lists it, documents it and accepts registries and proxies of it, with its URL rules', async () => {
+    const items = ((await call('GET', '/api/v1/package-types')).json() as { items: PackageTypeView[] }).items;
+    assert.deepEqual(items.at(-1)?.type, 'tiny');
+    assert.deepEqual(items.at(-1)?.sources.map((s) => s.id), ['tinyhub', 'custom']);
+    const doc = (await call('GET', '/api/v1/openapi.json')).json() as Json;
+    assert.deepEqual(at(doc, ['components', 'schemas', 'Registry', 'properties', 'packageType']).enum, [...FORMATS.map((f) => f.type), 'tiny']);
+
+    assert.equal((await call('POST', '/api/v1/spaces', { path: 'acme' })).statusCode, 201);
+    const local = await call('POST', '/api/v1/registries', { space: 'acme', identifier: 'tiny-local', packageType: 'tiny' });
+    assert.equal(local.statusCode, 201, local.body);
+    // Its default source has a fixed URL: no url needed.
+    const hub = await call('POST', '/api/v1/registries', { space: 'acme', identifier: 'tiny-hub', packageType: 'tiny', kind: 'upstream', upstream: {} });
+    assert.equal(hub.statusCode, 201, hub.body);
+    assert.deepEqual((hub.json() as { upstream: { source: string; url: string } }).upstream.source, 'tinyhub');
+    assert.equal((hub.json() as { upstream: { url: string } }).upstream.url, 'https://tiny.example.org');
+    // A custom URL must use its schemes.
+    const wrong = await call('POST', '/api/v1/registries', { space: 'acme', identifier: 'tiny-web', packageType: 'tiny', kind: 'upstream', upstream: { source: 'custom', url: 'https://tiny.example.com/index' } });
+    assert.equal(wrong.statusCode, 400, wrong.body);
+    // Another format's source is not one of its sources.
+    const foreign = await call('POST', '/api/v1/registries', { space: 'acme', identifier: 'tiny-x', packageType: 'tiny', kind: 'upstream', upstream: { source: FORMATS[0]!.sources[0]!.id } });
+    assert.equal(foreign.statusCode, 400, foreign.body);
+    const setup = (await call('GET', '/api/v1/registries/acme/tiny-local/setup')).json() as { steps: Array<{ commands: string[] }> };
+    assert.deepEqual(setup.steps[0]?.commands, ['tiny get https://pallet.example.com/pkg/acme/tiny-local/tiny/<name>']);
+  });
+});
+
 describe('package types from the format list', () => {
   it('one more format is one more type, source and enum value', () => {
     const views = packageTypeViews([...FORMATS, tinyFormat], 'https://pallet.example.com');
@@ -118,8 +160,8 @@ describe('package types from the format list', () => {
         { id: 'custom', label: 'Custom' },
       ],
       defaultSource: 'tinyhub',
-      urlSchemes: ['https:'],
-      urlHint: 'a tiny index (https://tiny.example.com/index)',
+      urlSchemes: ['tiny:'],
+      urlHint: 'a tiny index (tiny://tiny.example.com/index)',
       setup: [{ title: 'Fetch', commands: ['tiny get https://pallet.example.com/pkg/<root>/<registry>/tiny/<name>'] }],
       pull: { byTag: 'tiny get pallet.example.com/<root>/<registry>/<artifact> <tag>', byDigest: 'tiny get pallet.example.com/<root>/<registry>/<artifact> <digest>' },
     });
