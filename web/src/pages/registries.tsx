@@ -139,7 +139,7 @@ export function RegistriesPage({ space, spaces, spacesLoading, spacesError, onSp
               {t.label}
             </option>
           ))}
-          {type !== '' && types && !types.some((t) => t.type === type) && <option value={type}>{type}</option>}
+          {type !== '' && !types?.some((t) => t.type === type) && <option value={type}>{type}</option>}
         </select>
         <label htmlFor={kindId}>Kind</label>
         <select id={kindId} value={kind} onChange={(e) => update({ kind: e.target.value, page: 1 })}>
