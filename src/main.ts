@@ -3,6 +3,7 @@
  */
 import { Command } from 'commander';
 import { buildApp, createLogger } from './app.js';
+import { formatConfigSections } from './formats/index.js';
 import { externalBaseUrl, loadConfig } from './config/config.js';
 import { isPalletError } from './base/errors.js';
 import { runGcCommand } from './gc-command.js';
@@ -25,7 +26,7 @@ program
     if (opts.port !== undefined) flags.port = opts.port;
     if (opts.dataDir !== undefined) flags.dataDir = opts.dataDir;
     if (opts.logLevel !== undefined) flags.logLevel = opts.logLevel;
-    const config = loadConfig({ ...(opts.config ? { file: opts.config } : {}), flags });
+    const config = loadConfig({ ...(opts.config ? { file: opts.config } : {}), flags, sections: formatConfigSections() });
     const log = createLogger(config);
     // A promise that nobody awaited must not end a server that every other request still
     // needs (Node's default for an unhandled rejection is to exit): log it loudly instead.
@@ -62,7 +63,7 @@ program
     const flags: Record<string, unknown> = { logLevel: process.env.PALLET_LOG_LEVEL ?? 'warn' };
     if (opts.dataDir !== undefined) flags.dataDir = opts.dataDir;
     if (opts.grace !== undefined) flags.gc = { graceSeconds: opts.grace };
-    const config = loadConfig({ ...(opts.config ? { file: opts.config } : {}), flags });
+    const config = loadConfig({ ...(opts.config ? { file: opts.config } : {}), flags, sections: formatConfigSections() });
     process.exitCode = await runGcCommand(config, opts.dryRun ?? false);
   });
 
@@ -85,7 +86,7 @@ const configOptions = (command: Command): Command =>
 function commandConfig(opts: { config?: string; dataDir?: string }) {
   const flags: Record<string, unknown> = { logLevel: process.env.PALLET_LOG_LEVEL ?? 'warn' };
   if (opts.dataDir !== undefined) flags.dataDir = opts.dataDir;
-  return loadConfig({ ...(opts.config ? { file: opts.config } : {}), flags });
+  return loadConfig({ ...(opts.config ? { file: opts.config } : {}), flags, sections: formatConfigSections() });
 }
 
 const user = program.command('user').description('manage users (operators)');

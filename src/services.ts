@@ -138,7 +138,7 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
   const formats = options.formats ?? FORMATS;
   const packageTypes = new PackageTypes(formats);
   const registries = (options.quotaStore ? new SettingsRegistryService({ quotas: options.quotaStore, ...(cleanup ? { cleanup } : {}) }, store, blobs, externalBaseUrl(config), upstreamSecrets, packageTypes, egress) : new RegistryService(store, blobs, externalBaseUrl(config), upstreamSecrets, packageTypes, egress));
-  const repositories = new RepositoryResolver(store);
+  const repositories = new RepositoryResolver(store, packageTypes);
   const upstreamMetrics = new UpstreamMetrics(metrics);
   // The formats' push policies, filled in once the formats are built below (they need the
   // manifest service, which needs them): every manifest push asks each of them in turn.

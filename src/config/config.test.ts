@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULTS, loadConfig } from './config.js';
+import { DEFAULTS, formatSection, loadConfig } from './config.js';
 import { isPalletError } from '../base/errors.js';
 
 describe('config', () => {
@@ -57,5 +57,19 @@ describe('config', () => {
       assert.throws(() => loadConfig({ file, env: {} }), (err: unknown) => isPalletError(err, 'INVALID_ARGUMENT') && message.test(err.message));
     }
     assert.throws(() => loadConfig({ env: { PALLET_S3_FORCE_PATH_STYLE: 'maybe' } }), /expected true or false/);
+  });
+
+  it("loads a format's section from file and PALLET_ env with its own types, and refuses its keys when the format is not served", async () => {
+    const sections = { demo: { maxWidgets: 3, enabled: false, name: 'x' } };
+    const dir = await mkdtemp(join(tmpdir(), 'pallet-config-'));
+    const file = join(dir, 'pallet.yaml');
+    await writeFile(file, 'demo:\n  maxWidgets: 7\n');
+    const c = loadConfig({ file, env: { PALLET_DEMO_ENABLED: 'true' }, sections });
+    assert.deepEqual(c.sections.demo, { maxWidgets: 7, enabled: true, name: 'x' });
+    assert.equal(formatSection(c, 'demo', sections.demo).maxWidgets, 7);
+    assert.equal(formatSection(loadConfig({ env: {} }), 'demo', sections.demo).maxWidgets, 3);
+    assert.throws(() => loadConfig({ env: { PALLET_DEMO_MAX_WIDGETS: 'many' }, sections }), /config demo.maxWidgets: expected a number/);
+    assert.throws(() => loadConfig({ file, env: {} }), /unknown key demo/);
+    assert.throws(() => loadConfig({ env: {}, sections: { server: { x: 1 } } }), /clashes with a core key/);
   });
 });

@@ -165,17 +165,19 @@ export interface Config {
      */
     fileHosts: string;
   };
-  helm: {
-    /** Whether a chart upload may replace a version that exists (otherwise 409 unless `?force`). */
-    allowOverwrite: boolean;
-    /** Largest chart archive (or provenance file) accepted by the chart upload endpoint. */
-    chartBytes: number;
-    /** Most chart versions read from one upstream index.yaml; later ones are dropped (logged, counted). */
-    maxIndexEntries: number;
-    /** Longest one upstream index.yaml may take to read (in a worker); then the last good copy is served. */
-    indexReadSeconds: number;
-  };
+  /**
+   * The package formats' own sections (`helm:`), by name, as loaded; each format declares its
+   * section's keys and defaults (`PackageFormat.config`) and reads it with `formatSection`.
+   * In YAML and the environment they sit at the top level like the core's (`PALLET_HELM_…`).
+   */
+  sections: Readonly<Record<string, Readonly<Record<string, ConfigValue>>>>;
 }
+
+/** A leaf value of a config section. */
+export type ConfigValue = string | number | boolean;
+
+/** A format's config section: key → default (which also fixes the key's type). */
+export type ConfigSection = Readonly<Record<string, ConfigValue>>;
 
 export const DEFAULTS: Config = {
   host: '127.0.0.1',
@@ -217,7 +219,7 @@ export const DEFAULTS: Config = {
     maxBlobBytes: 16 * 1024 ** 3,
     fileHosts: '',
   },
-  helm: { allowOverwrite: false, chartBytes: 20 * 1024 * 1024, maxIndexEntries: 100_000, indexReadSeconds: 60 },
+  sections: {},
 };
 
 type Tree = Record<string, unknown>;
@@ -279,11 +281,21 @@ export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   /** Flat overrides from the command line, by key path (`port`, `dataDir`). */
   flags?: Tree;
+  /**
+   * The formats' sections (`formatConfigSections(FORMATS)`): their keys are accepted beside the
+   * core's and loaded into `config.sections`. A key of a section not given here is unknown.
+   */
+  sections?: Readonly<Record<string, ConfigSection>>;
 }
 
 export function loadConfig(options: LoadOptions = {}): Config {
-  const config = structuredClone(DEFAULTS) as unknown as Tree;
-  const defaults = DEFAULTS as unknown as Tree;
+  const { sections: _none, ...core } = DEFAULTS;
+  const sections = options.sections ?? {};
+  for (const name of Object.keys(sections)) {
+    if (name in core) throw new Error(`config section ${name} of a format clashes with a core key`);
+  }
+  const defaults = { ...structuredClone(core), ...structuredClone(sections) } as unknown as Tree;
+  const config = structuredClone(defaults);
   const env = options.env ?? process.env;
   const file = options.file ?? env.PALLET_CONFIG;
   if (file) {
@@ -300,7 +312,12 @@ export function loadConfig(options: LoadOptions = {}): Config {
   }
   overlay(config, defaults, fromEnv(defaults, env, []), '');
   if (options.flags) overlay(config, defaults, options.flags, '');
-  const result = config as unknown as Config;
+  const loaded: Record<string, Record<string, ConfigValue>> = {};
+  for (const name of Object.keys(sections)) {
+    loaded[name] = config[name] as Record<string, ConfigValue>;
+    delete config[name];
+  }
+  const result = { ...config, sections: loaded } as unknown as Config;
   if (!['filesystem', 'memory', 's3'].includes(result.storage)) {
     throw new PalletError('INVALID_ARGUMENT', `config storage: expected filesystem, memory or s3, got ${JSON.stringify(result.storage)}`);
   }
@@ -313,4 +330,12 @@ export function externalBaseUrl(config: Config): string {
   if (config.baseUrl) return config.baseUrl.replace(/\/+$/, '');
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   return `http://${host}:${config.port}`;
+}
+
+/**
+ * A format's section as loaded, over its `defaults` (so a config loaded without the format's
+ * sections, as in some tests, still reads every key).
+ */
+export function formatSection<T extends ConfigSection>(config: Config, name: string, defaults: T): T {
+  return { ...defaults, ...(config.sections[name] ?? {}) } as T;
 }

@@ -7,13 +7,14 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from './config.js';
+import { formatConfigSections } from '../formats/index.js';
 
 const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
 
 describe('example configs', () => {
   for (const file of readdirSync(EXAMPLES).filter((f) => f.endsWith('.yaml'))) {
     it(`${file} loads`, () => {
-      const config = loadConfig({ file: join(EXAMPLES, file), env: {} });
+      const config = loadConfig({ file: join(EXAMPLES, file), env: {}, sections: formatConfigSections() });
       assert.ok(config.port > 0);
     });
   }

@@ -25,7 +25,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Kysely, Migration } from 'kysely';
 import type { Logger } from 'pino';
 import type { Registry as MetricsRegistry } from 'prom-client';
-import type { Config } from '../config/config.js';
+import type { Config, ConfigSection } from '../config/config.js';
 import type { Database, Dialect } from '../metadata/schema.js';
 import type { PackageTypeSpec } from '../registry/package-types.js';
 import type { ManifestPolicy } from '../registry/manifests.js';
@@ -58,6 +58,11 @@ export interface FormatParts {
 }
 
 export interface PackageFormat extends PackageTypeSpec {
+  /**
+   * Its config section, named after its type (`helm:` in YAML, `PALLET_HELM_…`): key → default.
+   * Read it with `formatSection(config, type, defaults)`.
+   */
+  config?: ConfigSection;
   /** Its tables: migration name → migration (by dialect). Names are global and never change. */
   migrations?: Readonly<Record<string, (dialect: Dialect) => Migration>>;
   /** Builds its parts over the core; absent for formats that are only a descriptor. */

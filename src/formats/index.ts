@@ -2,6 +2,7 @@
  * The one list of package formats this build serves. Adding a format is one folder under
  * `src/formats/` and one line here (see docs/formats.md); nothing else names it.
  */
+import type { ConfigSection } from '../config/config.js';
 import type { ExtraMigrations } from '../metadata/migrations.js';
 import type { PackageFormat } from './format.js';
 import { dockerFormat } from './oci/format.js';
@@ -18,5 +19,12 @@ export function formatMigrations(formats: readonly PackageFormat[] = FORMATS): E
       out[name] = migration;
     }
   }
+  return out;
+}
+
+/** The formats' config sections, by name, for `loadConfig({ sections })`. */
+export function formatConfigSections(formats: readonly PackageFormat[] = FORMATS): Record<string, ConfigSection> {
+  const out: Record<string, ConfigSection> = {};
+  for (const format of formats) if (format.config) out[format.type] = format.config;
   return out;
 }

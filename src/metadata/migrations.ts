@@ -233,7 +233,7 @@ export type ExtraMigrations = Readonly<Record<string, (dialect: Dialect) => Migr
  * a database that already ran later core migrations may apply "out of order" (the Migrator is
  * told to allow that), and a name never changes once shipped (Helm's stays `0005_helm`).
  */
-export function migrationProvider(dialect: Dialect, extra: ExtraMigrations = {}): MigrationProvider {
+export function migrationProvider(dialect: Dialect, extra: ExtraMigrations = {}, executed: readonly string[] = []): MigrationProvider {
   return {
     async getMigrations(): Promise<Record<string, Migration>> {
       const core: Record<string, Migration> = { '0001_init': init(dialect), '0002_identity': identityMigration(dialect), '0003_scale_out': scaleOutMigration(dialect), '0004_upstream': upstream(dialect), '0006_audit': auditMigration(), '0007_upload_integrity': integrityMigration(), '0008_gc_fencing': gcFencingMigration() };
@@ -242,6 +242,10 @@ export function migrationProvider(dialect: Dialect, extra: ExtraMigrations = {})
         if (name in all) throw new Error(`metadata migration ${name} is declared twice`);
         all[name] = migration(dialect);
       }
+      // A migration this build does not know but the database ran belongs to a format that is
+      // not served here (a build without it, an operator command, a test's store): its tables
+      // stay as they are, and it counts as applied.
+      for (const name of executed) all[name] ??= { async up() {} };
       return all;
     },
   };
@@ -290,9 +294,10 @@ async function runMigrator(
   schema: string | undefined,
   options: MigrateOptions,
 ): Promise<void> {
+  const executed = await executedMigrations(db, schema);
   const migrator = new Migrator({
     db,
-    provider: migrationProvider(dialect, options.extra),
+    provider: migrationProvider(dialect, options.extra, executed),
     allowUnorderedMigrations: true,
     ...(schema === undefined ? {} : { migrationTableSchema: schema }),
   });
@@ -303,6 +308,19 @@ async function runMigrator(
   if (error !== undefined) {
     throw error instanceof Error ? error : new Error(`metadata migration failed: ${String(error)}`);
   }
+}
+
+/** Names of the migrations the database ran (none before the first migration). */
+async function executedMigrations(db: Kysely<Database>, schema: string | undefined): Promise<string[]> {
+  const table = schema === undefined ? sql.table('kysely_migration') : sql.table(`${schema}.kysely_migration`);
+  const exists =
+    schema === undefined
+      ? sql<{ n: number }>`select count(*) as n from sqlite_master where type = 'table' and name = 'kysely_migration'`
+      : sql<{ n: number }>`select count(*) as n from information_schema.tables where table_schema = ${schema} and table_name = 'kysely_migration'`;
+  const { rows: found } = await exists.execute(db);
+  if (Number(found[0]?.n ?? 0) === 0) return [];
+  const { rows } = await sql<{ name: string }>`select name from ${table}`.execute(db);
+  return rows.map((r) => r.name);
 }
 
 /** Takes SQLite's write lock, polling so that another instance in this process can finish. */

@@ -5,6 +5,7 @@
 import { PalletError } from '../base/errors.js';
 import { checkImageName, isRepositoryComponent } from '../base/names.js';
 import type { MetadataStore, RegistryRecord, RepositoryRecord, SpaceRecord } from '../metadata/store.js';
+import type { PackageTypes } from './package-types.js';
 
 export interface RepositoryTarget {
   root: SpaceRecord;
@@ -20,9 +21,17 @@ export function fullRepositoryName(root: SpaceRecord, registry: RegistryRecord, 
 }
 
 export class RepositoryResolver {
-  constructor(private readonly store: MetadataStore) {}
+  /** @param packageTypes which registries OCI names may reach: those of an `ociBased` format. */
+  constructor(
+    private readonly store: MetadataStore,
+    private readonly packageTypes: PackageTypes,
+  ) {}
 
-  /** NAME_INVALID for a malformed name; NAME_UNKNOWN when the space or registry does not exist. */
+  /**
+   * NAME_INVALID for a malformed name; NAME_UNKNOWN when the space or registry does not exist,
+   * or is of a format not served over OCI (an npm registry has no OCI repositories; the answer
+   * is the same as for a missing one).
+   */
   async resolve(fullName: string): Promise<RepositoryTarget> {
     const parts = fullName.split('/');
     if (parts.length < 3 || !isRepositoryComponent(parts[0]!) || !isRepositoryComponent(parts[1]!)) {
@@ -33,7 +42,7 @@ export class RepositoryResolver {
     const name = checkImageName(parts.slice(2).join('/'));
     const root = await this.store.findSpace(parts[0]!);
     const registry = root && (await this.store.findRegistry(root.id, parts[1]!));
-    if (!root || !registry) {
+    if (!root || !registry || !this.packageTypes.find(registry.packageType)?.ociBased) {
       throw new PalletError('NAME_UNKNOWN', `repository name not known to registry: no registry ${parts[0]}/${parts[1]}`, { name: fullName });
     }
     return { root, registry, name, fullName };

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { buildApp, type App } from '../../src/app.js';
 import { digestOf } from '../../src/base/digest.js';
 import { loadConfig } from '../../src/config/config.js';
+import { formatConfigSections } from '../../src/formats/index.js';
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
@@ -41,7 +42,7 @@ export async function startInProcess(flags: Record<string, unknown> = {}): Promi
   const dataDir = await mkdtemp(join(tmpdir(), 'pallet-inproc-'));
   const adminPassword = `inproc-${randomBytes(6).toString('hex')}`;
   const app = await buildApp(
-    loadConfig({ env: {}, flags: { dataDir, logLevel: 'silent', baseUrl: 'http://registry.test', adminPassword, ...flags } }),
+    loadConfig({ env: {}, flags: { dataDir, logLevel: 'silent', baseUrl: 'http://registry.test', adminPassword, ...flags }, sections: formatConfigSections() }),
   );
   const auth = { authorization: `Basic ${Buffer.from(`admin:${adminPassword}`).toString('base64')}` };
   return {

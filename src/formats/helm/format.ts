@@ -6,6 +6,7 @@
  */
 import type { FormatCore, FormatParts, PackageFormat, SetupContext, SetupStep, VersionReference } from '../format.js';
 import { ChartService } from './charts.js';
+import { HELM_CONFIG_DEFAULTS, helmSettings } from './config.js';
 import { helmRoutes } from './routes.js';
 import { helmMigration } from './store/helm-migration.js';
 import { SqlHelmStore } from './store/sql-helm-store.js';
@@ -22,8 +23,9 @@ const UPSTREAM_INDEX_BYTES = 128 * 1024 * 1024;
  */
 function create({ config, services, database, metrics, log }: FormatCore): FormatParts {
   if (!database) return {};
+  const settings = helmSettings(config);
   const helm = new SqlHelmStore(database.db, database.dialect);
-  const charts = new ChartService(services.store, helm, services.blobs, { allowOverwrite: config.helm.allowOverwrite });
+  const charts = new ChartService(services.store, helm, services.blobs, { allowOverwrite: settings.allowOverwrite });
   charts.attach(services.manifests);
   if (services.pullThrough) {
     charts.attachUpstreams(
@@ -31,14 +33,14 @@ function create({ config, services, database, metrics, log }: FormatCore): Forma
         { store: services.store, helm, charts, blobs: services.blobs, pulls: services.pullThrough, secrets: services.upstreamSecrets, metrics: services.upstreamMetrics, indexMetrics: new HelmIndexMetrics(metrics), log },
         {
           maxIndexBytes: UPSTREAM_INDEX_BYTES,
-          maxIndexEntries: config.helm.maxIndexEntries,
-          indexReadTimeoutMs: config.helm.indexReadSeconds * 1000,
+          maxIndexEntries: settings.maxIndexEntries,
+          indexReadTimeoutMs: settings.indexReadSeconds * 1000,
           fileHosts: config.upstream.fileHosts.split(',').map((h) => h.trim()).filter(Boolean),
         },
       ),
     );
   }
-  return { manifestPolicy: charts, routes: (app) => helmRoutes(app, { services, charts }) };
+  return { manifestPolicy: charts, routes: (app) => helmRoutes(app, { services, charts, chartBytes: settings.chartBytes }) };
 }
 
 function setup(ctx: SetupContext): SetupStep[] {
@@ -88,6 +90,7 @@ export const helmFormat: PackageFormat = {
   urlSchemes: ['http:', 'https:', 'oci:'],
   urlHint: 'a classic chart repository (serving index.yaml) or an oci:// registry',
   migrations: { '0005_helm': helmMigration },
+  config: HELM_CONFIG_DEFAULTS,
   setup,
   pullCommand,
   create,

@@ -30,6 +30,8 @@ import { HELM_STATUS, sendHelmError } from './errors.js';
 interface Options {
   services: Services;
   charts: ChartService;
+  /** Largest chart archive (or provenance file) an upload may carry (`helm.chartBytes`). */
+  chartBytes: number;
 }
 
 const CHALLENGE = 'Basic realm="Pallet Helm repository", charset="UTF-8"';
@@ -85,7 +87,7 @@ async function readMultipart(request: FastifyRequest, limit: number): Promise<{ 
 }
 
 /** Registers the chart repository's routes, relative to `/pkg/:root/:registry/helm` (see pkg-routes.ts). */
-export async function helmRoutes(app: FastifyInstance, { services, charts }: Options): Promise<void> {
+export async function helmRoutes(app: FastifyInstance, { services, charts, chartBytes }: Options): Promise<void> {
   const auth = services.auth;
 
   // Bodies stay streams; the upload handler reads them (multipart or raw) within its limit.
@@ -204,7 +206,7 @@ export async function helmRoutes(app: FastifyInstance, { services, charts }: Opt
     const ref = await registry(request, 'push');
     // Replacing a version destroys what was there: that takes the delete permission too.
     if (force) await registry(request, 'delete');
-    const limit = services.config.helm.chartBytes;
+    const limit = chartBytes;
     const length = Number(request.headers['content-length'] ?? 0);
     if (length > 2 * limit + 64 * 1024) throw new PalletError('TOO_LARGE', `the upload exceeds the limit of ${limit} bytes per file`);
     const type = String(request.headers['content-type'] ?? '');
