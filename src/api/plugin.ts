@@ -13,8 +13,11 @@ import { artifactRoutes } from './artifacts.js';
 import { cleanupRoutes } from './cleanup.js';
 import { AUDIT_ACTIONS, AUDITED_METHODS, auditHook, auditKey, auditRoutes } from './audit.js';
 import { apiErrorHandler, sendApiError } from './errors.js';
-import { isDocumented, OPENAPI_DOCUMENT } from './openapi.js';
+import { isDocumented, openApiDocument } from './openapi.js';
+import { packageTypeRoutes } from './package-types.js';
 import { registryRoutes } from './registries.js';
+import { formatEnums, registrySchemas } from './schemas.js';
+import { externalBaseUrl } from '../config/config.js';
 import { memberRoutes } from './members.js';
 import { sessionRoutes } from './sessions.js';
 import { spaceRoutes } from './spaces.js';
@@ -63,9 +66,14 @@ export async function apiRoutes(app: FastifyInstance, { services }: ApiOptions):
   app.addHook('onRequest', async (request) => access.authenticate(request));
   app.addHook('onResponse', auditHook(services, app.prefix));
 
-  app.get('/openapi.json', async () => OPENAPI_DOCUMENT);
+  // The package types (and so the registry schemas and the document) are those this process serves.
+  const { packageTypes } = services;
+  const enums = formatEnums(packageTypes.all);
+  const document = openApiDocument(enums);
+  app.get('/openapi.json', async () => document);
+  packageTypeRoutes(app, packageTypes.all, externalBaseUrl(services.config));
   spaceRoutes(app, services);
-  registryRoutes(app, services);
+  registryRoutes(app, services, registrySchemas(enums));
   cleanupRoutes(app, services);
   artifactRoutes(app, services);
   userRoutes(app, services);

@@ -9,7 +9,7 @@ import type { Services } from '../services.js';
 import { ApiAccess } from './access.js';
 import { pageRequest, type ListQuery } from '../base/paging.js';
 import { errorResponses, withErrors } from './responses.js';
-import { listSchema, registriesQuery, registryCreateBody, registryPatchBody, registrySchema, setupSchema } from './schemas.js';
+import { listSchema, type RegistrySchemas } from './schemas.js';
 
 export interface RegistryParams {
   root: string;
@@ -23,7 +23,8 @@ interface RegistriesQuery extends ListQuery {
   kind?: string;
 }
 
-export function registryRoutes(app: FastifyInstance, services: Services): void {
+/** `schemas`: built for the package types the process serves (`registrySchemas`). */
+export function registryRoutes(app: FastifyInstance, services: Services, schemas: RegistrySchemas): void {
   const { registries } = services;
   const access = new ApiAccess(services);
 
@@ -49,7 +50,7 @@ export function registryRoutes(app: FastifyInstance, services: Services): void {
 
   app.post<{ Body: NewRegistryInput }>(
     '/registries',
-    { schema: { body: registryCreateBody, response: withErrors({ 201: registrySchema }) } },
+    { schema: { body: schemas.createBody, response: withErrors({ 201: schemas.registry }) } },
     async (request, reply) => {
       if (typeof request.body.space === 'string' && (await services.store.findSpace(request.body.space))) {
         await access.space(request, 'manage', request.body.space);
@@ -67,7 +68,7 @@ export function registryRoutes(app: FastifyInstance, services: Services): void {
 
   app.get<{ Querystring: RegistriesQuery }>(
     '/registries',
-    { schema: { querystring: registriesQuery, response: withErrors({ 200: listSchema(registrySchema) }) } },
+    { schema: { querystring: schemas.query, response: withErrors({ 200: listSchema(schemas.registry) }) } },
     async (request) => {
       const { space, recursive, packageType, kind, q } = request.query;
       if (space !== undefined) {
@@ -92,7 +93,7 @@ export function registryRoutes(app: FastifyInstance, services: Services): void {
 
   app.get<{ Params: RegistryParams }>(
     '/registries/:root/:identifier',
-    { schema: { response: withErrors({ 200: registrySchema }) } },
+    { schema: { response: withErrors({ 200: schemas.registry }) } },
     async (request) => {
       await access.registry(request, 'pull', request.params.root, request.params.identifier);
       return registries.get(request.params.root, request.params.identifier);
@@ -101,7 +102,7 @@ export function registryRoutes(app: FastifyInstance, services: Services): void {
 
   app.patch<{ Params: RegistryParams; Body: RegistryPatchInput }>(
     '/registries/:root/:identifier',
-    { schema: { body: registryPatchBody, response: withErrors({ 200: registrySchema }) } },
+    { schema: { body: schemas.patchBody, response: withErrors({ 200: schemas.registry }) } },
     async (request) => {
       await access.registry(request, 'manage', request.params.root, request.params.identifier);
       // A registry's quota bounds its project's admins: it is set by the organization's.
@@ -126,7 +127,7 @@ export function registryRoutes(app: FastifyInstance, services: Services): void {
 
   app.get<{ Params: RegistryParams }>(
     '/registries/:root/:identifier/setup',
-    { schema: { response: withErrors({ 200: setupSchema }) } },
+    { schema: { response: withErrors({ 200: schemas.setup }) } },
     async (request) => {
       await access.registry(request, 'pull', request.params.root, request.params.identifier);
       return registries.setup(request.params.root, request.params.identifier);

@@ -5,16 +5,18 @@
  *
  * Shape checks live here; rules with their own error codes and messages (the name rule, label
  * limits, upstream list checks) live in the domain, which re-checks everything it is given.
+ *
+ * The registry schemas name the package types and upstream sources of the formats the process
+ * serves (`registrySchemas(formatEnums(types))`), so they are built per API instance from its
+ * format list; built without that list (the UI's generated types, whose formats come from
+ * `GET /package-types` at run time) those fields are plain strings.
  */
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../base/paging.js';
 import { REGISTRY_KINDS } from '../registry/registry-fields.js';
 import { REGISTRY_SORT_KEYS } from '../registry/registry-views.js';
-import { FORMATS } from '../formats/index.js';
-
-/** Package types for the schema enums (the registered list). */
-const PACKAGE_TYPES = FORMATS.map((f) => f.type);
 import { ARTIFACT_SORT_KEYS, VERSION_SORT_KEYS } from '../registry/artifacts.js';
 import { SPACE_SORT_KEYS } from '../registry/spaces.js';
+import type { PackageTypeSpec } from '../registry/package-types.js';
 import { cleanupPolicySchema } from './cleanup-schemas.js';
 
 export type Schema = Record<string, unknown>;
@@ -116,7 +118,22 @@ export const spacesQuery = pageQuery(SPACE_SORT_KEYS);
 
 // Registries -----------------------------------------------------------------------------------
 
-const packageType = str('Package type, fixed at creation', { enum: [...PACKAGE_TYPES] });
+/**
+ * The enums that come from the served formats: their package types, and the ids of every
+ * upstream source any of them offers. Absent: those fields are open strings.
+ */
+export interface FormatEnums {
+  packageTypes: readonly string[];
+  sources: readonly string[];
+}
+
+/** The enums of a format list (`PackageTypes.all`), in registration order, sources deduplicated. */
+export function formatEnums(types: readonly PackageTypeSpec[]): FormatEnums {
+  return { packageTypes: types.map((t) => t.type), sources: [...new Set(types.flatMap((t) => t.sources.map((s) => s.id)))] };
+}
+
+const oneOf = (values: readonly string[] | undefined): Schema => (values ? { enum: [...values] } : {});
+
 const kind = str('`local` (hosted) or `upstream` (a proxy), fixed at creation', { enum: [...REGISTRY_KINDS] });
 const labels = strings('Labels: non-empty, at most 64 characters each; duplicates are dropped');
 const upstreams = strings('Ordered upstream proxy identifiers (same root space, kind upstream, same package type), tried top to bottom');
@@ -131,111 +148,170 @@ const authInput = closed(
 );
 
 const ttlDescription = 'How long a cached tag or index is served before revalidation';
-const upstreamFields: Record<string, Schema> = {
-  source: str('`dockerhub` (Docker only; URL fixed) or `custom`; Helm proxies are always custom', { enum: ['dockerhub', 'custom'] }),
-  url: str('Remote URL: http(s):// (Docker, Helm chart repository) or oci:// (Helm). Its host must be a public address (or resolve only to public addresses) unless the operator allow-lists the network in `upstream.allowedNetworks`; 400 otherwise'),
-  auth: authInput,
-};
-const upstreamInput = closed({ ...upstreamFields, tagTtlSeconds: { type: 'integer', minimum: 0, default: 300, description: ttlDescription } });
-/**
- * The proxy config of a PATCH: no defaults. ajv fills defaults in, and a field a PATCH leaves
- * out must keep its stored value rather than be reset to the default.
- */
-const upstreamPatch = closed({ ...upstreamFields, tagTtlSeconds: { type: 'integer', minimum: 0, description: `${ttlDescription}; omitted: unchanged` } });
 
-export const registryCreateBody = closed(
-  {
-    space: str('The space that holds the registry (`acme` or `acme/payments`)'),
-    identifier: str('Name, unique in the root space; rule ^[a-z][a-z0-9._-]*$, at most 255 characters'),
-    packageType,
-    kind: { ...kind, default: 'local' },
+export interface RegistrySchemas {
+  createBody: Schema;
+  patchBody: Schema;
+  registry: Schema;
+  query: Schema;
+  setup: Schema;
+}
+
+/** The registry routes' schemas for a process serving the formats of `enums` (see the header). */
+export function registrySchemas(enums?: FormatEnums): RegistrySchemas {
+  const packageType = str('Package type, fixed at creation: one of `GET /package-types`', oneOf(enums?.packageTypes));
+  const source = str(
+    'Upstream source: one of the package type’s `sources` (`GET /package-types`). A source with a `defaultUrl` fixes the URL; `custom` takes `url`. Omitted: the type’s `defaultSource`',
+    oneOf(enums?.sources),
+  );
+  const upstreamFields: Record<string, Schema> = {
+    source,
+    url: str('Remote URL, with a scheme of the package type’s `urlSchemes`. Its host must be a public address (or resolve only to public addresses) unless the operator allow-lists the network in `upstream.allowedNetworks`; 400 otherwise'),
+    auth: authInput,
+  };
+  const upstreamInput = closed({ ...upstreamFields, tagTtlSeconds: { type: 'integer', minimum: 0, default: 300, description: ttlDescription } });
+  // The proxy config of a PATCH: no defaults. ajv fills defaults in, and a field a PATCH leaves
+  // out must keep its stored value rather than be reset to the default.
+  const upstreamPatch = closed({ ...upstreamFields, tagTtlSeconds: { type: 'integer', minimum: 0, description: `${ttlDescription}; omitted: unchanged` } });
+
+  const createBody = closed(
+    {
+      space: str('The space that holds the registry (`acme` or `acme/payments`)'),
+      identifier: str('Name, unique in the root space; rule ^[a-z][a-z0-9._-]*$, at most 255 characters'),
+      packageType,
+      kind: { ...kind, default: 'local' },
+      description,
+      labels,
+      public: bool('Allow anonymous pulls (default false)'),
+      upstreams,
+      upstream: nullable(upstreamInput),
+    },
+    ['space', 'identifier', 'packageType'],
+  );
+
+  const patchBody = closed({
     description,
     labels,
-    public: bool('Allow anonymous pulls (default false)'),
-    upstreams,
-    upstream: nullable(upstreamInput),
-  },
-  ['space', 'identifier', 'packageType'],
-);
+    public: bool('Allow anonymous pulls'),
+    upstreams: { ...upstreams, description: 'Replaces the ordered upstream list (local registries only)' },
+    upstream: { ...upstreamPatch, description: 'Changes the proxy config (upstream proxies only); omitted fields keep their values, except that a new `url` origin (scheme, host or port) drops the stored credentials unless `auth` is given again with its password' },
+    identifier: str('Fixed at creation: any other value than the current one is rejected'),
+    packageType: str('Fixed at creation: any other value than the current one is rejected'),
+    kind: str('Fixed at creation: any other value than the current one is rejected'),
+    space: str('Fixed at creation: any other value than the current one is rejected'),
+    quotaBytes,
+    cleanupPolicy: { ...cleanupPolicySchema, type: ['object', 'null'] },
+  });
 
-export const registryPatchBody = closed({
-  description,
-  labels,
-  public: bool('Allow anonymous pulls'),
-  upstreams: { ...upstreams, description: 'Replaces the ordered upstream list (local registries only)' },
-  upstream: { ...upstreamPatch, description: 'Changes the proxy config (upstream proxies only); omitted fields keep their values, except that a new `url` origin (scheme, host or port) drops the stored credentials unless `auth` is given again with its password' },
-  identifier: str('Fixed at creation: any other value than the current one is rejected'),
-  packageType: str('Fixed at creation: any other value than the current one is rejected'),
-  kind: str('Fixed at creation: any other value than the current one is rejected'),
-  space: str('Fixed at creation: any other value than the current one is rejected'),
-  quotaBytes,
-  cleanupPolicy: { ...cleanupPolicySchema, type: ['object', 'null'] },
-});
-
-const upstreamView: Schema = {
-  type: 'object',
-  required: ['source', 'url', 'auth', 'tagTtlSeconds'],
-  properties: {
-    source: str('dockerhub or custom', { enum: ['dockerhub', 'custom'] }),
-    url: str('Remote URL'),
-    // No password here: the serializer drops anything not listed, a second guard on the secret.
-    auth: {
-      type: 'object',
-      required: ['type'],
-      properties: { type: str('anonymous or basic', { enum: ['anonymous', 'basic'] }), username: str('Username (basic)') },
-      additionalProperties: false,
+  const upstreamView: Schema = {
+    type: 'object',
+    required: ['source', 'url', 'auth', 'tagTtlSeconds'],
+    properties: {
+      source: str('Upstream source (one of the package type’s `sources`)', oneOf(enums?.sources)),
+      url: str('Remote URL'),
+      // No password here: the serializer drops anything not listed, a second guard on the secret.
+      auth: {
+        type: 'object',
+        required: ['type'],
+        properties: { type: str('anonymous or basic', { enum: ['anonymous', 'basic'] }), username: str('Username (basic)') },
+        additionalProperties: false,
+      },
+      tagTtlSeconds: int('Tag/index cache TTL in seconds'),
     },
-    tagTtlSeconds: int('Tag/index cache TTL in seconds'),
+    additionalProperties: false,
+  };
+
+  const registry: Schema = {
+    type: 'object',
+    required: ['space', 'root', 'identifier', 'packageType', 'kind', 'description', 'labels', 'public', 'upstreams', 'upstream', 'url', 'sizeBytes', 'artifactCount', 'downloadCount', 'createdAt', 'updatedAt'],
+    properties: {
+      space: str('The space that holds the registry'),
+      root: str('Its root space'),
+      identifier: str('Name, unique in the root space'),
+      packageType,
+      kind,
+      description: str('Description'),
+      labels: strings('Labels'),
+      public: bool('Anonymous pulls allowed'),
+      upstreams: strings('Ordered upstream proxy identifiers (empty for proxies)'),
+      upstream: nullable(upstreamView),
+      url: str('`<baseUrl>/<root>/<identifier>`, where OCI clients find it'),
+      sizeBytes: int('Bytes stored'),
+      artifactCount: int('Artifacts'),
+      downloadCount: int('Downloads of all versions'),
+      createdAt: time('Creation time'),
+      updatedAt: time('Latest change to its configuration or content'),
+      quotaBytes: nullable(int('Quota in bytes (blobs and manifests); absent when none')),
+      cleanupPolicy: { ...cleanupPolicySchema, description: 'Cleanup policy; absent when none' },
+    },
+  };
+
+  const query = pageQuery(REGISTRY_SORT_KEYS, {
+    space: str('Only registries of this space (path)'),
+    recursive: { type: 'boolean', default: false, description: 'With space: include its nested projects' },
+    packageType: str('Only this package type', oneOf(enums?.packageTypes)),
+    kind: str('Only this kind', { enum: [...REGISTRY_KINDS] }),
+  });
+
+  const setup: Schema = { type: 'object', required: ['packageType', 'steps'], properties: { packageType, steps: setupStepsSchema } };
+
+  return { createBody, patchBody, registry, query, setup };
+}
+
+const setupStepsSchema: Schema = {
+  type: 'array',
+  items: {
+    type: 'object',
+    required: ['title', 'commands'],
+    properties: { title: str('Step title'), commands: strings('Shell commands, in order'), note: str('Advice for the step') },
   },
-  additionalProperties: false,
 };
 
-export const registrySchema: Schema = {
-  type: 'object',
-  required: ['space', 'root', 'identifier', 'packageType', 'kind', 'description', 'labels', 'public', 'upstreams', 'upstream', 'url', 'sizeBytes', 'artifactCount', 'downloadCount', 'createdAt', 'updatedAt'],
-  properties: {
-    space: str('The space that holds the registry'),
-    root: str('Its root space'),
-    identifier: str('Name, unique in the root space'),
-    packageType,
-    kind,
-    description: str('Description'),
-    labels: strings('Labels'),
-    public: bool('Anonymous pulls allowed'),
-    upstreams: strings('Ordered upstream proxy identifiers (empty for proxies)'),
-    upstream: nullable(upstreamView),
-    url: str('`<baseUrl>/<root>/<identifier>`, where OCI clients find it'),
-    sizeBytes: int('Bytes stored'),
-    artifactCount: int('Artifacts'),
-    downloadCount: int('Downloads of all versions'),
-    createdAt: time('Creation time'),
-    updatedAt: time('Latest change to its configuration or content'),
-    quotaBytes: nullable(int('Quota in bytes (blobs and manifests); absent when none')),
-    cleanupPolicy: { ...cleanupPolicySchema, description: 'Cleanup policy; absent when none' },
-  },
-};
+// Package types --------------------------------------------------------------------------------
 
-export const registriesQuery = pageQuery(REGISTRY_SORT_KEYS, {
-  space: str('Only registries of this space (path)'),
-  recursive: { type: 'boolean', default: false, description: 'With space: include its nested projects' },
-  packageType: str('Only this package type', { enum: [...PACKAGE_TYPES] }),
-  kind: str('Only this kind', { enum: [...REGISTRY_KINDS] }),
-});
-
-export const setupSchema: Schema = {
+export const packageTypeSchema: Schema = {
   type: 'object',
-  required: ['packageType', 'steps'],
+  required: ['type', 'label', 'description', 'icon', 'ociBased', 'sources', 'urlSchemes', 'urlHint', 'setup'],
   properties: {
-    packageType,
-    steps: {
+    type: str('The `packageType` of its registries'),
+    label: str('How people call it'),
+    description: str('One line for the "new registry" type cards'),
+    icon: str('An icon name; a client without that icon shows a generic one'),
+    ociBased: bool('Served over `/v2` (OCI distribution)'),
+    pkgPath: str('The folder of its own routes under `/pkg/<root>/<registry>/`; absent when it has none'),
+    sources: {
       type: 'array',
+      description: 'The upstream sources its proxies may use, in the order to offer them',
       items: {
         type: 'object',
-        required: ['title', 'commands'],
-        properties: { title: str('Step title'), commands: strings('Shell commands, in order'), note: str('Advice for the step') },
+        required: ['id', 'label'],
+        properties: {
+          id: str('The `upstream.source` value'),
+          label: str('How people call it'),
+          defaultUrl: str('The fixed URL of a well-known public source (its proxies take no `url`); absent for `custom`'),
+        },
       },
     },
+    defaultSource: str('The source of an upstream config that names none; absent: `source` is required'),
+    urlSchemes: strings('URL schemes a custom source may use (`http:`, `https:`, …)'),
+    urlHint: str('What a custom URL points at, for forms and messages'),
+    setup: {
+      ...setupStepsSchema,
+      description: 'Setup Client steps of a private local registry of this type, with `<root>` and `<registry>` for its root space and name (`GET /registries/{root}/{identifier}/setup` fills them in)',
+    },
+    pull: {
+      type: 'object',
+      required: ['byTag', 'byDigest'],
+      description: 'The command that fetches one version, with `<root>`, `<registry>`, `<artifact>` and `<tag>` or `<digest>` to fill in; absent when the type has none',
+      properties: { byTag: str('By tag'), byDigest: str('By manifest digest') },
+    },
   },
+};
+
+export const packageTypeListSchema: Schema = {
+  type: 'object',
+  required: ['items'],
+  properties: { items: { type: 'array', items: packageTypeSchema, description: 'The package types this server serves, in registration order' } },
 };
 
 // Artifacts ------------------------------------------------------------------------------------
@@ -244,7 +320,7 @@ export const artifactSchema: Schema = {
   type: 'object',
   required: ['name', 'versionCount', 'latestVersion', 'sizeBytes', 'downloadCount', 'updatedAt', 'cached'],
   properties: {
-    name: str('Image or chart name inside the registry (`team/app`)'),
+    name: str('Artifact name inside the registry (`team/app`)'),
     versionCount: int('Versions (manifests)'),
     latestVersion: nullable(str('The most recently updated tag')),
     sizeBytes: int('Bytes of its distinct blobs and manifests'),

@@ -31,7 +31,7 @@ import type { PackageTypeSpec } from '../registry/package-types.js';
 import type { ManifestPolicy } from '../registry/manifests.js';
 import type { Services } from '../services.js';
 
-export type { PackageTypeSpec, SetupContext, SetupStep, UpstreamSourceSpec } from '../registry/package-types.js';
+export type { PackageTypeSpec, SetupContext, SetupStep, UpstreamSourceSpec, VersionReference } from '../registry/package-types.js';
 
 /** The shared core a format is built over (a subset of `Services`, plus the database). */
 export interface FormatCore {

@@ -40,6 +40,9 @@ export interface SetupStep {
   note?: string;
 }
 
+/** One version of an artifact, as a pull command names it. */
+export type VersionReference = { tag: string } | { digest: string };
+
 export interface PackageTypeSpec {
   /** The `packageType` of its registries: a name-rule word, fixed forever once shipped. */
   type: string;
@@ -66,6 +69,11 @@ export interface PackageTypeSpec {
   urlHint: string;
   /** The Setup Client steps of a registry of this type (log in, push, pull, …). */
   setup(ctx: SetupContext): SetupStep[];
+  /**
+   * The command that fetches one version of `artifact` from a registry of this type (shown
+   * beside each version in the UI); absent when the type has no such command.
+   */
+  pullCommand?(ctx: SetupContext, artifact: string, version: VersionReference): string;
 }
 
 /** The formats this process serves, by type. */

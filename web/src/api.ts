@@ -17,106 +17,28 @@ export class ApiError extends Error {
   }
 }
 
-export interface Page<T> {
-  items: T[];
-  total: number;
-  page: number;
-  size: number;
-}
-
-export type PackageType = 'docker' | 'helm';
-export type RegistryKind = 'local' | 'upstream';
-
-export interface UpstreamConfig {
-  source: 'dockerhub' | 'custom';
-  url: string;
-  auth: { type: 'anonymous' } | { type: 'basic'; username?: string };
-  tagTtlSeconds: number;
-}
-
-export interface Registry {
-  space: string;
-  root: string;
-  identifier: string;
-  packageType: PackageType;
-  kind: RegistryKind;
-  description: string;
-  labels: string[];
-  public: boolean;
-  upstreams: string[];
-  upstream: UpstreamConfig | null;
-  url: string;
-  sizeBytes: number;
-  artifactCount: number;
-  downloadCount: number;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface Space {
-  path: string;
-  name: string;
-  parent: string | null;
-  root: string;
-  description: string;
-}
-
-export interface User {
-  username: string;
-  email: string;
-  admin: boolean;
-}
-
-export interface Artifact {
-  name: string;
-  versionCount: number;
-  latestVersion: string | null;
-  sizeBytes: number;
-  downloadCount: number;
-  updatedAt: string;
-  cached: boolean;
-}
-
-export interface Version {
-  digest: string;
-  tags: string[];
-  mediaType: string;
-  artifactType: string | null;
-  size: number;
-  manifestSize: number;
-  createdAt: string;
-  downloadCount: number;
-}
-
-export interface Descriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  annotations?: Record<string, string>;
-}
-
-export interface VersionDetail extends Version {
-  name: string;
-  annotations: Record<string, string> | null;
-  subject: string | null;
-  manifest: Record<string, unknown>;
-  config: Descriptor | null;
-  layers: Descriptor[];
-  platforms: Array<Descriptor & { platform: { architecture: string; os: string; variant?: string } | null }> | null;
-  chart: Record<string, unknown> | null;
-}
-
-export interface SetupSteps {
-  packageType: PackageType;
-  steps: Array<{ title: string; commands: string[]; note?: string }>;
-}
-
-export interface NewToken {
-  id: string;
-  name: string;
-  token: string;
-  expiresAt: string | null;
-}
+/**
+ * The API's types, generated from the server's OpenAPI document (web/generated/, written by
+ * scripts/gen-api-types.ts): package types and upstream sources are plain strings there, since
+ * the formats a server serves come from `GET /package-types` at run time.
+ */
+export type {
+  Artifact,
+  ArtifactList,
+  Me,
+  PackageType,
+  PackageTypeList,
+  Registry,
+  RegistryList,
+  Setup,
+  Space,
+  SpaceList,
+  TokenCreated,
+  User,
+  Version,
+  VersionDetail,
+  VersionList,
+} from '../generated/api-types.js';
 
 function csrfToken(): string | undefined {
   const match = /(?:^|;\s*)pallet_csrf=([^;]*)/.exec(document.cookie);

@@ -9,7 +9,8 @@
  *   …/artifacts/{name}/versions/{version}              one version
  */
 import { useCallback, useEffect, useId, useRef, useState } from 'react';
-import { api, type Page, type Space, type User } from './api.js';
+import { api, type Me, type Space, type SpaceList, type User } from './api.js';
+import { loadPackageTypes } from './package-types.js';
 import { Link, navigate, useLocation } from './router.js';
 import { LoginPage } from './pages/login.js';
 import { RegistriesPage } from './pages/registries.js';
@@ -39,7 +40,7 @@ export function App() {
   const location = useLocation();
 
   useEffect(() => {
-    api<{ user: User }>('GET', '/auth/me').then(
+    api<Me>('GET', '/auth/me').then(
       (me) => setUser(me.user),
       () => setUser(null),
     );
@@ -70,8 +71,12 @@ export function App() {
 
 function Shell({ user, onLogout }: { user: User; onLogout: () => void }) {
   const location = useLocation();
+  // Every page draws formats from the package types: start loading them with the shell.
+  useEffect(() => {
+    loadPackageTypes().catch(() => undefined);
+  }, []);
   const { segments } = location;
-  const spaces = useAsync(() => api<Page<Space>>('GET', '/spaces?size=500&sort=path'), []);
+  const spaces = useAsync(() => api<SpaceList>('GET', '/spaces?size=500&sort=path'), []);
   const isRegistry = segments[0] === 'registries' && segments.length >= 3;
   const [registrySpace, setRegistrySpace] = useState<string | null>(null);
   const all = spaces.data?.items ?? [];

@@ -20,7 +20,7 @@ export const when = (iso: string): string => dateFormat.format(new Date(iso));
 
 export const shortDigest = (digest: string): string => digest.replace(/^(sha256:)?([0-9a-f]{12})[0-9a-f]*$/, (_m, algo: string | undefined, hex: string) => `${algo ?? ''}${hex}`);
 
-/** `127.0.0.1:5000/acme/docker-local` from the registry's `url`. */
+/** `127.0.0.1:5000/acme/images` from the registry's `url`. */
 export const hostPath = (url: string): string => url.replace(/^[a-z]+:\/\//, '');
 
 /** The name rule of registries, upstream proxies and spaces. */

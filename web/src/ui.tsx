@@ -5,7 +5,7 @@
  */
 import { useCallback, useEffect, useId, useRef, useState, type KeyboardEvent, type ReactNode } from 'react';
 import { count } from './format.js';
-import type { PackageType } from './api.js';
+import { usePackageTypes } from './package-types.js';
 
 /**
  * Loads `load()` whenever `deps` change. `loading` is true from the very render in which the
@@ -190,21 +190,40 @@ export function Command({ text, label }: { text: string; label?: string }) {
   );
 }
 
-export function TypeIcon({ type, size = 18 }: { type: PackageType; size?: number }) {
-  const title = type === 'docker' ? 'Docker' : 'Helm';
+/** Icon glyphs by the icon names package types give (`GET /package-types`). */
+const ICONS: Record<string, (size: number) => ReactNode> = {
+  container: (size) => (
+    <svg viewBox="0 0 24 24" width={size} height={size} aria-hidden="true">
+      <path fill="currentColor" d="M3 12h16.5c.6-1.2 1.8-1.6 2.5-1.4-.3-1-1.1-1.5-1.9-1.5-.3-1-1-1.8-1.9-2.2l-.5.8c.6.5.9 1.3.8 2H3c-.3 3.4 1.7 7.3 7.4 7.3 4.3 0 7.6-1.9 9.1-5H3z" />
+      <path fill="currentColor" d="M5 9h2v2H5zM8 9h2v2H8zM11 9h2v2h-2zM8 6h2v2H8zM11 6h2v2h-2zM14 9h2v2h-2zM11 3h2v2h-2z" />
+    </svg>
+  ),
+  wheel: (size) => (
+    <svg viewBox="0 0 24 24" width={size} height={size} aria-hidden="true">
+      <circle cx="12" cy="12" r="6" fill="none" stroke="currentColor" strokeWidth="2" />
+      <path stroke="currentColor" strokeWidth="2" d="M12 2v5M12 17v5M2 12h5M17 12h5M5 5l3.5 3.5M15.5 15.5 19 19M19 5l-3.5 3.5M8.5 15.5 5 19" />
+    </svg>
+  ),
+};
+
+/** A package: the glyph of an icon name the UI does not have (a format newer than the UI). */
+function genericIcon(size: number): ReactNode {
   return (
-    <span className={`type-icon type-${type}`} title={title}>
-      {type === 'docker' ? (
-        <svg viewBox="0 0 24 24" width={size} height={size} aria-hidden="true">
-          <path fill="currentColor" d="M3 12h16.5c.6-1.2 1.8-1.6 2.5-1.4-.3-1-1.1-1.5-1.9-1.5-.3-1-1-1.8-1.9-2.2l-.5.8c.6.5.9 1.3.8 2H3c-.3 3.4 1.7 7.3 7.4 7.3 4.3 0 7.6-1.9 9.1-5H3z" />
-          <path fill="currentColor" d="M5 9h2v2H5zM8 9h2v2H8zM11 9h2v2h-2zM8 6h2v2H8zM11 6h2v2h-2zM14 9h2v2h-2zM11 3h2v2h-2z" />
-        </svg>
-      ) : (
-        <svg viewBox="0 0 24 24" width={size} height={size} aria-hidden="true">
-          <circle cx="12" cy="12" r="6" fill="none" stroke="currentColor" strokeWidth="2" />
-          <path stroke="currentColor" strokeWidth="2" d="M12 2v5M12 17v5M2 12h5M17 12h5M5 5l3.5 3.5M15.5 15.5 19 19M19 5l-3.5 3.5M8.5 15.5 5 19" />
-        </svg>
-      )}
+    <svg viewBox="0 0 24 24" width={size} height={size} aria-hidden="true">
+      <path fill="none" stroke="currentColor" strokeWidth="2" strokeLinejoin="round" d="M12 2 21 7v10l-9 5-9-5V7zM3 7l9 5 9-5M12 12v10" />
+    </svg>
+  );
+}
+
+/** The icon of package type `type` (the registry's `packageType`), titled with its label. */
+export function TypeIcon({ type, size = 18 }: { type: string; size?: number }) {
+  const spec = usePackageTypes().find(type);
+  const icon = spec?.icon ?? '';
+  const title = spec?.label ?? type;
+  const glyph = ICONS[icon] ?? genericIcon;
+  return (
+    <span className={`type-icon icon-${ICONS[icon] ? icon : 'generic'}`} title={title} data-icon={icon}>
+      {glyph(size)}
       <span className="sr-only">{title}</span>
     </span>
   );

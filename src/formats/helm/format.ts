@@ -4,7 +4,7 @@
  * (`routes.ts`). Its domain (`charts.ts`, the index), store (`store/`) and upstream adapter
  * (`upstream/`) live in this folder.
  */
-import type { FormatCore, FormatParts, PackageFormat, SetupContext, SetupStep } from '../format.js';
+import type { FormatCore, FormatParts, PackageFormat, SetupContext, SetupStep, VersionReference } from '../format.js';
 import { CachedCharts } from './cached-charts.js';
 import { ChartPushPolicy } from './chart-push-policy.js';
 import { ChartVersions } from './chart-versions.js';
@@ -72,11 +72,17 @@ function setup(ctx: SetupContext): SetupStep[] {
   return steps;
 }
 
+function pullCommand(ctx: SetupContext, artifact: string, version: VersionReference): string {
+  const ref = `oci://${ctx.host}/${ctx.rootPath}/${ctx.identifier}/${artifact}`;
+  const plainFlag = ctx.plain ? ' --plain-http' : '';
+  return 'tag' in version ? `helm pull ${ref} --version ${version.tag}${plainFlag}` : `helm pull ${ref}@${version.digest}${plainFlag}`;
+}
+
 export const helmFormat: PackageFormat = {
   type: 'helm',
   label: 'Helm',
   description: 'Helm charts, over OCI and as a classic chart repository',
-  icon: 'helm',
+  icon: 'wheel',
   ociBased: true,
   pkgPath: 'helm',
   sources: [{ id: 'custom', label: 'Custom' }],
@@ -86,5 +92,6 @@ export const helmFormat: PackageFormat = {
   migrations: { '0005_helm': helmMigration },
   config: HELM_CONFIG_DEFAULTS,
   setup,
+  pullCommand,
   create,
 };

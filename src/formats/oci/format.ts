@@ -3,7 +3,7 @@
  * OCI distribution surface at `/v2/<root>/<registry>/<name…>` (`routes.ts`), proxying Docker
  * Hub or any OCI registry through the shared OCI pull-through.
  */
-import type { PackageFormat, SetupContext, SetupStep } from '../format.js';
+import type { PackageFormat, SetupContext, SetupStep, VersionReference } from '../format.js';
 
 /** Docker Hub's registry endpoint: the fixed URL of the `dockerhub` upstream source. */
 export const DOCKER_HUB_URL = 'https://registry-1.docker.io';
@@ -26,6 +26,11 @@ function setup(ctx: SetupContext): SetupStep[] {
   return steps;
 }
 
+function pullCommand(ctx: SetupContext, artifact: string, version: VersionReference): string {
+  const at = 'tag' in version ? `:${version.tag}` : `@${version.digest}`;
+  return `docker pull ${ctx.host}/${ctx.rootPath}/${ctx.identifier}/${artifact}${at}`;
+}
+
 export const dockerFormat: PackageFormat = {
   type: 'docker',
   label: 'Docker',
@@ -39,4 +44,5 @@ export const dockerFormat: PackageFormat = {
   urlSchemes: ['http:', 'https:'],
   urlHint: 'a registry root (https://registry.example.com)',
   setup,
+  pullCommand,
 };

@@ -1,6 +1,7 @@
-/** A name input that checks the name rule as you type and says the rule when it fails. */
+/** A name input that checks the name rule as you type and says the rule when it fails; the type cards. */
 import { useId } from 'react';
 import { NAME_RULE_TEXT, nameProblem } from '../format.js';
+import type { PackageType } from '../package-types.js';
 import { TypeIcon } from '../ui.js';
 
 export function NameField({ label, value, onChange, touched }: { label: string; value: string; onChange: (v: string) => void; touched: boolean }) {
@@ -26,19 +27,20 @@ export function NameField({ label, value, onChange, touched }: { label: string; 
   );
 }
 
-export function TypeCards({ value, onChange, legend }: { value: 'docker' | 'helm'; onChange: (v: 'docker' | 'helm') => void; legend: string }) {
+/** One card per package type the server serves, in its order. */
+export function TypeCards({ types, value, onChange, legend }: { types: PackageType[]; value: string; onChange: (v: string) => void; legend: string }) {
   const name = useId();
   return (
     <fieldset className="type-cards">
       <legend>{legend}</legend>
-      {(['docker', 'helm'] as const).map((t) => (
-        <label key={t} className={`type-card${value === t ? ' selected' : ''}`}>
-          <input type="radio" name={name} value={t} checked={value === t} onChange={() => onChange(t)} />
+      {types.map((t) => (
+        <label key={t.type} className={`type-card${value === t.type ? ' selected' : ''}`}>
+          <input type="radio" name={name} value={t.type} checked={value === t.type} onChange={() => onChange(t.type)} />
           <span aria-hidden="true" className="type-card-icon">
-            <TypeIcon type={t} size={32} />
+            <TypeIcon type={t.type} size={32} />
           </span>
-          <span className="type-name">{t === 'docker' ? 'Docker' : 'Helm'}</span>
-          <span className="hint">{t === 'docker' ? 'Container images (OCI)' : 'Helm charts (OCI and chart repository)'}</span>
+          <span className="type-name">{t.label}</span>
+          <span className="hint">{t.description}</span>
         </label>
       ))}
     </fieldset>

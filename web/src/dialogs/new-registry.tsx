@@ -1,12 +1,15 @@
-/** New Artifact Registry: type cards, name (live name-rule check), description, labels. */
+/** New Artifact Registry: type cards (the served package types), name (live name-rule check), description, labels. */
 import { useId, useState, type FormEvent } from 'react';
 import { api, type Registry } from '../api.js';
 import { nameProblem, parseLabels } from '../format.js';
+import { usePackageTypes } from '../package-types.js';
 import { ErrorBanner, Modal } from '../ui.js';
 import { NameField, TypeCards } from './name-field.js';
 
 export function NewRegistryDialog({ space, onClose, onCreated }: { space: string; onClose: () => void; onCreated: (r: Registry) => void }) {
-  const [packageType, setType] = useState<'docker' | 'helm'>('docker');
+  const { types, error: typesError } = usePackageTypes();
+  const [chosen, setType] = useState<string | null>(null);
+  const packageType = chosen ?? types?.[0]?.type ?? '';
   const [identifier, setIdentifier] = useState('');
   const [description, setDescription] = useState('');
   const [labels, setLabels] = useState('');
@@ -19,7 +22,7 @@ export function NewRegistryDialog({ space, onClose, onCreated }: { space: string
   const submit = async (event: FormEvent): Promise<void> => {
     event.preventDefault();
     setTouched(true);
-    if (nameProblem(identifier)) return;
+    if (nameProblem(identifier) || packageType === '') return;
     setBusy(true);
     setError(null);
     try {
@@ -35,7 +38,8 @@ export function NewRegistryDialog({ space, onClose, onCreated }: { space: string
     <Modal title="New Artifact Registry" onClose={onClose}>
       <form onSubmit={(e) => void submit(e)} noValidate>
         <p className="muted">In space {space}</p>
-        <TypeCards legend="Registry type" value={packageType} onChange={setType} />
+        <ErrorBanner error={typesError} />
+        {types ? <TypeCards legend="Registry type" types={types} value={packageType} onChange={setType} /> : !typesError && <p role="status">Loading package types…</p>}
         <NameField label="Registry name" value={identifier} onChange={setIdentifier} touched={touched} />
         <div className="field">
           <label htmlFor={descId}>Description (optional)</label>

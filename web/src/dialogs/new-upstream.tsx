@@ -1,17 +1,23 @@
 /**
- * New Upstream Proxy: type, key (name rule), then Docker: Docker Hub or Custom + URL; Helm: the
- * remote URL; authentication anonymous or username + password (write-only on the server).
+ * New Upstream Proxy: type, key (name rule), then the type's upstream sources (offered when it
+ * has more than one; a source with a fixed URL needs none, `custom` asks for the remote URL
+ * with the type's URL hint and schemes); authentication anonymous or username + password
+ * (write-only on the server). Everything format-specific comes from `GET /package-types`.
  */
 import { useId, useState, type FormEvent } from 'react';
 import { api, type Registry } from '../api.js';
 import { nameProblem } from '../format.js';
+import { initialSource, orList, usePackageTypes } from '../package-types.js';
 import { ErrorBanner, Modal } from '../ui.js';
 import { NameField, TypeCards } from './name-field.js';
 
 export function NewUpstreamDialog({ space, onClose, onCreated }: { space: string; onClose: () => void; onCreated: (r: Registry) => void }) {
-  const [packageType, setType] = useState<'docker' | 'helm'>('docker');
+  const { types, error: typesError } = usePackageTypes();
+  const [chosen, setChosen] = useState<string | null>(null);
+  const type = types?.find((t) => t.type === chosen) ?? types?.[0];
   const [identifier, setIdentifier] = useState('');
-  const [source, setSource] = useState<'dockerhub' | 'custom'>('dockerhub');
+  const [pickedSource, setSource] = useState<string | null>(null);
+  const source = type && pickedSource !== null && type.sources.some((s) => s.id === pickedSource) ? pickedSource : type ? initialSource(type) : '';
   const [url, setUrl] = useState('');
   const [authType, setAuthType] = useState<'anonymous' | 'basic'>('anonymous');
   const [username, setUsername] = useState('');
@@ -22,15 +28,20 @@ export function NewUpstreamDialog({ space, onClose, onCreated }: { space: string
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const ids = { url: useId(), user: useId(), pass: useId(), desc: useId(), source: useId(), auth: useId() };
-  const custom = packageType === 'helm' || source === 'custom';
+  // A source with a well-known URL fixes it; any other (custom) takes the URL typed here.
+  const custom = type !== undefined && type.sources.find((s) => s.id === source)?.defaultUrl === undefined;
+  const setType = (next: string): void => {
+    setChosen(next);
+    setSource(null);
+  };
 
   const submit = async (event: FormEvent): Promise<void> => {
     event.preventDefault();
     setTouched(true);
     setProblem(null);
-    if (nameProblem(identifier)) return;
-    if (custom && !/^(https?|oci):\/\/\S+$/.test(url)) {
-      setProblem(packageType === 'helm' ? 'Enter the remote URL: https://… (chart repository) or oci://…' : 'Enter the remote registry URL: https://…');
+    if (nameProblem(identifier) || !type) return;
+    if (custom && !urlAllowed(url, type.urlSchemes)) {
+      setProblem(`Enter the remote URL of ${type.urlHint}, starting with ${orList(type.urlSchemes.map((s) => `${s}//`))}`);
       return;
     }
     if (authType === 'basic' && (username === '' || password === '')) {
@@ -43,11 +54,11 @@ export function NewUpstreamDialog({ space, onClose, onCreated }: { space: string
       const created = await api<Registry>('POST', '/registries', {
         space,
         identifier,
-        packageType,
+        packageType: type.type,
         kind: 'upstream',
         description,
         upstream: {
-          source: packageType === 'helm' ? 'custom' : source,
+          source,
           ...(custom ? { url } : {}),
           auth: authType === 'basic' ? { type: 'basic', username, password } : { type: 'anonymous' },
         },
@@ -63,29 +74,30 @@ export function NewUpstreamDialog({ space, onClose, onCreated }: { space: string
     <Modal title="New Upstream Proxy" onClose={onClose}>
       <form onSubmit={(e) => void submit(e)} noValidate>
         <p className="muted">In space {space}. A proxy caches what it fetches; add it to a registry&apos;s upstream list to use it.</p>
-        <TypeCards legend="Upstream proxy type" value={packageType} onChange={setType} />
+        <ErrorBanner error={typesError} />
+        {types ? (
+          <TypeCards legend="Upstream proxy type" types={types} value={type?.type ?? ''} onChange={setType} />
+        ) : (
+          !typesError && <p role="status">Loading package types…</p>
+        )}
         <NameField label="Upstream proxy key" value={identifier} onChange={setIdentifier} touched={touched} />
-        {packageType === 'docker' && (
+        {type && type.sources.length > 1 && (
           <fieldset className="choices">
             <legend>Source</legend>
-            <label>
-              <input type="radio" name={ids.source} checked={source === 'dockerhub'} onChange={() => setSource('dockerhub')} /> Docker Hub
-            </label>
-            <label>
-              <input type="radio" name={ids.source} checked={source === 'custom'} onChange={() => setSource('custom')} /> Custom
-            </label>
+            {type.sources.map((s) => (
+              <label key={s.id}>
+                <input type="radio" name={ids.source} checked={source === s.id} onChange={() => setSource(s.id)} /> {s.label}
+              </label>
+            ))}
           </fieldset>
         )}
-        {custom && (
+        {custom && type && (
           <div className="field">
             <label htmlFor={ids.url}>Remote registry URL</label>
-            <input
-              id={ids.url}
-              type="url"
-              value={url}
-              onChange={(e) => setUrl(e.target.value)}
-              placeholder={packageType === 'helm' ? 'https://charts.example.com or oci://registry.example.com/charts' : 'https://registry.example.com'}
-            />
+            <input id={ids.url} type="url" value={url} onChange={(e) => setUrl(e.target.value)} aria-describedby={`${ids.url}-hint`} />
+            <p id={`${ids.url}-hint`} className="hint">
+              The URL of {type.urlHint}; it starts with {orList(type.urlSchemes.map((s) => `${s}//`))}.
+            </p>
           </div>
         )}
         <fieldset className="choices">
@@ -130,4 +142,14 @@ export function NewUpstreamDialog({ space, onClose, onCreated }: { space: string
       </form>
     </Modal>
   );
+}
+
+/** `url` is absolute, with one of `schemes` (`https:`) and a host. */
+function urlAllowed(url: string, schemes: readonly string[]): boolean {
+  try {
+    const parsed = new URL(url);
+    return schemes.includes(parsed.protocol) && parsed.host !== '';
+  } catch {
+    return false;
+  }
 }

@@ -4,12 +4,12 @@
  * creates an access token (`POST /user/tokens`) and shows it this once.
  */
 import { useState } from 'react';
-import { api, registryPath, type NewToken, type Registry, type SetupSteps } from '../api.js';
+import { api, registryPath, type Registry, type Setup, type TokenCreated } from '../api.js';
 import { Command, CopyButton, ErrorBanner, Modal, useAsync } from '../ui.js';
 
 export function SetupClientPanel({ registry, onClose }: { registry: Registry; onClose: () => void }) {
-  const setup = useAsync(() => api<SetupSteps>('GET', `${registryPath(registry)}/setup`), [registry.root, registry.identifier]);
-  const [token, setToken] = useState<NewToken | null>(null);
+  const setup = useAsync(() => api<Setup>('GET', `${registryPath(registry)}/setup`), [registry.root, registry.identifier]);
+  const [token, setToken] = useState<TokenCreated | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
 
@@ -19,7 +19,7 @@ export function SetupClientPanel({ registry, onClose }: { registry: Registry; on
     try {
       const stamp = new Date().toISOString().slice(0, 19).replace(/[-:T]/g, '');
       setToken(
-        await api<NewToken>('POST', '/user/tokens', {
+        await api<TokenCreated>('POST', '/user/tokens', {
           name: `setup-${registry.identifier}-${stamp}`,
           expiresInDays: 30,
           scopes: ['read', 'write'],

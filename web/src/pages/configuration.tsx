@@ -5,8 +5,9 @@
  * replaces the list). Unsaved changes are flagged and guarded against leaving the page.
  */
 import { useEffect, useId, useMemo, useRef, useState, type DragEvent, type FormEvent } from 'react';
-import { api, query, registryPath, type Page, type Registry } from '../api.js';
+import { api, query, registryPath, type Registry, type RegistryList } from '../api.js';
 import { parseLabels } from '../format.js';
+import { sourceLabel, usePackageTypes } from '../package-types.js';
 import { useLeaveGuard } from '../router.js';
 import { ErrorBanner, TypeIcon, useAsync } from '../ui.js';
 
@@ -19,6 +20,7 @@ export function ConfigurationTab({ registry, onSaved }: { registry: Registry; on
   const [busy, setBusy] = useState(false);
   const descId = useId();
   const labelsId = useId();
+  const packageType = usePackageTypes().find(registry.packageType);
 
   const dirty =
     description !== registry.description ||
@@ -67,7 +69,7 @@ export function ConfigurationTab({ registry, onSaved }: { registry: Registry; on
           <h3>Upstream source</h3>
           <dl className="facts">
             <dt>Source</dt>
-            <dd>{registry.upstream.source === 'dockerhub' ? 'Docker Hub' : 'Custom'}</dd>
+            <dd>{sourceLabel(packageType, registry.upstream.source)}</dd>
             <dt>URL</dt>
             <dd className="mono">{registry.upstream.url}</dd>
             <dt>Authentication</dt>
@@ -111,12 +113,13 @@ export function ConfigurationTab({ registry, onSaved }: { registry: Registry; on
 function UpstreamPicker({ registry, selected, onChange }: { registry: Registry; selected: string[]; onChange: (next: string[]) => void }) {
   const proxies = useAsync(
     () =>
-      api<Page<Registry>>(
+      api<RegistryList>(
         'GET',
         `/registries${query({ space: registry.root, recursive: true, kind: 'upstream', packageType: registry.packageType, size: 500 })}`,
       ),
     [registry.root, registry.packageType],
   );
+  const typeLabel = usePackageTypes().find(registry.packageType)?.label ?? registry.packageType;
   const byId = useMemo(() => new Map((proxies.data?.items ?? []).map((p) => [p.identifier, p])), [proxies.data]);
   const available = (proxies.data?.items ?? []).filter((p) => !selected.includes(p.identifier));
   const [dragging, setDragging] = useState<number | null>(null);
@@ -166,7 +169,7 @@ function UpstreamPicker({ registry, selected, onChange }: { registry: Registry; 
           {proxies.data && available.length === 0 && (
             <p className="muted">
               {proxies.data.total === 0
-                ? `No ${registry.packageType === 'docker' ? 'Docker' : 'Helm'} upstream proxies in ${registry.root} yet. Create one from New Artifact Registry ▾ → Upstream Proxy.`
+                ? `No ${typeLabel} upstream proxies in ${registry.root} yet. Create one from New Artifact Registry ▾ → Upstream Proxy.`
                 : 'All are selected.'}
             </p>
           )}

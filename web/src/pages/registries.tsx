@@ -5,8 +5,9 @@
  * Filters, sort and page live in the URL, so Back and reload keep them.
  */
 import { useEffect, useId, useState, type FormEvent } from 'react';
-import { api, errorMessage, query, registryPath, type Page, type Registry, type Space, type User } from '../api.js';
+import { api, errorMessage, query, registryPath, type Registry, type RegistryList, type Space, type User } from '../api.js';
 import { bytes, count, nameProblem, when } from '../format.js';
+import { orList, usePackageTypes, type PackageType } from '../package-types.js';
 import { Link, navigate, useLocation } from '../router.js';
 import { DataTable, ErrorBanner, Labels, Menu, Pager, TypeIcon, useAsync, type Column } from '../ui.js';
 import { NewRegistryDialog } from '../dialogs/new-registry.js';
@@ -37,6 +38,7 @@ export function RegistriesPage({ space, spaces, spacesLoading, spacesError, onSp
   const searchId = useId();
   const typeId = useId();
   const kindId = useId();
+  const { types } = usePackageTypes();
 
   const update = (changes: Record<string, string | number | undefined>, replace = false): void => {
     const next = { space: space ?? undefined, q, type, kind, sort, order, page, size, ...changes } as Record<string, string | number | undefined>;
@@ -59,7 +61,7 @@ export function RegistriesPage({ space, spaces, spacesLoading, spacesError, onSp
   const list = useAsync(
     () =>
       space
-        ? api<Page<Registry>>('GET', `/registries${query({ space, recursive: true, q, packageType: type, kind, sort, order, page, size })}`)
+        ? api<RegistryList>('GET', `/registries${query({ space, recursive: true, q, packageType: type, kind, sort, order, page, size })}`)
         : Promise.resolve(undefined),
     [space, q, type, kind, sort, order, page, size],
   );
@@ -132,8 +134,12 @@ export function RegistriesPage({ space, spaces, spacesLoading, spacesError, onSp
         <label htmlFor={typeId}>Type</label>
         <select id={typeId} value={type} onChange={(e) => update({ type: e.target.value, page: 1 })}>
           <option value="">All types</option>
-          <option value="docker">Docker</option>
-          <option value="helm">Helm</option>
+          {types?.map((t) => (
+            <option key={t.type} value={t.type}>
+              {t.label}
+            </option>
+          ))}
+          {type !== '' && !types?.some((t) => t.type === type) && <option value={type}>{type}</option>}
         </select>
         <label htmlFor={kindId}>Kind</label>
         <select id={kindId} value={kind} onChange={(e) => update({ kind: e.target.value, page: 1 })}>
@@ -148,8 +154,8 @@ export function RegistriesPage({ space, spaces, spacesLoading, spacesError, onSp
         <div className="empty card">
           <h2>No registries in {space} yet</h2>
           <p>
-            Create an <strong>artifact registry</strong> to push Docker images or Helm charts, or an <strong>upstream proxy</strong> that
-            caches Docker Hub or another remote registry, then add it to a registry&apos;s upstream list.
+            Create an <strong>artifact registry</strong> to push {types ? `${orList(types.map((t) => t.label))} packages` : 'packages'}, or an{' '}
+            <strong>upstream proxy</strong> that caches {publicSources(types)}, then add it to a registry&apos;s upstream list.
           </p>
           <div className="row">
             <button type="button" className="primary" onClick={() => setDialog('registry')}>
@@ -209,6 +215,12 @@ export function RegistriesPage({ space, spaces, spacesLoading, spacesError, onSp
       )}
     </section>
   );
+}
+
+/** "<public source> or another remote registry": the well-known public sources (a `defaultUrl`), if any. */
+function publicSources(types: PackageType[] | undefined): string {
+  const known = [...new Set((types ?? []).flatMap((t) => t.sources.filter((s) => s.defaultUrl !== undefined).map((s) => s.label)))];
+  return known.length > 0 ? `${known.join(', ')} or another remote registry` : 'a remote registry';
 }
 
 /** First run: no space exists yet; an administrator creates the organization here. */

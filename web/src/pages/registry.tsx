@@ -4,8 +4,9 @@
  * version. Every list is paged and sorted by the server.
  */
 import { useEffect, useId, useState } from 'react';
-import { api, enc, query, registryPath, type Artifact, type Page, type Registry, type Version, type VersionDetail } from '../api.js';
+import { api, enc, query, registryPath, type Artifact, type ArtifactList, type Registry, type Version, type VersionDetail, type VersionList } from '../api.js';
 import { bytes, count, hostPath, shortDigest, when } from '../format.js';
+import { pullCommand, usePackageTypes } from '../package-types.js';
 import { Link, navigate, useLocation } from '../router.js';
 import { Command, DataTable, ErrorBanner, Labels, Menu, Pager, TypeIcon, useAsync, type SortState } from '../ui.js';
 import { DeleteRegistryDialog } from '../dialogs/delete-registry.js';
@@ -153,22 +154,13 @@ function SearchBox({ value, onSearch, label }: { value: string; onSearch: (q: st
   );
 }
 
-function pullCommand(registry: Registry, name: string, reference: string): string {
-  const host = hostPath(registry.url);
-  const at = reference.startsWith('sha256:') ? `@${reference}` : `:${reference}`;
-  if (registry.packageType === 'helm') {
-    return reference.startsWith('sha256:')
-      ? `helm pull oci://${host}/${name}@${reference}`
-      : `helm pull oci://${host}/${name} --version ${reference}`;
-  }
-  return `docker pull ${host}/${name}${at}`;
-}
-
 function ArtifactsList({ registry }: { registry: Registry }) {
   const p = useListParams('name', 'asc');
+  const type = usePackageTypes().find(registry.packageType);
+  const pull = (name: string, reference: string): string | null => pullCommand(type, registry, name, reference);
   const base = registryPath(registry);
   const list = useAsync(
-    () => api<Page<Artifact>>('GET', `${base}/artifacts${query({ q: p.q, sort: p.sort, order: p.order, page: p.page, size: p.size })}`),
+    () => api<ArtifactList>('GET', `${base}/artifacts${query({ q: p.q, sort: p.sort, order: p.order, page: p.page, size: p.size })}`),
     [base, p.q, p.sort, p.order, p.page, p.size],
   );
   const data = list.data;
@@ -222,7 +214,10 @@ function ArtifactsList({ registry }: { registry: Registry }) {
               {
                 header: 'Pull',
                 className: 'pull',
-                render: (a) => (a.latestVersion ? <Command text={pullCommand(registry, a.name, a.latestVersion)} label={`Copy pull command for ${a.name}`} /> : null),
+                render: (a) => {
+                  const command = a.latestVersion ? pull(a.name, a.latestVersion) : null;
+                  return command ? <Command text={command} label={`Copy pull command for ${a.name}`} /> : null;
+                },
               },
             ]}
           />
@@ -237,9 +232,10 @@ function ArtifactsList({ registry }: { registry: Registry }) {
 
 function VersionsList({ registry, artifact }: { registry: Registry; artifact: string }) {
   const p = useListParams('createdAt', 'desc');
+  const type = usePackageTypes().find(registry.packageType);
   const base = `${registryPath(registry)}/artifacts/${enc(artifact)}`;
   const list = useAsync(
-    () => api<Page<Version>>('GET', `${base}/versions${query({ q: p.q, sort: p.sort, order: p.order, page: p.page, size: p.size })}`),
+    () => api<VersionList>('GET', `${base}/versions${query({ q: p.q, sort: p.sort, order: p.order, page: p.page, size: p.size })}`),
     [base, p.q, p.sort, p.order, p.page, p.size],
   );
   const data = list.data;
@@ -290,7 +286,10 @@ function VersionsList({ registry, artifact }: { registry: Registry; artifact: st
               {
                 header: 'Pull',
                 className: 'pull',
-                render: (v) => <Command text={pullCommand(registry, artifact, v.tags[0] ?? v.digest)} label={`Copy pull command for ${v.tags[0] ?? shortDigest(v.digest)}`} />,
+                render: (v) => {
+                  const command = pullCommand(type, registry, artifact, v.tags[0] ?? v.digest);
+                  return command ? <Command text={command} label={`Copy pull command for ${v.tags[0] ?? shortDigest(v.digest)}`} /> : null;
+                },
               },
             ]}
           />
@@ -306,9 +305,10 @@ function VersionsList({ registry, artifact }: { registry: Registry; artifact: st
 function VersionView({ registry, artifact, version }: { registry: Registry; artifact: string; version: string }) {
   const base = `${registryPath(registry)}/artifacts/${enc(artifact)}`;
   const detail = useAsync(() => api<VersionDetail>('GET', `${base}/versions/${enc(version)}`), [base, version]);
+  const type = usePackageTypes().find(registry.packageType);
   const v = detail.data;
   if (!v) return detail.error ? <ErrorBanner error={detail.error} /> : <p role="status">Loading…</p>;
-  const chart = v.chart;
+  const pulls = [...v.tags, v.digest].map((reference) => pullCommand(type, registry, artifact, reference)).filter((c): c is string => c !== null);
   return (
     <div className="detail">
       <h2>
@@ -333,24 +333,27 @@ function VersionView({ registry, artifact, version }: { registry: Registry; arti
         <dt>Downloads</dt>
         <dd>{count(v.downloadCount)}</dd>
       </dl>
-      <h3>Pull</h3>
-      {v.tags.map((t) => (
-        <Command key={t} text={pullCommand(registry, artifact, t)} />
-      ))}
-      <Command text={pullCommand(registry, artifact, v.digest)} />
-
-      {chart && (
+      {pulls.length > 0 && (
         <>
-          <h3>Chart</h3>
-          <dl className="facts">
-            {Object.entries(chart)
-              .filter(([, value]) => typeof value === 'string' || typeof value === 'number')
-              .map(([key, value]) => (
-                <Fact key={key} name={key} value={String(value)} />
-              ))}
-          </dl>
+          <h3>Pull</h3>
+          {pulls.map((command) => (
+            <Command key={command} text={command} />
+          ))}
         </>
       )}
+
+      {formatMetadata(v).map(([key, facts]) => (
+        <section key={key} aria-label={heading(key)}>
+          <h3>{heading(key)}</h3>
+          <dl className="facts">
+            {Object.entries(facts)
+              .filter(([, value]) => typeof value === 'string' || typeof value === 'number')
+              .map(([name, value]) => (
+                <Fact key={name} name={name} value={String(value)} />
+              ))}
+          </dl>
+        </section>
+      ))}
 
       {v.platforms && (
         <>
@@ -412,6 +415,24 @@ function VersionView({ registry, artifact, version }: { registry: Registry; arti
       </details>
     </div>
   );
+}
+
+/** The fields of a version detail every format has; the UI draws each in its own way. */
+const COMMON_DETAIL = new Set(['digest', 'tags', 'mediaType', 'artifactType', 'size', 'manifestSize', 'createdAt', 'downloadCount', 'name', 'annotations', 'subject', 'manifest', 'config', 'layers', 'platforms']);
+
+/** A format's own metadata in a version detail (any other object field), by field name. */
+function formatMetadata(v: VersionDetail): Array<[string, Record<string, unknown>]> {
+  const out: Array<[string, Record<string, unknown>]> = [];
+  for (const [key, value] of Object.entries(v)) {
+    if (!COMMON_DETAIL.has(key) && value !== null && typeof value === 'object' && !Array.isArray(value)) out.push([key, value as Record<string, unknown>]);
+  }
+  return out;
+}
+
+/** `someField` → `Some field`. */
+function heading(key: string): string {
+  const words = key.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase();
+  return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
 function Fact({ name, value, mono }: { name: string; value: string; mono?: boolean }) {
