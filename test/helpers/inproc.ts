@@ -9,10 +9,11 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { buildApp, type App } from '../../src/app.js';
+import { buildApp, createLogger, type App } from '../../src/app.js';
 import { digestOf } from '../../src/base/digest.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
-import { formatConfigSections } from '../../src/formats/index.js';
+import { FORMATS, formatConfigSections } from '../../src/formats/index.js';
+import type { PackageFormat } from '../../src/formats/format.js';
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
@@ -40,17 +41,18 @@ export interface PushedImage {
 
 /**
  * `flags` are config overrides by key path (`{ gc: { graceSeconds: 0 } }`); `logger` builds the
- * process logger from the config (the default one, silent unless `flags.logLevel` says otherwise).
+ * process logger from the config (the default one, silent unless `flags.logLevel` says otherwise);
+ * `formats` is the format list to serve (the registered one when omitted).
  */
-export async function startInProcess(flags: Record<string, unknown> = {}, logger?: (config: Config) => Logger): Promise<Harness> {
+export async function startInProcess(flags: Record<string, unknown> = {}, logger?: (config: Config) => Logger, formats: readonly PackageFormat[] = FORMATS): Promise<Harness> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pallet-inproc-'));
   const adminPassword = `inproc-${randomBytes(6).toString('hex')}`;
   const config = loadConfig({
     env: {},
     flags: { dataDir, logLevel: 'silent', baseUrl: 'http://registry.test', adminPassword, ...flags },
-    sections: formatConfigSections(),
+    sections: formatConfigSections(formats),
   });
-  const app = await (logger ? buildApp(config, logger(config)) : buildApp(config));
+  const app = await buildApp(config, logger ? logger(config) : createLogger(config), formats);
   const auth = { authorization: `Basic ${Buffer.from(`admin:${adminPassword}`).toString('base64')}` };
   return {
     app,
