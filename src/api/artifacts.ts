@@ -9,7 +9,7 @@ import { ApiAccess } from './access.js';
 import { pageRequest, type ListQuery } from '../base/paging.js';
 import type { RegistryParams } from './registries.js';
 import { errorResponses, withErrors } from './responses.js';
-import { artifactSchema, artifactsQuery, listSchema, versionDetailSchema, versionSchema, versionsQuery } from './schemas.js';
+import { artifactSchema, artifactsQuery, formatEnums, listSchema, versionDetailSchema, versionSchema, versionsQuery } from './schemas.js';
 
 interface ArtifactParams extends RegistryParams {
   name: string;
@@ -69,7 +69,7 @@ export function artifactRoutes(app: FastifyInstance, services: Services): void {
 
   app.get<{ Params: VersionParams }>(
     `${BASE}/:name/versions/:version`,
-    { schema: { response: withErrors({ 200: versionDetailSchema }) } },
+    { schema: { response: withErrors({ 200: versionDetailSchema(formatEnums(services.packageTypes.all)) }) } },
     async (request) => {
       await check(request, 'pull');
       const { params } = request;

@@ -433,7 +433,7 @@ export function openApiDocument(enums?: FormatEnums): Json {
         ArtifactList: listSchema(ref('Artifact')),
         Version: versionSchema,
         VersionList: listSchema(ref('Version')),
-        VersionDetail: versionDetailSchema,
+        VersionDetail: versionDetailSchema(enums),
         User: userSchema,
         UserList: listSchema(ref('User')),
         TokenCreated: tokenCreatedSchema,

@@ -125,11 +125,17 @@ export const spacesQuery = pageQuery(SPACE_SORT_KEYS);
 export interface FormatEnums {
   packageTypes: readonly string[];
   sources: readonly string[];
+  /** The formats' version-detail fields (`PackageTypeSpec.versionDetail`). */
+  versionDetails: ReadonlyArray<{ field: string; description: string }>;
 }
 
 /** The enums of a format list (`PackageTypes.all`), in registration order, sources deduplicated. */
 export function formatEnums(types: readonly PackageTypeSpec[]): FormatEnums {
-  return { packageTypes: types.map((t) => t.type), sources: [...new Set(types.flatMap((t) => t.sources.map((s) => s.id)))] };
+  return {
+    packageTypes: types.map((t) => t.type),
+    sources: [...new Set(types.flatMap((t) => t.sources.map((s) => s.id)))],
+    versionDetails: types.flatMap((t) => (t.versionDetail ? [{ field: t.versionDetail.field, description: t.versionDetail.description }] : [])),
+  };
 }
 
 const oneOf = (values: readonly string[] | undefined): Schema => (values ? { enum: [...values] } : {});
@@ -372,10 +378,16 @@ const platformSchema: Schema = {
   },
 };
 
-export const versionDetailSchema: Schema = {
-  type: 'object',
-  required: [...Object.keys(versionProperties), 'name', 'annotations', 'subject', 'manifest', 'config', 'layers', 'platforms', 'chart'],
-  properties: {
+/**
+ * A version's detail, with the version-detail fields of the served formats (`enums`); built
+ * without them (the UI's generated types), any further field is an open object.
+ */
+export function versionDetailSchema(enums?: FormatEnums): Schema {
+  const details = enums?.versionDetails ?? [];
+  return {
+    type: 'object',
+    required: [...Object.keys(versionProperties), 'name', 'annotations', 'subject', 'manifest', 'config', 'layers', 'platforms', ...details.map((d) => d.field)],
+    properties: {
     ...versionProperties,
     name: str('Artifact name'),
     annotations: nullable(stringMap),
@@ -384,9 +396,11 @@ export const versionDetailSchema: Schema = {
     config: nullable(descriptorSchema),
     layers: { type: 'array', items: descriptorSchema, description: 'Layers of an image, in order; empty for an index' },
     platforms: nullable({ type: 'array', items: platformSchema, description: 'Children of an index with their platforms' }),
-    chart: nullable(anyObject('Chart metadata of a Helm chart')),
-  },
-};
+    ...Object.fromEntries(details.map((d) => [d.field, nullable(anyObject(d.description))])),
+    },
+    ...(enums ? {} : { additionalProperties: true }),
+  };
+}
 
 export const artifactsQuery = pageQuery(ARTIFACT_SORT_KEYS);
 export const versionsQuery = pageQuery(VERSION_SORT_KEYS, {}, 'desc');

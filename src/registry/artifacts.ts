@@ -11,6 +11,7 @@
  * through its upstream list (after its own artifacts of the same name, which win).
  */
 import { MANIFEST_LIMITS, METADATA_JSON_LIMITS, parseJsonBounded } from '../base/bounded-parse.js';
+import type { PackageTypes } from './package-types.js';
 import { isJsonObject } from '../base/json.js';
 import { isDigest } from '../base/digest.js';
 import { isPalletError, PalletError } from '../base/errors.js';
@@ -24,10 +25,8 @@ import { paginate, type Page, type PageRequest, type SortKeys } from '../base/pa
 import { isIndexMediaType } from './media-types.js';
 import type { RegistryRef, RegistryService } from './registries.js';
 
-/** Config media type of a Helm chart pushed as an OCI artifact. */
-export const HELM_CONFIG = 'application/vnd.cncf.helm.config.v1+json';
-/** Largest chart config read for the version detail. */
-const MAX_CHART_CONFIG_BYTES = METADATA_JSON_LIMITS.maxBytes;
+/** Largest config read for a format's version detail (`PackageTypeSpec.versionDetail`). */
+const MAX_DETAIL_CONFIG_BYTES = METADATA_JSON_LIMITS.maxBytes;
 
 export interface ArtifactView {
   name: string;
@@ -80,8 +79,11 @@ export interface VersionDetail extends VersionView {
   layers: DescriptorView[];
   /** The children of an index with their platforms; null for an image manifest. */
   platforms: PlatformView[] | null;
-  /** Chart.yaml metadata of a Helm chart (its OCI config); null for other artifacts. */
-  chart: Record<string, unknown> | null;
+  /**
+   * The formats' version details (`PackageTypeSpec.versionDetail`), by field: the OCI config of
+   * an artifact whose config has the format's media type (Helm: `chart`), null for the others.
+   */
+  [field: string]: unknown;
 }
 
 const ARTIFACT_SORT: SortKeys<ArtifactView> = {
@@ -157,6 +159,8 @@ export class ArtifactService {
     private readonly registries: RegistryService,
     /** Which proxy artifacts local registries served (shown beside their own). */
     private readonly upstreams: Pick<UpstreamStore, 'listServed'>,
+    /** The served formats, for their version details. */
+    private readonly packageTypes: PackageTypes,
   ) {}
 
   /** Artifacts with at least one version; `q` keeps names containing it (any case). */
@@ -244,7 +248,7 @@ export class ArtifactService {
       config,
       layers: !index && Array.isArray(json.layers) ? json.layers.map(toDescriptor) : [],
       platforms,
-      chart: config?.mediaType === HELM_CONFIG ? await this.readChart(ref, repo, config.digest) : null,
+      ...(await this.formatDetails(ref, repo, config?.mediaType, config?.digest)),
     };
   }
 
@@ -304,11 +308,22 @@ export class ArtifactService {
     return found;
   }
 
-  /** The chart's config JSON; null when it cannot be read (missing, too large, not JSON). */
-  private async readChart(ref: RegistryRef, repo: RepositoryRecord, digest: string): Promise<Record<string, unknown> | null> {
+  /** Every served format's detail field: its config JSON when `mediaType` is the format's, else null. */
+  private async formatDetails(ref: RegistryRef, repo: RepositoryRecord, mediaType: string | undefined, digest: string | undefined): Promise<Record<string, unknown>> {
+    const out: Record<string, unknown> = {};
+    for (const spec of this.packageTypes.all) {
+      const detail = spec.versionDetail;
+      if (!detail) continue;
+      out[detail.field] = digest !== undefined && mediaType === detail.mediaType ? await this.readConfig(ref, repo, digest) : null;
+    }
+    return out;
+  }
+
+  /** A config blob as JSON; null when it cannot be read (missing, too large, not JSON). */
+  private async readConfig(ref: RegistryRef, repo: RepositoryRecord, digest: string): Promise<Record<string, unknown> | null> {
     try {
       const { stream } = await this.blobs.open({ rootSpaceId: ref.root.id, repositoryId: repo.id }, digest);
-      const parsed: unknown = await parseJsonBounded(await readLimited(stream, MAX_CHART_CONFIG_BYTES), METADATA_JSON_LIMITS);
+      const parsed: unknown = await parseJsonBounded(await readLimited(stream, MAX_DETAIL_CONFIG_BYTES), METADATA_JSON_LIMITS);
       return isJsonObject(parsed) ? parsed : null;
     } catch (err) {
       if (isPalletError(err)) return null;

@@ -74,6 +74,13 @@ export interface PackageTypeSpec {
    * beside each version in the UI); absent when the type has no such command.
    */
   pullCommand?(ctx: SetupContext, artifact: string, version: VersionReference): string;
+  /**
+   * An OCI-based format whose artifacts carry their metadata in the OCI config blob (Helm's
+   * Chart.yaml as JSON): a version's detail shows that config under `field` when the config has
+   * `mediaType` (null otherwise). The field is part of the API's version detail for every build
+   * that serves the format.
+   */
+  versionDetail?: { field: string; mediaType: string; description: string };
 }
 
 /** The formats this process serves, by type. */

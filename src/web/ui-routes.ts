@@ -30,7 +30,7 @@ const TYPES: Record<string, string> = {
 };
 
 /** Paths that belong to other surfaces: never answered with the UI. */
-const NOT_UI = /^\/(api|v2|pkg|helm|metrics|healthz|readyz)(\/|$)/;
+const NOT_UI = /^\/(api|v2|pkg|metrics|healthz|readyz)(\/|$)/;
 
 /**
  * The UI is one bundled script and one stylesheet from `/assets/`, talking to `/api/v1`: nothing

@@ -348,8 +348,7 @@ export type VersionDetail = {
       "os.version"?: string;
     } | null;
   }> | null;
-  /** Chart metadata of a Helm chart */
-  chart: Record<string, unknown> | null;
+  [key: string]: unknown;
 };
 
 export type User = {

@@ -9,7 +9,8 @@ import type { ManifestRecord, MetadataStore, RepositoryRecord } from '../../meta
 import type { BlobService } from '../../registry/blobs.js';
 import type { ParsedManifest } from '../../registry/manifest-parser.js';
 import type { ManifestPolicy } from '../../registry/manifests.js';
-import { HELM_CHART_CONTENT, HELM_CHART_PROVENANCE, HELM_CONFIG, HELM_LEGACY_CHART_CONTENT, OCI_MANIFEST } from '../../registry/media-types.js';
+import { OCI_MANIFEST } from '../../registry/media-types.js';
+import { HELM_CHART_CONTENT, HELM_CHART_PROVENANCE, HELM_CONFIG, HELM_LEGACY_CHART_CONTENT } from './media-types.js';
 import { chartTag, readChartArchive, type ChartMetadata } from './chart-archive.js';
 import type { ChartVersions } from './chart-versions.js';
 

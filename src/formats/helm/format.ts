@@ -10,6 +10,7 @@ import { ChartPushPolicy } from './chart-push-policy.js';
 import { ChartVersions } from './chart-versions.js';
 import { ChartService } from './charts.js';
 import { HELM_CONFIG_DEFAULTS, helmSettings } from './config.js';
+import { HELM_CONFIG } from './media-types.js';
 import { helmRoutes } from './routes.js';
 import { helmMigration } from './store/helm-migration.js';
 import { SqlHelmStore } from './store/sql-helm-store.js';
@@ -91,6 +92,7 @@ export const helmFormat: PackageFormat = {
   urlHint: 'a classic chart repository (serving index.yaml) or an oci:// registry',
   migrations: { '0005_helm': helmMigration },
   config: HELM_CONFIG_DEFAULTS,
+  versionDetail: { field: 'chart', mediaType: HELM_CONFIG, description: 'Chart metadata of a Helm chart (its Chart.yaml)' },
   setup,
   pullCommand,
   create,

@@ -9,7 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { chart } from '../../../test/fixtures/charts.js';
 import { blob, pushBlob, startInProcess, type Harness } from '../../../test/helpers/inproc.js';
-import { HELM_CHART_CONTENT, HELM_CONFIG, OCI_MANIFEST } from '../../registry/media-types.js';
+import { OCI_MANIFEST } from '../../registry/media-types.js';
+import { HELM_CHART_CONTENT, HELM_CONFIG } from './media-types.js';
 
 interface Index {
   apiVersion: string;
