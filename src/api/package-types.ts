@@ -17,17 +17,10 @@ import { packageTypeListSchema } from './schemas.js';
 /** The placeholders of the templates in a package type view. */
 export const PLACEHOLDERS = { root: '<root>', registry: '<registry>', artifact: '<artifact>', tag: '<tag>', digest: '<digest>' } as const;
 
-export interface PackageTypeView {
-  type: string;
-  label: string;
-  description: string;
-  icon: string;
-  ociBased: boolean;
-  pkgPath?: string;
+/** A format's descriptor as the API shows it: its data fields, setup and pull written out. */
+export interface PackageTypeView extends Pick<PackageTypeSpec, 'type' | 'label' | 'description' | 'icon' | 'ociBased' | 'pkgPath' | 'defaultSource' | 'urlHint'> {
   sources: UpstreamSourceSpec[];
-  defaultSource?: string;
   urlSchemes: string[];
-  urlHint: string;
   setup: SetupStep[];
   pull?: { byTag: string; byDigest: string };
 }
