@@ -37,13 +37,11 @@ export const INLINE_BYTES: Record<DocumentFormat, number> = { json: 32 * 1024, y
 const KIB = 1024;
 const MIB = 1024 * KIB;
 
-/** Chart.yaml: real ones are a few KiB; Helm itself reads up to 1 MiB. */
-export const CHART_YAML_LIMITS: ParseLimits = { maxBytes: MIB, maxNodes: 20_000, maxDepth: 64, maxAliases: 100, timeoutMs: 5_000 };
 /** Manifests (their bytes are bounded by `limits.manifestBytes` as they are read); 100k values is thousands of descriptors. */
 export const MANIFEST_LIMITS: ParseLimits = { maxBytes: 4 * MIB, maxNodes: 100_000, maxDepth: 32, maxAliases: 0, timeoutMs: 5_000 };
 /** Management API request bodies (the API's body limit is 1 MiB). */
 export const API_BODY_LIMITS: ParseLimits = { maxBytes: MIB, maxNodes: 10_000, maxDepth: 32, maxAliases: 0, timeoutMs: 2_000 };
-/** Small JSON metadata files (a Helm chart's OCI config). */
+/** Small JSON metadata files (an OCI artifact's config, e.g. a chart's). */
 export const METADATA_JSON_LIMITS: ParseLimits = { maxBytes: MIB, maxNodes: 20_000, maxDepth: 64, maxAliases: 0, timeoutMs: 2_000 };
 
 const POOL_SIZE = 2;

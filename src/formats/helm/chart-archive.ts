@@ -18,7 +18,7 @@
 import { createGunzip } from 'node:zlib';
 import { Readable } from 'node:stream';
 import { extract } from 'tar-stream';
-import { CHART_YAML_LIMITS, parseYamlBounded } from '../../base/bounded-parse.js';
+import { parseYamlBounded, type ParseLimits } from '../../base/bounded-parse.js';
 import { isJsonObject } from '../../base/json.js';
 import { isPalletError, PalletError } from '../../base/errors.js';
 
@@ -46,6 +46,8 @@ export interface ChartArchiveLimits {
 }
 
 const MAX_ENTRIES = 10_000;
+/** Chart.yaml: real ones are a few KiB; Helm itself reads up to 1 MiB. */
+export const CHART_YAML_LIMITS: ParseLimits = { maxBytes: 1024 * 1024, maxNodes: 20_000, maxDepth: 64, maxAliases: 100, timeoutMs: 5_000 };
 const MAX_CHART_YAML_BYTES = CHART_YAML_LIMITS.maxBytes;
 const DEFAULT_MAX_UNPACKED = 256 * 1024 * 1024;
 /** Chart names as Helm allows them (`helm lint`): lowercase letters, digits, `-`, `_`, `.`. */
