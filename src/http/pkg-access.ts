@@ -4,6 +4,7 @@
  *
  *   registerPkgAccess(scope, services, format)   once per format scope (the /pkg dispatcher)
  *   const ref = await requireAccess(request, 'push')   in a format's handler, with its action
+ *   auditAction(request, 'chart.upload', name, version) a state-changing handler's audit entry
  *
  * Credentials: HTTP basic (password or access token, what package clients send) or `Bearer
  * <access token>`; no sessions, no token-service JWTs (`src/auth/credentials.ts`). Anonymous
@@ -14,6 +15,7 @@
  * format's error handler maps to 401 and 403; every 401 of the scope carries a Basic challenge.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { actorName } from '../auth/principal.js';
 import type { Action } from '../auth/roles.js';
 import { PalletError } from '../base/errors.js';
 import type { RegistryRef } from '../registry/registries.js';
@@ -41,6 +43,19 @@ declare module 'fastify' {
   }
 }
 
+/** Audit entries of state-changing requests, set by their handlers (`auditAction`). */
+const audited = new WeakMap<FastifyRequest, { action: string; target: string }>();
+
+/**
+ * Records the request in the audit log once it is answered, successful or not, like the
+ * management API's changes: `action` (`chart.upload`) on `<root>/<registry>/<parts…>`. A later
+ * call for the same request replaces the target (once the handler knows the name and version).
+ */
+export function auditAction(request: FastifyRequest, action: string, ...parts: string[]): void {
+  const { root, registry: identifier } = request.params as { root: string; registry: string };
+  audited.set(request, { action, target: [root, identifier, ...parts].join('/') });
+}
+
 /** The Basic challenge of a format's 401 answers. */
 export function basicChallenge(format: PkgFormatInfo): string {
   return `Basic realm="Pallet ${format.label} repository", charset="UTF-8"`;
@@ -57,6 +72,18 @@ export function registerPkgAccess(app: FastifyInstance, services: Services, form
   app.addHook('onSend', async (_request, reply, payload) => {
     if (reply.statusCode === 401 && !reply.hasHeader('www-authenticate')) reply.header('WWW-Authenticate', challenge);
     return payload;
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const entry = audited.get(request);
+    if (!entry) return;
+    await services.auth.audit.record({
+      actor: actorName(principalOf(request)),
+      action: entry.action,
+      target: entry.target,
+      outcome: reply.statusCode < 400 ? 'success' : 'failure',
+      address: request.ip,
+      details: { status: reply.statusCode },
+    });
   });
 }
 

@@ -17,11 +17,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import Busboy from 'busboy';
-import { actorName } from '../../auth/principal.js';
 import { isPalletError, PalletError } from '../../base/errors.js';
 import { readRequestBody } from '../../base/streams.js';
-import { requireAccess } from '../../http/pkg-access.js';
-import { principalOf } from '../../http/request-auth.js';
+import { auditAction, requireAccess } from '../../http/pkg-access.js';
 import type { ChartService } from './charts.js';
 import type { Services } from '../../services.js';
 import { HELM_STATUS, sendHelmError } from './errors.js';
@@ -88,101 +86,82 @@ async function readMultipart(request: FastifyRequest, limit: number): Promise<{ 
  * pkg-routes.ts, which also authenticates every request of the scope: `requireAccess`).
  */
 export async function helmRoutes(app: FastifyInstance, { services, charts, chartBytes }: Options): Promise<void> {
-
   // Bodies stay streams; the upload handler reads them (multipart or raw) within its limit.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
+  app.setErrorHandler(helmErrorHandler);
 
-  app.setErrorHandler((err, request, reply) => {
-    if (isPalletError(err)) {
-      if (HELM_STATUS[err.code] >= 500) request.log.error({ err }, 'request failed');
-      return sendHelmError(reply, err.code, err.message, err.detail);
-    }
-    const status = (err as { statusCode?: number }).statusCode;
-    if (status && status < 500) return reply.code(status).send({ error: (err as Error).message });
-    request.log.error({ err }, 'request failed');
-    return reply.code(500).send({ error: 'internal error' });
-  });
-
-  /** Audit targets of the state-changing routes, set by their handlers (`root/registry/name/version`). */
-  const audited = new WeakMap<FastifyRequest, { action: string; target: string }>();
-  app.addHook('onResponse', async (request, reply) => {
-    const entry = audited.get(request);
-    if (!entry) return;
-    await services.auth.audit.record({
-      actor: actorName(principalOf(request)),
-      action: entry.action,
-      target: entry.target,
-      outcome: reply.statusCode < 400 ? 'success' : 'failure',
-      address: request.ip,
-      details: { status: reply.statusCode },
-    });
-  });
-  const audit = (request: FastifyRequest, action: string, ...parts: string[]) => {
-    const { root, registry: identifier } = request.params as { root: string; registry: string };
-    audited.set(request, { action, target: [root, identifier, ...parts].join('/') });
-  };
-
-  const service = (): ChartService => charts;
-  const base = '';
-
-  app.get(`${base}/index.yaml`, async (request, reply) => {
+  app.get('/index.yaml', async (request, reply) => {
     request.metricsRoute = 'helm.index';
     const ref = await requireAccess(request, 'pull');
-    const index = await service().index(ref, request.log);
+    const index = await charts.index(ref, request.log);
     reply.header('ETag', index.etag).header('Cache-Control', 'no-cache');
     if (request.headers['if-none-match'] === index.etag) return reply.code(304).send();
     return reply.header('Content-Type', 'application/x-yaml').send(index.body);
   });
 
-  const download = async (request: FastifyRequest, reply: FastifyReply, file: string) => {
-    request.metricsRoute = 'helm.chart';
-    const ref = await requireAccess(request, 'pull');
-    const controller = new AbortController();
-    request.raw.on('close', () => {
-      if (!reply.raw.writableFinished) controller.abort();
-    });
-    const found = await service().openFile(ref, file, { signal: controller.signal, log: request.log });
-    if (found.manifestId) services.downloads.record(found.manifestId);
-    const type = file.endsWith('.prov') ? 'application/pgp-signature' : 'application/gzip';
-    reply.header('Content-Type', type);
-    if (found.size !== undefined) reply.header('Content-Length', String(found.size));
-    if (found.digest !== undefined) reply.header('ETag', `"${found.digest}"`);
-    return reply.send(found.stream as Readable);
-  };
-  app.get(`${base}/charts/:file`, async (request, reply) => download(request, reply, (request.params as { file: string }).file));
-  app.get(`${base}/:file`, async (request, reply) => {
+  const download = (request: FastifyRequest, reply: FastifyReply, file: string) => downloadChartFile(services, charts, request, reply, file);
+  app.get('/charts/:file', async (request, reply) => download(request, reply, (request.params as { file: string }).file));
+  app.get('/:file', async (request, reply) => {
     const file = (request.params as { file: string }).file;
     if (!/\.(tgz|prov)$/.test(file)) throw new PalletError('NOT_FOUND', `no chart repository file ${file}`);
     return download(request, reply, file);
   });
 
-  app.post(`${base}/api/charts`, async (request, reply) => {
+  app.post('/api/charts', async (request, reply) => {
     request.metricsRoute = 'helm.upload';
-    audit(request, 'chart.upload');
+    auditAction(request, 'chart.upload');
     const query = request.query as Record<string, string | undefined>;
     const force = query.force !== undefined && query.force !== 'false' && query.force !== '0';
     const ref = await requireAccess(request, 'push');
     // Replacing a version destroys what was there: that takes the delete permission too.
     if (force) await requireAccess(request, 'delete');
-    const limit = chartBytes;
     const length = Number(request.headers['content-length'] ?? 0);
-    if (length > 2 * limit + 64 * 1024) throw new PalletError('TOO_LARGE', `the upload exceeds the limit of ${limit} bytes per file`);
+    if (length > 2 * chartBytes + 64 * 1024) throw new PalletError('TOO_LARGE', `the upload exceeds the limit of ${chartBytes} bytes per file`);
     const type = String(request.headers['content-type'] ?? '');
-    const body = type.startsWith('multipart/form-data') ? await readMultipart(request, limit) : { chart: await readRequestBody(request.raw, limit) };
+    const body = type.startsWith('multipart/form-data') ? await readMultipart(request, chartBytes) : { chart: await readRequestBody(request.raw, chartBytes) };
     if (!body.chart || body.chart.length === 0) throw new PalletError('INVALID_ARGUMENT', 'no chart in the upload: send a multipart field "chart" or the archive as the body');
-    const { chart, replaced } = await service().upload(ref, body.chart, body.prov, force);
-    audit(request, 'chart.upload', chart.name, chart.version);
+    const { chart, replaced } = await charts.upload(ref, body.chart, body.prov, force);
+    auditAction(request, 'chart.upload', chart.name, chart.version);
     request.log.info({ registry: `${ref.root.path}/${ref.registry.identifier}`, chart: chart.name, version: chart.version, replaced }, 'helm: chart uploaded');
     return reply.code(201).send({ saved: true, name: chart.name, version: chart.version });
   });
 
-  app.delete(`${base}/api/charts/:name/:version`, async (request, reply) => {
+  app.delete('/api/charts/:name/:version', async (request, reply) => {
     request.metricsRoute = 'helm.delete';
     const { name, version } = request.params as { name: string; version: string };
-    audit(request, 'chart.delete', name, version);
+    auditAction(request, 'chart.delete', name, version);
     const ref = await requireAccess(request, 'delete');
-    await service().deleteVersion(ref, name, version);
+    await charts.deleteVersion(ref, name, version);
     return reply.send({ deleted: true });
   });
+}
+
+/** ChartMuseum's error bodies (`errors.ts`); a 5xx is logged. */
+function helmErrorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (isPalletError(err)) {
+    if (HELM_STATUS[err.code] >= 500) request.log.error({ err }, 'request failed');
+    return sendHelmError(reply, err.code, err.message, err.detail);
+  }
+  const status = (err as { statusCode?: number }).statusCode;
+  if (status && status < 500) return reply.code(status).send({ error: (err as Error).message });
+  request.log.error({ err }, 'request failed');
+  return reply.code(500).send({ error: 'internal error' });
+}
+
+/** Streams a chart or provenance file; a client that goes away aborts an upstream read it alone holds. */
+async function downloadChartFile(services: Services, charts: ChartService, request: FastifyRequest, reply: FastifyReply, file: string): Promise<FastifyReply> {
+  request.metricsRoute = 'helm.chart';
+  const ref = await requireAccess(request, 'pull');
+  const controller = new AbortController();
+  request.raw.on('close', () => {
+    if (!reply.raw.writableFinished) controller.abort();
+  });
+  const found = await charts.openFile(ref, file, { signal: controller.signal, log: request.log });
+  if (found.manifestId) services.downloads.record(found.manifestId);
+  const type = file.endsWith('.prov') ? 'application/pgp-signature' : 'application/gzip';
+  reply.header('Content-Type', type);
+  if (found.size !== undefined) reply.header('Content-Length', String(found.size));
+  if (found.digest !== undefined) reply.header('ETag', `"${found.digest}"`);
+  return reply.send(found.stream as Readable);
 }
