@@ -39,7 +39,7 @@ import type { StorageDriver } from './storage/driver.js';
 import { EgressPolicy } from './upstream/egress.js';
 import { UpstreamMetrics } from './upstream/fetch-cache/metrics.js';
 import { FetchCache } from './upstream/fetch-cache/fetch-cache.js';
-import { DOCKER_HUB_HOSTS, PullThrough } from './upstream/oci/pull-through.js';
+import { PullThrough } from './upstream/oci/pull-through.js';
 
 export interface Services {
   config: Config;
@@ -182,7 +182,7 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
       deadlineMs: config.upstream.deadlineMs,
       tokenRealmHosts: hosts(config.upstream.tokenRealmHosts),
       redirectHosts: hosts(config.upstream.redirectHosts),
-      sources: { dockerhub: DOCKER_HUB_HOSTS },
+      sourceOf: (type, id) => packageTypes.find(type)?.sources.find((s) => s.id === id),
       notFoundTtlMs: config.upstream.notFoundTtlSeconds * 1000,
       flightWaitMs: config.upstream.flightWaitMs,
       maxBlobBytes: config.upstream.maxBlobBytes,

@@ -66,7 +66,8 @@ describe('GET /api/v1/package-types', () => {
       assert.equal(item.label, format.label);
       assert.equal(item.icon, format.icon);
       assert.equal(item.ociBased, format.ociBased);
-      assert.deepEqual(item.sources, format.sources.map((s) => ({ ...s })));
+      // What a source is (id, label, fixed URL); the hosts its clients may reach stay internal.
+      assert.deepEqual(item.sources, format.sources.map((s) => ({ id: s.id, label: s.label, ...(s.defaultUrl !== undefined ? { defaultUrl: s.defaultUrl } : {}) })));
       assert.deepEqual(item.urlSchemes, [...format.urlSchemes]);
       assert.equal(item.urlHint, format.urlHint);
       assert.ok(item.setup.length > 0, `${item.type} has setup steps`);

@@ -31,7 +31,10 @@ export async function pkgRoutes(app: FastifyInstance, { services }: Options): Pr
         scope.addHook('onRoute', function (this: FastifyInstance, route: RouteOptions & { routePath: string }) {
           const methods = Array.isArray(route.method) ? route.method : [route.method];
           if (!methods.includes('GET') || methods.includes('HEAD')) return;
-          this.route({ method: 'HEAD', url: route.routePath, handler: route.handler, ...(route.config ? { config: route.config } : {}), onSend: headOnSend });
+          // The GET's own options (route-level hooks, schema, constraints) come along, so a
+          // route that checks something in a hook checks it for HEAD too.
+          const onSend = route.onSend === undefined ? [] : Array.isArray(route.onSend) ? route.onSend : [route.onSend];
+          this.route({ ...route, method: 'HEAD', url: route.routePath, onSend: [...onSend, headOnSend] });
         });
         await routes(scope);
       },

@@ -45,24 +45,34 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
 
     it("creates a format's table, keeps it for a process without the format, and adds a later format's table", async () => {
       const options = await base();
-      const first = await openDatabase({ ...options, migrations: { '0005_demo_a': table('demo_a') } });
+      const first = await openDatabase({ ...options, migrations: { 'demoa_0001_files': table('demo_a') } });
       await sql`insert into demo_a (id) values ('kept')`.execute(first.db);
       await first.metadata.close();
 
       // A process that serves no formats (an operator command, another build) opens it as it is.
       const bare = await openDatabase(options);
       await bare.metadata.close();
-      assert.deepEqual(await rows({ ...options, migrations: { '0005_demo_a': table('demo_a') } }, 'demo_a'), ['kept']);
+      assert.deepEqual(await rows({ ...options, migrations: { 'demoa_0001_files': table('demo_a') } }, 'demo_a'), ['kept']);
 
-      // A format added later sorts before newer core migrations and still applies, once.
-      const later = { '0005_demo_a': table('demo_a'), '0001a_demo_b': table('demo_b') };
+      // A format added later applies, once.
+      const later = { 'demoa_0001_files': table('demo_a'), 'demob_0001_files': table('demo_b') };
       assert.deepEqual(await rows({ ...options, migrations: later }, 'demo_b'), []);
       assert.deepEqual(await rows({ ...options, migrations: later }, 'demo_b'), []);
     });
 
-    it('refuses a format migration named like a core one', async () => {
+    it('refuses a format migration named like a core one, or not after its format', async () => {
       const options = await base();
       await assert.rejects(openDatabase({ ...options, migrations: { '0001_init': table('never') } }), /declared twice/);
+      await assert.rejects(openDatabase({ ...options, migrations: { '0010_npm': table('never') } }), /must be named <format>_NNNN_<what>/);
+    });
+
+    it('refuses a database a newer build migrated (a core migration this build does not know)', async () => {
+      const options = await base();
+      const opened = await openDatabase(options);
+      const table = dialect === 'postgres' ? sql.table(`${schema}.kysely_migration`) : sql.table('kysely_migration');
+      await sql`insert into ${table} (name, timestamp) values ('0099_future', '2030-01-01T00:00:00.000Z')`.execute(opened.db);
+      await opened.metadata.close();
+      await assert.rejects(openDatabase(options), /migrated by a newer Pallet \(it ran 0099_future/);
     });
   });
 }

@@ -229,10 +229,26 @@ function upstream(dialect: Dialect): Migration {
 export type ExtraMigrations = Readonly<Record<string, (dialect: Dialect) => Migration>>;
 
 /**
+ * A format's migration name: `<format type>_NNNN_<what>` (`npm_0001_init`), so that it never
+ * sorts among the core's (`NNNN_<what>`) and its owner is in the name. Helm's shipped as
+ * `0005_helm` before that rule and keeps its name.
+ */
+const FORMAT_MIGRATION = /^[a-z][a-z0-9]*_\d{4}_[a-z0-9_]+$/;
+const LEGACY_FORMAT_MIGRATIONS = new Set(['0005_helm']);
+/** A core migration's name. */
+const CORE_MIGRATION = /^\d{4}_/;
+
+/**
  * The migrations of a dialect, by name: the core's, then the formats' (`extra`). Names sort in
  * the order they apply; a format's migration touches only its own tables, so a format added to
- * a database that already ran later core migrations may apply "out of order" (the Migrator is
- * told to allow that), and a name never changes once shipped (Helm's stays `0005_helm`).
+ * a database that already ran later core migrations applies "out of order" (the Migrator is
+ * told to allow that), and a name never changes once shipped.
+ *
+ * `executed` are the names the database ran. One of a format this process does not serve (a
+ * build without it, an operator command, a test's store) counts as applied: its tables stay as
+ * they are. One that looks like a core migration this build does not know means the database
+ * was migrated by a newer build: refused, so an older replica never runs against a schema (and
+ * a GC) it does not understand.
  */
 export function migrationProvider(dialect: Dialect, extra: ExtraMigrations = {}, executed: readonly string[] = []): MigrationProvider {
   return {
@@ -241,12 +257,18 @@ export function migrationProvider(dialect: Dialect, extra: ExtraMigrations = {},
       const all = { ...core };
       for (const [name, migration] of Object.entries(extra)) {
         if (name in all) throw new Error(`metadata migration ${name} is declared twice`);
+        if (!FORMAT_MIGRATION.test(name) && !LEGACY_FORMAT_MIGRATIONS.has(name)) {
+          throw new Error(`format migration ${name} must be named <format>_NNNN_<what> (e.g. npm_0001_init)`);
+        }
         all[name] = migration(dialect);
       }
-      // A migration this build does not know but the database ran belongs to a format that is
-      // not served here (a build without it, an operator command, a test's store): its tables
-      // stay as they are, and it counts as applied.
-      for (const name of executed) all[name] ??= { async up() {} };
+      for (const name of executed) {
+        if (name in all) continue;
+        if (CORE_MIGRATION.test(name) && !LEGACY_FORMAT_MIGRATIONS.has(name)) {
+          throw new Error(`the database was migrated by a newer Pallet (it ran ${name}, which this build does not know): run that version or newer`);
+        }
+        all[name] = { async up() {} };
+      }
       return all;
     },
   };

@@ -16,6 +16,11 @@ export interface UpstreamSourceSpec {
    * `custom`, whose URL the admin gives.
    */
   defaultUrl?: string;
+  /**
+   * Hosts a well-known source's clients may talk to besides its URL's (a public registry's
+   * token service and CDN); `dockerHub`: it speaks Docker Hub's dialect (`library/` names).
+   */
+  hosts?: { tokenRealmHosts?: readonly string[]; redirectHosts?: readonly string[]; dockerHub?: boolean };
 }
 
 /** What the Setup Client steps of one registry are written from. */

@@ -5,8 +5,11 @@
  *
  * Order on a write: package files first (the chart archive and its provenance file, which GC
  * then keeps whether or not an OCI manifest references them), then the chart row. A crash
- * between the two leaves package files without a row: harmless (the files stay live until the
- * version is written again or its registry goes). On a delete: the row, then the files.
+ * between the two on a new version leaves package files without a row: harmless (the files
+ * stay live until the version is written again or its registry goes). On a replacement
+ * (`?force`) it leaves the row naming the previous archive while the package files name the
+ * new one: the previous archive then stays only while its OCI manifest holds it, and a retry
+ * of the upload repairs the row. On a delete: the row, then the files.
  */
 import type { PackageFile, PackageFileService } from '../../registry/package-files.js';
 import { chartFileName } from './chart-index.js';

@@ -92,6 +92,23 @@ describe('helm registries', () => {
     assert.deepEqual(file.rawPayload, archive);
   });
 
+  it('answers HEAD on index.yaml and chart downloads with the GET headers and no body (404 before the /pkg dispatcher)', async () => {
+    const archive = await chart('headed', '0.2.0').build();
+    assert.equal((await upload(archive)).statusCode, 201);
+    const get = await h.app.server.inject({ method: 'GET', url: `${REPO}/index.yaml`, headers: h.auth });
+    const head = await h.app.server.inject({ method: 'HEAD', url: `${REPO}/index.yaml`, headers: h.auth });
+    assert.equal(head.statusCode, 200);
+    assert.equal(head.headers.etag, get.headers.etag);
+    assert.equal(head.headers['content-length'], String(get.rawPayload.length));
+    assert.equal(head.rawPayload.length, 0);
+    const file = await h.app.server.inject({ method: 'HEAD', url: `${REPO}/charts/headed-0.2.0.tgz`, headers: h.auth });
+    assert.equal(file.statusCode, 200);
+    assert.equal(file.headers['content-length'], String(archive.length));
+    assert.equal(file.rawPayload.length, 0);
+    assert.equal((await h.app.server.inject({ method: 'HEAD', url: `${REPO}/index.yaml` })).statusCode, 401, 'HEAD is authorized like GET');
+    assert.equal((await h.app.server.inject({ method: 'HEAD', url: `${REPO}/charts/absent-1.0.0.tgz`, headers: h.auth })).statusCode, 404);
+  });
+
   it('answers 304 to a matching If-None-Match and a new ETag after a change', async () => {
     const first = await h.app.server.inject({ method: 'GET', url: `${REPO}/index.yaml`, headers: h.auth });
     const etag = first.headers.etag as string;

@@ -158,7 +158,7 @@ async function downloadChartFile(services: Services, charts: ChartService, reque
     if (!reply.raw.writableFinished) controller.abort();
   });
   const found = await charts.openFile(ref, file, { signal: controller.signal, log: request.log });
-  if (found.manifestId) services.downloads.record(found.manifestId);
+  if (found.manifestId && request.method === 'GET') services.downloads.record(found.manifestId);
   const type = file.endsWith('.prov') ? 'application/pgp-signature' : 'application/gzip';
   reply.header('Content-Type', type);
   if (found.size !== undefined) reply.header('Content-Length', String(found.size));

@@ -4,6 +4,7 @@
  * Hub or any OCI registry through the shared OCI pull-through.
  */
 import type { PackageFormat, SetupContext, SetupStep, VersionReference } from '../format.js';
+import { DOCKER_HUB_HOSTS } from '../../upstream/oci/pull-through.js';
 
 /** Docker Hub's registry endpoint: the fixed URL of the `dockerhub` upstream source. */
 export const DOCKER_HUB_URL = 'https://registry-1.docker.io';
@@ -38,7 +39,7 @@ export const dockerFormat: PackageFormat = {
   icon: 'container',
   ociBased: true,
   sources: [
-    { id: 'dockerhub', label: 'Docker Hub', defaultUrl: DOCKER_HUB_URL },
+    { id: 'dockerhub', label: 'Docker Hub', defaultUrl: DOCKER_HUB_URL, hosts: DOCKER_HUB_HOSTS },
     { id: 'custom', label: 'Custom' },
   ],
   urlSchemes: ['http:', 'https:'],

@@ -43,8 +43,11 @@ export interface ClientOptions {
   tokenRealmHosts?: readonly string[];
   /** Hosts besides a proxy's own origin that redirects may go to (`redirectRefusal`). */
   redirectHosts?: readonly string[];
-  /** Per upstream source (`UpstreamConfig.source`): the hosts it needs besides the proxy's own. */
-  sources?: Readonly<Record<string, SourceHosts>>;
+  /**
+   * The source a proxy's config names, from its format (`PackageTypeSpec.sources`): a
+   * well-known source's fixed URL wins over the stored one, and its hosts are allowed.
+   */
+  sourceOf?: (packageType: string, source: string) => { defaultUrl?: string; hosts?: SourceHosts } | undefined;
 }
 
 export interface ClientDeps {
@@ -80,21 +83,22 @@ export class UpstreamClients {
       log.warn({ upstream: label, reason: message(err) }, 'upstream: unusable proxy config');
       throw new PalletError('UNAVAILABLE', `upstream proxy ${label} cannot be used: ${message(err)}`, { upstream: label });
     }
+    const known = config && this.options.sourceOf?.(registry.packageType, config.source);
+    if (config && known?.defaultUrl !== undefined) config = { ...config, url: known.defaultUrl };
     if (!config || !config.url) return undefined;
     const format = registry.packageType;
     const fingerprint = JSON.stringify(registry.upstream);
     let entry = this.clients.get(registry.id);
     if (!entry || entry.fingerprint !== fingerprint) {
       entry?.client.close();
-      entry = { fingerprint, client: this.build(config, { label, format }) };
+      entry = { fingerprint, client: this.build(config, known?.hosts ?? {}, { label, format }) };
       this.clients.set(registry.id, entry);
     }
     return { root, registry, config, client: entry.client, label, format };
   }
 
-  private build(config: UpstreamConfig, labels: MetricLabels): RegistryClient {
+  private build(config: UpstreamConfig, source: SourceHosts, labels: MetricLabels): RegistryClient {
     const { options } = this;
-    const source = options.sources?.[config.source] ?? {};
     return new RegistryClient({
       ...registryEndpoint(config.url),
       dockerHub: source.dockerHub === true,
