@@ -317,7 +317,7 @@ async function runMigrator(
   schema: string | undefined,
   options: MigrateOptions,
 ): Promise<void> {
-  const executed = await executedMigrations(db, schema);
+  const executed = await executedMigrations(db, dialect, schema);
   const migrator = new Migrator({
     db,
     provider: migrationProvider(dialect, options.extra, executed),
@@ -334,10 +334,10 @@ async function runMigrator(
 }
 
 /** Names of the migrations the database ran (none before the first migration). */
-async function executedMigrations(db: Kysely<Database>, schema: string | undefined): Promise<string[]> {
+async function executedMigrations(db: Kysely<Database>, dialect: Dialect, schema: string | undefined): Promise<string[]> {
   const table = schema === undefined ? sql.table('kysely_migration') : sql.table(`${schema}.kysely_migration`);
   const exists =
-    schema === undefined
+    dialect === 'sqlite'
       ? sql<{ n: number }>`select count(*) as n from sqlite_master where type = 'table' and name = 'kysely_migration'`
       : sql<{ n: number }>`select count(*) as n from information_schema.tables where table_schema = ${schema} and table_name = 'kysely_migration'`;
   const { rows: found } = await exists.execute(db);

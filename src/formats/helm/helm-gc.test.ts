@@ -10,14 +10,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
 import { chart } from '../../../test/fixtures/charts.js';
 import { blobFiles, startInProcess, type Harness } from '../../../test/helpers/inproc.js';
 import { digestOf } from '../../base/digest.js';
-import { dropSchemaLocked } from '../../metadata/test-databases.js';
+import { dropTestSchema, testSchema, TEST_DATABASE_URL } from '../../metadata/test-databases.js';
 import type { GarbageCollector } from '../../registry/gc.js';
 
-const DATABASE_URL = process.env.PALLET_E2E_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface Upstream {
@@ -52,33 +50,19 @@ function indexYaml(name: string, version: string, archive: Buffer): Buffer {
   );
 }
 
-async function dropSchema(schema: string): Promise<void> {
-  const client = new pg.Client({ connectionString: DATABASE_URL, connectionTimeoutMillis: 3_000 });
-  await client.connect();
-  try {
-    await dropSchemaLocked(client, schema);
-  } finally {
-    await client.end();
-  }
-}
-
 for (const database of ['sqlite', 'postgres'] as const) {
   describe(`helm chart files and GC (${database})`, () => {
     let h: Harness;
     let up: Upstream;
-    const schema = `pallet_helmgc_${randomBytes(5).toString('hex')}`;
-    const gc = (): GarbageCollector => {
-      const collector = h.app.services.gc;
-      assert.ok(collector, 'the app has a garbage collector');
-      return collector;
-    };
+    const schema = testSchema();
+    const gc = (): GarbageCollector => h.app.services.gc;
     const get = (url: string) => h.app.server.inject({ method: 'GET', url, headers: h.auth });
 
     before(async () => {
       up = await serveUpstream(new Map());
       h = await startInProcess({
         upstream: { allowedNetworks: '127.0.0.1/32' },
-        ...(database === 'postgres' ? { database: { url: DATABASE_URL, schema } } : {}),
+        ...(database === 'postgres' ? { database: { url: TEST_DATABASE_URL, schema } } : {}),
       });
       assert.equal((await h.call('POST', '/api/v1/spaces', { path: 'acme' })).status, 201);
       const proxy = { space: 'acme', identifier: 'classic', packageType: 'helm', kind: 'upstream', upstream: { source: 'custom', url: up.url, tagTtlSeconds: 3600 } };
@@ -89,7 +73,7 @@ for (const database of ['sqlite', 'postgres'] as const) {
     after(async () => {
       await h?.close();
       await up?.close();
-      if (database === 'postgres') await dropSchema(schema);
+      if (database === 'postgres') await dropTestSchema(schema);
     });
 
     it('keeps a chart cached from a classic upstream without a manifest through a GC past its grace', async () => {
