@@ -27,6 +27,7 @@ import type { Registry as MetricsRegistry } from 'prom-client';
 import type { Log } from '../base/log.js';
 import type { Config, ConfigSection } from '../config/config.js';
 import type { Database, Dialect } from '../metadata/schema.js';
+import type { RegistryRecord } from '../metadata/store.js';
 import type { PackageTypeSpec } from '../registry/package-types.js';
 import type { ManifestPolicy } from '../registry/manifests.js';
 import type { Services } from '../services.js';
@@ -44,8 +45,36 @@ export interface FormatCore {
   log: Log;
 }
 
+/**
+ * How the management API reaches the versions of a format that is not served over OCI. The core
+ * lists such a format's artifacts, versions and files from its package files
+ * (`registry/package-files.ts`: artifact = package name, version, files with path, digest and
+ * size), so every version a format records there is shown without format code; these calls add
+ * what only the format knows. `registry` is the registry the version is stored in (a local
+ * registry, or the upstream proxy that cached it).
+ */
+export interface FormatPackages {
+  /**
+   * The format's detail of one version for the API (npm: dependencies, integrity, deprecation,
+   * dist-tags), shown under the descriptor's `versionDetail.field`; null when it has none.
+   */
+  detail?(registry: RegistryRecord, artifact: string, version: string): Promise<Record<string, unknown> | null>;
+  /** The tags (npm dist-tags) naming each version of an artifact: version → tags. */
+  tags?(registry: RegistryRecord, artifact: string): Promise<ReadonlyMap<string, readonly string[]>>;
+  /**
+   * Deletes one version: the format's rows, then its package files (which hands the blobs to
+   * GC). NOT_FOUND when the version is absent. Regenerated metadata (packuments, indexes) no
+   * longer names it afterwards.
+   */
+  deleteVersion(registry: RegistryRecord, artifact: string, version: string, log: Log): Promise<void>;
+  /** Deletes every version of an artifact and the artifact itself; NOT_FOUND when absent. */
+  deleteArtifact(registry: RegistryRecord, artifact: string, log: Log): Promise<void>;
+}
+
 /** What a format adds to a running process. */
 export interface FormatParts {
+  /** For formats not served over OCI: what the management API needs beyond package files. */
+  packages?: FormatPackages;
   /** Runs on every OCI manifest push (it decides itself whether the registry is its own). */
   manifestPolicy?: ManifestPolicy;
   /**

@@ -40,6 +40,12 @@ export interface RegistryRecord {
   public: boolean;
   /** The upstream proxy config of a kind `upstream` registry, as the domain stored it (JSON). */
   upstream: Record<string, unknown> | null;
+  /**
+   * Its format's per-registry settings (`PackageTypeSpec.settings`, e.g. `allowOverwrite`), as
+   * set on create and PATCH under `"settings"`; absent or `{}` when none is set (a format then
+   * uses its own default).
+   */
+  settings?: Readonly<Record<string, unknown>>;
   createdAt: number;
   updatedAt: number;
 }

@@ -80,12 +80,39 @@ export interface PackageTypeSpec {
    */
   pullCommand?(ctx: SetupContext, artifact: string, version: VersionReference): string;
   /**
-   * An OCI-based format whose artifacts carry their metadata in the OCI config blob (Helm's
-   * Chart.yaml as JSON): a version's detail shows that config under `field` when the config has
-   * `mediaType` (null otherwise). The field is part of the API's version detail for every build
-   * that serves the format.
+   * Where a version's format detail goes in the API's version detail. An OCI-based format whose
+   * artifacts carry their metadata in the OCI config blob (Helm's Chart.yaml as JSON) sets
+   * `mediaType`: the detail shows that config under `field` when the config has it (null
+   * otherwise). A format not served over OCI leaves `mediaType` out: `field` then holds what its
+   * `FormatPackages.detail` returns. The field is part of the API's version detail for every
+   * build that serves the format.
    */
-  versionDetail?: { field: string; mediaType: string; description: string };
+  versionDetail?: { field: string; mediaType?: string; description: string };
+  /**
+   * Per-registry settings of this format, set under `"settings"` on create and PATCH and stored
+   * with the registry (`RegistryRecord.settings`): key → its type, default and description
+   * (`allowOverwrite: { type: 'boolean', default: false, … }`). Unknown keys and wrong types
+   * are refused with INVALID_ARGUMENT; a key not set reads as its default.
+   */
+  settings?: Readonly<Record<string, RegistrySettingSpec>>;
+}
+
+/** One per-registry setting a format declares. */
+export type RegistrySettingSpec =
+  | { type: 'boolean'; default: boolean; description: string }
+  | { type: 'string'; default: string; enum?: readonly string[]; description: string }
+  | { type: 'integer'; default: number; minimum?: number; maximum?: number; description: string };
+
+/** A registry's value of one of its format's settings (the stored value, else the default). */
+export function registrySetting<T extends boolean | string | number>(
+  spec: Pick<PackageTypeSpec, 'settings'>,
+  registry: { settings?: Readonly<Record<string, unknown>> },
+  key: string,
+): T {
+  const declared = spec.settings?.[key];
+  if (!declared) throw new Error(`format declares no registry setting ${key}`);
+  const value = registry.settings?.[key];
+  return (typeof value === typeof declared.default ? value : declared.default) as T;
 }
 
 /** The formats this process serves, by type. */
