@@ -23,6 +23,13 @@ function recordingStore(): { store: PackageFileStore; puts: PackageVersionFiles[
     async deleteVersionFiles() {
       return 0;
     },
+    // --- listing (views) ---
+    async listArtifacts() {
+      return [];
+    },
+    async listVersions() {
+      return [];
+    },
   };
   return { store, puts };
 }
