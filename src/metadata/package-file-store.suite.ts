@@ -210,6 +210,7 @@ export function packageFileStoreSuite(name: string, open: () => Promise<OpenedPa
         ],
       );
       const hello = listed.find((x) => x.artifact === 'hello' && x.registryId === p.registry.id)!;
+      assert.equal(hello.newestVersion, '2.0.0');
       const versions = await s.files.listVersions(p.registry.id, 'hello');
       assert.deepEqual(
         versions.map((v) => [v.version, v.fileCount, v.sizeBytes]),
@@ -223,12 +224,19 @@ export function packageFileStoreSuite(name: string, open: () => Promise<OpenedPa
       assert.ok(versions[0]!.createdAt > versions[1]!.createdAt);
       assert.deepEqual(await s.files.listArtifacts([]), []);
       assert.deepEqual(await s.files.listVersions(p.registry.id, 'nothing'), []);
+      const files = await s.files.listFilesOf(p.registry.id, 'hello', ['2.0.0', '1.0.0', 'nothing', '2.0.0']);
+      assert.deepEqual(files.map((f) => [f.version, f.path]), [
+        ['1.0.0', a.path],
+        ['1.0.0', b.path],
+        ['2.0.0', c.path],
+      ]);
+      assert.deepEqual(await s.files.listFilesOf(p.registry.id, 'hello', []), []);
 
       await s.files.deleteVersionFiles(key(p, '2.0.0'));
       assert.deepEqual((await s.files.listVersions(p.registry.id, 'hello')).map((v) => v.version), ['1.0.0']);
-      assert.deepEqual((await s.files.listArtifacts([p.registry.id])).map((x) => [x.artifact, x.versionCount, x.sizeBytes]), [
-        ['alpha', 1, 3],
-        ['hello', 1, 7],
+      assert.deepEqual((await s.files.listArtifacts([p.registry.id])).map((x) => [x.artifact, x.versionCount, x.sizeBytes, x.newestVersion]), [
+        ['alpha', 1, 3, '0.1.0'],
+        ['hello', 1, 7, '1.0.0'],
       ]);
     });
 

@@ -76,6 +76,8 @@ export interface PackageArtifactRecord {
   sizeBytes: number;
   /** The newest `createdAt` of its files (when a version was last recorded). */
   updatedAt: number;
+  /** The version recorded last (the greatest version on a tie). */
+  newestVersion: string;
 }
 
 /** One version of an artifact, aggregated over its package files. */
@@ -109,4 +111,6 @@ export interface PackageFileStore {
   listArtifacts(registryIds: readonly string[]): Promise<PackageArtifactRecord[]>;
   /** The versions of one artifact of a registry, newest first (then by version, descending). */
   listVersions(registryId: string, artifact: string): Promise<PackageVersionRecord[]>;
+  /** The files of several versions of one artifact (a page of a listing), by version then path. */
+  listFilesOf(registryId: string, artifact: string, versions: readonly string[]): Promise<PackageFileRecord[]>;
 }

@@ -30,6 +30,9 @@ function recordingStore(): { store: PackageFileStore; puts: PackageVersionFiles[
     async listVersions() {
       return [];
     },
+    async listFilesOf() {
+      return [];
+    },
   };
   return { store, puts };
 }
