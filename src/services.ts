@@ -202,7 +202,7 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
     uploadJanitor,
     spaces: new SettingsSpaceService(quotaStore, store),
     registries,
-    artifacts: new ArtifactService(store, blobs, registries, upstreamStore, packageTypes),
+    artifacts: new ArtifactService(store, blobs, registries, upstreamStore, packageTypes, { files: options.packageFileStore, packagesOf: (type) => parts.get(type)?.packages }),
     pulls: pullThrough,
     fetchCache,
     upstreamSecrets,
