@@ -8,6 +8,8 @@
  * each value has the declared type (boolean; string, one of `enum` when given; integer within
  * `minimum`/`maximum`). A PATCH merges its keys into the stored ones; `null` puts a key back
  * to its default. Anything else is INVALID_ARGUMENT naming the key (`field: settings.<key>`).
+ * A PATCH merges into the settings it read and writes the whole object: of two concurrent
+ * PATCHes of different keys the later write wins whole (as with every other registry field).
  */
 import { isJsonObject } from '../base/json.js';
 import type { PackageTypeSpec, RegistrySettingSpec } from './package-types.js';
