@@ -123,4 +123,24 @@ describe('web UI: package versions and format settings', { timeout: 120_000 }, (
     const registry = (await (await call('GET', '/api/v1/registries/acme/pkgs')).json()) as { settings: Record<string, unknown> };
     assert.deepEqual(registry.settings, { allowOverwrite: true, flavor: 'fancy', maxFiles: 5 });
   });
+
+  it("offers the chosen format's settings when creating a registry", async () => {
+    await page.goto(`${url}/?space=acme`);
+    await page.getByRole('button', { name: '+ New Artifact Registry' }).first().click();
+    const dialog = page.getByRole('dialog', { name: 'New Artifact Registry' });
+    await dialog.getByRole('radio', { name: /^Docker/ }).check();
+    assert.equal(await dialog.getByRole('group', { name: 'Format settings' }).count(), 0, 'a format without settings shows none');
+    await dialog.getByRole('radio', { name: /^Demo/ }).check();
+    await dialog.getByLabel('Registry name').fill('made-in-ui');
+    await dialog.getByRole('group', { name: 'Format settings' }).getByLabel('Allow overwrite').check();
+    const posted: Request[] = [];
+    page.on('request', (r) => {
+      if (r.method() === 'POST' && r.url().endsWith('/api/v1/registries')) posted.push(r);
+    });
+    await dialog.getByRole('button', { name: 'Create Registry' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    assert.deepEqual(posted[0]?.postDataJSON().settings, { allowOverwrite: true }, 'only values that differ from the defaults');
+    const registry = (await (await call('GET', '/api/v1/registries/acme/made-in-ui')).json()) as { settings: Record<string, unknown> };
+    assert.deepEqual(registry.settings, { allowOverwrite: true, flavor: 'plain', maxFiles: 3 });
+  });
 });
