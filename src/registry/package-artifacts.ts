@@ -70,9 +70,12 @@ export class PackageArtifacts {
     private readonly packageTypes: PackageTypes,
   ) {}
 
-  /** Whether the registry's artifacts are package files (its format is not served over OCI). */
+  /**
+   * Whether the registry's artifacts are package files (its format is not served over OCI). A
+   * registry of a format this build does not serve keeps the plain OCI view.
+   */
   handles(registry: RegistryRecord): boolean {
-    return !this.packageTypes.get(registry.packageType).ociBased;
+    return this.packageTypes.find(registry.packageType)?.ociBased === false;
   }
 
   /** The registry itself, then (local registries) the proxies of its upstream list, in order. */

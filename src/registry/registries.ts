@@ -235,8 +235,9 @@ export class RegistryService {
     const isPublic = checkBoolean(patch.public, 'public');
     if (isPublic !== undefined) changes.public = isPublic;
     if (patch.upstream !== undefined) changes.upstream = await this.upstreamConfigs.forPatch(registry, patch.upstream);
-    const settings = checkFormatSettings(this.packageTypes.get(registry.packageType), patch.settings, registry.settings);
-    if (settings !== undefined) changes.settings = settings;
+    // Only a PATCH of settings needs the format (a registry of a format this build does not
+    // serve keeps the rest of its configuration editable).
+    if (patch.settings !== undefined) changes.settings = checkFormatSettings(this.packageTypes.get(registry.packageType), patch.settings, registry.settings);
     const upstreamIds = await this.resolveUpstreams(
       { rootSpaceId: rootSpace.id, rootPath: rootSpace.path, identifier: registry.identifier, packageType: registry.packageType, kind: registry.kind },
       patch.upstreams,

@@ -267,6 +267,21 @@ describe('package views and format settings', () => {
     assert.deepEqual((await h.call<Page<Artifact>>('GET', `${API}/pkgs/artifacts`)).json.items.map((a) => a.name), ['hello']);
   });
 
+  it('keeps a registry of a format this build does not serve manageable (PATCH, artifacts)', async () => {
+    const { services } = h.app;
+    const space = await services.store.findSpace('acme');
+    await services.store.createRegistry({ spaceId: space!.id, identifier: 'gone', packageType: 'retired', kind: 'local', description: '', labels: [], public: false, upstream: null, settings: { old: true } });
+    const patched = await h.call<Registry & { description: string }>('PATCH', `${API}/gone`, { description: 'kept for its data' });
+    assert.equal(patched.status, 200, patched.text);
+    assert.equal(patched.json.description, 'kept for its data');
+    assert.deepEqual(patched.json.settings, {});
+    const settings = await h.call<{ code: string }>('PATCH', `${API}/gone`, { settings: { old: false } });
+    assert.equal(settings.status, 400, 'settings of a format not served cannot be checked');
+    const list = await h.call<Page<Artifact>>('GET', `${API}/gone/artifacts`);
+    assert.equal(list.status, 200, list.text);
+    assert.deepEqual(list.json.items, []);
+  });
+
   it('lists a format without a management part, and refuses its deletions clearly', async () => {
     assert.equal((await h.call('POST', '/api/v1/registries', { space: 'acme', identifier: 'bare', packageType: 'bare' })).status, 201);
     await record('bare', 'thing', '1', Buffer.from('bare bytes\n'));
