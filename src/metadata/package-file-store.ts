@@ -109,6 +109,11 @@ export interface PackageFileStore {
    * registry id; empty for an empty list.
    */
   listArtifacts(registryIds: readonly string[]): Promise<PackageArtifactRecord[]>;
+  /**
+   * How many artifacts with package files each of `registryIds` has (registries without any
+   * are absent): the registry stats, counted in SQL without aggregating every file.
+   */
+  countArtifacts(registryIds: readonly string[]): Promise<Map<string, number>>;
   /** The versions of one artifact of a registry, newest first (then by version, descending). */
   listVersions(registryId: string, artifact: string): Promise<PackageVersionRecord[]>;
   /** The files of several versions of one artifact (a page of a listing), by version then path. */

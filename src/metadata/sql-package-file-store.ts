@@ -174,6 +174,21 @@ export class SqlPackageFileStore implements PackageFileStore {
     return ids.length > LIST_CHUNK ? out.sort((a, b) => (a.artifact === b.artifact ? cmp(a.registryId, b.registryId) : cmp(a.artifact, b.artifact))) : out;
   }
 
+  async countArtifacts(registryIds: readonly string[]): Promise<Map<string, number>> {
+    const ids = [...new Set(registryIds)];
+    const out = new Map<string, number>();
+    for (let i = 0; i < ids.length; i += LIST_CHUNK) {
+      const rows = await this.db
+        .selectFrom('package_files')
+        .select((eb) => ['registry_id', eb.fn.count<number>(sql`distinct artifact`).as('artifacts')])
+        .where('registry_id', 'in', ids.slice(i, i + LIST_CHUNK))
+        .groupBy('registry_id')
+        .execute();
+      for (const r of rows) out.set(r.registry_id, Number(r.artifacts));
+    }
+    return out;
+  }
+
   async listVersions(registryId: string, artifact: string): Promise<PackageVersionRecord[]> {
     const rows = await this.db
       .selectFrom('package_files')

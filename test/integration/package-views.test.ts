@@ -282,6 +282,21 @@ describe('package views and format settings', () => {
     assert.deepEqual(list.json.items, []);
   });
 
+  it("counts package artifacts only where the artifact list shows them (not an OCI format's package files)", async () => {
+    // Helm records its chart versions as package files too; a classic proxy's cached charts have
+    // no OCI manifest, so its artifact list (the OCI view) does not show them.
+    assert.equal((await h.call('POST', '/api/v1/registries', { space: 'acme', identifier: 'charts', packageType: 'helm' })).status, 201);
+    await record('charts', 'mychart', '1.0.0', Buffer.from('not really a chart\n'));
+    const list = await h.call<Page<Artifact>>('GET', `${API}/charts/artifacts`);
+    const one = await h.call<Registry>('GET', `${API}/charts`);
+    const all = await h.call<{ items: Array<Registry & { identifier: string }> }>('GET', '/api/v1/registries?space=acme');
+    assert.equal(one.json.artifactCount, list.json.total, 'the registry counts what its artifact list shows');
+    assert.equal(all.json.items.find((r) => r.identifier === 'charts')?.artifactCount, list.json.total);
+    const remote = await h.call<Page<Artifact>>('GET', `${API}/remote/artifacts`);
+    assert.ok(remote.json.total > 0);
+    assert.equal(all.json.items.find((r) => r.identifier === 'remote')?.artifactCount, remote.json.total, 'a proxy of a package format counts its cached packages');
+  });
+
   it('lists a format without a management part, and refuses its deletions clearly', async () => {
     assert.equal((await h.call('POST', '/api/v1/registries', { space: 'acme', identifier: 'bare', packageType: 'bare' })).status, 201);
     await record('bare', 'thing', '1', Buffer.from('bare bytes\n'));
