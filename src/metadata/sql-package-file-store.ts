@@ -140,7 +140,7 @@ export class SqlPackageFileStore implements PackageFileStore {
 
   // --- Listing for the management views ---------------------------------------------------
 
-  async listArtifacts(registryIds: readonly string[]): Promise<PackageArtifactRecord[]> {
+  async listArtifacts(registryIds: readonly string[], artifact?: string): Promise<PackageArtifactRecord[]> {
     const ids = [...new Set(registryIds)];
     const out: PackageArtifactRecord[] = [];
     for (let i = 0; i < ids.length; i += LIST_CHUNK) {
@@ -163,6 +163,7 @@ export class SqlPackageFileStore implements PackageFileStore {
             .as('newest_version'),
         ])
         .where('registry_id', 'in', ids.slice(i, i + LIST_CHUNK))
+        .$if(artifact !== undefined, (qb) => qb.where('artifact', '=', artifact!))
         .groupBy(['registry_id', 'artifact'])
         .orderBy('artifact')
         .orderBy('registry_id')

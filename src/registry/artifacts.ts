@@ -259,7 +259,7 @@ export class ArtifactService {
     const ref = await this.registries.getRef(root, identifier);
     const pkg = this.packagesFor(ref);
     if (pkg) {
-      const row = (await pkg.artifacts(ref)).find((a) => a.artifact === name);
+      const row = (await pkg.artifacts(ref, name)).find((a) => a.artifact === name);
       if (!row) throw artifactNotFound(ref, name);
       return { ...toPackageArtifactView(row), latestVersion: await pkg.latestVersion(row.source, row) };
     }

@@ -85,11 +85,14 @@ export class PackageArtifacts {
     return [{ registry, cached: false }, ...proxies.map((p) => ({ registry: p, cached: true }))];
   }
 
-  /** Every visible artifact, the first source of each name winning, by name. */
-  async artifacts(ref: RegistryRef): Promise<PackageArtifactRow[]> {
+  /** Every visible artifact (or only `name`), the first source of each name winning, by name. */
+  async artifacts(ref: RegistryRef, name?: string): Promise<PackageArtifactRow[]> {
     const sources = await this.sources(ref.registry);
     const rank = new Map(sources.map((s, i) => [s.registry.id, i]));
-    const rows = await this.files.listArtifacts(sources.map((s) => s.registry.id));
+    const rows = await this.files.listArtifacts(
+      sources.map((s) => s.registry.id),
+      name,
+    );
     const best = new Map<string, PackageArtifactRecord>();
     for (const row of rows) {
       const held = best.get(row.artifact);
