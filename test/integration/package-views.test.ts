@@ -210,6 +210,13 @@ describe('package views and format settings', () => {
       assert.equal(res.json.code, 'INVALID_ARGUMENT');
       assert.match(res.json.message, message);
     }
+    // A hostile value or key is not echoed back whole (nor into the logs).
+    for (const settings of [{ allowOverwrite: 'x'.repeat(200_000) }, { flavor: 'y'.repeat(200_000) }, { maxFiles: { deep: 'z'.repeat(200_000) } }, { ['k'.repeat(200_000)]: true }]) {
+      const res = await h.call<{ code: string; message: string; details: { field: string } }>('PATCH', `${API}/set`, { settings });
+      assert.equal(res.status, 400);
+      assert.ok(res.text.length < 2_000, `${res.text.length} bytes of error for ${JSON.stringify(settings).length} bytes of settings`);
+      assert.match(res.json.details.field, /^settings\./);
+    }
     const onCreate = await h.call<{ message: string; details: { field: string } }>('POST', '/api/v1/registries', { space: 'acme', identifier: 'bad', packageType: 'demo', settings: { flavor: 3 } });
     assert.equal(onCreate.status, 400, onCreate.text);
     assert.equal(onCreate.json.details.field, 'settings.flavor');
