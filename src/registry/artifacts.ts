@@ -105,9 +105,17 @@ const ARTIFACT_SORT: SortKeys<ArtifactView> = {
   updatedAt: (a) => a.updatedAt,
 };
 
+/**
+ * A version string's sort key: runs of digits compare as numbers (`2.0.0` < `10.0.0`), the rest
+ * as text. Format-neutral (no semver or PEP 440 rules: `10.0.0` < `10.0.0-rc.1`).
+ */
+function numbersFirst(version: string): string {
+  return version.replace(/\d+/g, (digits) => digits.replace(/^0+(?=\d)/, '').padStart(20, '0'));
+}
+
 const VERSION_SORT: SortKeys<VersionView> = {
   createdAt: (v) => v.createdAt,
-  version: (v) => v.version ?? v.digest,
+  version: (v) => (v.version === undefined ? v.digest : numbersFirst(v.version)),
   digest: (v) => v.digest,
   size: (v) => v.size,
   downloadCount: (v) => v.downloadCount,

@@ -237,6 +237,14 @@ describe('package views and format settings', () => {
     assert.deepEqual(detail.json.demo, { flavor: 'fancy', fileCount: 1, dependencies: [{ name: 'left-pad', range: '^1.0.0' }] });
   });
 
+  it('sorts package versions by version as numbers, not as text', async () => {
+    for (const v of ['2.0.0', '10.0.0', '9.1.0', '10.0.0-rc.1']) assert.equal(await put('set', 'numbers', v, 'n.tgz'), 201);
+    const asc = await h.call<Page<Version>>('GET', `${API}/set/artifacts/numbers/versions?sort=version&order=asc`);
+    assert.deepEqual(asc.json.items.map((v) => v.version), ['2.0.0', '9.1.0', '10.0.0', '10.0.0-rc.1']);
+    const desc = await h.call<Page<Version>>('GET', `${API}/set/artifacts/numbers/versions?sort=version&order=desc&size=1`);
+    assert.deepEqual(desc.json.items.map((v) => v.version), ['10.0.0-rc.1']);
+  });
+
   it('refuses readers and tokens of another registry', async () => {
     for (const [name, role] of [['u-reader', 'reader']] as const) {
       assert.equal((await h.call('POST', '/api/v1/users', { username: name, password: `${name}-password-1` })).status, 201);
