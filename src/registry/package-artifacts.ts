@@ -144,7 +144,7 @@ export class PackageArtifacts {
       if (spec.versionDetail) out[spec.versionDetail.field] = null;
     }
     const packages = this.packagesOf(source.packageType);
-    if (own && own.mediaType === undefined && packages?.detail) out[own.field] = await packages.detail(source, artifact, version);
+    if (own && own.mediaType === undefined && packages?.detail) out[own.field] = (await packages.detail(source, artifact, version)) ?? null;
     return out;
   }
 
