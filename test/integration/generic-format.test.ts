@@ -25,7 +25,7 @@ describe('generic files (inject, SQLite)', () => {
 
   const put = (url: string, payload: Buffer, headers: Record<string, string> = {}, authorization = h.auth.authorization) =>
     h.app.server.inject({ method: 'PUT', url, payload, headers: { authorization, 'content-type': 'application/octet-stream', ...headers } });
-  const get = (url: string, headers: Record<string, string> = {}, authorization: string | null = h.auth.authorization) =>
+  const get = (url: string, headers: Record<string, string> = {}, authorization: string | null = h.auth.authorization ?? null) =>
     h.app.server.inject({ method: 'GET', url, headers: { ...(authorization ? { authorization } : {}), ...headers } });
   const del = (url: string, authorization = h.auth.authorization) => h.app.server.inject({ method: 'DELETE', url, headers: { authorization } });
   const files = async (registry: string, artifact: string, version: string) => {
