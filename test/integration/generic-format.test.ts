@@ -10,6 +10,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { connect, type AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { blobFiles, startInProcess, type Harness } from '../helpers/inproc.js';
 
@@ -313,3 +314,28 @@ describe('generic files (inject, SQLite)', () => {
   });
 });
 
+
+describe('generic files over the size limit (generic.maxFileBytes)', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startInProcess({ generic: { maxFileBytes: 1000 } });
+    assert.equal((await h.call('POST', '/api/v1/spaces', { path: 'acme' })).status, 201);
+    assert.equal((await h.call('POST', '/api/v1/registries', { space: 'acme', identifier: 'files', packageType: 'generic', kind: 'local' })).status, 201);
+  });
+  after(async () => {
+    await h?.close();
+  });
+
+  it('refuses a file over the limit with 413, by its Content-Length or while a chunked body streams, and stores nothing', async () => {
+    const url = `${BASE}/big/1.0/big.bin`;
+    const declared = await h.app.server.inject({ method: 'PUT', url, payload: randomBytes(1001), headers: { ...h.auth, 'content-type': 'application/octet-stream' } });
+    assert.equal(declared.statusCode, 413, declared.body);
+    const chunks = [randomBytes(600), randomBytes(600)];
+    const streamed = await h.app.server.inject({ method: 'PUT', url, payload: Readable.from(chunks), headers: { ...h.auth, 'content-type': 'application/octet-stream' } });
+    assert.equal(streamed.statusCode, 413, streamed.body);
+    assert.equal((await h.app.server.inject({ method: 'GET', url, headers: h.auth })).statusCode, 404);
+    assert.equal((await blobFiles(h.dataDir)).size, 0, 'no blob stored');
+    const fits = await h.app.server.inject({ method: 'PUT', url, payload: Readable.from([randomBytes(500), randomBytes(500)]), headers: { ...h.auth, 'content-type': 'application/octet-stream' } });
+    assert.equal(fits.statusCode, 201, fits.body);
+  });
+});
