@@ -12,6 +12,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { connect, type AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import { dropTestSchema, testSchema, TEST_DATABASE_URL } from '../../src/metadata/test-databases.js';
 import { blobFiles, startInProcess, type Harness } from '../helpers/inproc.js';
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
@@ -337,5 +338,36 @@ describe('generic files over the size limit (generic.maxFileBytes)', () => {
     assert.equal((await blobFiles(h.dataDir)).size, 0, 'no blob stored');
     const fits = await h.app.server.inject({ method: 'PUT', url, payload: Readable.from([randomBytes(500), randomBytes(500)]), headers: { ...h.auth, 'content-type': 'application/octet-stream' } });
     assert.equal(fits.statusCode, 201, fits.body);
+  });
+});
+
+describe('generic files on two replicas sharing one PostgreSQL and one storage', () => {
+  const schema = testSchema();
+  let one: Harness;
+  let two: Harness;
+  before(async () => {
+    const database = { url: TEST_DATABASE_URL, schema };
+    one = await startInProcess({ database });
+    two = await startInProcess({ database, dataDir: one.dataDir });
+    assert.equal((await one.call('POST', '/api/v1/spaces', { path: 'acme' })).status, 201);
+    assert.equal((await one.call('POST', '/api/v1/registries', { space: 'acme', identifier: 'files', packageType: 'generic', kind: 'local' })).status, 201);
+  });
+  after(async () => {
+    await two?.app.server.close();
+    await one?.close();
+    await dropTestSchema(schema);
+  });
+
+  it('lets exactly one of concurrent uploads of one path with different bytes win across the replicas', async () => {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const url = `${BASE}/race/${attempt}.0/file.bin`;
+      const bodies = Array.from({ length: 6 }, () => randomBytes(256 * 1024));
+      const results = await Promise.all(
+        bodies.map((payload, i) => (i % 2 === 0 ? one : two).app.server.inject({ method: 'PUT', url, payload, headers: { ...one.auth, 'content-type': 'application/octet-stream' } })),
+      );
+      assert.deepEqual(results.map((r) => r.statusCode).sort(), [201, 409, 409, 409, 409, 409], results.map((r) => r.body).join('\n'));
+      const winner = bodies[results.findIndex((r) => r.statusCode === 201)]!;
+      for (const h of [one, two]) assert.ok((await h.app.server.inject({ method: 'GET', url, headers: one.auth })).rawPayload.equals(winner), 'both replicas serve the winner');
+    }
   });
 });

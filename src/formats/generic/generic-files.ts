@@ -9,7 +9,7 @@
  *   1. a file the path already holds with another digest than the one the client states is a
  *      conflict before any byte is read (unless the upload may replace it);
  *   2. the body streams into the blob commit path, hashed once: verified against the stated
- *      SHA-256 (`putBlob`), or the digest learned while streaming (`commitBody`); a short,
+ *      SHA-256 (`putBlob`), or the digest learned while streaming (`putBlobLearned`); a short,
  *      long, aborted or mismatching body cancels the upload session, so nothing is linked;
  *   3. the file is added to the version (`PackageFileService.addFile`): inserted, the same
  *      bytes again (a retry: nothing changes), replaced (only when allowed), or a conflict —
@@ -24,7 +24,6 @@ import type { BlobService } from '../../registry/blobs.js';
 import type { PackageFileRecord, PackageFileService, PackageVersionKey } from '../../registry/package-files.js';
 import type { RegistryRef } from '../../registry/registries.js';
 import type { ByteRange } from '../../storage/driver.js';
-import { commitBody } from '../../upstream/fetch-cache/commit.js';
 import type { FileCoordinates } from './coordinates.js';
 
 export interface UploadOptions {
@@ -76,10 +75,8 @@ export class GenericFiles {
     const repo = await this.store.ensureRepository(registry.id, file.package);
     const loc = { rootSpaceId: root.id, repositoryId: repo.id };
     const source = max > 0 && options.length === undefined ? limited(body, max) : body;
-    const length = options.length !== undefined ? { length: options.length } : {};
-    const blob = options.digest
-      ? await this.blobs.putBlob(loc, options.digest, source, { ...length, ...(options.signal ? { signal: options.signal } : {}) })
-      : await commitBody(this.blobs, loc, source, { digest: undefined, size: options.length });
+    const put = { ...(options.length !== undefined ? { length: options.length } : {}), ...(options.signal ? { signal: options.signal } : {}) };
+    const blob = options.digest ? await this.blobs.putBlob(loc, options.digest, source, put) : await this.blobs.putBlobLearned(loc, source, put);
     const added = await this.packageFiles.addFile({ ...key, repositoryId: repo.id, file: { path: file.path, digest: blob.digest, size: blob.size } }, { replace: options.replace });
     if (added.outcome === 'conflict') throw conflict(file, added.record);
     return { outcome: added.outcome, record: added.record };
