@@ -51,8 +51,9 @@ function setup(ctx: SetupContext): SetupStep[] {
 }
 
 function pullCommand(ctx: SetupContext, artifact: string, version: VersionReference): string {
+  // Package and version names are URL-safe by their rule (coordinates.ts): no encoding needed.
   const v = 'tag' in version ? version.tag : version.digest;
-  return `curl --fail ${ctx.public ? '' : '-u <username>:<access token> '}-O ${base(ctx)}/${encodeURIComponent(artifact)}/${encodeURIComponent(v)}/<file>`;
+  return `curl --fail ${ctx.public ? '' : '-u <username>:<access token> '}-O ${base(ctx)}/${artifact}/${v}/<file>`;
 }
 
 export const genericFormat: PackageFormat = {
