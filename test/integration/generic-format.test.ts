@@ -100,6 +100,8 @@ describe('generic files (inject, SQLite)', () => {
     assert.equal(got.statusCode, 200);
     assert.ok(got.rawPayload.equals(data), 'the first bytes stay');
     assert.equal(got.headers['content-type'], 'application/octet-stream');
+    assert.equal(got.headers['x-content-type-options'], 'nosniff', 'never rendered by a browser');
+    assert.equal(got.headers['content-disposition'], `attachment; filename="tool-linux-amd64.tar.gz"; filename*=UTF-8''tool-linux-amd64.tar.gz`);
     assert.equal(got.headers['content-length'], '4096');
     assert.deepEqual(await files('files', 'tool', '1.0.0'), [['bin/tool-linux-amd64.tar.gz', `sha256:${sha256(data)}`, 4096]], 'recorded as a package file');
     const second = await put(`${BASE}/tool/1.0.0/README`, Buffer.from('readme'));
@@ -230,7 +232,9 @@ describe('generic files (inject, SQLite)', () => {
     }
     const ok = `pkg/1.0+build.7_x-y/${'z'.repeat(255)}/caf%C3%A9%20menu.txt`;
     assert.equal(await raw(`PUT ${BASE}/${ok} HTTP/1.1\nHost: x\nAuthorization: ${h.auth.authorization}\nContent-Length: 5\nConnection: close\n`, Buffer.from('hello')), 201, 'names at the limits are taken');
-    assert.equal((await get(`${BASE}/${ok}`)).body, 'hello');
+    const named = await get(`${BASE}/${ok}`);
+    assert.equal(named.body, 'hello');
+    assert.equal(named.headers['content-disposition'], `attachment; filename="caf_ menu.txt"; filename*=UTF-8''caf%C3%A9%20menu.txt`);
     const stored = [...(await blobFiles(h.dataDir))].filter((d) => !before.has(d));
     assert.deepEqual(stored, [`sha256:${sha256(Buffer.from('hello'))}`], 'only the good upload stored a blob');
   });

@@ -110,7 +110,7 @@ export async function genericRoutes(app: FastifyInstance, deps: GenericRouteDeps
       const { stream, size } = found.streaming;
       if (size !== undefined) reply.header('Content-Length', String(size));
       countDownload(reply, metrics, size ?? 0);
-      return reply.header('Content-Type', 'application/octet-stream').send(stream);
+      return downloadHeaders(reply, file.path).send(stream);
     }
     return sendStored(request, reply, found.cached, metrics, signal);
   });
@@ -181,12 +181,26 @@ async function sendStored(request: FastifyRequest, reply: FastifyReply, file: St
     unsatisfiable(reply, err);
     throw err;
   }
-  reply.header('Content-Type', 'application/octet-stream');
+  downloadHeaders(reply, file.record.path);
   rangeHeaders(reply, size, range);
   if (request.method === 'HEAD') return reply.send();
   const stream = await file.open(range, signal);
   countDownload(reply, metrics, range ? range.end - range.start + 1 : size);
   return reply.send(stream);
+}
+
+/**
+ * A file is bytes to save, never a page: served as octet-stream, not sniffed, and as an
+ * attachment named after its last segment, so an uploaded HTML or SVG file cannot run in a
+ * browser on the registry's origin (where the web UI's session lives).
+ */
+function downloadHeaders(reply: FastifyReply, path: string): FastifyReply {
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  return reply
+    .header('Content-Type', 'application/octet-stream')
+    .header('X-Content-Type-Options', 'nosniff')
+    .header('Content-Disposition', `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)}`);
 }
 
 function countDownload(reply: FastifyReply, metrics: GenericMetrics, bytes: number): void {
