@@ -303,6 +303,18 @@ describe('generic files (inject, SQLite)', () => {
     assert.equal(res.statusCode, 405, res.body);
   });
 
+  it('records uploads and deletes in the audit log, failures too', async () => {
+    const res = await h.call<{ items: Array<{ action: string; target: string; outcome: string }> }>('GET', '/api/v1/audit?size=500');
+    assert.equal(res.status, 200, res.text);
+    const has = (action: string, target: string, outcome: string) => res.json.items.some((e) => e.action === action && e.target === target && e.outcome === outcome);
+    assert.ok(has('generic.upload', 'acme/files/tool/1.0.0/bin/tool-linux-amd64.tar.gz', 'success'), 'an upload names the file');
+    assert.ok(has('generic.upload', 'acme/files/tool/1.0.0/bin/tool-linux-amd64.tar.gz', 'failure'), 'a conflict is recorded as a failure');
+    assert.ok(has('generic.upload', 'acme/files', 'failure'), 'a refused upload is recorded against the registry');
+    assert.ok(has('generic.delete', 'acme/files/gone/1.0/a.txt', 'success'));
+    assert.ok(has('generic.delete', 'acme/files/gone/1.0', 'success'), 'a version delete names the version');
+    assert.ok(has('generic.delete', 'acme/files/gone', 'failure'), 'deleting a missing package is a failure');
+  });
+
   it('is described by the API (type, sources, settings, Setup Client) and counted in the metrics', async () => {
     const types = await h.call<{ items: Array<Record<string, unknown>> }>('GET', '/api/v1/package-types');
     const generic = types.json.items.find((t) => t.type === 'generic');
