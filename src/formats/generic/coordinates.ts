@@ -19,7 +19,6 @@ export const MAX_PATH_BYTES = 1024;
 export const MAX_PACKAGE_CHARS = 255;
 export const MAX_VERSION_CHARS = 128;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
-// eslint-disable-next-line no-control-regex
 const FORBIDDEN = /[\u0000-\u001f\u007f-\u009f/\\]/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
