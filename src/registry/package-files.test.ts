@@ -34,6 +34,16 @@ function recordingStore(): { store: PackageFileStore; puts: PackageVersionFiles[
     async deleteVersionFile() {
       return false;
     },
+    // --- listing (views) ---
+    async listArtifacts() {
+      return [];
+    },
+    async listVersions() {
+      return [];
+    },
+    async listFilesOf() {
+      return [];
+    },
   };
   return { store, puts, adds };
 }
