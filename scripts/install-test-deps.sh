@@ -11,6 +11,9 @@ command -v wrk >/dev/null || need+=(wrk)
 command -v buildah >/dev/null || need+=(buildah)
 # htpasswd (bcrypt) for the Distribution upstream with Basic auth in test/e2e/upstream.test.ts
 command -v htpasswd >/dev/null || need+=(apache2-utils)
+# curl and wget: the generic files e2e suite (test/e2e/generic.test.ts) and its benchmark.
+command -v curl >/dev/null || need+=(curl)
+command -v wget >/dev/null || need+=(wget)
 # chromium: the web UI suite (test/ui/) drives Debian's headless Chromium through playwright-core.
 command -v chromium >/dev/null || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then

@@ -75,8 +75,9 @@ describe('GET /api/v1/package-types', () => {
       assert.match(commands, /pallet\.test:5000/, `${item.type}: the server's host`);
       assert.match(commands, /<root>\/<registry>/, `${item.type}: the placeholder registry`);
       if (item.pull) {
-        assert.match(item.pull.byTag, /<root>\/<registry>\/<artifact>.*<tag>/);
-        assert.match(item.pull.byDigest, /<root>\/<registry>\/<artifact>.*<digest>/);
+        // `/pkg` formats put their folder between the registry and the artifact.
+        assert.match(item.pull.byTag, /<root>\/<registry>\/(?:[a-z]+\/)?<artifact>.*<tag>/);
+        assert.match(item.pull.byDigest, /<root>\/<registry>\/(?:[a-z]+\/)?<artifact>.*<digest>/);
       }
     }
     // The server's plain-HTTP base URL: the formats' plain-HTTP advice is in the steps.

@@ -280,5 +280,69 @@ export function packageFileStoreSuite(name: string, open: () => Promise<OpenedPa
       }
       await s.replica.gc.deleteClaimed(claimed, 'sweep-race');
     });
+
+    // --- One file at a time (addVersionFile, findVersionFile, deleteVersionFile) ---
+
+    const one = (p: Place, v: string, f: PackageFile) => ({ ...key(p, v), repositoryId: p.repo.id, file: { path: f.path, digest: f.digest, size: f.size } });
+
+    it('adds files one at a time: a retry is the same file, another digest conflicts unless replaced, and one file goes alone', async () => {
+      const p = await place();
+      const [a, b, c] = [await stored(p, 3), await stored(p, 4), await stored(p, 5)];
+      const added = await s.files.addVersionFile(one(p, '1', { ...a, path: 'dir/a.bin' }), { replace: false });
+      assert.equal(added.outcome, 'inserted');
+      assert.deepEqual([added.record.path, added.record.digest, added.record.size, added.record.rootSpaceId], ['dir/a.bin', a.digest, 3, p.root]);
+      assert.equal((await s.files.addVersionFile(one(p, '1', { ...b, path: 'b.bin' }), { replace: false })).outcome, 'inserted');
+      assert.equal((await s.files.addVersionFile(one(p, '1', { ...a, path: 'dir/a.bin' }), { replace: false })).outcome, 'same');
+      const conflict = await s.files.addVersionFile(one(p, '1', { ...c, path: 'dir/a.bin' }), { replace: false });
+      assert.equal(conflict.outcome, 'conflict');
+      assert.equal(conflict.record.digest, a.digest, 'a conflict names the file that is there');
+      assert.equal((await s.files.findVersionFile(key(p, '1'), 'dir/a.bin'))?.digest, a.digest, 'a conflict changes nothing');
+      assert.equal((await s.files.addVersionFile(one(p, '1', { ...c, path: 'dir/a.bin' }), { replace: true })).outcome, 'replaced');
+      const replaced = await s.files.findVersionFile(key(p, '1'), 'dir/a.bin');
+      assert.deepEqual([replaced?.digest, replaced?.size], [c.digest, 5]);
+      assert.deepEqual(await paths(p, '1'), ['b.bin', 'dir/a.bin']);
+      assert.equal(await s.files.deleteVersionFile(key(p, '1'), 'dir/a.bin'), true);
+      assert.equal(await s.files.deleteVersionFile(key(p, '1'), 'dir/a.bin'), false);
+      assert.equal(await s.files.findVersionFile(key(p, '1'), 'dir/a.bin'), undefined);
+      assert.deepEqual(await paths(p, '1'), ['b.bin'], 'the other file stays');
+    });
+
+    it('refuses to add a file whose blob is not linked, has another size or is claimed, and changes nothing', async () => {
+      const p = await place();
+      const other = await place();
+      const a = await stored(p);
+      await rejectsWith(s.files.addVersionFile(one(p, '1', await stored(other)), { replace: false }), 'BLOB_UNKNOWN');
+      await rejectsWith(s.files.addVersionFile(one(p, '1', { ...a, size: a.size + 1 }), { replace: false }), 'INVALID_ARGUMENT');
+      assert.equal(await s.scrub.claimCorrupt({ rootSpaceId: p.root, digest: a.digest }, Date.now(), 'scrub-add'), true);
+      await rejectsWith(s.files.addVersionFile(one(p, '1', a), { replace: false }), 'UNAVAILABLE');
+      assert.deepEqual(await paths(p, '1'), []);
+    });
+
+    it('lets exactly one of concurrent adds of one path with different bytes win, across replicas', async () => {
+      const p = await place();
+      const files = await Promise.all(Array.from({ length: 8 }, () => stored(p)));
+      const adds = await Promise.all(
+        files.map((f, i) => (i % 2 === 0 ? s.files : s.replica.files).addVersionFile(one(p, '1', { ...f, path: 'same/path.bin' }), { replace: false })),
+      );
+      const winners = adds.filter((r) => r.outcome === 'inserted');
+      assert.equal(winners.length, 1, JSON.stringify(adds.map((r) => r.outcome)));
+      assert.ok(adds.every((r) => r.outcome === 'inserted' || (r.outcome === 'conflict' && r.record.digest === winners[0]!.record.digest)));
+      assert.equal((await s.files.findVersionFile(key(p, '1'), 'same/path.bin'))?.digest, winners[0]!.record.digest);
+    });
+
+    it('keeps an added file through GC, and lets it go once the file is deleted', async () => {
+      const p = await place();
+      const a = await stored(p);
+      await s.files.addVersionFile(one(p, '1', a), { replace: false });
+      await sleep(5);
+      await s.gc.sweepDeadLinks(0, false);
+      assert.ok(await s.metadata.findLinkedBlob(p.repo.id, a.digest), 'its link stays');
+      await s.metadata.unlinkBlob(p.repo.id, a.digest);
+      const blobKey = { rootSpaceId: p.root, digest: a.digest };
+      assert.deepEqual(await s.gc.claimBlobs([blobKey], 'sweep-add'), [], 'an added file is not claimed');
+      assert.equal(await s.files.deleteVersionFile(key(p, '1'), a.path), true);
+      assert.deepEqual(await s.gc.claimBlobs([blobKey], 'sweep-add'), [{ ...blobKey, size: a.size }]);
+      await s.gc.deleteClaimed([blobKey], 'sweep-add');
+    });
   });
 }

@@ -119,4 +119,32 @@ export interface PackageFileStore {
   listVersions(registryId: string, artifact: string): Promise<PackageVersionRecord[]>;
   /** The files of several versions of one artifact (a page of a listing), by version then path. */
   listFilesOf(registryId: string, artifact: string, versions: readonly string[]): Promise<PackageFileRecord[]>;
+
+  // --- One file at a time (formats whose versions grow file by file: generic) ---
+
+  /**
+   * Adds one file to a version without touching its other files, atomically across processes
+   * (the row's primary key decides between concurrent adds of one path): `inserted` when the
+   * path was free; `same` when it already holds this digest (a retry; nothing changes);
+   * `replaced` when it held another digest and `replace` is set; `conflict` when it held another
+   * digest and `replace` is not set (nothing changes; `record` is the existing file). The race
+   * with a sweep and the errors are `putVersionFiles`'s, for this one file.
+   */
+  addVersionFile(input: PackageVersionFile, options: { replace: boolean }): Promise<AddedVersionFile>;
+  /** The version's file at `path`; undefined when it has none. */
+  findVersionFile(key: PackageVersionKey, path: string): Promise<PackageFileRecord | undefined>;
+  /** Deletes the version's file at `path`; resolves to whether there was one. */
+  deleteVersionFile(key: PackageVersionKey, path: string): Promise<boolean>;
+}
+
+/** One file of a version, as `addVersionFile` records it. */
+export interface PackageVersionFile extends PackageVersionKey {
+  repositoryId: string;
+  file: PackageFile;
+}
+
+export interface AddedVersionFile {
+  outcome: 'inserted' | 'same' | 'replaced' | 'conflict';
+  /** The file the path holds afterwards (for a conflict, the one that was there). */
+  record: PackageFileRecord;
 }

@@ -12,10 +12,15 @@
  */
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { PalletError } from '../base/errors.js';
-import type { PackageArtifactRecord, PackageFileRecord, PackageFileStore, PackageVersionFiles, PackageVersionKey, PackageVersionRecord } from './package-file-store.js';
+import type { AddedVersionFile, PackageArtifactRecord, PackageFile, PackageFileRecord, PackageFileStore, PackageVersionFile, PackageVersionFiles, PackageVersionKey, PackageVersionRecord } from './package-file-store.js';
 import type { Database, Dialect, PackageFilesTable } from './schema.js';
 import { guard } from './sql-errors.js';
 import { dbNow } from './sql-gc-store.js';
+
+/** A Kysely query over `package_files` that takes `where` (select, update, delete). */
+interface FileQuery<Q> {
+  where(column: 'registry_id' | 'artifact' | 'version' | 'path', op: '=', value: string): Q;
+}
 
 function toRecord(row: PackageFilesTable): PackageFileRecord {
   return {
@@ -39,24 +44,8 @@ export class SqlPackageFileStore implements PackageFileStore {
   ) {}
 
   async putVersionFiles(input: PackageVersionFiles): Promise<PackageFileRecord[]> {
-    const digests = [...new Set(input.files.map((f) => f.digest))].sort();
-    const postgres = this.dialect === 'postgres';
     return this.db.transaction().execute(async (trx) => {
-      // SQLite: a write first, so the transaction holds the write lock from its first statement
-      // (a read first could not upgrade once another connection wrote). PostgreSQL: blob rows
-      // before links, the order of a blob commit, so the two never deadlock.
-      if (!postgres && digests.length > 0) await this.#touchLinks(trx, input.repositoryId, digests);
-      const owner = await trx
-        .selectFrom('repositories as rep')
-        .innerJoin('registries as reg', 'reg.id', 'rep.registry_id')
-        .select('reg.root_space_id')
-        .where('rep.id', '=', input.repositoryId)
-        .where('reg.id', '=', input.registryId)
-        .executeTakeFirst();
-      if (!owner) throw new PalletError('NOT_FOUND', `repository ${input.repositoryId} of registry ${input.registryId} not found`, { repository: input.repositoryId });
-      const rootSpaceId = owner.root_space_id;
-      if (digests.length > 0) await this.#checkBlobs(trx, rootSpaceId, input);
-      if (postgres && digests.length > 0) await this.#touchLinks(trx, input.repositoryId, digests);
+      const rootSpaceId = await this.#hold(trx, input, input.files);
       await this.#deleteRows(trx, input);
       if (input.files.length === 0) return [];
       const createdAt = Date.now();
@@ -80,6 +69,32 @@ export class SqlPackageFileStore implements PackageFileStore {
     });
   }
 
+  /**
+   * The first steps of every write of package files (see the module header for the order):
+   * touches the repository's links to the files' blobs, checks the repository belongs to the
+   * registry and each blob is stored with the file's size and not claimed. Resolves to the
+   * registry's root space.
+   */
+  async #hold(trx: Transaction<Database>, input: { registryId: string; repositoryId: string }, files: readonly PackageFile[]): Promise<string> {
+    const digests = [...new Set(files.map((f) => f.digest))].sort();
+    const postgres = this.dialect === 'postgres';
+    // SQLite: a write first, so the transaction holds the write lock from its first statement
+    // (a read first could not upgrade once another connection wrote). PostgreSQL: blob rows
+    // before links, the order of a blob commit, so the two never deadlock.
+    if (!postgres && digests.length > 0) await this.#touchLinks(trx, input.repositoryId, digests);
+    const owner = await trx
+      .selectFrom('repositories as rep')
+      .innerJoin('registries as reg', 'reg.id', 'rep.registry_id')
+      .select('reg.root_space_id')
+      .where('rep.id', '=', input.repositoryId)
+      .where('reg.id', '=', input.registryId)
+      .executeTakeFirst();
+    if (!owner) throw new PalletError('NOT_FOUND', `repository ${input.repositoryId} of registry ${input.registryId} not found`, { repository: input.repositoryId });
+    if (digests.length > 0) await this.#checkBlobs(trx, owner.root_space_id, files);
+    if (postgres && digests.length > 0) await this.#touchLinks(trx, input.repositoryId, digests);
+    return owner.root_space_id;
+  }
+
   /** Restarts the grace of the repository's links to `digests`; BLOB_UNKNOWN when one has none. */
   async #touchLinks(trx: Transaction<Database>, repositoryId: string, digests: string[]): Promise<void> {
     const touched = await trx
@@ -96,13 +111,13 @@ export class SqlPackageFileStore implements PackageFileStore {
   }
 
   /** Every file's blob is stored, with the file's size, and not claimed by a sweep. */
-  async #checkBlobs(trx: Transaction<Database>, rootSpaceId: string, input: PackageVersionFiles): Promise<void> {
-    const digests = [...new Set(input.files.map((f) => f.digest))].sort();
+  async #checkBlobs(trx: Transaction<Database>, rootSpaceId: string, files: readonly PackageFile[]): Promise<void> {
+    const digests = [...new Set(files.map((f) => f.digest))].sort();
     const lock = this.dialect === 'postgres' ? sql` for share` : sql``;
     const { rows } = await sql<{ digest: string; size: number; deleting: number }>`select digest, size, deleting from blobs
       where root_space_id = ${rootSpaceId} and digest in (${sql.join(digests)}) order by digest${lock}`.execute(trx);
     const found = new Map(rows.map((r) => [r.digest, r]));
-    for (const file of input.files) {
+    for (const file of files) {
       const blob = found.get(file.digest);
       if (!blob) throw new PalletError('BLOB_UNKNOWN', `blob ${file.digest} is not stored`, { digest: file.digest });
       if (Number(blob.deleting) !== 0) throw new PalletError('UNAVAILABLE', `blob ${file.digest} is being garbage-collected; store it again`, { digest: file.digest });
@@ -136,6 +151,74 @@ export class SqlPackageFileStore implements PackageFileStore {
 
   async deleteVersionFiles(key: PackageVersionKey): Promise<number> {
     return this.#deleteRows(this.db, key);
+  }
+
+  // --- One file at a time (`addVersionFile`, `findVersionFile`, `deleteVersionFile`) ---
+
+  /**
+   * After `#hold` (the race with a sweep, as for a whole version), the row's primary key decides
+   * between concurrent adds of one path, on any number of replicas: INSERT … ON CONFLICT DO
+   * NOTHING waits for a concurrent inserter of the same key to commit and then inserts nothing,
+   * and the row it finds then (locked on PostgreSQL until this transaction ends) is compared.
+   */
+  async addVersionFile(input: PackageVersionFile, options: { replace: boolean }): Promise<AddedVersionFile> {
+    return this.db.transaction().execute(async (trx) => {
+      const rootSpaceId = await this.#hold(trx, input, [input.file]);
+      const row: PackageFilesTable = {
+        registry_id: input.registryId,
+        artifact: input.artifact,
+        version: input.version,
+        path: input.file.path,
+        root_space_id: rootSpaceId,
+        repository_id: input.repositoryId,
+        manifest_id: null,
+        digest: input.file.digest,
+        size: input.file.size,
+        created_at: Date.now(),
+      };
+      // A row deleted between the insert and the read (a concurrent delete of the version)
+      // frees the path again: try again, a bounded number of times.
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const inserted = await guard(
+          trx
+            .insertInto('package_files')
+            .values(row)
+            .onConflict((oc) => oc.columns(['registry_id', 'artifact', 'version', 'path']).doNothing())
+            .returningAll()
+            .executeTakeFirst(),
+          { foreignKey: () => new PalletError('NOT_FOUND', `${input.artifact} ${input.version}: its registry or repository is gone`) },
+        );
+        if (inserted) return { outcome: 'inserted', record: toRecord(inserted) };
+        const existing = await this.#findFile(trx, input, input.file.path, true);
+        if (!existing) continue;
+        if (existing.digest === row.digest && Number(existing.size) === row.size) return { outcome: 'same', record: toRecord(existing) };
+        if (!options.replace) return { outcome: 'conflict', record: toRecord(existing) };
+        const { registry_id: _r, artifact: _a, version: _v, path: _p, ...values } = row;
+        await this.#fileRows(trx.updateTable('package_files').set(values), input, input.file.path).execute();
+        return { outcome: 'replaced', record: toRecord(row) };
+      }
+      throw new PalletError('UNAVAILABLE', `${input.artifact} ${input.version}: ${input.file.path} kept changing while it was added; try again`);
+    });
+  }
+
+  async findVersionFile(key: PackageVersionKey, path: string): Promise<PackageFileRecord | undefined> {
+    const row = await this.#findFile(this.db, key, path, false);
+    return row && toRecord(row);
+  }
+
+  async deleteVersionFile(key: PackageVersionKey, path: string): Promise<boolean> {
+    const result = await this.#fileRows(this.db.deleteFrom('package_files'), key, path).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  async #findFile(db: Kysely<Database> | Transaction<Database>, key: PackageVersionKey, path: string, lock: boolean): Promise<PackageFilesTable | undefined> {
+    const query = this.#fileRows(db.selectFrom('package_files').selectAll(), key, path);
+    return (lock && this.dialect === 'postgres' ? query.forUpdate() : query).executeTakeFirst();
+  }
+
+  /** Narrows a query of `package_files` to one file of a version. */
+  #fileRows<Q extends FileQuery<Q>>(query: Q, key: PackageVersionKey, path: string): Q {
+    return query.where('registry_id', '=', key.registryId).where('artifact', '=', key.artifact).where('version', '=', key.version).where('path', '=', path);
   }
 
   // --- Listing for the management views ---------------------------------------------------

@@ -362,9 +362,27 @@ export class BlobService {
   /** Single-request upload of a whole blob whose digest is known up front. */
   async putBlob(loc: BlobLocation, digest: string, source: Readable, options: Omit<ChunkOptions, 'algorithm' | 'start'> = {}): Promise<BlobRecord> {
     const { algorithm } = parseDigest(digest);
+    return this.whole(loc, (upload) => this.finishUpload(loc, upload, digest, source, { ...options, algorithm }));
+  }
+
+  /**
+   * Single-request upload of a whole blob committed under the SHA-256 learned while it streams
+   * (the session's running hash: one pass), i.e. `finishUpload` with nothing to compare.
+   */
+  async putBlobLearned(loc: BlobLocation, source: Readable, options: Omit<ChunkOptions, 'algorithm' | 'start'> = {}): Promise<BlobRecord> {
+    const commit = async (lease: Lease) => {
+      const current = await this.append(lease, source, { ...options, algorithm: 'sha256' }, true);
+      const staged = await this.stage(current, 'sha256', lease);
+      return this.commit(loc, current, staged.digest, staged.key);
+    };
+    return this.whole(loc, (upload) => this.leases.run(upload.id, commit, options.signal, source));
+  }
+
+  /** Runs `work` on a new session; a failure discards the session (nothing is linked). */
+  private async whole(loc: BlobLocation, work: (upload: UploadRecord) => Promise<BlobRecord>): Promise<BlobRecord> {
     const upload = await this.startUpload(loc);
     try {
-      return await this.finishUpload(loc, upload, digest, source, { ...options, algorithm });
+      return await work(upload);
     } catch (err) {
       await this.discard(upload.id);
       throw err;

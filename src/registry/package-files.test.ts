@@ -5,13 +5,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isPalletError, type ErrorCode } from '../base/errors.js';
-import type { PackageFileRecord, PackageFileStore, PackageVersionFiles } from '../metadata/package-file-store.js';
+import type { PackageFileRecord, PackageFileStore, PackageVersionFile, PackageVersionFiles } from '../metadata/package-file-store.js';
 import { PackageFileService } from './package-files.js';
 
 const DIGEST = `sha256:${'a'.repeat(64)}`;
 
-function recordingStore(): { store: PackageFileStore; puts: PackageVersionFiles[] } {
+function recordingStore(): { store: PackageFileStore; puts: PackageVersionFiles[]; adds: PackageVersionFile[] } {
   const puts: PackageVersionFiles[] = [];
+  const adds: PackageVersionFile[] = [];
   const store: PackageFileStore = {
     async putVersionFiles(input) {
       puts.push(input);
@@ -22,6 +23,16 @@ function recordingStore(): { store: PackageFileStore; puts: PackageVersionFiles[
     },
     async deleteVersionFiles() {
       return 0;
+    },
+    async addVersionFile(input) {
+      adds.push(input);
+      return { outcome: 'inserted', record: { ...input, ...input.file, rootSpaceId: 'root', manifestId: null, createdAt: 0 } };
+    },
+    async findVersionFile() {
+      return undefined;
+    },
+    async deleteVersionFile() {
+      return false;
     },
     // --- listing (views) ---
     async listArtifacts() {
@@ -37,7 +48,7 @@ function recordingStore(): { store: PackageFileStore; puts: PackageVersionFiles[
       return [];
     },
   };
-  return { store, puts };
+  return { store, puts, adds };
 }
 
 const version = (files: PackageVersionFiles['files'], extra: Partial<PackageVersionFiles> = {}): PackageVersionFiles => ({
@@ -74,4 +85,19 @@ describe('PackageFileService', () => {
     await new PackageFileService(store).record(input);
     assert.deepEqual(puts, [input]);
   });
+
+  const one = (file: PackageVersionFile['file'], extra: Partial<PackageVersionFile> = {}): PackageVersionFile => ({ registryId: 'reg', artifact: 'hello', version: '1.0.0', repositoryId: 'repo', file, ...extra });
+  const oneCases: Array<[string, PackageVersionFile, ErrorCode]> = [
+    ['an empty artifact name', one({ path: 'a', digest: DIGEST, size: 1 }, { artifact: '' }), 'INVALID_ARGUMENT'],
+    ['an empty path', one({ path: '', digest: DIGEST, size: 1 }), 'INVALID_ARGUMENT'],
+    ['a malformed digest', one({ path: 'a', digest: 'md5:abc', size: 1 }), 'DIGEST_INVALID'],
+    ['a negative size', one({ path: 'a', digest: DIGEST, size: -1 }), 'INVALID_ARGUMENT'],
+  ];
+  for (const [what, input, code] of oneCases) {
+    it(`refuses one file with ${what} with ${code} and adds nothing`, async () => {
+      const { store, adds } = recordingStore();
+      await assert.rejects(new PackageFileService(store).addFile(input, { replace: false }), (err: unknown) => isPalletError(err, code));
+      assert.equal(adds.length, 0);
+    });
+  }
 });

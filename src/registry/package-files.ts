@@ -6,9 +6,9 @@
  */
 import { parseDigest } from '../base/digest.js';
 import { PalletError } from '../base/errors.js';
-import type { PackageFileRecord, PackageFileStore, PackageVersionFiles, PackageVersionKey, PackageVersionRecord } from '../metadata/package-file-store.js';
+import type { AddedVersionFile, PackageFile, PackageFileRecord, PackageFileStore, PackageVersionFile, PackageVersionFiles, PackageVersionKey, PackageVersionRecord } from '../metadata/package-file-store.js';
 
-export type { PackageFile, PackageFileRecord, PackageVersionFiles, PackageVersionKey, PackageVersionRecord } from '../metadata/package-file-store.js';
+export type { AddedVersionFile, PackageFile, PackageFileRecord, PackageVersionFile, PackageVersionFiles, PackageVersionKey, PackageVersionRecord } from '../metadata/package-file-store.js';
 
 export class PackageFileService {
   constructor(private readonly store: PackageFileStore) {}
@@ -23,11 +23,9 @@ export class PackageFileService {
     this.#checkKey(version);
     const paths = new Set<string>();
     for (const file of version.files) {
-      if (file.path === '') throw invalid(version, 'a file has an empty path');
+      this.#checkFile(version, file);
       if (paths.has(file.path)) throw invalid(version, `two files have the path ${file.path}`);
       paths.add(file.path);
-      parseDigest(file.digest);
-      if (!Number.isSafeInteger(file.size) || file.size < 0) throw invalid(version, `${file.path} has size ${file.size}`);
     }
     return this.store.putVersionFiles(version);
   }
@@ -45,6 +43,35 @@ export class PackageFileService {
   /** Forgets the version's files (its blobs become garbage once nothing else holds them). */
   async remove(key: PackageVersionKey): Promise<number> {
     return this.store.deleteVersionFiles(key);
+  }
+
+  // --- One file at a time (see the store's contract) ---
+
+  /**
+   * Adds one file to a version, leaving its other files alone: inserted, the same file again
+   * (a retry), replaced (only with `replace`), or a conflict with the file the path holds.
+   * The input checks are `record`'s.
+   */
+  async addFile(input: PackageVersionFile, options: { replace: boolean }): Promise<AddedVersionFile> {
+    this.#checkKey(input);
+    this.#checkFile(input, input.file);
+    return this.store.addVersionFile(input, options);
+  }
+
+  /** The version's file at `path`; undefined when it has none. */
+  async findFile(key: PackageVersionKey, path: string): Promise<PackageFileRecord | undefined> {
+    return this.store.findVersionFile(key, path);
+  }
+
+  /** Forgets one file of the version; resolves to whether it had one at `path`. */
+  async removeFile(key: PackageVersionKey, path: string): Promise<boolean> {
+    return this.store.deleteVersionFile(key, path);
+  }
+
+  #checkFile(key: PackageVersionKey, file: PackageFile): void {
+    if (file.path === '') throw invalid(key, 'a file has an empty path');
+    parseDigest(file.digest);
+    if (!Number.isSafeInteger(file.size) || file.size < 0) throw invalid(key, `${file.path} has size ${file.size}`);
   }
 
   #checkKey(key: PackageVersionKey): void {

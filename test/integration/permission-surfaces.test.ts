@@ -1,8 +1,8 @@
 /**
  * The permission matrix on every surface, through `inject()` over the real app (SQLite,
  * filesystem storage): each principal × each place (public, private, unknown registry) × each
- * action, on `/v2` (OCI), `/pkg/…/helm` (classic chart repository), `/pkg/…/toy` (a throw-away
- * format whose routes hold no auth code) and `/api/v1`, every cell
+ * action, on `/v2` (OCI), `/pkg/…/helm` (classic chart repository), `/pkg/…/generic` (generic
+ * files), `/pkg/…/toy` (a throw-away format whose routes hold no auth code) and `/api/v1`, every cell
  * asserted: allowed, refused (401 for anonymous callers and token-service JWTs, with the
  * surface's challenge; 403 for users) or not found (404, only for callers who may know).
  *
@@ -21,7 +21,7 @@
  * Places: `initech/public`, `acme/private`, `globex/private`, and `ghost` registries that do not
  * exist in `acme`, in `globex` and in a root space that does not exist (`nowhere`). All are
  * helm registries, served by `/v2`, `/pkg/…/helm` and `/api/v1`, beside a `toy-…` registry of the
- * throw-away format in each place.
+ * throw-away format and a `gen-…` generic registry in each place.
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -43,7 +43,7 @@ const ADMIN_PASSWORD = 'surfaces-admin-password';
 type Who = 'gadmin' | 'admin' | 'writer' | 'reader' | 'project' | 'token' | 'regtoken' | 'none' | 'anonymous' | 'jwt' | 'session';
 type Place = 'public' | 'own' | 'other' | 'ghostOwn' | 'ghostOther' | 'ghostRoot';
 type Action = 'pull' | 'push' | 'delete' | 'manage';
-type Surface = 'v2' | 'pkg' | 'toy' | 'api';
+type Surface = 'v2' | 'pkg' | 'toy' | 'generic' | 'api';
 
 const WHO: readonly Who[] = ['gadmin', 'admin', 'writer', 'reader', 'project', 'token', 'regtoken', 'none', 'anonymous', 'jwt', 'session'];
 const PLACES: readonly Place[] = ['public', 'own', 'other', 'ghostOwn', 'ghostOther', 'ghostRoot'];
@@ -52,6 +52,7 @@ const SURFACE_ACTIONS: Record<Surface, readonly Action[]> = {
   v2: ['pull', 'push', 'delete'],
   pkg: ['pull', 'push', 'delete'],
   toy: ['pull', 'push', 'delete'],
+  generic: ['pull', 'push', 'delete'],
   api: ['pull', 'delete', 'manage'],
 };
 
@@ -124,7 +125,7 @@ function expected(who: Who, place: Place, action: Action, surface: Surface): Cel
   // The writer's web session counts on /api/v1 only; elsewhere the cookie is not a credential.
   if (who === 'session') return expected(surface === 'api' ? 'writer' : 'anonymous', place, action, surface);
   // The registry-limited token names acme/private, not acme/toy-private: for the toy format it holds nothing.
-  if (who === 'regtoken' && surface === 'toy') return expected('none', place, action, surface);
+  if (who === 'regtoken' && (surface === 'toy' || surface === 'generic')) return expected('none', place, action, surface);
   const cells = ROWS[who].replace(/\s+/g, '');
   return cells[PLACES.indexOf(place) * ACTIONS.length + ACTIONS.indexOf(action)] as Cell;
 }
@@ -173,6 +174,9 @@ describe('permission matrix on every surface (inject, SQLite)', () => {
     // Through the domain: the API's packageType enum is fixed when its schemas load.
     await app.services.registries.create({ space: root, identifier: `toy-${registry}`, packageType: 'toy', public: place === 'public' });
     await uploadChart(root, registry, '1.0.0');
+    await ok('POST', '/api/v1/registries', { space: root, identifier: `gen-${registry}`, packageType: 'generic', public: place === 'public' });
+    const file = await inject({ method: 'PUT', url: `/pkg/${root}/gen-${registry}/generic/hello/1.0.0/hello.txt`, payload: Buffer.from('hello'), headers: { authorization: admin } });
+    assert.equal(file.statusCode, 201, file.body);
   }
 
   before(async () => {
@@ -234,6 +238,12 @@ describe('permission matrix on every surface (inject, SQLite)', () => {
       const archive = await chart('hello', `2.0.${++version}`).build();
       return { method: 'POST', url: `${base}/api/charts`, payload: archive, headers: { ...headers, 'content-type': 'application/gzip' }, ...from };
     }
+    if (surface === 'generic') {
+      const base = `/pkg/${root}/gen-${registry}/generic/hello`;
+      if (action === 'pull') return { method: 'GET', url: `${base}/1.0.0/hello.txt`, headers, ...from };
+      if (action === 'delete') return { method: 'DELETE', url: `${base}/9.9.9/hello.txt`, headers, ...from };
+      return { method: 'PUT', url: `${base}/2.0.${++version}/hello.txt`, payload: Buffer.from(`${who}-${place}`), headers: { ...headers, 'content-type': 'application/octet-stream' }, ...from };
+    }
     if (surface === 'toy') {
       const url = `/pkg/${root}/toy-${registry}/toy/thing`;
       return { method: action === 'pull' ? 'GET' : action === 'push' ? 'PUT' : 'DELETE', url, headers, ...from };
@@ -271,15 +281,15 @@ describe('permission matrix on every surface (inject, SQLite)', () => {
         const error = who === 'jwt' ? ',error="insufficient_scope"' : '';
         assert.equal(challenge.replace(/realm="[^"]*",service="[^"]*"/, 'R'), `Bearer R,scope="repository:${root}/${registry}/hello:${scope}"${error}`, label);
       }
-    } else if (surface === 'pkg' || surface === 'toy') {
-      const realm = surface === 'pkg' ? 'Helm' : 'Toy';
+    } else if (surface === 'pkg' || surface === 'toy' || surface === 'generic') {
+      const realm = surface === 'pkg' ? 'Helm' : surface === 'toy' ? 'Toy' : 'Generic';
       assert.equal(challenge, unauthenticated ? `Basic realm="Pallet ${realm} repository", charset="UTF-8"` : '', label);
     } else {
       assert.equal((JSON.parse(res.body) as { code: string }).code, unauthenticated ? 'UNAUTHORIZED' : 'FORBIDDEN', label);
     }
   }
 
-  for (const surface of ['v2', 'pkg', 'toy', 'api'] as const) {
+  for (const surface of ['v2', 'pkg', 'toy', 'generic', 'api'] as const) {
     for (const who of WHO) {
       it(`${surface}: ${who}, every place and action`, async () => {
         for (const place of PLACES) {

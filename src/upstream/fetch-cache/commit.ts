@@ -5,7 +5,8 @@
  * learned path, in order: open an upload session; stream the body into it while hashing it with
  * SHA-256 and with the stated checksum's algorithm; compare the stated checksum; commit under the
  * SHA-256 (or the known digest, which the commit verifies). Any mismatch or error cancels the
- * session: nothing is linked, nothing counts against quota.
+ * session: nothing is linked, nothing counts against quota. With no checksum to compare, the
+ * SHA-256 is the upload session's own running hash (`BlobService.putBlobLearned`), one pass.
  */
 import { createHash } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
@@ -35,6 +36,8 @@ export interface CommitBody {
 export async function commitBody(blobs: BlobService, loc: BlobLocation, body: Readable, c: CommitBody): Promise<BlobRecord> {
   const length = c.size !== undefined ? { length: c.size } : {};
   if (c.digest && !c.checksum) return blobs.putBlob(loc, c.digest, body, length);
+  // Only the SHA-256 to learn: the session's running hash is the one pass over the bytes.
+  if (!c.checksum) return blobs.putBlobLearned(loc, body, length);
   const sha256 = new Hasher('sha256');
   const stated = c.checksum ? createHash(c.checksum.algorithm) : undefined;
   const hashing = new Transform({

@@ -6,11 +6,12 @@
 import type { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
 import { principalOf } from '../../../http/request-auth.js';
-import { isPalletError, PalletError } from '../../../base/errors.js';
+import { PalletError } from '../../../base/errors.js';
+import { rangeHeaders, rangeWithin, unsatisfiable } from '../../../http/byte-ranges.js';
 import type { BlobRecord } from '../../../metadata/store.js';
 import type { RepositoryTarget } from '../../../registry/repositories.js';
 import type { ByteRange } from '../../../storage/driver.js';
-import { location, parseRange, type Handler, type OciDeps, type Route } from './common.js';
+import { location, type Handler, type OciDeps, type Route } from './common.js';
 
 export function blobRoutes({ services, auth }: OciDeps): Route {
   const { blobs, config } = services;
@@ -39,11 +40,7 @@ export function blobRoutes({ services, auth }: OciDeps): Route {
         return reply.code(307).header('Location', redirect).header('Docker-Content-Digest', blob.digest).send();
       }
     }
-    const rangeOf = (size: number): ByteRange | undefined => {
-      const range = parseRange(request.headers.range, size);
-      if (range && range.start > range.end) throw new PalletError('RANGE_INVALID', 'range outside the blob', { size });
-      return range;
-    };
+    const rangeOf = (size: number): ByteRange | undefined => rangeWithin(request.headers.range, size);
     let found: { blob: BlobRecord; range: ByteRange | undefined; stream?: Readable };
     try {
       if (request.method === 'HEAD') {
@@ -54,22 +51,12 @@ export function blobRoutes({ services, auth }: OciDeps): Route {
         found = await services.pulls.openBlob(target, param, { range: rangeOf, log: request.log });
       }
     } catch (err) {
-      const size = isPalletError(err, 'RANGE_INVALID') ? err.detail?.size : undefined;
-      if (typeof size === 'number') reply.header('Content-Range', `bytes */${size}`);
+      unsatisfiable(reply, err);
       throw err;
     }
     const { blob, range } = found;
-    reply
-      .header('Docker-Content-Digest', blob.digest)
-      .header('Accept-Ranges', 'bytes')
-      .header('Content-Type', 'application/octet-stream')
-      .header('ETag', `"${blob.digest}"`);
-    if (range) {
-      reply.code(206).header('Content-Range', `bytes ${range.start}-${range.end}/${blob.size}`);
-      reply.header('Content-Length', String(range.end - range.start + 1));
-    } else {
-      reply.header('Content-Length', String(blob.size));
-    }
+    reply.header('Docker-Content-Digest', blob.digest).header('Content-Type', 'application/octet-stream').header('ETag', `"${blob.digest}"`);
+    rangeHeaders(reply, blob.size, range);
     if (!found.stream) return reply.send();
     return reply.send(found.stream);
   };

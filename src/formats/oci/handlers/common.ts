@@ -44,21 +44,6 @@ export function location(target: RepositoryTarget, repo: RepositoryRecord): { ro
   return { rootSpaceId: target.root.id, repositoryId: repo.id };
 }
 
-/** Parses `Range: bytes=a-b | a- | -n` against a blob size; undefined when absent. */
-export function parseRange(header: string | undefined, size: number): ByteRange | undefined {
-  if (!header) return undefined;
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!m || (m[1] === '' && m[2] === '')) throw new PalletError('RANGE_INVALID', `unsupported Range header ${JSON.stringify(header)}`, { size });
-  if (m[1] === '') {
-    const suffix = Number(m[2]);
-    if (suffix === 0) throw new PalletError('RANGE_INVALID', 'empty suffix range', { size });
-    return { start: Math.max(0, size - suffix), end: size - 1 };
-  }
-  const start = Number(m[1]);
-  const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
-  return { start, end };
-}
-
 /** Parses a PATCH `Content-Range: <start>-<end>`; BLOB_UPLOAD_INVALID when malformed. */
 export function parseContentRange(header: string | undefined): { start: number; length: number } | undefined {
   if (header === undefined) return undefined;
