@@ -148,7 +148,7 @@ export class NpmPublisher {
    */
   async deleteTarball(ref: RegistryRef, name: string, file: string, rev: string | undefined): Promise<string | undefined> {
     const pkg = await this.#localPackage(ref, name);
-    const found = await this.deps.packages.findByFile(ref.registry, name, file);
+    const found = await this.deps.packages.local.findByFile(ref.registry, name, file);
     if (!found) return undefined;
     checkRev(pkg, rev);
     await this.deps.packages.removeVersion(ref.registry, name, found.version.version);
