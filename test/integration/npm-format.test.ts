@@ -180,6 +180,7 @@ describe('npm registry API (in process)', () => {
       ['a name over 214 characters', 'n'.repeat(215), publishDoc('n'.repeat(215), '1.0.0'), 400, /214/],
       ['a name with URL-unsafe characters', 'a b', publishDoc('a b', '1.0.0'), 400, /URL-safe/],
       ['metadata over the limit', 'bad', { ...good(), readme: 'x'.repeat(70 * 1024) }, 413, /metadata/],
+      ['a document nested too deep', 'bad', `{"a":${'['.repeat(200)}${']'.repeat(200)}}`, 400, /nests deeper/],
       ['a body over the limit', 'bad', publishDoc('bad', '1.0.0', describeTarball(gzipSync(randomBytes(600 * 1024)))), 413, /limit/],
     ];
     for (const [what, name, body, status, message] of cases) {
@@ -190,6 +191,7 @@ describe('npm registry API (in process)', () => {
         const pkgName = typeof body === 'object' && body !== null && typeof (body as { name?: unknown }).name === 'string' ? (body as { name: string }).name : name;
         for (const n of new Set([name, pkgName])) assert.equal((await req('GET', escapedName(n))).status, 404, `${n} must not exist`);
         assert.deepEqual(await files(name, '1.0.0'), []);
+        assert.deepEqual(await h.app.services.store.listStaleUploads(Date.now() + 3_600_000), [], 'no upload session is left behind');
       });
     }
   });

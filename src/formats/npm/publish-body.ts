@@ -21,7 +21,7 @@
  *
  * Refused with INVALID_ARGUMENT (nothing stored: the caller cancels the sink): a body that is
  * not a JSON object, an attachment whose data is not plain base64 (escapes, other characters,
- * padding in the middle), more than one attachment with data. TOO_LARGE: metadata over its
+ * padding in the middle), more than one attachment with data, nesting deeper than 100. TOO_LARGE: metadata over its
  * limit, or a whole body over the body limit (checked by the caller from the bytes read).
  */
 import { PalletError } from '../../base/errors.js';
@@ -49,6 +49,8 @@ interface Frame {
   expectKey: boolean;
 }
 
+/** Deepest nesting accepted (package.json documents nest a few levels; this bounds the stack). */
+const MAX_DEPTH = 100;
 /** Keys longer than this are never ones the scanner looks for: they are not collected. */
 const MAX_KEY_BYTES = 1024;
 const QUOTE = 0x22;
@@ -136,6 +138,7 @@ export class PublishBodyScanner {
         if (this.#ended) throw invalid('content after the document');
         if (!this.#started && byte !== 0x7b) throw invalid('the body is not a JSON object');
         this.#started = true;
+        if (this.#stack.length >= MAX_DEPTH) throw invalid(`the document nests deeper than ${MAX_DEPTH} levels`);
         this.#stack.push({ kind: byte === 0x7b ? 'object' : 'array', expectKey: byte === 0x7b });
         return;
       case 0x7d: // }

@@ -212,6 +212,7 @@ export async function npmRoutes(app: FastifyInstance, options: NpmRouteOptions):
     const user = principal.kind === 'user' ? { name: principal.user.username, email: principal.user.email } : undefined;
     const result = await publisher.put(ref, path.name, request.raw, {
       ...(path.rev !== undefined ? { rev: path.rev } : {}),
+      ...(request.headers['content-length'] !== undefined ? { declaredLength: Number(request.headers['content-length']) } : {}),
       ...(user !== undefined ? { user, owner: `user:${user.name}` } : { owner: `address:${request.ip}` }),
       mayDelete: async () => {
         auditAction(request, 'npm.unpublish', path.name);
