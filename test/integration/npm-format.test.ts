@@ -317,6 +317,15 @@ describe('npm registry API (in process)', () => {
     assert.equal((await req('PUT', '/pkg/acme/pub/npm/open2', { body: publishDoc('open2', '1.0.0'), auth: null })).status, 401);
   });
 
+  it('counts publishes by outcome and tarball downloads', async () => {
+    const text = await h.app.services.metrics.metrics();
+    const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? 0);
+    assert.ok(value(/pallet_npm_publishes_total\{registry="acme\/js",outcome="published"\} (\d+)/) >= 8);
+    assert.ok(value(/pallet_npm_publishes_total\{registry="acme\/js",outcome="conflict"\} (\d+)/) >= 3);
+    assert.ok(value(/pallet_npm_publishes_total\{registry="acme\/js",outcome="invalid"\} (\d+)/) >= 20);
+    assert.ok(value(/pallet_npm_tarball_downloads_total\{registry="acme\/js"\} (\d+)/) >= 3);
+  });
+
   it('gives the management API detail, tags and deletes', async () => {
     const parts = h.app.services.formats.get('npm')!.packages!;
     const reg = await h.app.services.store.findRegistry((await h.app.services.store.findSpace('acme'))!.id, 'js');

@@ -9,6 +9,7 @@ import type { RegistryRecord } from '../../metadata/store.js';
 import type { FormatCore, FormatPackages, FormatParts, PackageFormat, SetupContext, SetupStep, VersionReference } from '../format.js';
 import { NPM_CONFIG_DEFAULTS, npmSettings, type NpmSettings } from './config.js';
 import { LocalPackages } from './local-packages.js';
+import { NpmMetrics } from './npm-metrics.js';
 import { NpmVersions } from './npm-versions.js';
 import { NpmPackages, type NpmUpstreams } from './packages.js';
 import { NpmPublisher } from './publisher.js';
@@ -36,9 +37,10 @@ export function createNpmParts(core: FormatCore, upstreams?: (deps: NpmUpstreamD
   const versions = new NpmVersions(npm, services.packageFiles);
   const local = new LocalPackages({ npm, blobs: services.blobs });
   const packages = new NpmPackages({ npm, versions }, local, upstreams?.({ core, npm, versions, local, settings }));
+  const metrics = new NpmMetrics(core.metrics);
   const publisher = new NpmPublisher({ store: services.store, npm, blobs: services.blobs, versions, packages }, settings);
   return {
-    routes: (app) => npmRoutes(app, { services, packages, publisher, settings }),
+    routes: (app) => npmRoutes(app, { services, packages, publisher, settings, metrics }),
     packages: managementParts(npm, versions, packages),
   };
 }

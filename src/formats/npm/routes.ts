@@ -34,10 +34,12 @@ import { login } from './login.js';
 import { parseNpmPath, type NpmPath } from './names.js';
 import { ABBREVIATED_TYPE, abbreviate, serializePackument } from './packument.js';
 import type { NpmPackages, NpmRequestContext } from './packages.js';
-import type { NpmPublisher } from './publisher.js';
+import type { NpmPublisher, PutOptions, PutResult } from './publisher.js';
+import type { NpmMetrics } from './npm-metrics.js';
 
 export interface NpmRouteOptions {
   services: Services;
+  metrics: NpmMetrics;
   packages: NpmPackages;
   publisher: NpmPublisher;
   settings: NpmSettings;
@@ -92,7 +94,7 @@ async function readJson(request: FastifyRequest, limit: number): Promise<unknown
 }
 
 export async function npmRoutes(app: FastifyInstance, options: NpmRouteOptions): Promise<void> {
-  const { services, packages, publisher, settings } = options;
+  const { services, packages, publisher, settings, metrics } = options;
   // Bodies stay streams: the publish reader scans them as they arrive, the rest read bounded.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
@@ -125,6 +127,7 @@ export async function npmRoutes(app: FastifyInstance, options: NpmRouteOptions):
         return reply.code(304).send();
       }
     }
+    if (request.method === 'GET') metrics.download(`${ref.root.path}/${ref.registry.identifier}`);
     if (found.size !== undefined) reply.header('Content-Length', String(found.size));
     return reply.header('Content-Type', 'application/octet-stream').send(found.stream);
   };
@@ -210,7 +213,8 @@ export async function npmRoutes(app: FastifyInstance, options: NpmRouteOptions):
     const ref = await requireAccess(request, 'push');
     const principal = principalOf(request);
     const user = principal.kind === 'user' ? { name: principal.user.username, email: principal.user.email } : undefined;
-    const result = await publisher.put(ref, path.name, request.raw, {
+    const label = `${ref.root.path}/${ref.registry.identifier}`;
+    const putOptions: PutOptions = {
       ...(path.rev !== undefined ? { rev: path.rev } : {}),
       ...(request.headers['content-length'] !== undefined ? { declaredLength: Number(request.headers['content-length']) } : {}),
       ...(user !== undefined ? { user, owner: `user:${user.name}` } : { owner: `address:${request.ip}` }),
@@ -218,10 +222,22 @@ export async function npmRoutes(app: FastifyInstance, options: NpmRouteOptions):
         auditAction(request, 'npm.unpublish', path.name);
         await requireAccess(request, 'delete');
       },
-    });
+    };
+    let result: PutResult;
+    try {
+      result = await publisher.put(ref, path.name, request.raw, putOptions);
+    } catch (err) {
+      // A refused publish is counted (`npm publish` sends no `-rev`; metadata updates do).
+      if (path.rev === undefined) {
+        const status = isPalletError(err) ? NPM_STATUS[err.code] : 500;
+        metrics.publish(label, status === 409 ? 'conflict' : status < 500 ? 'invalid' : 'failed');
+      }
+      throw err;
+    }
     if (result.kind === 'published') {
+      metrics.publish(label, 'published');
       auditAction(request, 'npm.publish', path.name, result.version);
-      request.log.info({ registry: `${ref.root.path}/${ref.registry.identifier}`, package: path.name, version: result.version }, 'npm: version published');
+      request.log.info({ registry: label, package: path.name, version: result.version }, 'npm: version published');
     } else if (result.removed.length > 0) {
       auditAction(request, 'npm.unpublish', path.name, result.removed.join(','));
     } else {
