@@ -93,6 +93,12 @@ describe('npm registry API (in process)', () => {
     const head = await req('HEAD', 'app/-/app-1.0.0.tgz');
     assert.equal(head.status, 200);
     assert.equal(head.headers['content-length'], String(tgz.bytes.length));
+    const one = await req('GET', 'app/latest');
+    assert.equal(one.status, 200);
+    assert.equal(one.json.version, '1.0.0');
+    assert.equal((await req('GET', 'app/1.0.0')).json.dist.integrity, tgz.integrity);
+    assert.equal((await req('GET', 'app/9.9.9')).status, 404);
+    assert.equal((await req('GET', 'app/constructor')).status, 404);
     const recorded = await files('app', '1.0.0');
     assert.deepEqual(
       recorded.map((f) => [f.path, f.size]),
@@ -315,6 +321,16 @@ describe('npm registry API (in process)', () => {
     assert.equal(open.status, 200);
     assert.equal((await req('GET', new URL(open.json.versions['1.0.0'].dist.tarball).pathname, { auth: null })).status, 200);
     assert.equal((await req('PUT', '/pkg/acme/pub/npm/open2', { body: publishDoc('open2', '1.0.0'), auth: null })).status, 401);
+  });
+
+  it('writes Setup Client steps with the .npmrc lines, publish and install', async () => {
+    const setup = await h.call<{ steps: Array<{ title: string; commands: string[] }> }>('GET', '/api/v1/registries/acme/js/setup');
+    assert.equal(setup.status, 200, setup.text);
+    const commands = setup.json.steps.flatMap((s) => s.commands).join('\n');
+    assert.match(commands, /^registry=http:\/\/registry\.test\/pkg\/acme\/js\/npm\/$/m);
+    assert.match(commands, /^\/\/registry\.test\/pkg\/acme\/js\/npm\/:_authToken=<access token>$/m);
+    assert.match(commands, /npm publish/);
+    assert.match(commands, /npm install <package>/);
   });
 
   it('counts publishes by outcome and tarball downloads', async () => {

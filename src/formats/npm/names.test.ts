@@ -20,8 +20,10 @@ describe('npm names and paths', () => {
     assert.deepEqual(parseNpmPath('@acme%2futil/-rev/3-abc'), { kind: 'package', name: '@acme/util', rev: '3-abc' });
     assert.deepEqual(parseNpmPath('@acme/util/-/util-1.0.0.tgz'), { kind: 'tarball', name: '@acme/util', file: 'util-1.0.0.tgz' });
     assert.deepEqual(parseNpmPath('a/-/a-1.0.0.tgz/-rev/2-x'), { kind: 'tarball', name: 'a', file: 'a-1.0.0.tgz', rev: '2-x' });
+    assert.deepEqual(parseNpmPath('@acme/util/latest'), { kind: 'version', name: '@acme/util', spec: 'latest' });
+    assert.deepEqual(parseNpmPath('a/1.0.0'), { kind: 'version', name: 'a', spec: '1.0.0' });
     assert.deepEqual(parseNpmPath('-/v1/search'), { kind: 'registry', segments: ['v1', 'search'] });
-    for (const bad of ['', 'a/b', 'a//b', 'a/-', '@acme', 'a/-/f/x', '%E0%A4%A']) assert.throws(() => parseNpmPath(bad), /no npm registry endpoint|malformed/, bad);
+    for (const bad of ['', 'a/b/c', 'a//b', 'a/-', '@acme', 'a/-/f/x', '%E0%A4%A']) assert.throws(() => parseNpmPath(bad), /no npm registry endpoint|malformed/, bad);
     assert.equal(tarballFileName('@acme/util', '1.0.0'), 'util-1.0.0.tgz');
   });
 

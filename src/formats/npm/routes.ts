@@ -6,6 +6,7 @@
  *
  *   GET    <name>                         packument (full, or abbreviated for install-v1
  *                                         Accept), ETag / If-None-Match → 304
+ *   GET    <name>/<version or dist-tag>   one version's document
  *   GET    <name>/-/<file>.tgz            tarball
  *   PUT    <name>[/-rev/<rev>]            publish (with `_attachments`) or metadata update
  *   DELETE <name>/-rev/<rev>              unpublish the package
@@ -112,6 +113,17 @@ export async function npmRoutes(app: FastifyInstance, options: NpmRouteOptions):
     const match = request.headers['if-none-match'];
     if (typeof match === 'string' && match.split(',').some((m) => m.trim() === etag)) return reply.code(304).send();
     return reply.header('Content-Type', abbreviated ? ABBREVIATED_TYPE : 'application/json').send(body);
+  };
+
+  const version: Handler = async (request, reply, path) => {
+    if (path.kind !== 'version') throw notFound(request);
+    request.metricsRoute = 'npm.version';
+    const ref = await requireAccess(request, 'pull');
+    const full = await packages.packument(ref, path.name, contextOf(request, services));
+    const number = full['dist-tags'][path.spec] ?? path.spec;
+    const found = Object.hasOwn(full.versions, number) ? full.versions[number] : undefined;
+    if (!found) throw new PalletError('NOT_FOUND', `no version or dist-tag ${path.spec} of ${path.name}`, { name: path.name });
+    return reply.header('Content-Type', 'application/json').send(found);
   };
 
   const tarball: Handler = async (request, reply, path) => {
@@ -255,6 +267,7 @@ export async function npmRoutes(app: FastifyInstance, options: NpmRouteOptions):
       const ref = await requireAccess(request, 'push');
       return reply.send({ ok: true, ...(await packages.removeDistTag(ref, tags.name, tags.tag)) });
     }
+    if (path.kind === 'version') throw notFound(request);
     request.metricsRoute = 'npm.unpublish';
     auditAction(request, 'npm.unpublish', path.name);
     const ref = await requireAccess(request, 'delete');
@@ -277,7 +290,7 @@ export async function npmRoutes(app: FastifyInstance, options: NpmRouteOptions):
       return handler(request, reply, path);
     };
 
-  app.get('/*', dispatch({ package: packument, tarball, registry: registryGet }));
+  app.get('/*', dispatch({ package: packument, version, tarball, registry: registryGet }));
   app.put('/*', dispatch({ package: put, registry: registryPut }));
   app.post('/*', dispatch({ registry: registryPost }));
   app.delete('/*', dispatch({ package: del, tarball: del, registry: del }));
