@@ -133,7 +133,9 @@ describe('npm registries with the real npm CLI', () => {
     assert.equal(lib.integrity, packument.versions['1.0.0'].dist.integrity);
     await rm(join(app, 'node_modules'), { recursive: true });
     await npm(writer, app, ['ci']);
-    const { stdout } = await npm(writer, app, ['exec', '--', 'node', '-e', 'console.log(require("@acme/e2e-util"), require("e2e-lib"))']);
+    const stdout = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, ['-e', 'console.log(require("@acme/e2e-util"), require("e2e-lib"))'], { cwd: app }, (err, out) => (err ? reject(err) : resolve(out))),
+    );
     assert.match(stdout, /@acme\/e2e-util@1\.0\.0 e2e-lib@1\.0\.0/);
     // npm checks what it downloads against the lockfile: a wrong integrity fails `npm ci`.
     lock.packages['node_modules/e2e-lib'].integrity = util.integrity;

@@ -291,6 +291,7 @@ describe('npm registry API (in process)', () => {
   it('logs in with the legacy flow, answering an access token that works as _authToken', async () => {
     const bad = await req('PUT', '-/user/org.couchdb.user:reader', { body: { name: 'reader', password: 'wrong' }, auth: null });
     assert.equal(bad.status, 401);
+    assert.equal((await req('PUT', '-/user/org.couchdb.user:admin', { body: { name: 'reader', password: readerPw }, auth: null })).status, 400);
     const ok = await req('PUT', '-/user/org.couchdb.user:reader', { body: { _id: 'org.couchdb.user:reader', name: 'reader', password: readerPw, type: 'user' }, auth: null });
     assert.equal(ok.status, 201, ok.body);
     assert.equal(ok.json.ok, true);

@@ -195,9 +195,10 @@ class NpmApi {
     const segments = path.kind === 'registry' ? path.segments : [];
     if (segments[0] === 'user' && segments.length === 2 && segments[1]!.startsWith('org.couchdb.user:')) {
       request.metricsRoute = 'npm.login';
-      auditAction(request, 'npm.login', segments[1]!.slice('org.couchdb.user:'.length));
+      const user = segments[1]!.slice('org.couchdb.user:'.length);
+      auditAction(request, 'npm.login', user);
       const body = await readJson(request, this.o.settings.jsonBytes);
-      return reply.code(201).send(await login(request, this.o.services, body));
+      return reply.code(201).send(await login(request, this.o.services, user, body));
     }
     return this.setTag(request, reply, path);
   };
