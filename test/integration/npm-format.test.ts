@@ -6,9 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { startInProcess, type Harness } from '../helpers/inproc.js';
+import { blobFiles, startInProcess, type Harness } from '../helpers/inproc.js';
 import { describeTarball, escapedName, publishDoc, tarball } from '../helpers/npm.js';
 
 const BASE = '/pkg/acme/js/npm';
@@ -322,6 +322,27 @@ describe('npm registry API (in process)', () => {
     assert.equal(open.status, 200);
     assert.equal((await req('GET', new URL(open.json.versions['1.0.0'].dist.tarball).pathname, { auth: null })).status, 200);
     assert.equal((await req('PUT', '/pkg/acme/pub/npm/open2', { body: publishDoc('open2', '1.0.0'), auth: null })).status, 401);
+  });
+
+  it('keeps published tarballs through GC and reclaims unpublished ones', async () => {
+    const kept = tarball('gc-kept');
+    const dropped = tarball('gc-dropped');
+    const digest = (t: { bytes: Buffer }) => `sha256:${createHash('sha256').update(t.bytes).digest('hex')}`;
+    assert.equal((await publish('gc-me', '1.0.0', publishDoc('gc-me', '1.0.0', kept))).status, 201);
+    assert.equal((await publish('gc-me', '1.0.1', publishDoc('gc-me', '1.0.1', dropped))).status, 201);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await h.app.services.gc.run({ graceMs: 1 });
+    let stored = await blobFiles(h.dataDir);
+    assert.ok(stored.has(digest(kept)) && stored.has(digest(dropped)), 'published tarballs are live');
+    const doc = (await req('GET', 'gc-me?write=true')).json;
+    delete doc.versions['1.0.1'];
+    assert.equal((await req('PUT', `gc-me/-rev/${doc._rev}`, { body: doc })).status, 200);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await h.app.services.gc.run({ graceMs: 1 });
+    stored = await blobFiles(h.dataDir);
+    assert.ok(stored.has(digest(kept)), 'the version left keeps its tarball');
+    assert.ok(!stored.has(digest(dropped)), 'an unpublished tarball is reclaimed');
+    assert.deepEqual((await req('GET', 'gc-me/-/gc-me-1.0.0.tgz')).raw, kept.bytes);
   });
 
   it('writes Setup Client steps with the .npmrc lines, publish and install', async () => {
