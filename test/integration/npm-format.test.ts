@@ -1,13 +1,15 @@
 /**
  * The npm registry API in process (`inject()`, SQLite, filesystem storage): every route as the
  * npm CLI calls it, the bad-input table (each a 4xx with nothing stored), concurrent publishes
- * of one version, unpublish keeping version numbers retired, permissions per action, and what
- * the management API gets from the format (package files, detail, tags, deletes).
+ * of one version (also on PostgreSQL), unpublish keeping version numbers retired, GC, permissions
+ * per action, and what the management API gets from the format (package files, detail, tags,
+ * deletes).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createHash, randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
+import { dropTestSchema, testSchema, TEST_DATABASE_URL } from '../../src/metadata/test-databases.js';
 import { blobFiles, startInProcess, type Harness } from '../helpers/inproc.js';
 import { describeTarball, escapedName, publishDoc, tarball } from '../helpers/npm.js';
 
@@ -381,5 +383,49 @@ describe('npm registry API (in process)', () => {
     await parts.deleteArtifact(reg!, '@acme/util', h.app.log);
     assert.equal((await req('GET', '@acme%2futil')).status, 404);
     assert.deepEqual(await files('@acme/util', '0.1.0'), []);
+  });
+});
+
+describe('npm publishes on PostgreSQL (in process)', () => {
+  let h: Harness;
+  const schema = testSchema();
+
+  before(async () => {
+    h = await startInProcess({ database: { url: TEST_DATABASE_URL, schema } });
+    assert.equal((await h.call('POST', '/api/v1/spaces', { path: 'acme' })).status, 201);
+    assert.equal((await h.call('POST', '/api/v1/registries', { space: 'acme', identifier: 'js', packageType: 'npm', kind: 'local' })).status, 201);
+  });
+
+  after(async () => {
+    await h?.close();
+    await dropTestSchema(schema);
+  });
+
+  const put = (name: string, doc: Record<string, unknown>) =>
+    h.app.server.inject({ method: 'PUT', url: `${BASE}/${escapedName(name)}`, payload: JSON.stringify(doc), headers: { ...h.auth, 'content-type': 'application/json' } });
+
+  it('lets exactly one of many concurrent publishes of a version win, and serves the winner', async () => {
+    const tarballs = Array.from({ length: 6 }, (_, i) => tarball(`pg-race-${i}`));
+    const results = await Promise.all(tarballs.map((t) => put('@acme/race', publishDoc('@acme/race', '1.0.0', t))));
+    assert.deepEqual(
+      results.map((r) => r.statusCode).sort(),
+      [201, 409, 409, 409, 409, 409],
+    );
+    const doc = JSON.parse((await h.app.server.inject({ method: 'GET', url: `${BASE}/@acme%2frace`, headers: h.auth })).body);
+    const winner = tarballs.find((t) => t.integrity === doc.versions['1.0.0'].dist.integrity)!;
+    const served = await h.app.server.inject({ method: 'GET', url: `${BASE}/@acme/race/-/race-1.0.0.tgz`, headers: h.auth });
+    assert.deepEqual(served.rawPayload, winner.bytes);
+    const root = await h.app.services.store.findSpace('acme');
+    const registry = await h.app.services.store.findRegistry(root!.id, 'js');
+    const [file] = await h.app.services.packageFiles.list({ registryId: registry!.id, artifact: '@acme/race', version: '1.0.0' });
+    assert.equal(`"${file?.digest}"`, served.headers.etag, 'the package files name the tarball that is served');
+  });
+
+  it('publishes concurrent versions of one package without losing any', async () => {
+    const versions = ['1.0.0', '1.1.0', '1.2.0', '2.0.0', '2.1.0'];
+    const results = await Promise.all(versions.map((v) => put('many', publishDoc('many', v))));
+    assert.deepEqual(results.map((r) => r.statusCode), versions.map(() => 201));
+    const doc = JSON.parse((await h.app.server.inject({ method: 'GET', url: `${BASE}/many`, headers: h.auth })).body);
+    assert.deepEqual(Object.keys(doc.versions).sort(), versions);
   });
 });
