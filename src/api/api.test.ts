@@ -295,6 +295,7 @@ describe('management API: registries', () => {
       sizeBytes: 0,
       artifactCount: 0,
       downloadCount: 0,
+      settings: {},
     });
     assert.ok(Date.parse(createdAt) <= Date.parse(updatedAt));
     const got = await h.call<RegistryView>('GET', '/api/v1/registries/acme/docker-local');

@@ -172,6 +172,7 @@ describe('package types from the format list', () => {
       urlHint: 'a tiny index (tiny://tiny.example.com/index)',
       setup: [{ title: 'Fetch', commands: ['tiny get https://pallet.example.com/pkg/<root>/<registry>/tiny/<name>'] }],
       pull: { byTag: 'tiny get pallet.example.com/<root>/<registry>/<artifact> <tag>', byDigest: 'tiny get pallet.example.com/<root>/<registry>/<artifact> <digest>' },
+      settings: {},
     });
     const doc = openApiDocument(formatEnums([...FORMATS, tinyFormat]));
     const registry = at(doc, ['components', 'schemas', 'Registry', 'properties']);
