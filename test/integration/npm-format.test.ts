@@ -366,6 +366,29 @@ describe('npm registry API (in process)', () => {
     assert.ok(value(/pallet_npm_tarball_downloads_total\{registry="acme\/js"\} (\d+)/) >= 3);
   });
 
+  it('shows npm packages in the management API: artifacts, versions with dist-tags and the npm detail', async () => {
+    const API = '/api/v1/registries/acme/js/artifacts';
+    const list = await h.call<{ items: Array<{ name: string; latestVersion: string }> }>('GET', API);
+    assert.equal(list.status, 200, list.text);
+    const names = list.json.items.map((a) => a.name);
+    assert.ok(names.includes('app') && names.includes('@acme/util'), names.join(','));
+    const versions = await h.call<{ items: Array<{ version: string; tags: string[]; files: Array<{ path: string }> }> }>('GET', `${API}/app/versions`);
+    assert.equal(versions.status, 200, versions.text);
+    const v100 = versions.json.items.find((v) => v.version === '1.0.0');
+    assert.deepEqual(v100?.tags, ['stable']);
+    assert.deepEqual(v100?.files.map((f) => f.path), ['app-1.0.0.tgz']);
+    const detail = await h.call<{ npm: { integrity: string; dependencies: Record<string, string>; distTags: string[] } }>('GET', `${API}/app/versions/1.0.0`);
+    assert.equal(detail.status, 200, detail.text);
+    assert.equal(detail.json.npm.integrity, tarball('app-1').integrity);
+    assert.deepEqual(detail.json.npm.dependencies, { lodash: '^4.17.0' });
+    const scoped = await h.call('GET', `${API}/${encodeURIComponent('@acme/util')}/versions/0.1.0`);
+    assert.equal(scoped.status, 200, scoped.text);
+    const deleted = await h.call('DELETE', `${API}/gc-me/versions/1.0.0`);
+    assert.ok(deleted.status < 300, deleted.text);
+    assert.equal((await req('GET', 'gc-me')).status, 404, 'its last version gone, the package is gone');
+    assert.equal((await publish('gc-me', '1.0.0')).status, 409, 'a version deleted through the API stays retired');
+  });
+
   it('gives the management API detail, tags and deletes', async () => {
     const parts = h.app.services.formats.get('npm')!.packages!;
     const reg = await h.app.services.store.findRegistry((await h.app.services.store.findSpace('acme'))!.id, 'js');
