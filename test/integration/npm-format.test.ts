@@ -444,6 +444,32 @@ describe('npm publishes on PostgreSQL (in process)', () => {
     assert.equal(`"${file?.digest}"`, served.headers.etag, 'the package files name the tarball that is served');
   });
 
+  it('lets one of concurrent publishes through two processes win, with the winner’s files recorded', async () => {
+    // A second app over the same database and storage: another Pallet process.
+    const other = await startInProcess({ dataDir: h.dataDir, database: { url: TEST_DATABASE_URL, schema } });
+    try {
+      const apps = [h.app, other.app];
+      const tarballs = Array.from({ length: 6 }, (_, i) => tarball(`two-process-${i}`));
+      const results = await Promise.all(
+        tarballs.map((t, i) =>
+          apps[i % 2]!.server.inject({ method: 'PUT', url: `${BASE}/twoproc`, payload: JSON.stringify(publishDoc('twoproc', '1.0.0', t)), headers: { ...h.auth, 'content-type': 'application/json' } }),
+        ),
+      );
+      assert.deepEqual(
+        results.map((r) => r.statusCode).sort(),
+        [201, 409, 409, 409, 409, 409],
+        results.map((r) => r.body).join('\n'),
+      );
+      const served = await other.app.server.inject({ method: 'GET', url: `${BASE}/twoproc/-/twoproc-1.0.0.tgz`, headers: h.auth });
+      const root = await h.app.services.store.findSpace('acme');
+      const registry = await h.app.services.store.findRegistry(root!.id, 'js');
+      const [file] = await h.app.services.packageFiles.list({ registryId: registry!.id, artifact: 'twoproc', version: '1.0.0' });
+      assert.equal(`"${file?.digest}"`, served.headers.etag, 'the package files name the tarball that is served');
+    } finally {
+      await other.app.server.close();
+    }
+  });
+
   it('publishes concurrent versions of one package without losing any', async () => {
     const versions = ['1.0.0', '1.1.0', '1.2.0', '2.0.0', '2.1.0'];
     const results = await Promise.all(versions.map((v) => put('many', publishDoc('many', v))));

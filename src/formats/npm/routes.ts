@@ -28,6 +28,7 @@ import { readRequestBody } from '../../base/streams.js';
 import { externalBaseUrl } from '../../config/config.js';
 import { auditAction, requireAccess } from '../../http/pkg-access.js';
 import { principalOf } from '../../http/request-auth.js';
+import { actorName } from '../../auth/principal.js';
 import type { Services } from '../../services.js';
 import type { NpmSettings } from './config.js';
 import { NPM_STATUS, sendNpmError } from './errors.js';
@@ -156,8 +157,9 @@ class NpmApi {
       request.metricsRoute = 'npm.whoami';
       await requireAccess(request, 'pull');
       const principal = principalOf(request);
-      if (principal.kind !== 'user') throw new PalletError('UNAUTHORIZED', 'you are not logged in');
-      return reply.send({ username: principal.user.username });
+      const username = actorName(principal);
+      if (username === null) throw new PalletError('UNAUTHORIZED', 'you are not logged in');
+      return reply.send({ username });
     }
     if (key === 'v1/search') return this.search(request, reply);
     const tags = distTagPath(segments);
