@@ -34,7 +34,7 @@ import type { NpmSettings } from './config.js';
 import { NPM_STATUS, sendNpmError } from './errors.js';
 import { login } from './login.js';
 import { parseNpmPath, type NpmPath } from './names.js';
-import { ABBREVIATED_TYPE, abbreviate, serializePackument } from './packument.js';
+import { ABBREVIATED_TYPE, abbreviate, serializePackument, type Packument, type SerializedPackument } from './packument.js';
 import type { NpmPackages, NpmRequestContext } from './packages.js';
 import type { NpmPublisher, PutOptions, PutResult } from './publisher.js';
 import type { NpmMetrics } from './npm-metrics.js';
@@ -100,7 +100,20 @@ async function readJson(request: FastifyRequest, limit: number): Promise<unknown
  * by the parsed path. Each checks its action with `requireAccess` before touching anything.
  */
 class NpmApi {
+  /** Serialized forms of packuments that are shared objects (a registry's cached own ones). */
+  readonly #bodies = new WeakMap<Packument, { full?: SerializedPackument; abbreviated?: SerializedPackument }>();
+
   constructor(private readonly o: NpmRouteOptions) {}
+
+  /** The packument's body and ETag, serialized once per (frozen, shared) packument object. */
+  #serialized(full: Packument, abbreviated: boolean): SerializedPackument {
+    const make = () => serializePackument(abbreviated ? abbreviate(full) : full);
+    if (!Object.isFrozen(full)) return make();
+    const entry = this.#bodies.get(full) ?? {};
+    this.#bodies.set(full, entry);
+    const form = abbreviated ? 'abbreviated' : 'full';
+    return (entry[form] ??= make());
+  }
 
   readonly packument: Handler = async (request, reply, path) => {
     if (path.kind !== 'package' || path.rev !== undefined) throw notFound(request);
@@ -109,7 +122,7 @@ class NpmApi {
     const full = await this.o.packages.packument(ref, path.name, contextOf(request, this.o.services));
     const accept = String(request.headers.accept ?? '');
     const abbreviated = accept.includes(ABBREVIATED_TYPE) && (request.query as Record<string, unknown>).write === undefined;
-    const { body, etag } = serializePackument(abbreviated ? abbreviate(full) : full);
+    const { body, etag } = this.#serialized(full, abbreviated);
     reply.header('ETag', etag).header('Vary', 'Accept, Authorization').header('Cache-Control', 'no-cache');
     const match = request.headers['if-none-match'];
     if (typeof match === 'string' && match.split(',').some((m) => m.trim() === etag)) return reply.code(304).send();
