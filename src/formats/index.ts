@@ -8,8 +8,9 @@ import type { PackageFormat } from './format.js';
 import { dockerFormat } from './oci/format.js';
 import { helmFormat } from './helm/format.js';
 import { genericFormat } from './generic/format.js';
+import { npmFormat } from './npm/format.js';
 
-export const FORMATS: readonly PackageFormat[] = [dockerFormat, helmFormat, genericFormat];
+export const FORMATS: readonly PackageFormat[] = [dockerFormat, helmFormat, genericFormat, npmFormat];
 
 /** The formats' own migrations, by name, for `openDatabase({ migrations })`. */
 export function formatMigrations(formats: readonly PackageFormat[] = FORMATS): ExtraMigrations {

@@ -2,7 +2,8 @@
  * The permission matrix on every surface, through `inject()` over the real app (SQLite,
  * filesystem storage): each principal × each place (public, private, unknown registry) × each
  * action, on `/v2` (OCI), `/pkg/…/helm` (classic chart repository), `/pkg/…/generic` (generic
- * files), `/pkg/…/toy` (a throw-away format whose routes hold no auth code) and `/api/v1`, every cell
+ * files), `/pkg/…/npm` (npm registries `npm-…`), `/pkg/…/toy` (a throw-away format whose routes
+ * hold no auth code) and `/api/v1`, every cell
  * asserted: allowed, refused (401 for anonymous callers and token-service JWTs, with the
  * surface's challenge; 403 for users) or not found (404, only for callers who may know).
  *
@@ -37,13 +38,14 @@ import type { PackageFormat } from '../../src/formats/format.js';
 import { FORMATS } from '../../src/formats/index.js';
 import { requireAccess } from '../../src/http/pkg-access.js';
 import { chart } from '../fixtures/charts.js';
+import { publishDoc } from '../helpers/npm.js';
 
 const ADMIN_PASSWORD = 'surfaces-admin-password';
 
 type Who = 'gadmin' | 'admin' | 'writer' | 'reader' | 'project' | 'token' | 'regtoken' | 'none' | 'anonymous' | 'jwt' | 'session';
 type Place = 'public' | 'own' | 'other' | 'ghostOwn' | 'ghostOther' | 'ghostRoot';
 type Action = 'pull' | 'push' | 'delete' | 'manage';
-type Surface = 'v2' | 'pkg' | 'toy' | 'generic' | 'api';
+type Surface = 'v2' | 'pkg' | 'npm' | 'toy' | 'generic' | 'api';
 
 const WHO: readonly Who[] = ['gadmin', 'admin', 'writer', 'reader', 'project', 'token', 'regtoken', 'none', 'anonymous', 'jwt', 'session'];
 const PLACES: readonly Place[] = ['public', 'own', 'other', 'ghostOwn', 'ghostOther', 'ghostRoot'];
@@ -51,6 +53,7 @@ const ACTIONS: readonly Action[] = ['pull', 'push', 'delete', 'manage'];
 const SURFACE_ACTIONS: Record<Surface, readonly Action[]> = {
   v2: ['pull', 'push', 'delete'],
   pkg: ['pull', 'push', 'delete'],
+  npm: ['pull', 'push', 'delete'],
   toy: ['pull', 'push', 'delete'],
   generic: ['pull', 'push', 'delete'],
   api: ['pull', 'delete', 'manage'],
@@ -125,7 +128,7 @@ function expected(who: Who, place: Place, action: Action, surface: Surface): Cel
   // The writer's web session counts on /api/v1 only; elsewhere the cookie is not a credential.
   if (who === 'session') return expected(surface === 'api' ? 'writer' : 'anonymous', place, action, surface);
   // The registry-limited token names acme/private, not acme/toy-private: for the toy format it holds nothing.
-  if (who === 'regtoken' && (surface === 'toy' || surface === 'generic')) return expected('none', place, action, surface);
+  if (who === 'regtoken' && (surface === 'toy' || surface === 'generic' || surface === 'npm')) return expected('none', place, action, surface);
   const cells = ROWS[who].replace(/\s+/g, '');
   return cells[PLACES.indexOf(place) * ACTIONS.length + ACTIONS.indexOf(action)] as Cell;
 }
@@ -177,6 +180,9 @@ describe('permission matrix on every surface (inject, SQLite)', () => {
     await ok('POST', '/api/v1/registries', { space: root, identifier: `gen-${registry}`, packageType: 'generic', public: place === 'public' });
     const file = await inject({ method: 'PUT', url: `/pkg/${root}/gen-${registry}/generic/hello/1.0.0/hello.txt`, payload: Buffer.from('hello'), headers: { authorization: admin } });
     assert.equal(file.statusCode, 201, file.body);
+    await app.services.registries.create({ space: root, identifier: `npm-${registry}`, packageType: 'npm', public: place === 'public' });
+    const published = await inject({ method: 'PUT', url: `/pkg/${root}/npm-${registry}/npm/hello`, payload: JSON.stringify(publishDoc('hello', '1.0.0')), headers: { authorization: admin, 'content-type': 'application/json' } });
+    assert.equal(published.statusCode, 201, published.body);
   }
 
   before(async () => {
@@ -244,6 +250,13 @@ describe('permission matrix on every surface (inject, SQLite)', () => {
       if (action === 'delete') return { method: 'DELETE', url: `${base}/9.9.9/hello.txt`, headers, ...from };
       return { method: 'PUT', url: `${base}/2.0.${++version}/hello.txt`, payload: Buffer.from(`${who}-${place}`), headers: { ...headers, 'content-type': 'application/octet-stream' }, ...from };
     }
+    if (surface === 'npm') {
+      const base = `/pkg/${root}/npm-${registry}/npm`;
+      if (action === 'pull') return { method: 'GET', url: `${base}/hello`, headers, ...from };
+      if (action === 'delete') return { method: 'DELETE', url: `${base}/hello/-/hello-9.9.9.tgz/-rev/1-0`, headers, ...from };
+      const doc = publishDoc('hello', `2.0.${++version}`);
+      return { method: 'PUT', url: `${base}/hello`, payload: JSON.stringify(doc), headers: { ...headers, 'content-type': 'application/json' }, ...from };
+    }
     if (surface === 'toy') {
       const url = `/pkg/${root}/toy-${registry}/toy/thing`;
       return { method: action === 'pull' ? 'GET' : action === 'push' ? 'PUT' : 'DELETE', url, headers, ...from };
@@ -281,15 +294,15 @@ describe('permission matrix on every surface (inject, SQLite)', () => {
         const error = who === 'jwt' ? ',error="insufficient_scope"' : '';
         assert.equal(challenge.replace(/realm="[^"]*",service="[^"]*"/, 'R'), `Bearer R,scope="repository:${root}/${registry}/hello:${scope}"${error}`, label);
       }
-    } else if (surface === 'pkg' || surface === 'toy' || surface === 'generic') {
-      const realm = surface === 'pkg' ? 'Helm' : surface === 'toy' ? 'Toy' : 'Generic';
+    } else if (surface === 'pkg' || surface === 'npm' || surface === 'toy' || surface === 'generic') {
+      const realm = surface === 'pkg' ? 'Helm' : surface === 'npm' ? 'npm' : surface === 'toy' ? 'Toy' : 'Generic';
       assert.equal(challenge, unauthenticated ? `Basic realm="Pallet ${realm} repository", charset="UTF-8"` : '', label);
     } else {
       assert.equal((JSON.parse(res.body) as { code: string }).code, unauthenticated ? 'UNAUTHORIZED' : 'FORBIDDEN', label);
     }
   }
 
-  for (const surface of ['v2', 'pkg', 'toy', 'generic', 'api'] as const) {
+  for (const surface of ['v2', 'pkg', 'npm', 'toy', 'generic', 'api'] as const) {
     for (const who of WHO) {
       it(`${surface}: ${who}, every place and action`, async () => {
         for (const place of PLACES) {
