@@ -13,7 +13,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +27,8 @@ export interface VerdaccioOptions {
   uplink?: string;
   /** Names the temp dir and the log. */
   label?: string;
+  /** Starts from a copy of this storage dir (one `saveStorage` wrote). */
+  storageFrom?: string;
 }
 
 export interface Verdaccio {
@@ -43,6 +45,8 @@ export interface Verdaccio {
   /** Stops it and removes its temp dir. */
   close(): Promise<void>;
   logTail(lines?: number): Promise<string>;
+  /** Copies its storage to `dest` (stopped first, so the copy is consistent; started again after). */
+  saveStorage(dest: string): Promise<void>;
 }
 
 export async function freePort(): Promise<number> {
@@ -151,6 +155,7 @@ export async function startVerdaccio(options: VerdaccioOptions = {}): Promise<Ve
     log?.end();
   };
 
+  if (options.storageFrom) await cp(options.storageFrom, join(dir, 'storage'), { recursive: true });
   await start();
   let publishToken: string;
   try {
@@ -170,6 +175,12 @@ export async function startVerdaccio(options: VerdaccioOptions = {}): Promise<Ve
     close: async () => {
       await stop();
       await rm(dir, { recursive: true, force: true });
+    },
+    saveStorage: async (dest) => {
+      await stop();
+      await rm(dest, { recursive: true, force: true });
+      await cp(join(dir, 'storage'), dest, { recursive: true });
+      await start();
     },
     logTail: async (lines = 40) => {
       const text = await readFile(logFile, 'utf8').catch(() => '');

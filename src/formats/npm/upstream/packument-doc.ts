@@ -175,7 +175,7 @@ const INSTALL_VERSION_FIELDS = [
  * the install fields of each version), every `dist.tarball` rewritten to
  * `<base>/<name>/-/<file>` (`base`: the registry's npm URL, no trailing slash).
  */
-export function renderPackument(doc: PackumentDoc, form: 'full' | 'install', base: string): Buffer {
+export function packumentObject(doc: PackumentDoc, form: 'full' | 'install', base: string): JsonObject {
   const versions: JsonObject = {};
   for (const [version, v] of doc.versions) {
     const dist = { ...(v.dist as JsonObject), tarball: `${base}/${doc.name}/-/${tarballFileName(doc.name, version)}` };
@@ -189,9 +189,11 @@ export function renderPackument(doc: PackumentDoc, form: 'full' | 'install', bas
     }
   }
   const modified = doc.time.modified;
-  const body =
-    form === 'full'
-      ? { _id: doc.name, ...doc.fields, name: doc.name, 'dist-tags': doc.distTags, versions, time: doc.time }
-      : { name: doc.name, ...(modified ? { modified } : {}), 'dist-tags': doc.distTags, versions };
-  return Buffer.from(JSON.stringify(body));
+  return form === 'full'
+    ? { _id: doc.name, ...doc.fields, name: doc.name, 'dist-tags': doc.distTags, versions, time: doc.time }
+    : { name: doc.name, ...(modified ? { modified } : {}), 'dist-tags': doc.distTags, versions };
+}
+
+export function renderPackument(doc: PackumentDoc, form: 'full' | 'install', base: string): Buffer {
+  return Buffer.from(JSON.stringify(packumentObject(doc, form, base)));
 }

@@ -11,7 +11,9 @@
  * the tee, it reads the committed copy. Committed tarballs are recorded as a version of the
  * proxy (`CachedVersions.record`: package files, so GC keeps the blob, then the npm rows the
  * views list as cached) and are answered from the cache afterwards without asking the
- * upstream, so installs keep working while it is down.
+ * upstream, so installs keep working while it is down. Tarball URLs must be on the upstream's
+ * origin or a host of `upstream.fileHosts` (the egress policy checks their addresses as for
+ * every upstream connection).
  */
 import type { Readable } from 'node:stream';
 import { isPalletError, PalletError } from '../../../base/errors.js';
@@ -63,7 +65,16 @@ export interface TarballRequest {
 }
 
 export class UpstreamTarballs {
-  constructor(private readonly deps: { cache: FetchCache; store: MetadataStore; blobs: BlobService; versions: CachedVersions }) {}
+  constructor(
+    private readonly deps: {
+      cache: FetchCache;
+      store: MetadataStore;
+      blobs: BlobService;
+      versions: CachedVersions;
+      /** Hosts besides an upstream's own origin its tarball URLs may point at (`upstream.fileHosts`). */
+      fileHosts: readonly string[];
+    },
+  ) {}
 
   /** The version's tarball from the proxy's cache, without asking the upstream; undefined when not cached. */
   async openCached(root: SpaceRecord, registry: RegistryRecord, name: string, version: string, signal?: AbortSignal): Promise<TarballFile | undefined> {
@@ -94,6 +105,10 @@ export class UpstreamTarballs {
     const ref = tarballOf(doc, version);
     const upstream = this.deps.cache.upstream(root, registry, request.log);
     if (!ref || !upstream) return undefined;
+    const at = new URL(ref.url);
+    if (at.origin !== new URL(upstream.config.url).origin && !this.deps.fileHosts.some((h) => h.toLowerCase() === at.host.toLowerCase() || h.toLowerCase() === at.hostname.toLowerCase())) {
+      throw new PalletError('UNAVAILABLE', `upstream ${upstream.label}: the tarball of ${name}@${version} is at ${at.origin}, neither the upstream's origin nor a host of upstream.fileHosts`, { upstream: upstream.label });
+    }
     const manifest = doc.versions.get(version)!;
     return this.deps.cache.fetchBody<TarballFile>({
       upstream,
