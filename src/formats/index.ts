@@ -7,8 +7,9 @@ import type { ExtraMigrations } from '../metadata/migrations.js';
 import type { PackageFormat } from './format.js';
 import { dockerFormat } from './oci/format.js';
 import { helmFormat } from './helm/format.js';
+import { npmFormat } from './npm/format.js';
 
-export const FORMATS: readonly PackageFormat[] = [dockerFormat, helmFormat];
+export const FORMATS: readonly PackageFormat[] = [dockerFormat, helmFormat, npmFormat];
 
 /** The formats' own migrations, by name, for `openDatabase({ migrations })`. */
 export function formatMigrations(formats: readonly PackageFormat[] = FORMATS): ExtraMigrations {

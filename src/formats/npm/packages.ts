@@ -1,0 +1,230 @@
+/**
+ * The npm registry's reads and small writes over the npm store and the core's blobs: packuments
+ * (built from the database), tarballs, dist-tags and search. Publishing and the metadata
+ * updates of `PUT /<name>` are `publisher.ts`'s.
+ *
+ * Upstreams plug in through one collaborator, `NpmUpstreams` (absent: this registry's own
+ * content only). Every read goes: the registry's own rows (local registries), then
+ * `upstreams` with what was found locally, which may merge (a local registry's ordered
+ * upstream proxies) or answer alone (an upstream proxy). See NOTES-npm.md.
+ */
+import type { Readable } from 'node:stream';
+import { PalletError } from '../../base/errors.js';
+import type { Log } from '../../base/log.js';
+import type { MetadataStore, RegistryRecord, SpaceRecord } from '../../metadata/store.js';
+import type { BlobService } from '../../registry/blobs.js';
+import type { RegistryRef } from '../../registry/registries.js';
+import { tarballFileName } from './names.js';
+import { buildPackument, type Packument } from './packument.js';
+import { highestVersion } from './semver.js';
+import { checkTagName } from './publish-check.js';
+import type { NpmVersions } from './npm-versions.js';
+import type { NpmPackageRecord, NpmStore, NpmVersionRecord } from './store/npm-store.js';
+
+/** What a read needs to know about the request. */
+export interface NpmRequestContext {
+  /** This registry's npm URL as the client reaches it (`https://host/pkg/<root>/<registry>/npm`). */
+  registryUrl: string;
+  log: Log;
+  /** Aborted when the client goes away. */
+  signal?: AbortSignal;
+}
+
+export interface OpenedTarball {
+  stream: Readable;
+  size?: number;
+  /** `sha256:…` when known (the ETag). */
+  digest?: string;
+}
+
+/**
+ * The upstream side of an npm registry (the npm upstream adapter implements it). Each method
+ * gets what the registry itself holds and answers for the whole registry.
+ */
+export interface NpmUpstreams {
+  /**
+   * The packument to serve: `own` is the local package (undefined when the registry has none, or
+   * is an upstream proxy); resolves to undefined when nobody has the package.
+   */
+  packument(ref: RegistryRef, name: string, own: Packument | undefined, ctx: NpmRequestContext): Promise<Packument | undefined>;
+  /** A tarball the registry does not hold itself; undefined when no upstream has it. */
+  openTarball(ref: RegistryRef, name: string, file: string, ctx: NpmRequestContext): Promise<OpenedTarball | undefined>;
+  /**
+   * An audit request (`advisories/bulk` or `audits/quick`, its JSON body) forwarded to the first
+   * upstream that answers; undefined when none does (the registry then answers an empty result).
+   */
+  audit?(ref: RegistryRef, endpoint: 'advisories/bulk' | 'audits/quick', body: Buffer, ctx: NpmRequestContext): Promise<unknown>;
+}
+
+export interface NpmSearchResult {
+  package: {
+    name: string;
+    version: string;
+    description?: string;
+    keywords?: unknown;
+    date: string;
+    links: Record<string, string>;
+    publisher?: { username: string; email: string };
+    maintainers: Array<{ username: string; email: string }>;
+  };
+  score: { final: number; detail: { quality: number; popularity: number; maintenance: number } };
+  searchScore: number;
+}
+
+export class NpmPackages {
+  constructor(
+    private readonly deps: { store: MetadataStore; npm: NpmStore; blobs: BlobService; versions: NpmVersions },
+    private readonly upstreams?: NpmUpstreams,
+  ) {}
+
+  /** The package's packument (full form); NOT_FOUND when neither the registry nor an upstream has it. */
+  async packument(ref: RegistryRef, name: string, ctx: NpmRequestContext): Promise<Packument> {
+    const own = ref.registry.kind === 'local' ? await this.localPackument(ref.registry, name, ctx.registryUrl) : undefined;
+    const found = this.upstreams ? await this.upstreams.packument(ref, name, own, ctx) : own;
+    if (!found) throw new PalletError('NOT_FOUND', `package ${name} not found`, { name });
+    return found;
+  }
+
+  /** The packument of what this registry stores itself (also an upstream proxy's cached rows). */
+  async localPackument(registry: RegistryRecord, name: string, registryUrl: string): Promise<Packument | undefined> {
+    const pkg = await this.deps.npm.findPackage(registry.id, name);
+    if (!pkg) return undefined;
+    return buildPackument(pkg, await this.deps.npm.listVersions(registry.id, name), registryUrl);
+  }
+
+  /** A tarball: the registry's own, then its upstreams'; NOT_FOUND when nobody has it. */
+  async openTarball(ref: RegistryRef, name: string, file: string, ctx: NpmRequestContext): Promise<OpenedTarball> {
+    const own = await this.openOwnTarball(ref.root, ref.registry, name, file, ctx.signal);
+    if (own) return own;
+    const found = this.upstreams ? await this.upstreams.openTarball(ref, name, file, ctx) : undefined;
+    if (!found) throw new PalletError('NOT_FOUND', `tarball ${name}/-/${file} not found`, { name, file });
+    return found;
+  }
+
+  /** A tarball the registry stores itself (published, or cached from an upstream); undefined when absent. */
+  async openOwnTarball(root: SpaceRecord, registry: RegistryRecord, name: string, file: string, signal?: AbortSignal): Promise<OpenedTarball | undefined> {
+    const found = await this.findByFile(registry, name, file);
+    if (!found) return undefined;
+    const { blob, stream } = await this.deps.blobs.open({ rootSpaceId: root.id, repositoryId: found.pkg.repositoryId }, found.version.tarballDigest, undefined, signal);
+    return { stream, size: blob.size, digest: blob.digest };
+  }
+
+  /** The stored version whose tarball file is `file`. */
+  async findByFile(registry: RegistryRecord, name: string, file: string): Promise<{ pkg: NpmPackageRecord; version: NpmVersionRecord } | undefined> {
+    const bare = name.startsWith('@') ? name.slice(name.indexOf('/') + 1) : name;
+    if (!file.startsWith(`${bare}-`) || !file.endsWith('.tgz')) return undefined;
+    const number = file.slice(bare.length + 1, -'.tgz'.length);
+    const [pkg, version] = await Promise.all([this.deps.npm.findPackage(registry.id, name), this.deps.npm.findVersion(registry.id, name, number)]);
+    if (!pkg || !version || tarballFileName(name, number) !== file) return undefined;
+    return { pkg, version };
+  }
+
+  /** The dist-tags a client sees (the packument's, so upstream tags show through a local registry). */
+  async distTags(ref: RegistryRef, name: string, ctx: NpmRequestContext): Promise<Record<string, string>> {
+    return (await this.packument(ref, name, ctx))['dist-tags'];
+  }
+
+  /** Points `tag` at `version` of a local package (NOT_FOUND for an unknown package or version). */
+  async setDistTag(ref: RegistryRef, name: string, tag: string, version: string): Promise<Record<string, string>> {
+    checkTagName(tag);
+    return this.#retryOnConflict(async () => {
+      const pkg = await this.#localPackage(ref, name);
+      if (!(await this.deps.npm.findVersion(ref.registry.id, name, version))) throw new PalletError('NOT_FOUND', `no version ${name}@${version}`, { name, version });
+      const distTags = { ...pkg.distTags, [tag]: version };
+      await this.deps.versions.update(ref.registry.id, name, pkg.rev, { distTags });
+      return distTags;
+    });
+  }
+
+  /** Removes a tag (`latest` stays: every package has one). */
+  async removeDistTag(ref: RegistryRef, name: string, tag: string): Promise<Record<string, string>> {
+    if (tag === 'latest') throw new PalletError('INVALID_ARGUMENT', 'the latest tag cannot be removed');
+    return this.#retryOnConflict(async () => {
+      const pkg = await this.#localPackage(ref, name);
+      if (!(tag in pkg.distTags)) throw new PalletError('NOT_FOUND', `package ${name} has no dist-tag ${tag}`, { name, tag });
+      const distTags = { ...pkg.distTags };
+      delete distTags[tag];
+      await this.deps.versions.update(ref.registry.id, name, pkg.rev, { distTags });
+      return distTags;
+    });
+  }
+
+  /**
+   * Removes one version of a local package (the management API's delete and the end of `npm
+   * unpublish`); tags naming it go, and `latest` moves to the highest version left.
+   */
+  async removeVersion(registry: RegistryRecord, name: string, version: string): Promise<void> {
+    await this.#retryOnConflict(async () => {
+      const pkg = await this.deps.npm.findPackage(registry.id, name);
+      if (!pkg || !(await this.deps.npm.findVersion(registry.id, name, version))) throw new PalletError('NOT_FOUND', `no version ${name}@${version}`, { name, version });
+      const left = (await this.deps.npm.listVersions(registry.id, name)).map((v) => v.version).filter((v) => v !== version);
+      await this.deps.versions.update(registry.id, name, pkg.rev, { removeVersions: [version], distTags: retag(pkg.distTags, version, left) });
+    });
+  }
+
+  /**
+   * An audit request: the upstreams' answer when one gives it, else the empty result npm takes
+   * as "no advisories" (`{}` for both endpoints), so installs and `npm audit` never fail here.
+   */
+  async audit(ref: RegistryRef, endpoint: 'advisories/bulk' | 'audits/quick', body: Buffer, ctx: NpmRequestContext): Promise<unknown> {
+    const answer = this.upstreams?.audit ? await this.upstreams.audit(ref, endpoint, body, ctx) : undefined;
+    return answer ?? {};
+  }
+
+  /** `npm search`: packages of the registry whose name, description or keywords contain `text`. */
+  async search(ref: RegistryRef, text: string, size: number, from: number, registryUrl: string): Promise<{ objects: NpmSearchResult[]; total: number; time: string }> {
+    const page = await this.deps.npm.search([ref.registry.id], text, size, from);
+    const objects = page.packages.map((pkg): NpmSearchResult => {
+      const m = pkg.metadata;
+      const maintainers = (Array.isArray(m.maintainers) ? (m.maintainers as unknown[]) : []).flatMap((entry) => {
+        const person = entry as { name?: unknown; email?: unknown };
+        return typeof person?.name === 'string' ? [{ username: person.name, email: typeof person.email === 'string' ? person.email : '' }] : [];
+      });
+      return {
+        package: {
+          name: pkg.name,
+          version: pkg.distTags.latest ?? '',
+          ...(typeof m.description === 'string' ? { description: m.description } : {}),
+          ...(m.keywords !== undefined ? { keywords: m.keywords } : {}),
+          date: new Date(pkg.modifiedAt).toISOString(),
+          links: { npm: `${registryUrl}/${encodeURIComponent(pkg.name)}` },
+          maintainers,
+          ...(maintainers[0] ? { publisher: maintainers[0] } : {}),
+        },
+        score: { final: 1, detail: { quality: 1, popularity: 1, maintenance: 1 } },
+        searchScore: 1,
+      };
+    });
+    return { objects, total: page.total, time: new Date().toUTCString() };
+  }
+
+  async #localPackage(ref: RegistryRef, name: string): Promise<NpmPackageRecord> {
+    if (ref.registry.kind !== 'local') throw new PalletError('DENIED', 'an upstream proxy is read-only');
+    const pkg = await this.deps.npm.findPackage(ref.registry.id, name);
+    if (!pkg) throw new PalletError('NOT_FOUND', `package ${name} not found`, { name });
+    return pkg;
+  }
+
+  /** Runs a read-modify-write again when another write to the package came in between. */
+  async #retryOnConflict<T>(write: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await write();
+      } catch (err) {
+        if (!(err instanceof PalletError && err.code === 'CONFLICT') || attempt >= 5) throw err;
+      }
+    }
+  }
+}
+
+/** The dist-tags after `removed` goes: tags naming it are dropped, `latest` moves to the highest left. */
+export function retag(distTags: Record<string, string>, removed: string, left: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [tag, target] of Object.entries(distTags)) if (target !== removed) out[tag] = target;
+  if (out.latest === undefined) {
+    const highest = highestVersion(left);
+    if (highest !== undefined) out.latest = highest;
+  }
+  return out;
+}
+
