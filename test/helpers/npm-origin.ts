@@ -90,7 +90,8 @@ export async function startNpmOrigin(): Promise<NpmOrigin> {
       let body = version.tarball;
       if (origin.corrupt.has(file)) {
         body = Buffer.from(body);
-        body[body.length >> 1] ^= 0xff;
+        const at = body.length >> 1;
+        body[at] = body[at]! ^ 0xff;
       }
       setTimeout(() => res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length }).end(body), origin.tarballDelayMs);
       return;

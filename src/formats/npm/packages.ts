@@ -28,6 +28,8 @@ export interface NpmRequestContext {
   log: Log;
   /** Aborted when the client goes away. */
   signal?: AbortSignal;
+  /** The client asked for the abbreviated packument (upstreams are asked for that form too). */
+  abbreviated?: boolean;
 }
 
 export interface OpenedTarball {

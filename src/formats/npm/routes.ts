@@ -102,9 +102,9 @@ export async function npmRoutes(app: FastifyInstance, options: NpmRouteOptions):
     if (path.kind !== 'package' || path.rev !== undefined) throw notFound(request);
     request.metricsRoute = 'npm.packument';
     const ref = await requireAccess(request, 'pull');
-    const full = await packages.packument(ref, path.name, contextOf(request, services));
     const accept = String(request.headers.accept ?? '');
     const abbreviated = accept.includes(ABBREVIATED_TYPE) && (request.query as Record<string, unknown>).write === undefined;
+    const full = await packages.packument(ref, path.name, { ...contextOf(request, services), abbreviated });
     const { body, etag } = serializePackument(abbreviated ? abbreviate(full) : full);
     reply.header('ETag', etag).header('Vary', 'Accept, Authorization').header('Cache-Control', 'no-cache');
     const match = request.headers['if-none-match'];
