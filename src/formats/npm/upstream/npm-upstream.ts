@@ -41,11 +41,28 @@ function formOf(ctx: NpmRequestContext): PackumentForm {
   return ctx.abbreviated ? 'install' : 'full';
 }
 
+/**
+ * A local registry's upstream list is read at most every `LIST_CACHE_MS` per registry version:
+ * changing the list moves the registry's `updatedAt` (seen at once); a change to a listed
+ * proxy's own config is seen within that time.
+ */
+const LIST_CACHE_MS = 2_000;
+const MAX_LISTS = 1_000;
+
 export class NpmUpstreamAdapter implements NpmUpstreams {
+  private readonly lists = new Map<string, { updatedAt: unknown; until: number; proxies: readonly RegistryRecord[] }>();
+
   constructor(private readonly deps: NpmUpstreamDeps) {}
 
-  private proxiesOf(registry: RegistryRecord): Promise<readonly RegistryRecord[]> {
-    return registry.kind === 'local' ? this.deps.store.listUpstreams(registry.id) : Promise.resolve([registry]);
+  private async proxiesOf(registry: RegistryRecord): Promise<readonly RegistryRecord[]> {
+    if (registry.kind !== 'local') return [registry];
+    const now = Date.now();
+    const known = this.lists.get(registry.id);
+    if (known && known.updatedAt === registry.updatedAt && known.until > now) return known.proxies;
+    const proxies = await this.deps.store.listUpstreams(registry.id);
+    if (this.lists.size >= MAX_LISTS) this.lists.clear();
+    this.lists.set(registry.id, { updatedAt: registry.updatedAt, until: now + LIST_CACHE_MS, proxies });
+    return proxies;
   }
 
   async packument(ref: RegistryRef, name: string, own: Packument | undefined, ctx: NpmRequestContext): Promise<Packument | undefined> {
@@ -90,12 +107,14 @@ export class NpmUpstreamAdapter implements NpmUpstreams {
   }
 
   /**
-   * The tarball through one proxy: its packument must list the version (the abbreviated one
-   * npm install fetched, else the full one).
+   * The tarball through one proxy: its packument must list the version. Any copy it cached
+   * will do (a version's tarball never changes); else the packument is fetched (the
+   * abbreviated form, then the full one).
    */
   private async attemptTarball(root: SpaceRecord, proxy: RegistryRecord, name: string, version: string, ctx: NpmRequestContext): Promise<OpenedTarball | undefined> {
     const { packuments, tarballs } = this.deps;
-    let copy = await packuments.get(root, proxy, name, 'install', ctx.log);
+    let copy = await packuments.peek(proxy, name);
+    if (!copy?.doc.versions.has(version)) copy = await packuments.get(root, proxy, name, 'install', ctx.log);
     if (!copy?.doc.versions.has(version)) copy = (await packuments.get(root, proxy, name, 'full', ctx.log)) ?? copy;
     if (!copy || !copy.doc.versions.has(version)) return undefined;
     return tarballs.open(root, proxy, copy.doc, version, { signal: ctx.signal, log: ctx.log });

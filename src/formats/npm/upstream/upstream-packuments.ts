@@ -155,6 +155,21 @@ export class UpstreamPackuments {
     });
   }
 
+  /**
+   * Any cached copy of the package's packument (either form, in memory or stored), however
+   * old, without asking the upstream: enough to find a version's tarball, which never changes.
+   */
+  async peek(registry: RegistryRecord, name: string): Promise<CachedPackument | undefined> {
+    for (const form of ['full', 'install'] as const) {
+      const mem = this.copies.get(`${registry.id}\0${form}\0${name}`);
+      if (mem) return mem;
+    }
+    for (const form of ['full', 'install'] as const) {
+      if (await this.deps.store.findState(registry.id, name, form)) return this.stored(registry, name, form, `${registry.id}\0${form}\0${name}`);
+    }
+    return undefined;
+  }
+
   /** The copy in memory, else the stored one read back (a restart, another replica's fetch). */
   private async stored(registry: RegistryRecord, name: string, form: PackumentForm, memKey: string): Promise<CachedPackument> {
     const row = await this.deps.store.find(registry.id, name, form);
