@@ -12,7 +12,9 @@
  *   1. `npm install --package-lock-only` (untimed: the lockfile, and the packuments cached);
  *   2. cold `npm ci` (tarballs not cached by the registry yet), then warm `npm ci` (cached), each
  *      with an empty npm cache and no node_modules;
- *   3. `wrk` (16 connections) on the abbreviated packument of one package.
+ *   3. `wrk` (16 connections) on the abbreviated packument of one package: through the registry
+ *      npm uses (Pallet: the local registry, which merges its own versions with the proxy's),
+ *      and on the proxy itself (for Verdaccio both are the same server).
  * Three rounds; the table shows medians, ranges and Pallet ÷ Verdaccio.
  */
 import { rm } from 'node:fs/promises';
@@ -34,14 +36,17 @@ const SEED_DIR = join(ROOT, `.test-tools/bench-npm-origin-${PACKAGES}-${PAYLOAD}
 
 interface Target {
   name: 'Pallet' | 'Verdaccio';
-  /** Sets up a fresh proxy; resolves to its registry URL and the .npmrc lines to use it. */
-  fresh(round: number): Promise<{ registry: string; npmrc: string[]; headers: Record<string, string> }>;
+  /**
+   * Sets up a fresh proxy; resolves to the registry URL npm uses and the .npmrc lines to use
+   * it, and the URL of the proxy itself (Pallet: the upstream proxy the local registry lists).
+   */
+  fresh(round: number): Promise<{ registry: string; proxy: string; npmrc: string[]; headers: Record<string, string> }>;
 }
 
-type Measure = 'cold' | 'warm' | 'rps';
+type Measure = 'cold' | 'warm' | 'rps' | 'proxyRps';
 const results: Record<Target['name'], Record<Measure, number[]>> = {
-  Pallet: { cold: [], warm: [], rps: [] },
-  Verdaccio: { cold: [], warm: [], rps: [] },
+  Pallet: { cold: [], warm: [], rps: [], proxyRps: [] },
+  Verdaccio: { cold: [], warm: [], rps: [], proxyRps: [] },
 };
 
 const tree = generateTree(PACKAGES, { prefix: 'bench', scope: 'benchscope' });
@@ -80,7 +85,7 @@ async function timed(what: string, work: () => Promise<unknown>): Promise<number
 }
 
 async function measure(target: Target, round: number, home: NpmHome): Promise<void> {
-  const { registry, npmrc, headers } = await target.fresh(round);
+  const { registry, proxy, npmrc, headers } = await target.fresh(round);
   const project = join(home.home, `project-${target.name}-${round}`);
   await writeProject(project, tree);
   await home.configure([`registry=${registry}/`, ...npmrc]);
@@ -92,13 +97,16 @@ async function measure(target: Target, round: number, home: NpmHome): Promise<vo
     const seconds = await timed(`${target.name}: ${run} npm ci`, () => home.npm(['ci', '--ignore-scripts'], { cwd: project }));
     results[target.name][run].push(seconds);
   }
-  const url = `${registry}/${packumentName.replace('/', '%2f')}`;
-  const check = await fetch(url, { headers: { ...headers, accept: 'application/vnd.npm.install-v1+json' } });
-  if (check.status !== 200) throw new Error(`${target.name}: GET ${url} answered ${check.status}: ${await check.text()}`);
-  await check.arrayBuffer();
-  const wrk = await runWrk({ url, seconds: WRK_SECONDS, connections: 16, threads: 2, headers: { ...headers, accept: 'application/vnd.npm.install-v1+json' } });
-  results[target.name].rps.push(wrk.requestsPerSecond);
-  process.stderr.write(`round ${round} ${target.name}: cold ${results[target.name].cold.at(-1)!.toFixed(2)} s, warm ${results[target.name].warm.at(-1)!.toFixed(2)} s, ${wrk.requestsPerSecond.toFixed(0)} req/s\n`);
+  const accept = 'application/vnd.npm.install-v1+json';
+  for (const [key, base] of [['rps', registry], ['proxyRps', proxy]] as const) {
+    const url = `${base}/${packumentName.replace('/', '%2f')}`;
+    const check = await fetch(url, { headers: { ...headers, accept } });
+    if (check.status !== 200) throw new Error(`${target.name}: GET ${url} answered ${check.status}: ${await check.text()}`);
+    await check.arrayBuffer();
+    const wrk = await runWrk({ url, seconds: WRK_SECONDS, connections: 16, threads: 2, headers: { ...headers, accept } });
+    results[target.name][key].push(wrk.requestsPerSecond);
+  }
+  process.stderr.write(`round ${round} ${target.name}: cold ${results[target.name].cold.at(-1)!.toFixed(2)} s, warm ${results[target.name].warm.at(-1)!.toFixed(2)} s, ${results[target.name].rps.at(-1)!.toFixed(0)} / ${results[target.name].proxyRps.at(-1)!.toFixed(0)} req/s\n`);
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -108,7 +116,8 @@ function table(): string {
   const rows: Array<[string, Measure, string, 'lower' | 'higher', number]> = [
     [`npm ci, cold (${PACKAGES} packages, registry cache empty)`, 'cold', 's', 'lower', 2],
     ['npm ci, warm (tarballs cached by the registry)', 'warm', 's', 'lower', 2],
-    ['packument GET (abbreviated), wrk -c16', 'rps', 'req/s', 'higher', 0],
+    ['packument GET (abbreviated), wrk -c16: the registry npm uses', 'rps', 'req/s', 'higher', 0],
+    ['packument GET (abbreviated), wrk -c16: the upstream proxy itself', 'proxyRps', 'req/s', 'higher', 0],
   ];
   const lines = ['| Workload | Unit | Pallet median (range) | Verdaccio median (range) | Pallet/Verdaccio |', '|---|---|--:|--:|--:|'];
   for (const [label, key, unit, better, digits] of rows) {
@@ -137,7 +146,8 @@ try {
         await api(pallet, 'POST', '/api/v1/registries', { space: 'bench', identifier: proxy, packageType: 'npm', kind: 'upstream', upstream: { source: 'custom', url: origin.url, tagTtlSeconds: 300 } });
         await api(pallet, 'POST', '/api/v1/registries', { space: 'bench', identifier: `npm-${round}`, packageType: 'npm', kind: 'local', upstreams: [proxy] });
         const registry = `${pallet.baseUrl}/pkg/bench/npm-${round}/npm`;
-        return { registry, npmrc: [`${nerfDart(registry)}:_authToken=${token}`], headers: { authorization: `Bearer ${token}` } };
+        const proxyUrl = `${pallet.baseUrl}/pkg/bench/${proxy}/npm`;
+        return { registry, proxy: proxyUrl, npmrc: [`${nerfDart(registry)}:_authToken=${token}`], headers: { authorization: `Bearer ${token}` } };
       },
     },
     {
@@ -145,7 +155,7 @@ try {
       fresh: async () => {
         const proxy = await startVerdaccio({ label: 'bench-proxy', uplink: origin.url });
         verdaccios.push(proxy);
-        return { registry: proxy.url, npmrc: [], headers: {} };
+        return { registry: proxy.url, proxy: proxy.url, npmrc: [], headers: {} };
       },
     },
   ];
