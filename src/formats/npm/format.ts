@@ -7,7 +7,9 @@
 import type { Log } from '../../base/log.js';
 import type { RegistryRecord } from '../../metadata/store.js';
 import type { FormatCore, FormatPackages, FormatParts, PackageFormat, SetupContext, SetupStep, VersionReference } from '../format.js';
-import { NPM_CONFIG_DEFAULTS, npmSettings } from './config.js';
+import { NPM_CONFIG_DEFAULTS, npmSettings, type NpmSettings } from './config.js';
+import { LocalPackages } from './local-packages.js';
+import { NpmMetrics } from './npm-metrics.js';
 import { NpmVersions } from './npm-versions.js';
 import { NpmPackages, type NpmUpstreams } from './packages.js';
 import { NpmPublisher } from './publisher.js';
@@ -17,16 +19,29 @@ import type { NpmStore } from './store/npm-store.js';
 import { SqlNpmStore } from './store/sql-npm-store.js';
 import { createNpmUpstreams, upstreamPackumentsMigration } from './upstream/index.js';
 
-/** The npm parts of one process, built over the core; `upstreams` is the upstream adapter when there is one. */
-export function createNpmParts({ config, services, database }: FormatCore, upstreams?: (npm: NpmStore, versions: NpmVersions) => NpmUpstreams): FormatParts {
+/** What the upstream adapter is built from (see NOTES-npm.md). */
+export interface NpmUpstreamDeps {
+  core: FormatCore;
+  npm: NpmStore;
+  /** Records a cached version (package files, then its row) like a publish does. */
+  versions: NpmVersions;
+  /** What a registry (e.g. a proxy's cache) stores itself. */
+  local: LocalPackages;
+  settings: NpmSettings;
+}
+
+/** The npm parts of one process, built over the core; `upstreams` builds the upstream adapter when there is one. */
+export function createNpmParts(core: FormatCore, upstreams?: (deps: NpmUpstreamDeps) => NpmUpstreams): FormatParts {
+  const { config, services, database } = core;
   const settings = npmSettings(config);
   const npm = new SqlNpmStore(database.db, database.dialect);
   const versions = new NpmVersions(npm, services.packageFiles);
-  const deps = { store: services.store, npm, blobs: services.blobs, versions };
-  const packages = new NpmPackages(deps, upstreams?.(npm, versions));
-  const publisher = new NpmPublisher({ ...deps, packages }, settings);
+  const local = new LocalPackages({ npm, blobs: services.blobs });
+  const packages = new NpmPackages({ npm, versions }, local, upstreams?.({ core, npm, versions, local, settings }));
+  const metrics = new NpmMetrics(core.metrics);
+  const publisher = new NpmPublisher({ store: services.store, npm, blobs: services.blobs, versions, packages }, settings);
   return {
-    routes: (app) => npmRoutes(app, { services, packages, publisher, settings }),
+    routes: (app) => npmRoutes(app, { services, packages, publisher, settings, metrics }),
     packages: managementParts(npm, versions, packages),
   };
 }
@@ -108,5 +123,5 @@ export const npmFormat: PackageFormat = {
   versionDetail: { field: 'npm', description: 'npm metadata of the version: dependencies, integrity, shasum, deprecation, dist-tags naming it' },
   setup,
   pullCommand,
-  create: (core) => createNpmParts(core, createNpmUpstreams(core)),
+  create: (core) => createNpmParts(core, createNpmUpstreams),
 };

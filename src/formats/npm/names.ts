@@ -9,6 +9,7 @@
  * may come as `@scope%2fname` or as two segments `@scope/name`):
  *
  *   <name>                          packument (GET), publish / metadata update (PUT)
+ *   <name>/<version or dist-tag>    one version's document (GET; what some clients ask for)
  *   <name>/-rev/<rev>               metadata update (PUT), unpublish the package (DELETE)
  *   <name>/-/<file>.tgz             tarball (GET)
  *   <name>/-/<file>.tgz/-rev/<rev>  delete a tarball (DELETE, the end of `npm unpublish <v>`)
@@ -58,6 +59,7 @@ export function checkPackageName(name: string): PackageName {
 export type NpmPath =
   | { kind: 'package'; name: string; rev?: string }
   | { kind: 'tarball'; name: string; file: string; rev?: string }
+  | { kind: 'version'; name: string; spec: string }
   | { kind: 'registry'; segments: string[] };
 
 function decode(segment: string): string {
@@ -90,6 +92,7 @@ export function parseNpmPath(rawPath: string): NpmPath {
     rest = rest.slice(1);
   }
   if (rest.length === 0) return { kind: 'package', name };
+  if (rest.length === 1 && rest[0] !== '-' && rest[0] !== '-rev') return { kind: 'version', name, spec: rest[0]! };
   if (rest.length === 2 && rest[0] === '-rev') return { kind: 'package', name, rev: rest[1]! };
   if (rest[0] === '-' && rest.length >= 2) {
     const file = rest[1]!;

@@ -11,15 +11,14 @@
 import type { Readable } from 'node:stream';
 import { PalletError } from '../../base/errors.js';
 import type { Log } from '../../base/log.js';
-import type { MetadataStore, RegistryRecord, SpaceRecord } from '../../metadata/store.js';
-import type { BlobService } from '../../registry/blobs.js';
+import type { RegistryRecord } from '../../metadata/store.js';
 import type { RegistryRef } from '../../registry/registries.js';
-import { tarballFileName } from './names.js';
-import { buildPackument, type Packument } from './packument.js';
+import type { LocalPackages } from './local-packages.js';
+import type { Packument } from './packument.js';
 import { highestVersion } from './semver.js';
 import { checkTagName } from './publish-check.js';
 import type { NpmVersions } from './npm-versions.js';
-import type { NpmPackageRecord, NpmStore, NpmVersionRecord } from './store/npm-store.js';
+import type { NpmPackageRecord, NpmStore } from './store/npm-store.js';
 
 /** What a read needs to know about the request. */
 export interface NpmRequestContext {
@@ -75,50 +74,27 @@ export interface NpmSearchResult {
 
 export class NpmPackages {
   constructor(
-    private readonly deps: { store: MetadataStore; npm: NpmStore; blobs: BlobService; versions: NpmVersions },
+    private readonly deps: { npm: NpmStore; versions: NpmVersions },
+    /** What the registry stores itself. */
+    readonly local: LocalPackages,
     private readonly upstreams?: NpmUpstreams,
   ) {}
 
   /** The package's packument (full form); NOT_FOUND when neither the registry nor an upstream has it. */
   async packument(ref: RegistryRef, name: string, ctx: NpmRequestContext): Promise<Packument> {
-    const own = ref.registry.kind === 'local' ? await this.localPackument(ref.registry, name, ctx.registryUrl) : undefined;
+    const own = ref.registry.kind === 'local' ? await this.local.packument(ref.registry, name, ctx.registryUrl) : undefined;
     const found = this.upstreams ? await this.upstreams.packument(ref, name, own, ctx) : own;
     if (!found) throw new PalletError('NOT_FOUND', `package ${name} not found`, { name });
     return found;
   }
 
-  /** The packument of what this registry stores itself (also an upstream proxy's cached rows). */
-  async localPackument(registry: RegistryRecord, name: string, registryUrl: string): Promise<Packument | undefined> {
-    const pkg = await this.deps.npm.findPackage(registry.id, name);
-    if (!pkg) return undefined;
-    return buildPackument(pkg, await this.deps.npm.listVersions(registry.id, name), registryUrl);
-  }
-
   /** A tarball: the registry's own, then its upstreams'; NOT_FOUND when nobody has it. */
   async openTarball(ref: RegistryRef, name: string, file: string, ctx: NpmRequestContext): Promise<OpenedTarball> {
-    const own = await this.openOwnTarball(ref.root, ref.registry, name, file, ctx.signal);
+    const own = await this.local.openTarball(ref.root, ref.registry, name, file, ctx.signal);
     if (own) return own;
     const found = this.upstreams ? await this.upstreams.openTarball(ref, name, file, ctx) : undefined;
     if (!found) throw new PalletError('NOT_FOUND', `tarball ${name}/-/${file} not found`, { name, file });
     return found;
-  }
-
-  /** A tarball the registry stores itself (published, or cached from an upstream); undefined when absent. */
-  async openOwnTarball(root: SpaceRecord, registry: RegistryRecord, name: string, file: string, signal?: AbortSignal): Promise<OpenedTarball | undefined> {
-    const found = await this.findByFile(registry, name, file);
-    if (!found) return undefined;
-    const { blob, stream } = await this.deps.blobs.open({ rootSpaceId: root.id, repositoryId: found.pkg.repositoryId }, found.version.tarballDigest, undefined, signal);
-    return { stream, size: blob.size, digest: blob.digest };
-  }
-
-  /** The stored version whose tarball file is `file`. */
-  async findByFile(registry: RegistryRecord, name: string, file: string): Promise<{ pkg: NpmPackageRecord; version: NpmVersionRecord } | undefined> {
-    const bare = name.startsWith('@') ? name.slice(name.indexOf('/') + 1) : name;
-    if (!file.startsWith(`${bare}-`) || !file.endsWith('.tgz')) return undefined;
-    const number = file.slice(bare.length + 1, -'.tgz'.length);
-    const [pkg, version] = await Promise.all([this.deps.npm.findPackage(registry.id, name), this.deps.npm.findVersion(registry.id, name, number)]);
-    if (!pkg || !version || tarballFileName(name, number) !== file) return undefined;
-    return { pkg, version };
   }
 
   /** The dist-tags a client sees (the packument's, so upstream tags show through a local registry). */

@@ -21,7 +21,7 @@
  *
  * Refused with INVALID_ARGUMENT (nothing stored: the caller cancels the sink): a body that is
  * not a JSON object, an attachment whose data is not plain base64 (escapes, other characters,
- * padding in the middle), more than one attachment with data. TOO_LARGE: metadata over its
+ * padding in the middle), more than one attachment with data, nesting deeper than 100. TOO_LARGE: metadata over its
  * limit, or a whole body over the body limit (checked by the caller from the bytes read).
  */
 import { PalletError } from '../../base/errors.js';
@@ -49,11 +49,12 @@ interface Frame {
   expectKey: boolean;
 }
 
+/** Deepest nesting accepted (package.json documents nest a few levels; this bounds the stack). */
+const MAX_DEPTH = 100;
 /** Keys longer than this are never ones the scanner looks for: they are not collected. */
 const MAX_KEY_BYTES = 1024;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 function invalid(message: string): PalletError {
   return new PalletError('INVALID_ARGUMENT', `malformed publish body: ${message}`);
@@ -78,8 +79,8 @@ export class PublishBodyScanner {
   #sink: AttachmentSink | undefined;
   /** Base64 characters not yet decoded (fewer than 4). */
   #carry = '';
-  /** '=' characters seen at the end of the data so far. */
-  #padding = 0;
+  /** The last decoded group had padding: the data must end there. */
+  #padded = false;
   #attachments = 0;
 
   constructor(options: PublishBodyOptions) {
@@ -136,6 +137,7 @@ export class PublishBodyScanner {
         if (this.#ended) throw invalid('content after the document');
         if (!this.#started && byte !== 0x7b) throw invalid('the body is not a JSON object');
         this.#started = true;
+        if (this.#stack.length >= MAX_DEPTH) throw invalid(`the document nests deeper than ${MAX_DEPTH} levels`);
         this.#stack.push({ kind: byte === 0x7b ? 'object' : 'array', expectKey: byte === 0x7b });
         return;
       case 0x7d: // }
@@ -249,20 +251,22 @@ export class PublishBodyScanner {
     return quote + 1;
   }
 
+  /**
+   * Decodes whole 4-character groups and checks them by encoding the bytes back (native code
+   * both ways, far cheaper than a per-character check): any character outside the alphabet,
+   * padding before the end or stray bits make the two differ. Only one final group may pad.
+   */
   async #decode(text: string): Promise<void> {
     if (text.length === 0) return;
-    if (this.#padding > 0) {
-      // Only more padding may follow padding (a chunk boundary may split "==").
-      if (!/^=*$/.test(text) || this.#padding + text.length > 2) throw invalid('attachment data is not plain base64');
-      this.#padding += text.length;
-    } else {
-      if (!BASE64.test(text)) throw invalid('attachment data is not plain base64');
-      const pad = text.length - text.replace(/=+$/, '').length;
-      this.#padding = pad;
-    }
+    if (this.#padded) throw invalid('attachment data is not plain base64 (data after the padding)');
     const all = this.#carry + text;
     const usable = all.length - (all.length % 4);
     this.#carry = all.slice(usable);
-    if (usable > 0) await this.#sink!.write(Buffer.from(all.slice(0, usable), 'base64'));
+    if (usable === 0) return;
+    const groups = usable === all.length ? all : all.slice(0, usable);
+    const bytes = Buffer.from(groups, 'base64');
+    if (bytes.toString('base64') !== groups) throw invalid('attachment data is not plain base64');
+    this.#padded = groups.endsWith('=');
+    await this.#sink!.write(bytes);
   }
 }

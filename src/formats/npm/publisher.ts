@@ -40,6 +40,8 @@ export interface PutOptions {
   user?: Publisher;
   /** Who opens the upload session (the core bounds open sessions per owner). */
   owner?: string;
+  /** The request's Content-Length, when it has one (refused at once when over the limit). */
+  declaredLength?: number;
   /** Throws unless the caller may delete (asked only when versions would be removed). */
   mayDelete(): Promise<void>;
 }
@@ -61,6 +63,9 @@ export class NpmPublisher {
   async put(ref: RegistryRef, name: string, body: Readable, options: PutOptions): Promise<PutResult> {
     if (ref.registry.kind !== 'local') throw new PalletError('DENIED', 'an upstream proxy is read-only: publish to a local registry');
     const pkgName = checkPackageName(name);
+    if (options.declaredLength !== undefined && options.declaredLength > this.settings.publishBytes) {
+      throw new PalletError('TOO_LARGE', `the publish body exceeds the limit of ${this.settings.publishBytes} bytes`);
+    }
     let upload: TarballUpload | undefined;
     const scanner = new PublishBodyScanner({
       metadataBytes: this.settings.metadataBytes,
@@ -148,7 +153,7 @@ export class NpmPublisher {
    */
   async deleteTarball(ref: RegistryRef, name: string, file: string, rev: string | undefined): Promise<string | undefined> {
     const pkg = await this.#localPackage(ref, name);
-    const found = await this.deps.packages.findByFile(ref.registry, name, file);
+    const found = await this.deps.packages.local.findByFile(ref.registry, name, file);
     if (!found) return undefined;
     checkRev(pkg, rev);
     await this.deps.packages.removeVersion(ref.registry, name, found.version.version);

@@ -6,6 +6,7 @@
  *
  *   GET    <name>                         packument (full, or abbreviated for install-v1
  *                                         Accept), ETag / If-None-Match → 304
+ *   GET    <name>/<version or dist-tag>   one version's document
  *   GET    <name>/-/<file>.tgz            tarball
  *   PUT    <name>[/-rev/<rev>]            publish (with `_attachments`) or metadata update
  *   DELETE <name>/-rev/<rev>              unpublish the package
@@ -34,10 +35,12 @@ import { login } from './login.js';
 import { parseNpmPath, type NpmPath } from './names.js';
 import { ABBREVIATED_TYPE, abbreviate, serializePackument } from './packument.js';
 import type { NpmPackages, NpmRequestContext } from './packages.js';
-import type { NpmPublisher } from './publisher.js';
+import type { NpmPublisher, PutOptions, PutResult } from './publisher.js';
+import type { NpmMetrics } from './npm-metrics.js';
 
 export interface NpmRouteOptions {
   services: Services;
+  metrics: NpmMetrics;
   packages: NpmPackages;
   publisher: NpmPublisher;
   settings: NpmSettings;
@@ -91,20 +94,20 @@ async function readJson(request: FastifyRequest, limit: number): Promise<unknown
   }
 }
 
-export async function npmRoutes(app: FastifyInstance, options: NpmRouteOptions): Promise<void> {
-  const { services, packages, publisher, settings } = options;
-  // Bodies stay streams: the publish reader scans them as they arrive, the rest read bounded.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', (_request, _payload, done) => done(null));
-  app.setErrorHandler(npmErrorHandler);
+/**
+ * The handlers of the npm registry API, one per endpoint family; `npmRoutes` dispatches to them
+ * by the parsed path. Each checks its action with `requireAccess` before touching anything.
+ */
+class NpmApi {
+  constructor(private readonly o: NpmRouteOptions) {}
 
-  const packument: Handler = async (request, reply, path) => {
+  readonly packument: Handler = async (request, reply, path) => {
     if (path.kind !== 'package' || path.rev !== undefined) throw notFound(request);
     request.metricsRoute = 'npm.packument';
     const ref = await requireAccess(request, 'pull');
     const accept = String(request.headers.accept ?? '');
     const abbreviated = accept.includes(ABBREVIATED_TYPE) && (request.query as Record<string, unknown>).write === undefined;
-    const full = await packages.packument(ref, path.name, { ...contextOf(request, services), abbreviated });
+    const full = await this.o.packages.packument(ref, path.name, { ...contextOf(request, this.o.services), abbreviated });
     const { body, etag } = serializePackument(abbreviated ? abbreviate(full) : full);
     reply.header('ETag', etag).header('Vary', 'Accept, Authorization').header('Cache-Control', 'no-cache');
     const match = request.headers['if-none-match'];
@@ -112,11 +115,22 @@ export async function npmRoutes(app: FastifyInstance, options: NpmRouteOptions):
     return reply.header('Content-Type', abbreviated ? ABBREVIATED_TYPE : 'application/json').send(body);
   };
 
-  const tarball: Handler = async (request, reply, path) => {
+  readonly version: Handler = async (request, reply, path) => {
+    if (path.kind !== 'version') throw notFound(request);
+    request.metricsRoute = 'npm.version';
+    const ref = await requireAccess(request, 'pull');
+    const full = await this.o.packages.packument(ref, path.name, contextOf(request, this.o.services));
+    const number = full['dist-tags'][path.spec] ?? path.spec;
+    const found = Object.hasOwn(full.versions, number) ? full.versions[number] : undefined;
+    if (!found) throw new PalletError('NOT_FOUND', `no version or dist-tag ${path.spec} of ${path.name}`, { name: path.name });
+    return reply.header('Content-Type', 'application/json').send(found);
+  };
+
+  readonly tarball: Handler = async (request, reply, path) => {
     if (path.kind !== 'tarball' || path.rev !== undefined) throw notFound(request);
     request.metricsRoute = 'npm.tarball';
     const ref = await requireAccess(request, 'pull');
-    const found = await packages.openTarball(ref, path.name, path.file, contextOf(request, services, reply));
+    const found = await this.o.packages.openTarball(ref, path.name, path.file, contextOf(request, this.o.services, reply));
     if (found.digest !== undefined) {
       const etag = `"${found.digest}"`;
       reply.header('ETag', etag);
@@ -125,11 +139,12 @@ export async function npmRoutes(app: FastifyInstance, options: NpmRouteOptions):
         return reply.code(304).send();
       }
     }
+    if (request.method === 'GET') this.o.metrics.download(`${ref.root.path}/${ref.registry.identifier}`);
     if (found.size !== undefined) reply.header('Content-Length', String(found.size));
     return reply.header('Content-Type', 'application/octet-stream').send(found.stream);
   };
 
-  const registryGet: Handler = async (request, reply, path) => {
+  readonly registryGet: Handler = async (request, reply, path) => {
     const segments = path.kind === 'registry' ? path.segments : [];
     const key = segments.join('/');
     if (key === 'ping') {
@@ -144,83 +159,97 @@ export async function npmRoutes(app: FastifyInstance, options: NpmRouteOptions):
       if (principal.kind !== 'user') throw new PalletError('UNAUTHORIZED', 'you are not logged in');
       return reply.send({ username: principal.user.username });
     }
-    if (key === 'v1/search') return search(request, reply);
+    if (key === 'v1/search') return this.search(request, reply);
     const tags = distTagPath(segments);
     if (tags && tags.tag === undefined) {
       request.metricsRoute = 'npm.dist-tags';
       const ref = await requireAccess(request, 'pull');
-      return reply.send(await packages.distTags(ref, tags.name, contextOf(request, services)));
+      return reply.send(await this.o.packages.distTags(ref, tags.name, contextOf(request, this.o.services)));
     }
     throw notFound(request);
   };
 
-  const search = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+  readonly search = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     request.metricsRoute = 'npm.search';
     const ref = await requireAccess(request, 'pull');
     const query = request.query as Record<string, string | undefined>;
     const text = String(query.text ?? '').slice(0, 256);
-    const size = Math.min(Math.max(Number.parseInt(query.size ?? '20', 10) || 20, 1), settings.maxSearchResults);
+    const size = Math.min(Math.max(Number.parseInt(query.size ?? '20', 10) || 20, 1), this.o.settings.maxSearchResults);
     const from = Math.max(Number.parseInt(query.from ?? '0', 10) || 0, 0);
-    return reply.send(await packages.search(ref, text, size, from, registryUrlOf(request, services)));
+    return reply.send(await this.o.packages.search(ref, text, size, from, registryUrlOf(request, this.o.services)));
   };
 
-  const setTag: Handler = async (request, reply, path) => {
+  readonly setTag: Handler = async (request, reply, path) => {
     const tags = path.kind === 'registry' ? distTagPath(path.segments) : undefined;
     if (!tags?.tag) throw notFound(request);
     request.metricsRoute = 'npm.dist-tag';
     auditAction(request, 'npm.dist-tag.set', tags.name, tags.tag);
     const ref = await requireAccess(request, 'push');
-    const version = await readJson(request, settings.jsonBytes);
+    const version = await readJson(request, this.o.settings.jsonBytes);
     if (typeof version !== 'string') throw new PalletError('INVALID_ARGUMENT', 'the body must be a JSON string: the version to tag');
     auditAction(request, 'npm.dist-tag.set', tags.name, tags.tag, version);
-    return reply.code(201).send({ ok: true, ...(await packages.setDistTag(ref, tags.name, tags.tag, version)) });
+    return reply.code(201).send({ ok: true, ...(await this.o.packages.setDistTag(ref, tags.name, tags.tag, version)) });
   };
 
-  const registryPut: Handler = async (request, reply, path) => {
+  readonly registryPut: Handler = async (request, reply, path) => {
     const segments = path.kind === 'registry' ? path.segments : [];
     if (segments[0] === 'user' && segments.length === 2 && segments[1]!.startsWith('org.couchdb.user:')) {
       request.metricsRoute = 'npm.login';
       auditAction(request, 'npm.login', segments[1]!.slice('org.couchdb.user:'.length));
-      const body = await readJson(request, settings.jsonBytes);
-      return reply.code(201).send(await login(request, services, body));
+      const body = await readJson(request, this.o.settings.jsonBytes);
+      return reply.code(201).send(await login(request, this.o.services, body));
     }
-    return setTag(request, reply, path);
+    return this.setTag(request, reply, path);
   };
 
-  const registryPost: Handler = async (request, reply, path) => {
+  readonly registryPost: Handler = async (request, reply, path) => {
     const segments = path.kind === 'registry' ? path.segments : [];
     const key = segments.join('/');
     if (key === 'v1/login') throw new PalletError('NOT_FOUND', 'web login is not supported: npm falls back to username and password');
     if (key === 'npm/v1/security/advisories/bulk' || key === 'npm/v1/security/audits/quick') {
       request.metricsRoute = 'npm.audit';
       const ref = await requireAccess(request, 'pull');
-      const body = await readRequestBody(request.raw, settings.jsonBytes);
+      const body = await readRequestBody(request.raw, this.o.settings.jsonBytes);
       const endpoint = key.endsWith('bulk') ? 'advisories/bulk' : 'audits/quick';
-      const answer = await packages.audit(ref, endpoint, body, contextOf(request, services));
+      const answer = await this.o.packages.audit(ref, endpoint, body, contextOf(request, this.o.services));
       return reply.send(answer);
     }
-    return setTag(request, reply, path);
+    return this.setTag(request, reply, path);
   };
 
-  const put: Handler = async (request, reply, path) => {
-    if (path.kind === 'registry') return registryPut(request, reply, path);
+  readonly put: Handler = async (request, reply, path) => {
+    if (path.kind === 'registry') return this.registryPut(request, reply, path);
     if (path.kind !== 'package') throw notFound(request);
     request.metricsRoute = 'npm.publish';
     auditAction(request, 'npm.publish', path.name);
     const ref = await requireAccess(request, 'push');
     const principal = principalOf(request);
     const user = principal.kind === 'user' ? { name: principal.user.username, email: principal.user.email } : undefined;
-    const result = await publisher.put(ref, path.name, request.raw, {
+    const label = `${ref.root.path}/${ref.registry.identifier}`;
+    const putOptions: PutOptions = {
       ...(path.rev !== undefined ? { rev: path.rev } : {}),
+      ...(request.headers['content-length'] !== undefined ? { declaredLength: Number(request.headers['content-length']) } : {}),
       ...(user !== undefined ? { user, owner: `user:${user.name}` } : { owner: `address:${request.ip}` }),
       mayDelete: async () => {
         auditAction(request, 'npm.unpublish', path.name);
         await requireAccess(request, 'delete');
       },
-    });
+    };
+    let result: PutResult;
+    try {
+      result = await this.o.publisher.put(ref, path.name, request.raw, putOptions);
+    } catch (err) {
+      // A refused publish is counted (`npm publish` sends no `-rev`; metadata updates do).
+      if (path.rev === undefined) {
+        const status = isPalletError(err) ? NPM_STATUS[err.code] : 500;
+        this.o.metrics.publish(label, status === 409 ? 'conflict' : status < 500 ? 'invalid' : 'failed');
+      }
+      throw err;
+    }
     if (result.kind === 'published') {
+      this.o.metrics.publish(label, 'published');
       auditAction(request, 'npm.publish', path.name, result.version);
-      request.log.info({ registry: `${ref.root.path}/${ref.registry.identifier}`, package: path.name, version: result.version }, 'npm: version published');
+      request.log.info({ registry: label, package: path.name, version: result.version }, 'npm: version published');
     } else if (result.removed.length > 0) {
       auditAction(request, 'npm.unpublish', path.name, result.removed.join(','));
     } else {
@@ -229,27 +258,36 @@ export async function npmRoutes(app: FastifyInstance, options: NpmRouteOptions):
     return reply.code(result.kind === 'published' ? 201 : 200).send({ ok: true, id: path.name });
   };
 
-  const del: Handler = async (request, reply, path) => {
+  readonly del: Handler = async (request, reply, path) => {
     if (path.kind === 'registry') {
       const tags = distTagPath(path.segments);
       if (!tags?.tag) throw notFound(request);
       request.metricsRoute = 'npm.dist-tag';
       auditAction(request, 'npm.dist-tag.remove', tags.name, tags.tag);
       const ref = await requireAccess(request, 'push');
-      return reply.send({ ok: true, ...(await packages.removeDistTag(ref, tags.name, tags.tag)) });
+      return reply.send({ ok: true, ...(await this.o.packages.removeDistTag(ref, tags.name, tags.tag)) });
     }
+    if (path.kind === 'version') throw notFound(request);
     request.metricsRoute = 'npm.unpublish';
     auditAction(request, 'npm.unpublish', path.name);
     const ref = await requireAccess(request, 'delete');
     if (path.kind === 'package') {
-      const removed = await publisher.unpublishPackage(ref, path.name, path.rev);
+      const removed = await this.o.publisher.unpublishPackage(ref, path.name, path.rev);
       auditAction(request, 'npm.unpublish', path.name, '*');
       return reply.send({ ok: true, id: path.name, removed: removed.map((v) => v.version) });
     }
-    const version = await publisher.deleteTarball(ref, path.name, path.file, path.rev);
+    const version = await this.o.publisher.deleteTarball(ref, path.name, path.file, path.rev);
     if (version !== undefined) auditAction(request, 'npm.unpublish', path.name, version);
     return reply.send({ ok: true });
   };
+}
+
+export async function npmRoutes(app: FastifyInstance, options: NpmRouteOptions): Promise<void> {
+  // Bodies stay streams: the publish reader scans them as they arrive, the rest read bounded.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_request, _payload, done) => done(null));
+  app.setErrorHandler(npmErrorHandler);
+  const api = new NpmApi(options);
 
   const dispatch =
     (byKind: Partial<Record<NpmPath['kind'], Handler>>) =>
@@ -260,10 +298,10 @@ export async function npmRoutes(app: FastifyInstance, options: NpmRouteOptions):
       return handler(request, reply, path);
     };
 
-  app.get('/*', dispatch({ package: packument, tarball, registry: registryGet }));
-  app.put('/*', dispatch({ package: put, registry: registryPut }));
-  app.post('/*', dispatch({ registry: registryPost }));
-  app.delete('/*', dispatch({ package: del, tarball: del, registry: del }));
+  app.get('/*', dispatch({ package: api.packument, version: api.version, tarball: api.tarball, registry: api.registryGet }));
+  app.put('/*', dispatch({ package: api.put, registry: api.registryPut }));
+  app.post('/*', dispatch({ registry: api.registryPost }));
+  app.delete('/*', dispatch({ package: api.del, tarball: api.del, registry: api.del }));
 }
 
 function notFound(request: FastifyRequest): PalletError {

@@ -52,6 +52,11 @@ export interface AddVersionInput {
   distTags: readonly string[];
   /** Replaces the package-level metadata when given. */
   metadata?: Record<string, unknown>;
+  /**
+   * A cached copy of an upstream's version (an upstream proxy's cache): a number removed before
+   * may come back (the rule against reuse is for publishes).
+   */
+  reuseRetired?: boolean;
 }
 
 /** A change to a package as one write (all parts optional). */

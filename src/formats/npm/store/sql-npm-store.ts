@@ -114,7 +114,7 @@ export class SqlNpmStore implements NpmStore {
           .onConflict((oc) => oc.columns(['registry_id', 'name']).doNothing())
           .execute();
         const current = await this.#bump(trx, v.registryId, v.name, undefined, now);
-        if (await this.#retired(trx, v.registryId, v.name, v.version)) throw exists(v.name, v.version);
+        if (!input.reuseRetired && (await this.#retired(trx, v.registryId, v.name, v.version))) throw exists(v.name, v.version);
         await trx
           .insertInto('npm_versions')
           .values({

@@ -37,6 +37,8 @@ export class NpmCachedVersions implements CachedVersions {
         },
         repositoryId: input.repositoryId,
         distTags: [],
+        // A cached copy may come back after an admin deleted it (which retires the number).
+        reuseRetired: true,
       });
     } catch (err) {
       if (!isPalletError(err, 'ALREADY_EXISTS')) throw err;

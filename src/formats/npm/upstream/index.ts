@@ -2,10 +2,8 @@
  * The npm upstream adapter built over the core (`createNpmUpstreams`), handed to the npm
  * format's parts; its pieces are described in `npm-upstream.ts`.
  */
-import type { FormatCore } from '../../format.js';
-import type { NpmVersions } from '../npm-versions.js';
+import type { NpmUpstreamDeps } from '../format.js';
 import type { NpmUpstreams } from '../packages.js';
-import type { NpmStore } from '../store/npm-store.js';
 import { NpmCachedVersions } from './cached-versions.js';
 import { NpmUpstreamAdapter } from './npm-upstream.js';
 import { UpstreamPackumentStore } from './upstream-packument-store.js';
@@ -21,12 +19,11 @@ const MAX_PACKUMENT_BYTES = 128 * MIB;
 const PACKUMENT_MEMORY_BYTES = 256 * MIB;
 const MAX_AUDIT_BYTES = 32 * MIB;
 
-export function createNpmUpstreams({ config, services, database }: FormatCore): (npm: NpmStore, versions: NpmVersions) => NpmUpstreams {
-  return (npm, versions) => {
-    const cache = services.fetchCache;
-    const packuments = new UpstreamPackuments({ cache, store: new UpstreamPackumentStore(database.db) }, { maxBytes: MAX_PACKUMENT_BYTES, memoryBytes: PACKUMENT_MEMORY_BYTES });
-    const fileHosts = config.upstream.fileHosts.split(',').map((h) => h.trim()).filter(Boolean);
-    const tarballs = new UpstreamTarballs({ cache, store: services.store, blobs: services.blobs, versions: new NpmCachedVersions(npm, versions), fileHosts });
-    return new NpmUpstreamAdapter({ store: services.store, cache, packuments, tarballs, maxAuditBytes: MAX_AUDIT_BYTES });
-  };
+export function createNpmUpstreams({ core, npm, versions }: NpmUpstreamDeps): NpmUpstreams {
+  const { config, services, database } = core;
+  const cache = services.fetchCache;
+  const packuments = new UpstreamPackuments({ cache, store: new UpstreamPackumentStore(database.db) }, { maxBytes: MAX_PACKUMENT_BYTES, memoryBytes: PACKUMENT_MEMORY_BYTES });
+  const fileHosts = config.upstream.fileHosts.split(',').map((h) => h.trim()).filter(Boolean);
+  const tarballs = new UpstreamTarballs({ cache, store: services.store, blobs: services.blobs, versions: new NpmCachedVersions(npm, versions), fileHosts });
+  return new NpmUpstreamAdapter({ store: services.store, cache, packuments, tarballs, maxAuditBytes: MAX_AUDIT_BYTES });
 }

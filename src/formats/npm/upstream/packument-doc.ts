@@ -12,6 +12,7 @@
  */
 import { PalletError } from '../../../base/errors.js';
 import type { Checksum } from '../../../upstream/fetch-cache/commit.js';
+import { tarballUrl } from '../packument.js';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -178,7 +179,7 @@ const INSTALL_VERSION_FIELDS = [
 export function packumentObject(doc: PackumentDoc, form: 'full' | 'install', base: string): JsonObject {
   const versions: JsonObject = {};
   for (const [version, v] of doc.versions) {
-    const dist = { ...(v.dist as JsonObject), tarball: `${base}/${doc.name}/-/${tarballFileName(doc.name, version)}` };
+    const dist = { ...(v.dist as JsonObject), tarball: tarballUrl(base, doc.name, version) };
     if (form === 'full') {
       versions[version] = { ...v, dist };
     } else {

@@ -1,0 +1,47 @@
+/**
+ * What an npm registry stores itself, read back: a local registry's published packages, or the
+ * versions an upstream proxy cached (same tables, rows under the proxy's registry id). No
+ * upstream is asked here, which is why the upstream adapter may use this too (to serve a proxy's
+ * cached tarball before fetching) without a cycle.
+ */
+import { PalletError } from '../../base/errors.js';
+import type { RegistryRecord, SpaceRecord } from '../../metadata/store.js';
+import type { BlobService } from '../../registry/blobs.js';
+import { tarballFileName } from './names.js';
+import { buildPackument, type Packument } from './packument.js';
+import type { OpenedTarball } from './packages.js';
+import type { NpmPackageRecord, NpmStore, NpmVersionRecord } from './store/npm-store.js';
+
+export class LocalPackages {
+  constructor(private readonly deps: { npm: NpmStore; blobs: BlobService }) {}
+
+  /** The packument of the stored rows (`registryUrl`: the npm URL tarball links start with). */
+  async packument(registry: RegistryRecord, name: string, registryUrl: string): Promise<Packument | undefined> {
+    const pkg = await this.deps.npm.findPackage(registry.id, name);
+    if (!pkg) return undefined;
+    return buildPackument(pkg, await this.deps.npm.listVersions(registry.id, name), registryUrl);
+  }
+
+  /** A stored tarball, streamed from blob storage; undefined when the registry has no such version. */
+  async openTarball(root: SpaceRecord, registry: RegistryRecord, name: string, file: string, signal?: AbortSignal): Promise<OpenedTarball | undefined> {
+    const found = await this.findByFile(registry, name, file);
+    if (!found) return undefined;
+    try {
+      const { blob, stream } = await this.deps.blobs.open({ rootSpaceId: root.id, repositoryId: found.pkg.repositoryId }, found.version.tarballDigest, undefined, signal);
+      return { stream, size: blob.size, digest: blob.digest };
+    } catch (err) {
+      if (err instanceof PalletError && err.code === 'BLOB_UNKNOWN') return undefined;
+      throw err;
+    }
+  }
+
+  /** The stored version whose tarball file is `file` (`<bare name>-<version>.tgz`). */
+  async findByFile(registry: RegistryRecord, name: string, file: string): Promise<{ pkg: NpmPackageRecord; version: NpmVersionRecord } | undefined> {
+    const bare = name.startsWith('@') ? name.slice(name.indexOf('/') + 1) : name;
+    if (!file.startsWith(`${bare}-`) || !file.endsWith('.tgz')) return undefined;
+    const number = file.slice(bare.length + 1, -'.tgz'.length);
+    if (tarballFileName(name, number) !== file) return undefined;
+    const [pkg, version] = await Promise.all([this.deps.npm.findPackage(registry.id, name), this.deps.npm.findVersion(registry.id, name, number)]);
+    return pkg && version ? { pkg, version } : undefined;
+  }
+}
