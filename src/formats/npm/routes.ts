@@ -106,8 +106,9 @@ class NpmApi {
     request.metricsRoute = 'npm.packument';
     const ref = await requireAccess(request, 'pull');
     const accept = String(request.headers.accept ?? '');
-    const abbreviated = accept.includes(ABBREVIATED_TYPE) && (request.query as Record<string, unknown>).write === undefined;
-    const full = await this.o.packages.packument(ref, path.name, { ...contextOf(request, this.o.services), abbreviated });
+    const write = (request.query as Record<string, unknown>).write !== undefined;
+    const abbreviated = accept.includes(ABBREVIATED_TYPE) && !write;
+    const full = await this.o.packages.packument(ref, path.name, { ...contextOf(request, this.o.services), abbreviated, write });
     const { body, etag } = serializePackument(abbreviated ? abbreviate(full) : full);
     reply.header('ETag', etag).header('Vary', 'Accept, Authorization').header('Cache-Control', 'no-cache');
     const match = request.headers['if-none-match'];

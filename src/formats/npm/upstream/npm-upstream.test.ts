@@ -174,6 +174,8 @@ describe('npm upstream proxies', () => {
     assert.deepEqual(Object.keys(doc.versions), ['2.0.0', '1.0.0'], 'own versions first');
     assert.equal(doc.versions['2.0.0']!.description, 'our fork');
     assert.equal(doc['dist-tags'].latest, '2.0.0');
+    const forWrite = await packument('/pkg/acme/npm/npm/forked?write=true', 'application/json');
+    assert.deepEqual(Object.keys(forWrite.versions), ['2.0.0'], 'a read to write back gets the local document only');
     const own = await get(pathOf(doc.versions['2.0.0']!.dist.tarball), '*/*');
     assert.ok(own.rawPayload.equals(tarball), 'the own tarball, not the upstream one');
     assert.equal(a.count('tarball forked-2.0.0.tgz'), 0);

@@ -13,7 +13,8 @@
  *     has that version (`resolveInOrder`), which is the one that supplied it in the merge;
  *   - audit requests are forwarded to the first upstream that answers (`upstream-audit.ts`).
  * The packument form follows the request: npm install's abbreviated one is fetched as such
- * (much smaller), `npm view`'s full one likewise.
+ * (much smaller), `npm view`'s full one likewise. A `?write=true` read (deprecate, dist-tag,
+ * unpublish: the client sends the document back) gets the local registry's own document.
  */
 import { PalletError } from '../../../base/errors.js';
 import type { MetadataStore, RegistryRecord, SpaceRecord } from '../../../metadata/store.js';
@@ -69,6 +70,7 @@ export class NpmUpstreamAdapter implements NpmUpstreams {
     const { root, registry } = ref;
     const form = formOf(ctx);
     const local = registry.kind === 'local';
+    if (local && ctx.write) return own;
     const proxies = await this.proxiesOf(registry);
     if (local && proxies.length === 0) return own;
     const found = await collectInOrder<CachedPackument | undefined>(proxies, (proxy) => this.deps.packuments.get(root, proxy, name, form, ctx.log), local, () => undefined);
@@ -78,8 +80,12 @@ export class NpmUpstreamAdapter implements NpmUpstreams {
       if (copy) sources.push({ origin: proxies[i]!.id, doc: copy.doc });
     });
     if (sources.length === 0) return undefined;
-    const doc: PackumentDoc = sources.length === 1 && !own ? sources[0]!.doc : mergePackuments(name, sources, own?.['dist-tags']).doc;
-    return packumentObject(doc, form, ctx.registryUrl) as Packument;
+    if (own && sources.length === 1) return own;
+    const doc: PackumentDoc = sources.length === 1 ? sources[0]!.doc : mergePackuments(name, sources, own?.['dist-tags']).doc;
+    const out = packumentObject(doc, form, ctx.registryUrl) as Packument;
+    // The local package's revision, which a client sends back with a change.
+    if (own?._rev !== undefined) out._rev = own._rev;
+    return out;
   }
 
   async openTarball(ref: RegistryRef, name: string, file: string, ctx: NpmRequestContext): Promise<OpenedTarball | undefined> {

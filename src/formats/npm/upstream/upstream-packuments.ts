@@ -172,9 +172,10 @@ export class UpstreamPackuments {
 
   /** The copy in memory, else the stored one read back (a restart, another replica's fetch). */
   private async stored(registry: RegistryRecord, name: string, form: PackumentForm, memKey: string): Promise<CachedPackument> {
-    const row = await this.deps.store.find(registry.id, name, form);
+    const state = await this.deps.store.findState(registry.id, name, form);
     const mem = this.copies.get(memKey);
-    if (mem && (!row || mem.fetchedAt >= row.fetchedAt)) return mem;
+    if (mem && (!state || mem.fetchedAt >= state.fetchedAt)) return mem;
+    const row = await this.deps.store.find(registry.id, name, form);
     if (!row) throw new PalletError('UNAVAILABLE', `the cached packument of ${name} was deleted while it was read`);
     const raw = await gunzip(row.body, { maxOutputLength: this.options.maxBytes });
     const doc = readPackument(await parseJsonBounded(raw, this.limits), name);
