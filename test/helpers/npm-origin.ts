@@ -3,7 +3,8 @@
  * parts the tests need and counting every request: packuments (full and abbreviated, with an
  * ETag and 304 on If-None-Match; scoped names as `@scope%2fname`), tarballs (optionally
  * corrupted — one byte flipped, length unchanged — or held back), the audit endpoints, and a
- * `down` switch that answers 503 to everything (an upstream that fails).
+ * `down` switch that answers 503 to everything (an upstream that fails), and an optional
+ * Authorization every request must carry.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
@@ -25,7 +26,7 @@ export interface NpmOrigin {
   packages: Map<string, OriginPackage>;
   /** Adds a version (a fresh gzip tarball unless given) and points `latest` at it unless `tag` says otherwise. */
   add(name: string, version: string, options?: { tag?: string; tarball?: Buffer; manifest?: Record<string, unknown> }): OriginVersion;
-  /** Requests so far: `packument <name>`, `tarball <file>`, `audit <endpoint>`. */
+  /** Requests so far: `packument <name>`, `tarball <file>`, `audit <endpoint>`, `unauthorized`. */
   count(what: string): number;
   /** Answers 503 to everything while true. */
   down: boolean;
@@ -35,6 +36,8 @@ export interface NpmOrigin {
   tarballDelayMs: number;
   /** What the audit endpoints answer (undefined: 404). */
   auditAnswer: unknown;
+  /** When set, every request must carry exactly this Authorization header (else 401). */
+  requiredAuth: string | undefined;
   /** Headers of the last request. */
   lastHeaders: Record<string, string | string[] | undefined>;
   close(): Promise<void>;
@@ -67,12 +70,17 @@ export async function startNpmOrigin(): Promise<NpmOrigin> {
     corrupt: new Set(),
     tarballDelayMs: 0,
     auditAnswer: undefined,
+    requiredAuth: undefined,
     lastHeaders: {},
     close: async () => undefined,
   };
   const server: Server = createServer((req, res) => {
     origin.lastHeaders = req.headers;
     if (origin.down) return void res.writeHead(503).end('down');
+    if (origin.requiredAuth !== undefined && req.headers.authorization !== origin.requiredAuth) {
+      bump('unauthorized');
+      return void res.writeHead(401, { 'www-authenticate': 'Basic realm="origin"' }).end();
+    }
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     if (req.method === 'POST' && path.startsWith('/-/npm/v1/security/')) {
       bump(`audit ${path.slice('/-/npm/v1/security/'.length)}`);

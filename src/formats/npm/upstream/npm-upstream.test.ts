@@ -202,6 +202,29 @@ describe('npm upstream proxies', () => {
     assert.deepEqual(JSON.parse(empty.body), {});
   });
 
+  it('authenticates to the upstream with Basic credentials, or a Bearer token for username _authToken', async () => {
+    const locked = await startNpmOrigin();
+    try {
+      const v = locked.add('private-pkg', '1.0.0');
+      const upstream = (username: string, password: string) => ({ source: 'custom', url: locked.url, tagTtlSeconds: 3600, auth: { type: 'basic', username, password } });
+      assert.equal((await h.call('POST', '/api/v1/registries', { space: 'acme', identifier: 'basic-up', packageType: 'npm', kind: 'upstream', upstream: upstream('reader', 's3cret') })).status, 201);
+      assert.equal((await h.call('POST', '/api/v1/registries', { space: 'acme', identifier: 'token-up', packageType: 'npm', kind: 'upstream', upstream: upstream('_authToken', 'npm_tok') })).status, 201);
+      locked.requiredAuth = `Basic ${Buffer.from('reader:s3cret').toString('base64')}`;
+      const basicDoc = await packument('/pkg/acme/basic-up/npm/private-pkg');
+      const basicTar = await get(pathOf(basicDoc.versions['1.0.0']!.dist.tarball), '*/*');
+      assert.equal(basicTar.statusCode, 200, basicTar.body);
+      assert.ok(basicTar.rawPayload.equals(v.tarball));
+      assert.ok(locked.count('unauthorized') >= 1, 'Basic is sent once the upstream asks for it');
+      locked.requiredAuth = 'Bearer npm_tok';
+      const refused = locked.count('unauthorized');
+      const tokenDoc = await packument('/pkg/acme/token-up/npm/private-pkg');
+      assert.equal((await get(pathOf(tokenDoc.versions['1.0.0']!.dist.tarball), '*/*')).statusCode, 200);
+      assert.equal(locked.count('unauthorized'), refused, 'the token goes with every request, asked for or not');
+    } finally {
+      await locked.close();
+    }
+  });
+
   it('keeps cached tarballs through a GC past its grace and serves them once the upstream is gone', async () => {
     const version = a.add('kept-by-gc', '1.0.0');
     const doc = await packument('/pkg/acme/up-a/npm/kept-by-gc');
