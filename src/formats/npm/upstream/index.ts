@@ -13,16 +13,16 @@ import { UpstreamTarballs } from './upstream-tarballs.js';
 export { upstreamPackumentsMigration } from './upstream-packument-store.js';
 
 const MIB = 1024 * 1024;
-/** Largest upstream packument (public ones reach tens of MiB in the full form). */
-const MAX_PACKUMENT_BYTES = 128 * MIB;
-/** Parsed upstream packuments kept in memory, by body size. */
-const PACKUMENT_MEMORY_BYTES = 256 * MIB;
+/** Largest audit answer read from an upstream. */
 const MAX_AUDIT_BYTES = 32 * MIB;
 
-export function createNpmUpstreams({ core, npm, versions }: NpmUpstreamDeps): NpmUpstreams {
+export function createNpmUpstreams({ core, npm, versions, settings }: NpmUpstreamDeps): NpmUpstreams {
   const { config, services, database } = core;
   const cache = services.fetchCache;
-  const packuments = new UpstreamPackuments({ cache, store: new UpstreamPackumentStore(database.db) }, { maxBytes: MAX_PACKUMENT_BYTES, memoryBytes: PACKUMENT_MEMORY_BYTES });
+  const packuments = new UpstreamPackuments(
+    { cache, store: new UpstreamPackumentStore(database.db) },
+    { maxBytes: settings.upstreamPackumentBytes, memoryBytes: settings.upstreamPackumentCacheMb * MIB },
+  );
   const fileHosts = config.upstream.fileHosts.split(',').map((h) => h.trim()).filter(Boolean);
   const tarballs = new UpstreamTarballs({ cache, store: services.store, blobs: services.blobs, versions: new NpmCachedVersions(npm, versions), fileHosts });
   return new NpmUpstreamAdapter({ store: services.store, cache, packuments, tarballs, maxAuditBytes: MAX_AUDIT_BYTES });
