@@ -7,7 +7,7 @@
  * Authorization every request must carry.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 
@@ -51,6 +51,37 @@ export function tarballOfName(name: string, version: string): Buffer {
   return gzipSync(Buffer.concat([Buffer.from(`${name}@${version}\n`), randomBytes(4096)]));
 }
 
+function sendTarball(origin: NpmOrigin, name: string, file: string, bump: (key: string) => void, res: ServerResponse): void {
+  bump(`tarball ${file}`);
+  const version = [...(origin.packages.get(name)?.versions ?? new Map<string, OriginVersion>())].find(([v]) => `${name.split('/').pop()}-${v}.tgz` === file)?.[1];
+  if (!version) return void res.writeHead(404).end();
+  let body = version.tarball;
+  if (origin.corrupt.has(file)) {
+    body = Buffer.from(body);
+    const at = body.length >> 1;
+    body[at] = body[at]! ^ 0xff;
+  }
+  setTimeout(() => res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length }).end(body), origin.tarballDelayMs);
+}
+
+function sendPackument(origin: NpmOrigin, name: string, bump: (key: string) => void, req: IncomingMessage, res: ServerResponse): void {
+  bump(`packument ${name}`);
+  const pkg = origin.packages.get(name);
+  if (!pkg) return void res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
+  const versions: Record<string, unknown> = {};
+  for (const [v, { tarball: bytes, manifest }] of pkg.versions) {
+    const file = `${name.split('/').pop()}-${v}.tgz`;
+    versions[v] = { ...manifest, dist: { tarball: `${origin.url}/${name}/-/${file}`, integrity: integrityOf(bytes), shasum: createHash('sha1').update(bytes).digest('hex') } };
+  }
+  const abbreviated = String(req.headers.accept ?? '').includes('application/vnd.npm.install-v1+json');
+  const modified = '2024-01-01T00:00:00.000Z';
+  const doc = abbreviated ? { name, modified, 'dist-tags': pkg.distTags, versions } : { _id: name, name, description: `${name} package`, 'dist-tags': pkg.distTags, versions, time: { modified } };
+  const body = JSON.stringify(doc);
+  const etag = `"${createHash('sha1').update(body).digest('hex')}"`;
+  if (req.headers['if-none-match'] === etag) return void res.writeHead(304, { etag }).end();
+  res.writeHead(200, { 'content-type': abbreviated ? 'application/vnd.npm.install-v1+json' : 'application/json', etag }).end(body);
+}
+
 export async function startNpmOrigin(): Promise<NpmOrigin> {
   const counts = new Map<string, number>();
   const bump = (key: string): void => void counts.set(key, (counts.get(key) ?? 0) + 1);
@@ -89,36 +120,8 @@ export async function startNpmOrigin(): Promise<NpmOrigin> {
       return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(origin.auditAnswer));
     }
     const tarball = /^\/(.+)\/-\/([^/]+\.tgz)$/.exec(path);
-    if (tarball) {
-      const name = decodeURIComponent(tarball[1]!);
-      const file = tarball[2]!;
-      bump(`tarball ${file}`);
-      const version = [...(origin.packages.get(name)?.versions ?? new Map<string, OriginVersion>())].find(([v]) => `${name.split('/').pop()}-${v}.tgz` === file)?.[1];
-      if (!version) return void res.writeHead(404).end();
-      let body = version.tarball;
-      if (origin.corrupt.has(file)) {
-        body = Buffer.from(body);
-        const at = body.length >> 1;
-        body[at] = body[at]! ^ 0xff;
-      }
-      setTimeout(() => res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length }).end(body), origin.tarballDelayMs);
-      return;
-    }
-    const name = decodeURIComponent(path.slice(1));
-    bump(`packument ${name}`);
-    const pkg = origin.packages.get(name);
-    if (!pkg) return void res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
-    const versions: Record<string, unknown> = {};
-    for (const [v, { tarball: bytes, manifest }] of pkg.versions) {
-      const file = `${name.split('/').pop()}-${v}.tgz`;
-      versions[v] = { ...manifest, dist: { tarball: `${origin.url}/${name}/-/${file}`, integrity: integrityOf(bytes), shasum: createHash('sha1').update(bytes).digest('hex') } };
-    }
-    const abbreviated = String(req.headers.accept ?? '').includes('application/vnd.npm.install-v1+json');
-    const doc = abbreviated ? { name, modified: '2024-01-01T00:00:00.000Z', 'dist-tags': pkg.distTags, versions } : { _id: name, name, description: `${name} package`, 'dist-tags': pkg.distTags, versions, time: { modified: '2024-01-01T00:00:00.000Z' } };
-    const body = JSON.stringify(doc);
-    const etag = `"${createHash('sha1').update(body).digest('hex')}"`;
-    if (req.headers['if-none-match'] === etag) return void res.writeHead(304, { etag }).end();
-    res.writeHead(200, { 'content-type': abbreviated ? 'application/vnd.npm.install-v1+json' : 'application/json', etag }).end(body);
+    if (tarball) return sendTarball(origin, decodeURIComponent(tarball[1]!), tarball[2]!, bump, res);
+    sendPackument(origin, decodeURIComponent(path.slice(1)), bump, req, res);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   origin.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
