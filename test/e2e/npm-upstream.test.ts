@@ -5,7 +5,7 @@
  * tarball GETs and can corrupt one. A real `pallet serve` has an npm upstream proxy of it and a
  * local npm registry listing the proxy; the npm CLI (the one on PATH, in a temporary HOME,
  * authenticating with a Pallet access token) installs through the local registry:
- *   - `npm ci` of a project depending on all 24 (lockfile integrity checked by npm);
+ *   - `npm ci` of a project with 24 direct dependencies (lockfile integrity checked by npm);
  *   - a second `npm ci` with a fresh npm cache fetches no tarball from Verdaccio;
  *   - with Verdaccio stopped, `npm ci` still succeeds from Pallet's cache;
  *   - a corrupted tarball fails the install (npm gets an error, not the bytes) and is not
@@ -64,7 +64,7 @@ describe('npm upstream proxy of a real npm registry (Verdaccio 6.8.0, npm CLI)',
     home = await npmHome('e2e-npm-upstream');
     await home.configure([`registry=${registryUrl}`, `${nerfDart(registryUrl)}:_authToken=${token}`]);
     project = join(home.home, 'project');
-    await writeProject(project, tree);
+    await writeProject(project, tree, { allDirect: true });
     await home.npm(['install', '--package-lock-only', '--ignore-scripts'], { cwd: project });
   });
 

@@ -133,10 +133,13 @@ export async function publishTree(registryUrl: string, token: string, packages: 
   }
 }
 
-/** Writes a project depending on the upper half of `packages` (so, through them, on all). */
-export async function writeProject(dir: string, packages: readonly GeneratedPackage[]): Promise<void> {
+/**
+ * Writes a project depending on the upper half of `packages` (so, through them, on all), or
+ * directly on every one of them (`allDirect`).
+ */
+export async function writeProject(dir: string, packages: readonly GeneratedPackage[], options: { allDirect?: boolean } = {}): Promise<void> {
   const dependencies: Record<string, string> = {};
-  for (const pkg of packages.slice(Math.floor(packages.length / 2))) dependencies[pkg.name] = '^1.0.0';
+  for (const pkg of options.allDirect ? packages : packages.slice(Math.floor(packages.length / 2))) dependencies[pkg.name] = '^1.0.0';
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'generated-project', version: '1.0.0', private: true, dependencies }, null, 2));
 }
