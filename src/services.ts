@@ -166,7 +166,7 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
   const egress = new EgressPolicy({ allowedNetworks: config.upstream.allowedNetworks, setting: 'upstream.allowedNetworks' });
   const formats = options.formats ?? FORMATS;
   const packageTypes = new PackageTypes(formats);
-  const registries = new SettingsRegistryService({ quotas: quotaStore, cleanup }, store, blobs, externalBaseUrl(config), upstreamSecrets, packageTypes, egress);
+  const registries = new SettingsRegistryService({ quotas: quotaStore, cleanup }, store, blobs, externalBaseUrl(config), upstreamSecrets, packageTypes, egress, options.packageFileStore);
   const repositories = new RepositoryResolver(store, packageTypes);
   const upstreamMetrics = new UpstreamMetrics(metrics);
   // The formats' push policies, filled in once the formats are built below (they need the
@@ -202,7 +202,7 @@ export function createServices(config: Config, store: MetadataStore, driver: Sto
     uploadJanitor,
     spaces: new SettingsSpaceService(quotaStore, store),
     registries,
-    artifacts: new ArtifactService(store, blobs, registries, upstreamStore, packageTypes),
+    artifacts: new ArtifactService(store, blobs, registries, upstreamStore, packageTypes, { files: options.packageFileStore, packagesOf: (type) => parts.get(type)?.packages }),
     pulls: pullThrough,
     fetchCache,
     upstreamSecrets,

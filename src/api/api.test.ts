@@ -295,6 +295,7 @@ describe('management API: registries', () => {
       sizeBytes: 0,
       artifactCount: 0,
       downloadCount: 0,
+      settings: {},
     });
     assert.ok(Date.parse(createdAt) <= Date.parse(updatedAt));
     const got = await h.call<RegistryView>('GET', '/api/v1/registries/acme/docker-local');
@@ -616,7 +617,7 @@ describe('management API: request errors and the OpenAPI document', () => {
     assert.equal(missing.status, 400);
     assert.match(missing.json.message, /packageType is required/);
 
-    const badType = await h.call('POST', '/api/v1/registries', { space: 'acme', identifier: 'x', packageType: 'npm' });
+    const badType = await h.call('POST', '/api/v1/registries', { space: 'acme', identifier: 'x', packageType: 'cobol' });
     assert.equal(badType.status, 400);
     assert.match(badType.json.message, /packageType must be one of docker, helm/);
   });

@@ -83,7 +83,7 @@ export function artifactRoutes(app: FastifyInstance, services: Services): void {
     async (request, reply) => {
       await check(request, 'delete');
       const { params } = request;
-      await artifacts.deleteVersion(params.root, params.identifier, params.name, params.version);
+      await artifacts.deleteVersion(params.root, params.identifier, params.name, params.version, request.log);
       return reply.code(204).send();
     },
   );

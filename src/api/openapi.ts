@@ -300,10 +300,11 @@ export function openApiDocument(enums?: FormatEnums): Json {
         delete: op({
           tag: 'artifacts',
           summary: 'Delete an artifact with all its versions',
+          description: 'For a format not served over OCI the format deletes it (its package files go, and their bytes to GC); 409 when the format manages no deletions. Only the registry’s own artifacts: a local registry’s cached view of its upstream proxies is read-only (404).',
           operationId: 'deleteArtifact',
           params: ARTIFACT,
           ok: { status: 204, description: 'Deleted' },
-          errors: [404],
+          errors: [404, 409],
         }),
       },
       '/registries/{root}/{identifier}/artifacts/{name}/versions': {
@@ -321,7 +322,7 @@ export function openApiDocument(enums?: FormatEnums): Json {
         get: op({
           tag: 'artifacts',
           summary: 'Get a version',
-          description: 'The manifest, its config and layers, the platforms of an index, and format metadata where the format has some.',
+          description: 'The manifest, its config and layers, the platforms of an index, and format metadata where the format has some. For a format not served over OCI, `{version}` is the version string: the detail has `version`, `files` and the format’s detail under its `versionDetail.field` (`GET /package-types`); the OCI-only fields are empty (see the Version schema).',
           operationId: 'getVersion',
           params: VERSION,
           ok: { status: 200, description: 'The version', schema: ref('VersionDetail') },
@@ -330,11 +331,11 @@ export function openApiDocument(enums?: FormatEnums): Json {
         delete: op({
           tag: 'artifacts',
           summary: 'Delete a version',
-          description: 'By digest or by tag: the manifest and every tag pointing at it.',
+          description: 'By digest or by tag: the manifest and every tag pointing at it. For a format not served over OCI, by version string, through the format (409 when it manages no deletions).',
           operationId: 'deleteVersion',
           params: VERSION,
           ok: { status: 204, description: 'Deleted' },
-          errors: [400, 404],
+          errors: [400, 404, 409],
         }),
       },
       '/users': {

@@ -74,9 +74,16 @@ describe('GET /api/v1/package-types', () => {
       const commands = item.setup.flatMap((s) => s.commands).join('\n');
       assert.match(commands, /pallet\.test:5000/, `${item.type}: the server's host`);
       assert.match(commands, /<root>\/<registry>/, `${item.type}: the placeholder registry`);
-      if (item.pull) {
+      if (item.pull && format.ociBased) {
         assert.match(item.pull.byTag, /<root>\/<registry>\/<artifact>.*<tag>/);
         assert.match(item.pull.byDigest, /<root>\/<registry>\/<artifact>.*<digest>/);
+      } else if (item.pull) {
+        // Formats not served over OCI name the registry and the artifact in their own syntax.
+        for (const [command, reference] of [[item.pull.byTag, /<tag>/], [item.pull.byDigest, /<digest>/]] as const) {
+          assert.match(command, /<root>\/<registry>/, `${item.type}: ${command}`);
+          assert.match(command, /<artifact>/, `${item.type}: ${command}`);
+          assert.match(command, reference, `${item.type}: ${command}`);
+        }
       }
     }
     // The server's plain-HTTP base URL: the formats' plain-HTTP advice is in the steps.
@@ -165,6 +172,7 @@ describe('package types from the format list', () => {
       urlHint: 'a tiny index (tiny://tiny.example.com/index)',
       setup: [{ title: 'Fetch', commands: ['tiny get https://pallet.example.com/pkg/<root>/<registry>/tiny/<name>'] }],
       pull: { byTag: 'tiny get pallet.example.com/<root>/<registry>/<artifact> <tag>', byDigest: 'tiny get pallet.example.com/<root>/<registry>/<artifact> <digest>' },
+      settings: {},
     });
     const doc = openApiDocument(formatEnums([...FORMATS, tinyFormat]));
     const registry = at(doc, ['components', 'schemas', 'Registry', 'properties']);

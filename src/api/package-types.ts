@@ -10,7 +10,7 @@
  * `GET /registries/{root}/{identifier}/setup` has the steps of one registry filled in already.
  */
 import type { FastifyInstance } from 'fastify';
-import type { PackageTypeSpec, SetupContext, SetupStep, UpstreamSourceSpec } from '../registry/package-types.js';
+import type { PackageTypeSpec, RegistrySettingSpec, SetupContext, SetupStep, UpstreamSourceSpec } from '../registry/package-types.js';
 import { withErrors } from './responses.js';
 import { packageTypeListSchema } from './schemas.js';
 
@@ -19,6 +19,9 @@ export const PLACEHOLDERS = { root: '<root>', registry: '<registry>', artifact: 
 
 /** A format's descriptor as the API shows it: its data fields, setup and pull written out. */
 export interface PackageTypeView extends Pick<PackageTypeSpec, 'type' | 'label' | 'description' | 'icon' | 'ociBased' | 'pkgPath' | 'defaultSource' | 'urlHint'> {
+  /** Per-registry settings, by key (`{}` when none). */
+  settings: Record<string, RegistrySettingSpec>;
+  versionDetail?: { field: string; description: string };
   sources: UpstreamSourceSpec[];
   urlSchemes: string[];
   setup: SetupStep[];
@@ -46,6 +49,8 @@ export function packageTypeViews(types: readonly PackageTypeSpec[], baseUrl: str
     urlSchemes: [...t.urlSchemes],
     urlHint: t.urlHint,
     setup: t.setup(ctx),
+    settings: Object.fromEntries(Object.entries(t.settings ?? {}).map(([key, spec]) => [key, { ...spec, ...(spec.type === 'string' && spec.enum ? { enum: [...spec.enum] } : {}) }])),
+    ...(t.versionDetail ? { versionDetail: { field: t.versionDetail.field, description: t.versionDetail.description } } : {}),
     ...(t.pullCommand
       ? {
           pull: {

@@ -155,6 +155,17 @@ const authInput = closed(
 
 const ttlDescription = 'How long a cached tag or index is served before revalidation';
 
+/**
+ * Format settings in a request: key → boolean, string or integer (`null` in a PATCH: back to
+ * the default). The values are left to the domain, which knows each key's type: a typed
+ * schema here would let ajv coerce `"true"` into `true`.
+ */
+const settingsInput = (description: string): Schema => ({
+  type: 'object',
+  additionalProperties: { description: 'boolean, string or integer, as the setting declares' },
+  description,
+});
+
 export interface RegistrySchemas {
   createBody: Schema;
   patchBody: Schema;
@@ -191,6 +202,9 @@ export function registrySchemas(enums?: FormatEnums): RegistrySchemas {
       public: bool('Allow anonymous pulls (default false)'),
       upstreams,
       upstream: nullable(upstreamInput),
+      settings: settingsInput(
+        'The format’s per-registry settings: keys and types from the package type’s `settings` (`GET /package-types`); a key left out reads as its default. Unknown keys, wrong types, values outside `enum`, `minimum`, `maximum`: 400 INVALID_ARGUMENT naming `settings.<key>`',
+      ),
     },
     ['space', 'identifier', 'packageType'],
   );
@@ -207,6 +221,7 @@ export function registrySchemas(enums?: FormatEnums): RegistrySchemas {
     space: str('Fixed at creation: any other value than the current one is rejected'),
     quotaBytes,
     cleanupPolicy: { ...cleanupPolicySchema, type: ['object', 'null'] },
+    settings: settingsInput('Format settings to change, merged into the stored ones (keys left out keep their values; `null` puts a key back to its default); checked as on creation'),
   });
 
   const upstreamView: Schema = {
@@ -229,7 +244,7 @@ export function registrySchemas(enums?: FormatEnums): RegistrySchemas {
 
   const registry: Schema = {
     type: 'object',
-    required: ['space', 'root', 'identifier', 'packageType', 'kind', 'description', 'labels', 'public', 'upstreams', 'upstream', 'url', 'sizeBytes', 'artifactCount', 'downloadCount', 'createdAt', 'updatedAt'],
+    required: ['space', 'root', 'identifier', 'packageType', 'kind', 'description', 'labels', 'public', 'upstreams', 'upstream', 'url', 'sizeBytes', 'artifactCount', 'downloadCount', 'createdAt', 'updatedAt', 'settings'],
     properties: {
       space: str('The space that holds the registry'),
       root: str('Its root space'),
@@ -249,6 +264,11 @@ export function registrySchemas(enums?: FormatEnums): RegistrySchemas {
       updatedAt: time('Latest change to its configuration or content'),
       quotaBytes: nullable(int('Quota in bytes (blobs and manifests); absent when none')),
       cleanupPolicy: { ...cleanupPolicySchema, description: 'Cleanup policy; absent when none' },
+      settings: {
+        type: 'object',
+        additionalProperties: { type: ['boolean', 'string', 'number'] },
+        description: 'Every setting the format declares (`GET /package-types`), with its value on this registry or else its default; `{}` for a format without settings',
+      },
     },
   };
 
@@ -277,7 +297,7 @@ const setupStepsSchema: Schema = {
 
 export const packageTypeSchema: Schema = {
   type: 'object',
-  required: ['type', 'label', 'description', 'icon', 'ociBased', 'sources', 'urlSchemes', 'urlHint', 'setup'],
+  required: ['type', 'label', 'description', 'icon', 'ociBased', 'sources', 'urlSchemes', 'urlHint', 'setup', 'settings'],
   properties: {
     type: str('The `packageType` of its registries'),
     label: str('How people call it'),
@@ -305,6 +325,28 @@ export const packageTypeSchema: Schema = {
       ...setupStepsSchema,
       description: 'Setup Client steps of a private local registry of this type, with `<root>` and `<registry>` for its root space and name (`GET /registries/{root}/{identifier}/setup` fills them in)',
     },
+    settings: {
+      type: 'object',
+      description: 'Per-registry settings of the format (set under `settings` on create and PATCH of a registry), by key; `{}` when it has none',
+      additionalProperties: {
+        type: 'object',
+        required: ['type', 'default', 'description'],
+        properties: {
+          type: str('The value type', { enum: ['boolean', 'string', 'integer'] }),
+          default: { type: ['boolean', 'string', 'integer'], description: 'The value of a registry that does not set it' },
+          description: str('What it does, for people'),
+          enum: strings('The values a string setting takes; absent: any string'),
+          minimum: { type: 'integer', description: 'Least value of an integer setting' },
+          maximum: { type: 'integer', description: 'Greatest value of an integer setting' },
+        },
+      },
+    },
+    versionDetail: {
+      type: 'object',
+      required: ['field', 'description'],
+      description: 'Where a version’s format detail is in the version detail (`GET …/versions/{version}`); absent when the format has none',
+      properties: { field: str('The version detail’s field'), description: str('What it holds') },
+    },
     pull: {
       type: 'object',
       required: ['byTag', 'byDigest'],
@@ -327,30 +369,42 @@ export const artifactSchema: Schema = {
   required: ['name', 'versionCount', 'latestVersion', 'sizeBytes', 'downloadCount', 'updatedAt', 'cached'],
   properties: {
     name: str('Artifact name inside the registry (`team/app`)'),
-    versionCount: int('Versions (manifests)'),
-    latestVersion: nullable(str('The most recently updated tag')),
-    sizeBytes: int('Bytes of its distinct blobs and manifests'),
-    downloadCount: int('Downloads of all its versions'),
+    versionCount: int('Versions (manifests; for a package format, versions with files)'),
+    latestVersion: nullable(str('The most recently updated tag; for a package format, the version tagged `latest`, else the newest version')),
+    sizeBytes: int('Bytes of its distinct blobs and manifests; for a package format, the sum of the files of its versions'),
+    downloadCount: int('Downloads of all its versions (OCI; 0 for a package format)'),
     updatedAt: time('Latest push or tag change'),
     cached: bool('Fetched through an upstream proxy'),
   },
 };
 
 const versionProperties: Record<string, Schema> = {
-  digest: str('Manifest digest'),
-  tags: strings('Tags pointing at this version, sorted'),
-  mediaType: str('Manifest media type'),
-  artifactType: nullable(str('Artifact type (or the config media type of an image)')),
-  size: int('The manifest plus everything it references, in bytes'),
-  manifestSize: int('The manifest document alone, in bytes'),
+  digest: str('Manifest digest; for a package version, the digest of its first file by path (empty when it has none)'),
+  tags: strings('Tags pointing at this version, sorted (for a package format, its tags such as npm dist-tags)'),
+  mediaType: str('Manifest media type; empty for a package version'),
+  artifactType: nullable(str('Artifact type (or the config media type of an image); null for a package version')),
+  size: int('The manifest plus everything it references, in bytes; for a package version, the sum of its files'),
+  manifestSize: int('The manifest document alone, in bytes; 0 for a package version'),
   createdAt: time('Push time'),
-  downloadCount: int('Downloads'),
+  downloadCount: int('Downloads (OCI; 0 for a package version)'),
+};
+
+const packageFileSchema: Schema = {
+  type: 'object',
+  required: ['path', 'digest', 'size'],
+  properties: { path: str('The file’s name or path inside the version'), digest: str('sha256 digest of the file'), size: int('Size in bytes') },
+};
+
+/** Fields of a package version (a format not served over OCI); absent on OCI versions. */
+const packageVersionProperties: Record<string, Schema> = {
+  version: str('Package versions only: the version string, which `{version}` in the version URLs takes'),
+  files: { type: 'array', items: packageFileSchema, description: 'Package versions only: its files, by path' },
 };
 
 export const versionSchema: Schema = {
   type: 'object',
   required: Object.keys(versionProperties),
-  properties: versionProperties,
+  properties: { ...versionProperties, ...packageVersionProperties },
 };
 
 const descriptorSchema: Schema = {
@@ -389,10 +443,11 @@ export function versionDetailSchema(enums?: FormatEnums): Schema {
     required: [...Object.keys(versionProperties), 'name', 'annotations', 'subject', 'manifest', 'config', 'layers', 'platforms', ...details.map((d) => d.field)],
     properties: {
     ...versionProperties,
+    ...packageVersionProperties,
     name: str('Artifact name'),
     annotations: nullable(stringMap),
     subject: nullable(str('Digest of the manifest this one refers to')),
-    manifest: anyObject('The manifest document as pushed'),
+    manifest: nullable(anyObject('The manifest document as pushed; null for a package version')),
     config: nullable(descriptorSchema),
     layers: { type: 'array', items: descriptorSchema, description: 'Layers of an image, in order; empty for an index' },
     platforms: nullable({ type: 'array', items: platformSchema, description: 'Children of an index with their platforms' }),

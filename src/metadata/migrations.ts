@@ -22,6 +22,7 @@ import { scaleOutMigration } from './scale-out-migration.js';
 import { integrityMigration } from './integrity-migration.js';
 import { gcFencingMigration } from './gc-fencing-migration.js';
 import { packageFilesMigration } from './package-files-migration.js';
+import { registrySettingsMigration } from './registry-settings-migration.js';
 import type { Database, Dialect } from './schema.js';
 
 /**
@@ -253,7 +254,7 @@ const CORE_MIGRATION = /^\d{4}_/;
 export function migrationProvider(dialect: Dialect, extra: ExtraMigrations = {}, executed: readonly string[] = []): MigrationProvider {
   return {
     async getMigrations(): Promise<Record<string, Migration>> {
-      const core: Record<string, Migration> = { '0001_init': init(dialect), '0002_identity': identityMigration(dialect), '0003_scale_out': scaleOutMigration(dialect), '0004_upstream': upstream(dialect), '0006_audit': auditMigration(), '0007_upload_integrity': integrityMigration(), '0008_gc_fencing': gcFencingMigration(), '0009_package_files': packageFilesMigration(dialect) };
+      const core: Record<string, Migration> = { '0001_init': init(dialect), '0002_identity': identityMigration(dialect), '0003_scale_out': scaleOutMigration(dialect), '0004_upstream': upstream(dialect), '0006_audit': auditMigration(), '0007_upload_integrity': integrityMigration(), '0008_gc_fencing': gcFencingMigration(), '0009_package_files': packageFilesMigration(dialect), '0010_registry_settings': registrySettingsMigration() };
       const all = { ...core };
       for (const [name, migration] of Object.entries(extra)) {
         if (name in all) throw new Error(`metadata migration ${name} is declared twice`);

@@ -182,6 +182,64 @@ export function packageFileStoreSuite(name: string, open: () => Promise<OpenedPa
       assert.deepEqual((await s.gc.listGarbageBlobs({ rootSpaceId: q.root, limit: 10 })).map((x) => x.digest), [b.digest]);
     });
 
+    // --- Listing for the management views ---------------------------------------------------
+
+    it('lists artifacts aggregated per registry, and versions with their file counts and sizes', async () => {
+      const p = await place();
+      const q = await place();
+      const other = await s.metadata.ensureRepository(p.registry.id, 'alpha');
+      const [a, b, c] = [await stored(p, 3), await stored(p, 4), await stored(p, 5)];
+      await s.metadata.commitBlob(p.root, other.id, a.digest, a.size);
+      await s.files.putVersionFiles(version(p, '1.0.0', [a, b]));
+      await sleep(3);
+      await s.files.putVersionFiles(version(p, '2.0.0', [c]));
+      await s.files.putVersionFiles({ ...version(p, '0.1.0', [a]), artifact: 'alpha', repositoryId: other.id });
+      await s.files.putVersionFiles(version(p, 'empty', []));
+      const d = await stored(q, 7);
+      await s.files.putVersionFiles(version(q, '9', [d]));
+
+      const listed = await s.files.listArtifacts([p.registry.id, q.registry.id, p.registry.id]);
+      assert.deepEqual(
+        listed.map((x) => [x.artifact, x.registryId, x.versionCount, x.sizeBytes]),
+        [
+          ['alpha', p.registry.id, 1, 3],
+          ...[
+            ['hello', p.registry.id, 2, 12],
+            ['hello', q.registry.id, 1, 7],
+          ].sort((x, y) => Buffer.compare(Buffer.from(String(x[1])), Buffer.from(String(y[1])))),
+        ],
+      );
+      const hello = listed.find((x) => x.artifact === 'hello' && x.registryId === p.registry.id)!;
+      assert.equal(hello.newestVersion, '2.0.0');
+      const versions = await s.files.listVersions(p.registry.id, 'hello');
+      assert.deepEqual(
+        versions.map((v) => [v.version, v.fileCount, v.sizeBytes]),
+        [
+          ['2.0.0', 1, 5],
+          ['1.0.0', 2, 7],
+        ],
+        'newest first; a version without files is not listed',
+      );
+      assert.equal(hello.updatedAt, versions[0]!.createdAt, 'an artifact was updated when its newest version was recorded');
+      assert.ok(versions[0]!.createdAt > versions[1]!.createdAt);
+      assert.deepEqual(await s.files.listArtifacts([]), []);
+      assert.deepEqual(await s.files.listVersions(p.registry.id, 'nothing'), []);
+      const files = await s.files.listFilesOf(p.registry.id, 'hello', ['2.0.0', '1.0.0', 'nothing', '2.0.0']);
+      assert.deepEqual(files.map((f) => [f.version, f.path]), [
+        ['1.0.0', a.path],
+        ['1.0.0', b.path],
+        ['2.0.0', c.path],
+      ]);
+      assert.deepEqual(await s.files.listFilesOf(p.registry.id, 'hello', []), []);
+
+      await s.files.deleteVersionFiles(key(p, '2.0.0'));
+      assert.deepEqual((await s.files.listVersions(p.registry.id, 'hello')).map((v) => v.version), ['1.0.0']);
+      assert.deepEqual((await s.files.listArtifacts([p.registry.id])).map((x) => [x.artifact, x.versionCount, x.sizeBytes, x.newestVersion]), [
+        ['alpha', 1, 3, '0.1.0'],
+        ['hello', 1, 7, '1.0.0'],
+      ]);
+    });
+
     it('racing a sweep on another replica, either records the file and keeps the blob, or fails and records nothing', async () => {
       const p = await place();
       const files = await Promise.all(Array.from({ length: 20 }, () => stored(p)));

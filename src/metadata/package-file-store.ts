@@ -64,6 +64,31 @@ export interface PackageFileRecord extends PackageVersionKey, PackageFile {
   createdAt: number;
 }
 
+// --- Listing for the management views (artifacts → versions → files of non-OCI formats) ---
+
+/** One artifact (package name) of a registry, aggregated over its package files. */
+export interface PackageArtifactRecord {
+  registryId: string;
+  artifact: string;
+  /** Distinct versions with at least one file. */
+  versionCount: number;
+  /** Sum of the sizes of every file of every version (a blob two versions share counts twice). */
+  sizeBytes: number;
+  /** The newest `createdAt` of its files (when a version was last recorded). */
+  updatedAt: number;
+  /** The version recorded last (the greatest version on a tie). */
+  newestVersion: string;
+}
+
+/** One version of an artifact, aggregated over its package files. */
+export interface PackageVersionRecord extends PackageVersionKey {
+  fileCount: number;
+  /** Sum of its files' sizes. */
+  sizeBytes: number;
+  /** When its files were recorded (the last `putVersionFiles`). */
+  createdAt: number;
+}
+
 export interface PackageFileStore {
   /**
    * Replaces the version's files with `files`, after touching the links of `repositoryId` to
@@ -77,4 +102,15 @@ export interface PackageFileStore {
   listVersionFiles(key: PackageVersionKey): Promise<PackageFileRecord[]>;
   /** Deletes the version's rows; resolves to how many there were. */
   deleteVersionFiles(key: PackageVersionKey): Promise<number>;
+
+  // --- Listing for the management views (a version without files is not listed) ---
+  /**
+   * The artifacts of `registryIds` that have package files, aggregated in SQL, by artifact then
+   * registry id; empty for an empty list.
+   */
+  listArtifacts(registryIds: readonly string[]): Promise<PackageArtifactRecord[]>;
+  /** The versions of one artifact of a registry, newest first (then by version, descending). */
+  listVersions(registryId: string, artifact: string): Promise<PackageVersionRecord[]>;
+  /** The files of several versions of one artifact (a page of a listing), by version then path. */
+  listFilesOf(registryId: string, artifact: string, versions: readonly string[]): Promise<PackageFileRecord[]>;
 }

@@ -41,6 +41,8 @@ export interface RegistriesTable {
   public: number;
   /** JSON object or null. */
   upstream: string | null;
+  /** JSON object: the format's per-registry settings that were set (migration 0010). */
+  settings: string;
   created_at: number;
   updated_at: number;
 }

@@ -12,7 +12,7 @@
  */
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { PalletError } from '../base/errors.js';
-import type { PackageFileRecord, PackageFileStore, PackageVersionFiles, PackageVersionKey } from './package-file-store.js';
+import type { PackageArtifactRecord, PackageFileRecord, PackageFileStore, PackageVersionFiles, PackageVersionKey, PackageVersionRecord } from './package-file-store.js';
 import type { Database, Dialect, PackageFilesTable } from './schema.js';
 import { guard } from './sql-errors.js';
 import { dbNow } from './sql-gc-store.js';
@@ -137,4 +137,84 @@ export class SqlPackageFileStore implements PackageFileStore {
   async deleteVersionFiles(key: PackageVersionKey): Promise<number> {
     return this.#deleteRows(this.db, key);
   }
+
+  // --- Listing for the management views ---------------------------------------------------
+
+  async listArtifacts(registryIds: readonly string[]): Promise<PackageArtifactRecord[]> {
+    const ids = [...new Set(registryIds)];
+    const out: PackageArtifactRecord[] = [];
+    for (let i = 0; i < ids.length; i += LIST_CHUNK) {
+      const rows = await this.db
+        .selectFrom('package_files')
+        .select((eb) => [
+          'registry_id',
+          'artifact',
+          eb.fn.count<number>(sql`distinct version`).as('version_count'),
+          eb.fn.sum<number>('size').as('size_bytes'),
+          eb.fn.max<number>('created_at').as('updated_at'),
+          eb
+            .selectFrom('package_files as newest')
+            .select('newest.version')
+            .whereRef('newest.registry_id', '=', 'package_files.registry_id')
+            .whereRef('newest.artifact', '=', 'package_files.artifact')
+            .orderBy('newest.created_at', 'desc')
+            .orderBy('newest.version', 'desc')
+            .limit(1)
+            .as('newest_version'),
+        ])
+        .where('registry_id', 'in', ids.slice(i, i + LIST_CHUNK))
+        .groupBy(['registry_id', 'artifact'])
+        .orderBy('artifact')
+        .orderBy('registry_id')
+        .execute();
+      for (const r of rows) {
+        out.push({ registryId: r.registry_id, artifact: r.artifact, versionCount: Number(r.version_count), sizeBytes: Number(r.size_bytes), updatedAt: Number(r.updated_at), newestVersion: r.newest_version ?? '' });
+      }
+    }
+    return ids.length > LIST_CHUNK ? out.sort((a, b) => (a.artifact === b.artifact ? cmp(a.registryId, b.registryId) : cmp(a.artifact, b.artifact))) : out;
+  }
+
+  async listVersions(registryId: string, artifact: string): Promise<PackageVersionRecord[]> {
+    const rows = await this.db
+      .selectFrom('package_files')
+      .select((eb) => [
+        'version',
+        eb.fn.countAll<number>().as('file_count'),
+        eb.fn.sum<number>('size').as('size_bytes'),
+        eb.fn.max<number>('created_at').as('created_at'),
+      ])
+      .where('registry_id', '=', registryId)
+      .where('artifact', '=', artifact)
+      .groupBy('version')
+      .orderBy('created_at', 'desc')
+      .orderBy('version', 'desc')
+      .execute();
+    return rows.map((r) => ({ registryId, artifact, version: r.version, fileCount: Number(r.file_count), sizeBytes: Number(r.size_bytes), createdAt: Number(r.created_at) }));
+  }
+
+  async listFilesOf(registryId: string, artifact: string, versions: readonly string[]): Promise<PackageFileRecord[]> {
+    const wanted = [...new Set(versions)];
+    const out: PackageFileRecord[] = [];
+    for (let i = 0; i < wanted.length; i += LIST_CHUNK) {
+      const rows = await this.db
+        .selectFrom('package_files')
+        .selectAll()
+        .where('registry_id', '=', registryId)
+        .where('artifact', '=', artifact)
+        .where('version', 'in', wanted.slice(i, i + LIST_CHUNK))
+        .orderBy('version')
+        .orderBy('path')
+        .execute();
+      out.push(...rows.map(toRecord));
+    }
+    return out;
+  }
+}
+
+/** Registry ids, or versions, per listing query (a registry and its upstream list: a handful in practice). */
+const LIST_CHUNK = 500;
+
+/** Byte order, as both databases sort the keys (`collate "C"` / BINARY). */
+function cmp(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }

@@ -218,6 +218,7 @@ export class SqlMetadataStore implements MetadataStore {
         labels: JSON.stringify(input.labels),
         public: input.public ? 1 : 0,
         upstream: input.upstream === null ? null : JSON.stringify(input.upstream),
+        settings: JSON.stringify(input.settings ?? {}),
         created_at: t,
         updated_at: t,
       };
@@ -284,6 +285,7 @@ export class SqlMetadataStore implements MetadataStore {
         ...(patch.upstream === undefined
           ? {}
           : { upstream: patch.upstream === null ? null : JSON.stringify(patch.upstream) }),
+        ...(patch.settings === undefined ? {} : { settings: JSON.stringify(patch.settings) }),
         updated_at: Date.now(),
       })
       .where('id', '=', id)
@@ -914,9 +916,21 @@ function toRegistry(r: Selectable<RegistriesTable>): RegistryRecord {
     labels: JSON.parse(r.labels) as string[],
     public: r.public === 1,
     upstream: r.upstream === null ? null : (JSON.parse(r.upstream) as Record<string, unknown>),
+    settings: parseSettings(r.settings),
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
+}
+
+/** A stored settings column; `{}` for anything but a JSON object (never written by this build). */
+function parseSettings(text: string | null | undefined): Record<string, unknown> {
+  if (!text) return {};
+  try {
+    const value: unknown = JSON.parse(text);
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
 }
 
 function toRepository(r: Selectable<RepositoriesTable>): RepositoryRecord {

@@ -264,6 +264,20 @@ export function metadataStoreSuite(
         assert.equal(found?.kind, 'upstream');
       });
 
+      it('round-trips format settings: {} when none, replaced whole by an update', async () => {
+        const space = await rootSpace();
+        const plain = await createRegistry(space);
+        assert.deepEqual(plain.settings, {});
+        assert.deepEqual((await store.findRegistryById(plain.id))?.settings, {});
+        const set = await createRegistry(space, { settings: { allowOverwrite: true, policy: 'release', depth: 3 } });
+        assert.deepEqual((await store.findRegistryById(set.id))?.settings, { allowOverwrite: true, policy: 'release', depth: 3 });
+        const updated = await store.updateRegistry(set.id, { settings: { policy: 'snapshot' } });
+        assert.deepEqual(updated.settings, { policy: 'snapshot' });
+        const other = await store.updateRegistry(set.id, { description: 'kept settings' });
+        assert.deepEqual(other.settings, { policy: 'snapshot' });
+        assert.deepEqual((await store.listRegistries({ spaceIds: [space.id] })).find((r) => r.id === set.id)?.settings, { policy: 'snapshot' });
+      });
+
       it('rejects a duplicate identifier in the same root space, even from another sub-space', async () => {
         const root = await rootSpace();
         const child = await store.createSpace({ path: `${root.path}/team`, parentId: root.id, description: '' });

@@ -182,6 +182,8 @@ export interface NewRegistry {
   labels: string[];
   public: boolean;
   upstream: Record<string, unknown> | null;
+  /** The format settings set at creation (validated by the domain); `{}` when omitted. */
+  settings?: Record<string, unknown>;
 }
 
 export interface RegistryPatch {
@@ -189,6 +191,8 @@ export interface RegistryPatch {
   labels?: string[];
   public?: boolean;
   upstream?: Record<string, unknown> | null;
+  /** Replaces the stored settings object (the domain merges a PATCH's keys into it first). */
+  settings?: Record<string, unknown>;
 }
 
 export interface RegistryFilter {

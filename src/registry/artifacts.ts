@@ -9,6 +9,10 @@
  * Cached artifacts (`cached: true`): everything in an upstream proxy is a cached copy of its
  * upstream; a local registry's view also shows, read-only, the proxy artifacts it served
  * through its upstream list (after its own artifacts of the same name, which win).
+ *
+ * Registries of a format not served over OCI list their package files instead
+ * (`package-artifacts.ts`): a `{version}` is then the version string, and versions carry
+ * `version` and `files`.
  */
 import { MANIFEST_LIMITS, METADATA_JSON_LIMITS, parseJsonBounded } from '../base/bounded-parse.js';
 import type { PackageTypes } from './package-types.js';
@@ -18,12 +22,14 @@ import { isPalletError, PalletError } from '../base/errors.js';
 import type { Log } from '../base/log.js';
 import { isTag } from '../base/names.js';
 import { readLimited } from '../base/streams.js';
-import type { ArtifactRecord, MetadataStore, RepositoryRecord, StoredManifest, VersionRecord } from '../metadata/store.js';
+import type { ArtifactRecord, MetadataStore, RegistryRecord, RepositoryRecord, StoredManifest, VersionRecord } from '../metadata/store.js';
 import type { UpstreamStore } from '../metadata/upstream-store.js';
 import type { BlobService } from './blobs.js';
 import { paginate, type Page, type PageRequest, type SortKeys } from '../base/paging.js';
 import { isIndexMediaType } from './media-types.js';
 import type { RegistryRef, RegistryService } from './registries.js';
+import type { PackageFileStore } from '../metadata/package-file-store.js';
+import { artifactNotFound, PackageArtifacts, versionNotFound, type FormatPackagesLookup, type PackageFileView, type PackageVersionRow } from './package-artifacts.js';
 
 /** Largest config read for a format's version detail (`PackageTypeSpec.versionDetail`). */
 const MAX_DETAIL_CONFIG_BYTES = METADATA_JSON_LIMITS.maxBytes;
@@ -41,6 +47,7 @@ export interface ArtifactView {
 }
 
 export interface VersionView {
+  /** The manifest digest; for a package version the digest of its first file by path ('' when none). */
   digest: string;
   tags: string[];
   mediaType: string;
@@ -51,6 +58,10 @@ export interface VersionView {
   manifestSize: number;
   createdAt: string;
   downloadCount: number;
+  /** A package version (format not served over OCI): its version string; absent for OCI versions. */
+  version?: string;
+  /** A package version: its files, by path; absent for OCI versions. */
+  files?: PackageFileView[];
 }
 
 export interface DescriptorView {
@@ -71,7 +82,7 @@ export interface VersionDetail extends VersionView {
   name: string;
   annotations: Record<string, string> | null;
   subject: string | null;
-  /** The manifest document as pushed. */
+  /** The manifest document as pushed; null for a package version. */
   manifest: unknown;
   /** The config descriptor of an image manifest; null for an index. */
   config: DescriptorView | null;
@@ -96,6 +107,7 @@ const ARTIFACT_SORT: SortKeys<ArtifactView> = {
 
 const VERSION_SORT: SortKeys<VersionView> = {
   createdAt: (v) => v.createdAt,
+  version: (v) => v.version ?? v.digest,
   digest: (v) => v.digest,
   size: (v) => v.size,
   downloadCount: (v) => v.downloadCount,
@@ -131,6 +143,34 @@ function toVersionView(v: VersionRecord): VersionView {
   };
 }
 
+function toPackageArtifactView(a: { artifact: string; versionCount: number; sizeBytes: number; updatedAt: number; cached: boolean }): ArtifactView {
+  return {
+    name: a.artifact,
+    versionCount: a.versionCount,
+    latestVersion: null,
+    sizeBytes: a.sizeBytes,
+    downloadCount: 0,
+    updatedAt: new Date(a.updatedAt).toISOString(),
+    cached: a.cached,
+  };
+}
+
+/** A package version with the OCI-only fields at their package values (see package-artifacts.ts). */
+function toPackageVersionView(v: PackageVersionRow): VersionView {
+  return {
+    digest: '',
+    tags: v.tags,
+    mediaType: '',
+    artifactType: null,
+    size: v.sizeBytes,
+    manifestSize: 0,
+    createdAt: new Date(v.createdAt).toISOString(),
+    downloadCount: 0,
+    version: v.version,
+    files: [],
+  };
+}
+
 /** A descriptor of a stored (hence already validated) manifest document. */
 function toDescriptor(value: unknown): DescriptorView {
   const d = isJsonObject(value) ? value : {};
@@ -161,12 +201,25 @@ export class ArtifactService {
     private readonly upstreams: Pick<UpstreamStore, 'listServed'>,
     /** The served formats, for their version details. */
     private readonly packageTypes: PackageTypes,
-  ) {}
+    /** Package files and the formats' management parts, for formats not served over OCI. */
+    packages?: { files: PackageFileStore; packagesOf: FormatPackagesLookup },
+  ) {
+    this.packages = packages ? new PackageArtifacts(store, packages.files, packages.packagesOf, packageTypes) : undefined;
+  }
+
+  private readonly packages: PackageArtifacts | undefined;
+
+  /** The package view of the registry, when its format is not served over OCI. */
+  private packagesFor(ref: RegistryRef): PackageArtifacts | undefined {
+    return this.packages?.handles(ref.registry) ? this.packages : undefined;
+  }
 
   /** Artifacts with at least one version; `q` keeps names containing it (any case). */
   async list(root: string, identifier: string, q: string | undefined, page: PageRequest): Promise<Page<ArtifactView>> {
     const ref = await this.registries.getRef(root, identifier);
     const needle = q?.toLowerCase();
+    const pkg = this.packagesFor(ref);
+    if (pkg) return this.packageList(pkg, ref, needle, page);
     const artifacts = (await this.visibleArtifacts(ref)).filter((a) => !needle || a.name.toLowerCase().includes(needle));
     return paginate(artifacts, page, ARTIFACT_SORT, 'name');
   }
@@ -189,9 +242,27 @@ export class ArtifactService {
     return out;
   }
 
+  private async packageList(pkg: PackageArtifacts, ref: RegistryRef, needle: string | undefined, page: PageRequest): Promise<Page<ArtifactView>> {
+    const rows = (await pkg.artifacts(ref)).filter((a) => !needle || a.artifact.toLowerCase().includes(needle));
+    const views = new Map(rows.map((r) => [toPackageArtifactView(r), r] as const));
+    const result = paginate([...views.keys()], page, ARTIFACT_SORT, 'name');
+    // Only the page shown asks its format for tags.
+    for (const view of result.items) {
+      const row = views.get(view)!;
+      view.latestVersion = await pkg.latestVersion(row.source, row);
+    }
+    return result;
+  }
+
   /** One artifact; NOT_FOUND when the repository is missing or holds no version. */
   async get(root: string, identifier: string, name: string): Promise<ArtifactView> {
     const ref = await this.registries.getRef(root, identifier);
+    const pkg = this.packagesFor(ref);
+    if (pkg) {
+      const row = (await pkg.artifacts(ref)).find((a) => a.artifact === name);
+      if (!row) throw artifactNotFound(ref, name);
+      return { ...toPackageArtifactView(row), latestVersion: await pkg.latestVersion(row.source, row) };
+    }
     const found = (await this.visibleArtifacts(ref)).find((a) => a.name === name);
     if (!found) throw this.artifactNotFound(ref, name);
     return found;
@@ -202,14 +273,56 @@ export class ArtifactService {
    * digest or a tag contains it.
    */
   async versions(root: string, identifier: string, name: string, q: string | undefined, page: PageRequest): Promise<Page<VersionView>> {
-    const { versions } = await this.getVersions(await this.registries.getRef(root, identifier), name);
+    const ref = await this.registries.getRef(root, identifier);
+    const pkg = this.packagesFor(ref);
+    if (pkg) return this.packageVersions(pkg, ref, name, q?.toLowerCase(), page);
+    const { versions } = await this.getVersions(ref, name);
     const needle = q?.toLowerCase();
     const matching = versions.filter((v) => !needle || v.digest.includes(needle) || v.tags.some((t) => t.toLowerCase().includes(needle)));
     return paginate(matching.map(toVersionView), page, VERSION_SORT, 'createdAt', 'desc');
   }
 
+  private async packageVersions(pkg: PackageArtifacts, ref: RegistryRef, name: string, needle: string | undefined, page: PageRequest): Promise<Page<VersionView>> {
+    const { source, versions } = await pkg.find(ref, name);
+    const matching = versions.filter((v) => !needle || v.version.toLowerCase().includes(needle) || v.tags.some((t) => t.toLowerCase().includes(needle)));
+    const result = paginate(matching.map(toPackageVersionView), page, VERSION_SORT, 'createdAt', 'desc');
+    await this.withPackageFiles(pkg, source.registry, name, result.items);
+    return result;
+  }
+
+  /** Fills in the files (and the digest of the first file) of package versions. */
+  private async withPackageFiles(pkg: PackageArtifacts, source: RegistryRecord, name: string, views: VersionView[]): Promise<void> {
+    const rows = views.map((v) => ({ version: v.version ?? '', files: [] as PackageFileView[] }));
+    await pkg.withFiles(source, name, rows);
+    for (const [i, view] of views.entries()) {
+      view.files = rows[i]!.files;
+      view.digest = view.files[0]?.digest ?? '';
+    }
+  }
+
+  private async packageVersion(pkg: PackageArtifacts, ref: RegistryRef, name: string, version: string): Promise<VersionDetail> {
+    const { source, versions } = await pkg.find(ref, name);
+    const row = versions.find((v) => v.version === version);
+    if (!row) throw versionNotFound(ref, name, version);
+    const view = toPackageVersionView(row);
+    await this.withPackageFiles(pkg, source.registry, name, [view]);
+    return {
+      name,
+      ...view,
+      annotations: null,
+      subject: null,
+      manifest: null,
+      config: null,
+      layers: [],
+      platforms: null,
+      ...(await pkg.details(source.registry, name, version)),
+    };
+  }
+
   async version(root: string, identifier: string, name: string, version: string): Promise<VersionDetail> {
     const ref = await this.registries.getRef(root, identifier);
+    const pkg = this.packagesFor(ref);
+    if (pkg) return this.packageVersion(pkg, ref, name, version);
     const kind = versionKind(version);
     const { repo, versions } = await this.getVersions(ref, name);
     const manifest = await this.findManifest(ref, repo, version, kind);
@@ -252,9 +365,17 @@ export class ArtifactService {
     };
   }
 
-  /** Deletes a version: the manifest a digest or tag names, with every tag pointing at it. */
-  async deleteVersion(root: string, identifier: string, name: string, version: string): Promise<void> {
+  /**
+   * Deletes a version: the manifest a digest or tag names, with every tag pointing at it; for a
+   * package version, its format deletes it (CONFLICT when the format manages none).
+   */
+  async deleteVersion(root: string, identifier: string, name: string, version: string, log?: Log): Promise<void> {
     const ref = await this.registries.getRef(root, identifier);
+    const pkg = this.packagesFor(ref);
+    if (pkg) {
+      if (!log) throw new Error('deleting a package version needs the request logger');
+      return pkg.deleteVersion(ref, name, version, log);
+    }
     const kind = versionKind(version);
     const repo = await this.getRepository(ref, name);
     const manifest = await this.findManifest(ref, repo, version, kind);
@@ -267,6 +388,8 @@ export class ArtifactService {
    */
   async deleteArtifact(root: string, identifier: string, name: string, log: Log): Promise<void> {
     const ref = await this.registries.getRef(root, identifier);
+    const pkg = this.packagesFor(ref);
+    if (pkg) return pkg.deleteArtifact(ref, name, log);
     const repo = await this.getRepository(ref, name);
     const { uploadIds } = await this.store.deleteRepository(repo.id);
     for (const id of uploadIds) await this.blobs.discard(id);
@@ -332,13 +455,10 @@ export class ArtifactService {
   }
 
   private artifactNotFound(ref: RegistryRef, name: string): PalletError {
-    return new PalletError('NOT_FOUND', `registry ${ref.root.path}/${ref.registry.identifier} has no artifact ${name}`, { name });
+    return artifactNotFound(ref, name);
   }
 
   private versionNotFound(ref: RegistryRef, name: string, version: string): PalletError {
-    return new PalletError('NOT_FOUND', `artifact ${name} in ${ref.root.path}/${ref.registry.identifier} has no version ${version}`, {
-      name,
-      version,
-    });
+    return versionNotFound(ref, name, version);
   }
 }

@@ -23,6 +23,16 @@ function recordingStore(): { store: PackageFileStore; puts: PackageVersionFiles[
     async deleteVersionFiles() {
       return 0;
     },
+    // --- listing (views) ---
+    async listArtifacts() {
+      return [];
+    },
+    async listVersions() {
+      return [];
+    },
+    async listFilesOf() {
+      return [];
+    },
   };
   return { store, puts };
 }

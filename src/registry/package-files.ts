@@ -6,9 +6,9 @@
  */
 import { parseDigest } from '../base/digest.js';
 import { PalletError } from '../base/errors.js';
-import type { PackageFileRecord, PackageFileStore, PackageVersionFiles, PackageVersionKey } from '../metadata/package-file-store.js';
+import type { PackageFileRecord, PackageFileStore, PackageVersionFiles, PackageVersionKey, PackageVersionRecord } from '../metadata/package-file-store.js';
 
-export type { PackageFile, PackageFileRecord, PackageVersionFiles, PackageVersionKey } from '../metadata/package-file-store.js';
+export type { PackageFile, PackageFileRecord, PackageVersionFiles, PackageVersionKey, PackageVersionRecord } from '../metadata/package-file-store.js';
 
 export class PackageFileService {
   constructor(private readonly store: PackageFileStore) {}
@@ -35,6 +35,11 @@ export class PackageFileService {
   /** The version's files, by path. */
   async list(key: PackageVersionKey): Promise<PackageFileRecord[]> {
     return this.store.listVersionFiles(key);
+  }
+
+  /** The versions of an artifact that have files, newest first (for a format's artifact deletion). */
+  async versions(registryId: string, artifact: string): Promise<PackageVersionRecord[]> {
+    return this.store.listVersions(registryId, artifact);
   }
 
   /** Forgets the version's files (its blobs become garbage once nothing else holds them). */

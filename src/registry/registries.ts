@@ -22,6 +22,8 @@ import type { SecretCodec } from '../base/secret-box.js';
 import type { MetadataStore, PackageType, RegistryKind, RegistryPatch, RegistryRecord, SpaceRecord } from '../metadata/store.js';
 import type { BlobService } from './blobs.js';
 import { checkBoolean, checkKind, checkLabels, invalid } from './registry-fields.js';
+import { checkFormatSettings } from './format-settings.js';
+import type { PackageFileStore } from '../metadata/package-file-store.js';
 import { EMPTY_STATS, REGISTRY_SORT, RegistryViews, type RegistryView } from './registry-views.js';
 import type { PackageTypes } from './package-types.js';
 import { setupGuide, type SetupGuide } from './setup-guide.js';
@@ -38,6 +40,8 @@ export interface NewRegistryInput {
   public?: unknown;
   upstreams?: unknown;
   upstream?: unknown;
+  /** The format's per-registry settings (see `format-settings.ts`). */
+  settings?: unknown;
 }
 
 export interface RegistryPatchInput {
@@ -46,6 +50,8 @@ export interface RegistryPatchInput {
   public?: unknown;
   upstreams?: unknown;
   upstream?: unknown;
+  /** Merged into the stored settings; a `null` value puts a key back to its default. */
+  settings?: unknown;
   /** Fixed at creation: accepted only when equal to the current value. */
   identifier?: unknown;
   packageType?: unknown;
@@ -86,8 +92,10 @@ export class RegistryService {
     /** The formats this process serves: valid types, upstream sources and URL rules, setup steps. */
     private readonly packageTypes: PackageTypes,
     destinations?: DestinationCheck,
+    /** Package files, so that artifacts of formats not served over OCI count in the stats. */
+    packageFiles?: Pick<PackageFileStore, 'listArtifacts'>,
   ) {
-    this.views = new RegistryViews(store, baseUrl);
+    this.views = new RegistryViews(store, baseUrl, packageTypes, packageFiles);
     this.upstreamConfigs = new UpstreamConfigs(secrets, packageTypes, destinations);
   }
 
@@ -112,6 +120,7 @@ export class RegistryService {
     const labels = checkLabels(input.labels) ?? [];
     const isPublic = checkBoolean(input.public, 'public') ?? false;
     const upstream = await this.upstreamConfigs.forCreate(kind, packageType, input.upstream);
+    const settings = checkFormatSettings(this.packageTypes.get(packageType), input.settings) ?? {};
 
     const space = await this.store.findSpace(spacePath);
     if (!space) throw new PalletError('NOT_FOUND', `space "${spacePath}" does not exist`, { path: spacePath });
@@ -129,6 +138,7 @@ export class RegistryService {
         labels,
         public: isPublic,
         upstream,
+        settings,
       });
     } catch (err) {
       if (err instanceof PalletError && err.code === 'ALREADY_EXISTS') {
@@ -225,6 +235,8 @@ export class RegistryService {
     const isPublic = checkBoolean(patch.public, 'public');
     if (isPublic !== undefined) changes.public = isPublic;
     if (patch.upstream !== undefined) changes.upstream = await this.upstreamConfigs.forPatch(registry, patch.upstream);
+    const settings = checkFormatSettings(this.packageTypes.get(registry.packageType), patch.settings, registry.settings);
+    if (settings !== undefined) changes.settings = settings;
     const upstreamIds = await this.resolveUpstreams(
       { rootSpaceId: rootSpace.id, rootPath: rootSpace.path, identifier: registry.identifier, packageType: registry.packageType, kind: registry.kind },
       patch.upstreams,

@@ -8,6 +8,9 @@
  */
 import type { SortKeys } from '../base/paging.js';
 import type { MetadataStore, PackageType, RegistryKind, RegistryRecord, RegistryStats } from '../metadata/store.js';
+import type { PackageFileStore } from '../metadata/package-file-store.js';
+import { formatSettingsView } from './format-settings.js';
+import type { PackageTypes } from './package-types.js';
 import { readStoredUpstream, toUpstreamView, type UpstreamView } from './upstream-config.js';
 
 export interface RegistryView {
@@ -25,6 +28,11 @@ export interface RegistryView {
   upstreams: string[];
   /** The proxy config of an upstream proxy; null for local registries. */
   upstream: UpstreamView | null;
+  /**
+   * Its format's per-registry settings (`GET /package-types` declares them), every one with its
+   * stored value or else its default; `{}` for a format without settings.
+   */
+  settings: Record<string, boolean | string | number>;
   /** `<baseUrl>/<root>/<identifier>`: where OCI clients find it. */
   url: string;
   sizeBytes: number;
@@ -59,6 +67,9 @@ export class RegistryViews {
   constructor(
     private readonly store: MetadataStore,
     private readonly baseUrl: string,
+    private readonly packageTypes?: PackageTypes,
+    /** Artifacts of formats not served over OCI are package files, not repositories with versions. */
+    private readonly packageFiles?: Pick<PackageFileStore, 'listArtifacts'>,
   ) {}
 
   /** Stats per registry id (see the header for what counts as an artifact). */
@@ -66,8 +77,16 @@ export class RegistryViews {
     if (ids.length === 0) return new Map();
     const stats = await this.store.registryStats(ids);
     const artifacts = new Map<string, number>();
+    const count = (registryId: string) => artifacts.set(registryId, (artifacts.get(registryId) ?? 0) + 1);
+    const oci = new Set<string>();
     for (const a of await this.store.listArtifacts(ids)) {
-      if (a.versionCount > 0) artifacts.set(a.registryId, (artifacts.get(a.registryId) ?? 0) + 1);
+      if (a.versionCount === 0) continue;
+      count(a.registryId);
+      oci.add(`${a.registryId}\n${a.name}`);
+    }
+    // A package artifact that is also a repository with OCI versions counts once.
+    for (const a of (await this.packageFiles?.listArtifacts(ids)) ?? []) {
+      if (!oci.has(`${a.registryId}\n${a.artifact}`)) count(a.registryId);
     }
     for (const [id, s] of stats) stats.set(id, { ...s, artifactCount: artifacts.get(id) ?? 0 });
     return stats;
@@ -92,6 +111,7 @@ export class RegistryViews {
       public: record.public,
       upstreams,
       upstream: record.kind === 'upstream' ? toUpstreamView(readStoredUpstream(record.upstream)) : null,
+      settings: formatSettingsView(this.packageTypes?.find(record.packageType), record.settings),
       url: `${this.baseUrl}/${rootPath}/${record.identifier}`,
       sizeBytes: stats.sizeBytes,
       artifactCount: stats.artifactCount,

@@ -1,12 +1,13 @@
 /**
  * npm registries with the real npm CLI (the one that ships with Node here) against a real
  * `pallet serve` (auth on). npm runs in a temporary HOME with its own userconfig and a fresh
- * cache, and never reaches the internet: `registry` points at Pallet, audit, fund and the
- * update notifier are off. Covered: publish of unscoped and scoped packages, `npm install`
- * writing a lockfile whose integrity npm checks (a tampered one fails `npm ci`), `npm ci`,
- * dist-tag add/ls/rm, deprecate, unpublish of a version and of a package, view, search, whoami,
- * `npm login` (legacy and the default web-first flow, both through a pseudo-terminal), a reader
- * refused publishing (403), anonymous installs from a public registry.
+ * cache, and never reaches the internet: `registry` points at Pallet, fund and the update
+ * notifier are off, audit too except where it is tested (against Pallet). Covered: publish of
+ * unscoped and scoped packages, `npm install` writing a lockfile whose integrity npm checks (a
+ * tampered one fails `npm ci`), `npm ci`, dist-tag add/ls/rm, deprecate, unpublish of a version
+ * and of a package, view, search, whoami, `npm audit` (no advisories), `npm login` (legacy and
+ * the default web-first flow, both through a pseudo-terminal), a reader refused publishing
+ * (403), anonymous installs from a public registry.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -133,13 +134,24 @@ describe('npm registries with the real npm CLI', () => {
     assert.equal(lib.integrity, packument.versions['1.0.0'].dist.integrity);
     await rm(join(app, 'node_modules'), { recursive: true });
     await npm(writer, app, ['ci']);
-    const { stdout } = await npm(writer, app, ['exec', '--', 'node', '-e', 'console.log(require("@acme/e2e-util"), require("e2e-lib"))']);
+    const stdout = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, ['-e', 'console.log(require("@acme/e2e-util"), require("e2e-lib"))'], { cwd: app }, (err, out) => (err ? reject(err) : resolve(out))),
+    );
     assert.match(stdout, /@acme\/e2e-util@1\.0\.0 e2e-lib@1\.0\.0/);
     // npm checks what it downloads against the lockfile: a wrong integrity fails `npm ci`.
     lock.packages['node_modules/e2e-lib'].integrity = util.integrity;
     await writeFile(join(app, 'package-lock.json'), JSON.stringify(lock));
     const fresh = await userconfig('fresh', [`registry=${registryUrl()}`, authLine(aliceToken), 'fetch-retries=0']);
     await assert.rejects(npm(fresh, app, ['ci']), /EINTEGRITY|integrity|corrupted/i);
+  });
+
+  it('answers npm audit with no advisories, so audits and audited installs succeed', async () => {
+    const audited = await userconfig('audited', [`registry=${registryUrl()}`, `@acme:registry=${registryUrl()}`, authLine(aliceToken)]);
+    await writeFile(audited, (await readFile(audited, 'utf8')).replace('audit=false', 'audit=true'));
+    const app = await project('audited', { '@acme/e2e-util': '^1.0.0' });
+    await npm(audited, app, ['install']);
+    const audit = await npm(audited, app, ['audit']);
+    assert.match(audit.stdout, /found 0 vulnerabilities/);
   });
 
   it('refuses a republish of a version (409 surfaced by npm)', async () => {

@@ -1,14 +1,16 @@
 /**
  * The npm registry API in process (`inject()`, SQLite, filesystem storage): every route as the
  * npm CLI calls it, the bad-input table (each a 4xx with nothing stored), concurrent publishes
- * of one version, unpublish keeping version numbers retired, permissions per action, and what
- * the management API gets from the format (package files, detail, tags, deletes).
+ * of one version (also on PostgreSQL), unpublish keeping version numbers retired, GC, permissions
+ * per action, and what the management API gets from the format (package files, detail, tags,
+ * deletes).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { startInProcess, type Harness } from '../helpers/inproc.js';
+import { dropTestSchema, testSchema, TEST_DATABASE_URL } from '../../src/metadata/test-databases.js';
+import { blobFiles, startInProcess, type Harness } from '../helpers/inproc.js';
 import { describeTarball, escapedName, publishDoc, tarball } from '../helpers/npm.js';
 
 const BASE = '/pkg/acme/js/npm';
@@ -291,6 +293,7 @@ describe('npm registry API (in process)', () => {
   it('logs in with the legacy flow, answering an access token that works as _authToken', async () => {
     const bad = await req('PUT', '-/user/org.couchdb.user:reader', { body: { name: 'reader', password: 'wrong' }, auth: null });
     assert.equal(bad.status, 401);
+    assert.equal((await req('PUT', '-/user/org.couchdb.user:admin', { body: { name: 'reader', password: readerPw }, auth: null })).status, 400);
     const ok = await req('PUT', '-/user/org.couchdb.user:reader', { body: { _id: 'org.couchdb.user:reader', name: 'reader', password: readerPw, type: 'user' }, auth: null });
     assert.equal(ok.status, 201, ok.body);
     assert.equal(ok.json.ok, true);
@@ -323,6 +326,27 @@ describe('npm registry API (in process)', () => {
     assert.equal((await req('PUT', '/pkg/acme/pub/npm/open2', { body: publishDoc('open2', '1.0.0'), auth: null })).status, 401);
   });
 
+  it('keeps published tarballs through GC and reclaims unpublished ones', async () => {
+    const kept = tarball('gc-kept');
+    const dropped = tarball('gc-dropped');
+    const digest = (t: { bytes: Buffer }) => `sha256:${createHash('sha256').update(t.bytes).digest('hex')}`;
+    assert.equal((await publish('gc-me', '1.0.0', publishDoc('gc-me', '1.0.0', kept))).status, 201);
+    assert.equal((await publish('gc-me', '1.0.1', publishDoc('gc-me', '1.0.1', dropped))).status, 201);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await h.app.services.gc.run({ graceMs: 1 });
+    let stored = await blobFiles(h.dataDir);
+    assert.ok(stored.has(digest(kept)) && stored.has(digest(dropped)), 'published tarballs are live');
+    const doc = (await req('GET', 'gc-me?write=true')).json;
+    delete doc.versions['1.0.1'];
+    assert.equal((await req('PUT', `gc-me/-rev/${doc._rev}`, { body: doc })).status, 200);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await h.app.services.gc.run({ graceMs: 1 });
+    stored = await blobFiles(h.dataDir);
+    assert.ok(stored.has(digest(kept)), 'the version left keeps its tarball');
+    assert.ok(!stored.has(digest(dropped)), 'an unpublished tarball is reclaimed');
+    assert.deepEqual((await req('GET', 'gc-me/-/gc-me-1.0.0.tgz')).raw, kept.bytes);
+  });
+
   it('writes Setup Client steps with the .npmrc lines, publish and install', async () => {
     const setup = await h.call<{ steps: Array<{ title: string; commands: string[] }> }>('GET', '/api/v1/registries/acme/js/setup');
     assert.equal(setup.status, 200, setup.text);
@@ -342,6 +366,29 @@ describe('npm registry API (in process)', () => {
     assert.ok(value(/pallet_npm_tarball_downloads_total\{registry="acme\/js"\} (\d+)/) >= 3);
   });
 
+  it('shows npm packages in the management API: artifacts, versions with dist-tags and the npm detail', async () => {
+    const API = '/api/v1/registries/acme/js/artifacts';
+    const list = await h.call<{ items: Array<{ name: string; latestVersion: string }> }>('GET', API);
+    assert.equal(list.status, 200, list.text);
+    const names = list.json.items.map((a) => a.name);
+    assert.ok(names.includes('app') && names.includes('@acme/util'), names.join(','));
+    const versions = await h.call<{ items: Array<{ version: string; tags: string[]; files: Array<{ path: string }> }> }>('GET', `${API}/app/versions`);
+    assert.equal(versions.status, 200, versions.text);
+    const v100 = versions.json.items.find((v) => v.version === '1.0.0');
+    assert.deepEqual(v100?.tags, ['stable']);
+    assert.deepEqual(v100?.files.map((f) => f.path), ['app-1.0.0.tgz']);
+    const detail = await h.call<{ npm: { integrity: string; dependencies: Record<string, string>; distTags: string[] } }>('GET', `${API}/app/versions/1.0.0`);
+    assert.equal(detail.status, 200, detail.text);
+    assert.equal(detail.json.npm.integrity, tarball('app-1').integrity);
+    assert.deepEqual(detail.json.npm.dependencies, { lodash: '^4.17.0' });
+    const scoped = await h.call('GET', `${API}/${encodeURIComponent('@acme/util')}/versions/0.1.0`);
+    assert.equal(scoped.status, 200, scoped.text);
+    const deleted = await h.call('DELETE', `${API}/gc-me/versions/1.0.0`);
+    assert.ok(deleted.status < 300, deleted.text);
+    assert.equal((await req('GET', 'gc-me')).status, 404, 'its last version gone, the package is gone');
+    assert.equal((await publish('gc-me', '1.0.0')).status, 409, 'a version deleted through the API stays retired');
+  });
+
   it('gives the management API detail, tags and deletes', async () => {
     const parts = h.app.services.formats.get('npm')!.packages!;
     const reg = await h.app.services.store.findRegistry((await h.app.services.store.findSpace('acme'))!.id, 'js');
@@ -359,5 +406,75 @@ describe('npm registry API (in process)', () => {
     await parts.deleteArtifact(reg!, '@acme/util', h.app.log);
     assert.equal((await req('GET', '@acme%2futil')).status, 404);
     assert.deepEqual(await files('@acme/util', '0.1.0'), []);
+  });
+});
+
+describe('npm publishes on PostgreSQL (in process)', () => {
+  let h: Harness;
+  const schema = testSchema();
+
+  before(async () => {
+    h = await startInProcess({ database: { url: TEST_DATABASE_URL, schema } });
+    assert.equal((await h.call('POST', '/api/v1/spaces', { path: 'acme' })).status, 201);
+    assert.equal((await h.call('POST', '/api/v1/registries', { space: 'acme', identifier: 'js', packageType: 'npm', kind: 'local' })).status, 201);
+  });
+
+  after(async () => {
+    await h?.close();
+    await dropTestSchema(schema);
+  });
+
+  const put = (name: string, doc: Record<string, unknown>) =>
+    h.app.server.inject({ method: 'PUT', url: `${BASE}/${escapedName(name)}`, payload: JSON.stringify(doc), headers: { ...h.auth, 'content-type': 'application/json' } });
+
+  it('lets exactly one of many concurrent publishes of a version win, and serves the winner', async () => {
+    const tarballs = Array.from({ length: 6 }, (_, i) => tarball(`pg-race-${i}`));
+    const results = await Promise.all(tarballs.map((t) => put('@acme/race', publishDoc('@acme/race', '1.0.0', t))));
+    assert.deepEqual(
+      results.map((r) => r.statusCode).sort(),
+      [201, 409, 409, 409, 409, 409],
+    );
+    const doc = JSON.parse((await h.app.server.inject({ method: 'GET', url: `${BASE}/@acme%2frace`, headers: h.auth })).body);
+    const winner = tarballs.find((t) => t.integrity === doc.versions['1.0.0'].dist.integrity)!;
+    const served = await h.app.server.inject({ method: 'GET', url: `${BASE}/@acme/race/-/race-1.0.0.tgz`, headers: h.auth });
+    assert.deepEqual(served.rawPayload, winner.bytes);
+    const root = await h.app.services.store.findSpace('acme');
+    const registry = await h.app.services.store.findRegistry(root!.id, 'js');
+    const [file] = await h.app.services.packageFiles.list({ registryId: registry!.id, artifact: '@acme/race', version: '1.0.0' });
+    assert.equal(`"${file?.digest}"`, served.headers.etag, 'the package files name the tarball that is served');
+  });
+
+  it('lets one of concurrent publishes through two processes win, with the winner’s files recorded', async () => {
+    // A second app over the same database and storage: another Pallet process.
+    const other = await startInProcess({ dataDir: h.dataDir, database: { url: TEST_DATABASE_URL, schema } });
+    try {
+      const apps = [h.app, other.app];
+      const tarballs = Array.from({ length: 6 }, (_, i) => tarball(`two-process-${i}`));
+      const results = await Promise.all(
+        tarballs.map((t, i) =>
+          apps[i % 2]!.server.inject({ method: 'PUT', url: `${BASE}/twoproc`, payload: JSON.stringify(publishDoc('twoproc', '1.0.0', t)), headers: { ...h.auth, 'content-type': 'application/json' } }),
+        ),
+      );
+      assert.deepEqual(
+        results.map((r) => r.statusCode).sort(),
+        [201, 409, 409, 409, 409, 409],
+        results.map((r) => r.body).join('\n'),
+      );
+      const served = await other.app.server.inject({ method: 'GET', url: `${BASE}/twoproc/-/twoproc-1.0.0.tgz`, headers: h.auth });
+      const root = await h.app.services.store.findSpace('acme');
+      const registry = await h.app.services.store.findRegistry(root!.id, 'js');
+      const [file] = await h.app.services.packageFiles.list({ registryId: registry!.id, artifact: 'twoproc', version: '1.0.0' });
+      assert.equal(`"${file?.digest}"`, served.headers.etag, 'the package files name the tarball that is served');
+    } finally {
+      await other.app.server.close();
+    }
+  });
+
+  it('publishes concurrent versions of one package without losing any', async () => {
+    const versions = ['1.0.0', '1.1.0', '1.2.0', '2.0.0', '2.1.0'];
+    const results = await Promise.all(versions.map((v) => put('many', publishDoc('many', v))));
+    assert.deepEqual(results.map((r) => r.statusCode), versions.map(() => 201));
+    const doc = JSON.parse((await h.app.server.inject({ method: 'GET', url: `${BASE}/many`, headers: h.auth })).body);
+    assert.deepEqual(Object.keys(doc.versions).sort(), versions);
   });
 });

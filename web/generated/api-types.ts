@@ -103,6 +103,8 @@ export type Registry = {
     /** Never artifacts matching one of these globs */
     exclude?: string[];
   };
+  /** Every setting the format declares (`GET /package-types`), with its value on this registry or else its default; `{}` for a format without settings */
+  settings: Record<string, boolean | string | number>;
 };
 
 export type RegistryList = {
@@ -165,6 +167,28 @@ export type PackageType = {
     /** Advice for the step */
     note?: string;
   }>;
+  /** Per-registry settings of the format (set under `settings` on create and PATCH of a registry), by key; `{}` when it has none */
+  settings: Record<string, {
+    /** The value type */
+    type: "boolean" | "string" | "integer";
+    /** The value of a registry that does not set it */
+    default: boolean | string | number;
+    /** What it does, for people */
+    description: string;
+    /** The values a string setting takes; absent: any string */
+    enum?: string[];
+    /** Least value of an integer setting */
+    minimum?: number;
+    /** Greatest value of an integer setting */
+    maximum?: number;
+  }>;
+  /** Where a version’s format detail is in the version detail (`GET …/versions/{version}`); absent when the format has none */
+  versionDetail?: {
+    /** The version detail’s field */
+    field: string;
+    /** What it holds */
+    description: string;
+  };
   /** The command that fetches one version, with `<root>`, `<registry>`, `<artifact>` and `<tag>` or `<digest>` to fill in; absent when the type has none */
   pull?: {
     /** By tag */
@@ -213,6 +237,28 @@ export type PackageTypeList = {
       /** Advice for the step */
       note?: string;
     }>;
+    /** Per-registry settings of the format (set under `settings` on create and PATCH of a registry), by key; `{}` when it has none */
+    settings: Record<string, {
+      /** The value type */
+      type: "boolean" | "string" | "integer";
+      /** The value of a registry that does not set it */
+      default: boolean | string | number;
+      /** What it does, for people */
+      description: string;
+      /** The values a string setting takes; absent: any string */
+      enum?: string[];
+      /** Least value of an integer setting */
+      minimum?: number;
+      /** Greatest value of an integer setting */
+      maximum?: number;
+    }>;
+    /** Where a version’s format detail is in the version detail (`GET …/versions/{version}`); absent when the format has none */
+    versionDetail?: {
+      /** The version detail’s field */
+      field: string;
+      /** What it holds */
+      description: string;
+    };
     /** The command that fetches one version, with `<root>`, `<registry>`, `<artifact>` and `<tag>` or `<digest>` to fill in; absent when the type has none */
     pull?: {
       /** By tag */
@@ -226,13 +272,13 @@ export type PackageTypeList = {
 export type Artifact = {
   /** Artifact name inside the registry (`team/app`) */
   name: string;
-  /** Versions (manifests) */
+  /** Versions (manifests; for a package format, versions with files) */
   versionCount: number;
-  /** The most recently updated tag */
+  /** The most recently updated tag; for a package format, the version tagged `latest`, else the newest version */
   latestVersion: string | null;
-  /** Bytes of its distinct blobs and manifests */
+  /** Bytes of its distinct blobs and manifests; for a package format, the sum of the files of its versions */
   sizeBytes: number;
-  /** Downloads of all its versions */
+  /** Downloads of all its versions (OCI; 0 for a package format) */
   downloadCount: number;
   /** Latest push or tag change */
   updatedAt: string;
@@ -251,22 +297,33 @@ export type ArtifactList = {
 };
 
 export type Version = {
-  /** Manifest digest */
+  /** Manifest digest; for a package version, the digest of its first file by path (empty when it has none) */
   digest: string;
-  /** Tags pointing at this version, sorted */
+  /** Tags pointing at this version, sorted (for a package format, its tags such as npm dist-tags) */
   tags: string[];
-  /** Manifest media type */
+  /** Manifest media type; empty for a package version */
   mediaType: string;
-  /** Artifact type (or the config media type of an image) */
+  /** Artifact type (or the config media type of an image); null for a package version */
   artifactType: string | null;
-  /** The manifest plus everything it references, in bytes */
+  /** The manifest plus everything it references, in bytes; for a package version, the sum of its files */
   size: number;
-  /** The manifest document alone, in bytes */
+  /** The manifest document alone, in bytes; 0 for a package version */
   manifestSize: number;
   /** Push time */
   createdAt: string;
-  /** Downloads */
+  /** Downloads (OCI; 0 for a package version) */
   downloadCount: number;
+  /** Package versions only: the version string, which `{version}` in the version URLs takes */
+  version?: string;
+  /** Package versions only: its files, by path */
+  files?: Array<{
+    /** The file’s name or path inside the version */
+    path: string;
+    /** sha256 digest of the file */
+    digest: string;
+    /** Size in bytes */
+    size: number;
+  }>;
 };
 
 export type VersionList = {
@@ -280,29 +337,40 @@ export type VersionList = {
 };
 
 export type VersionDetail = {
-  /** Manifest digest */
+  /** Manifest digest; for a package version, the digest of its first file by path (empty when it has none) */
   digest: string;
-  /** Tags pointing at this version, sorted */
+  /** Tags pointing at this version, sorted (for a package format, its tags such as npm dist-tags) */
   tags: string[];
-  /** Manifest media type */
+  /** Manifest media type; empty for a package version */
   mediaType: string;
-  /** Artifact type (or the config media type of an image) */
+  /** Artifact type (or the config media type of an image); null for a package version */
   artifactType: string | null;
-  /** The manifest plus everything it references, in bytes */
+  /** The manifest plus everything it references, in bytes; for a package version, the sum of its files */
   size: number;
-  /** The manifest document alone, in bytes */
+  /** The manifest document alone, in bytes; 0 for a package version */
   manifestSize: number;
   /** Push time */
   createdAt: string;
-  /** Downloads */
+  /** Downloads (OCI; 0 for a package version) */
   downloadCount: number;
+  /** Package versions only: the version string, which `{version}` in the version URLs takes */
+  version?: string;
+  /** Package versions only: its files, by path */
+  files?: Array<{
+    /** The file’s name or path inside the version */
+    path: string;
+    /** sha256 digest of the file */
+    digest: string;
+    /** Size in bytes */
+    size: number;
+  }>;
   /** Artifact name */
   name: string;
   annotations: Record<string, string> | null;
   /** Digest of the manifest this one refers to */
   subject: string | null;
-  /** The manifest document as pushed */
-  manifest: Record<string, unknown>;
+  /** The manifest document as pushed; null for a package version */
+  manifest: Record<string, unknown> | null;
   config: {
     /** Media type */
     mediaType: string;
@@ -592,6 +660,8 @@ export type CreateRegistryBody = {
     /** How long a cached tag or index is served before revalidation */
     tagTtlSeconds?: number;
   } | null;
+  /** The format’s per-registry settings: keys and types from the package type’s `settings` (`GET /package-types`); a key left out reads as its default. Unknown keys, wrong types, values outside `enum`, `minimum`, `maximum`: 400 INVALID_ARGUMENT naming `settings.<key>` */
+  settings?: Record<string, unknown>;
 };
 
 /** The body of updateRegistry: Change a registry’s configuration. */
@@ -644,6 +714,8 @@ export type UpdateRegistryBody = {
     /** Never artifacts matching one of these globs */
     exclude?: string[];
   } | null;
+  /** Format settings to change, merged into the stored ones (keys left out keep their values; `null` puts a key back to its default); checked as on creation */
+  settings?: Record<string, unknown>;
 };
 
 /** The body of createUser: Create a user. */

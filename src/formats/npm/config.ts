@@ -11,6 +11,8 @@ export const NPM_CONFIG_DEFAULTS = {
   metadataBytes: 16 * 1024 * 1024,
   /** Largest small JSON body (dist-tags, login, audit requests). */
   jsonBytes: 4 * 1024 * 1024,
+  /** Packuments of local packages kept built in memory (each used only while its package is unchanged). */
+  packumentCacheEntries: 1000,
   /** Most results one search answers (npm asks for 20 by default; npmjs caps at 250). */
   maxSearchResults: 250,
   /** Largest packument an upstream proxy accepts (public full packuments reach tens of MiB). */

@@ -36,7 +36,7 @@ export function createNpmParts(core: FormatCore, upstreams?: (deps: NpmUpstreamD
   const settings = npmSettings(config);
   const npm = new SqlNpmStore(database.db, database.dialect);
   const versions = new NpmVersions(npm, services.packageFiles);
-  const local = new LocalPackages({ npm, blobs: services.blobs });
+  const local = new LocalPackages({ npm, blobs: services.blobs }, settings.packumentCacheEntries);
   const packages = new NpmPackages({ npm, versions }, local, upstreams?.({ core, npm, versions, local, settings }));
   const metrics = new NpmMetrics(core.metrics);
   const publisher = new NpmPublisher({ store: services.store, npm, blobs: services.blobs, versions, packages }, settings);

@@ -12,14 +12,55 @@ import { buildPackument, type Packument } from './packument.js';
 import type { OpenedTarball } from './packages.js';
 import type { NpmPackageRecord, NpmStore, NpmVersionRecord } from './store/npm-store.js';
 
-export class LocalPackages {
-  constructor(private readonly deps: { npm: NpmStore; blobs: BlobService }) {}
+interface CachedPackument {
+  rev: number;
+  createdAt: number;
+  modifiedAt: number;
+  packument: Packument;
+}
 
-  /** The packument of the stored rows (`registryUrl`: the npm URL tarball links start with). */
+/** Recursively frozen: a cached packument is shared by every reader, none may change it. */
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
+
+export class LocalPackages {
+  /**
+   * Built packuments by registry, name and URL, least recently used first. An entry is used
+   * only while the package row still has its rev and times (every write moves the rev, in any
+   * process), so it never serves a stale document; the row is read on every request.
+   */
+  readonly #cache = new Map<string, CachedPackument>();
+
+  constructor(
+    private readonly deps: { npm: NpmStore; blobs: BlobService },
+    private readonly cacheEntries = 1000,
+  ) {}
+
+  /**
+   * The packument of the stored rows (`registryUrl`: the npm URL tarball links start with). The
+   * result is frozen and may be the same object for every caller until the package changes:
+   * copy it to change it.
+   */
   async packument(registry: RegistryRecord, name: string, registryUrl: string): Promise<Packument | undefined> {
     const pkg = await this.deps.npm.findPackage(registry.id, name);
     if (!pkg) return undefined;
-    return buildPackument(pkg, await this.deps.npm.listVersions(registry.id, name), registryUrl);
+    const key = `${registry.id}\0${name}\0${registryUrl}`;
+    const hit = this.#cache.get(key);
+    if (hit && hit.rev === pkg.rev && hit.createdAt === pkg.createdAt && hit.modifiedAt === pkg.modifiedAt) {
+      this.#cache.delete(key);
+      this.#cache.set(key, hit);
+      return hit.packument;
+    }
+    const packument = deepFreeze(buildPackument(pkg, await this.deps.npm.listVersions(registry.id, name), registryUrl));
+    this.#cache.delete(key);
+    this.#cache.set(key, { rev: pkg.rev, createdAt: pkg.createdAt, modifiedAt: pkg.modifiedAt, packument });
+    while (this.#cache.size > this.cacheEntries) this.#cache.delete(this.#cache.keys().next().value!);
+    return packument;
   }
 
   /** A stored tarball, streamed from blob storage; undefined when the registry has no such version. */

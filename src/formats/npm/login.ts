@@ -21,12 +21,13 @@ export interface LoginAnswer {
   token: string;
 }
 
-export async function login(request: FastifyRequest, services: Services, body: unknown): Promise<LoginAnswer> {
+export async function login(request: FastifyRequest, services: Services, urlName: string, body: unknown): Promise<LoginAnswer> {
   const fields = body !== null && typeof body === 'object' ? (body as Record<string, unknown>) : {};
   const { name, password } = fields;
   if (typeof name !== 'string' || name === '' || typeof password !== 'string' || password === '') {
     throw new PalletError('INVALID_ARGUMENT', 'a login carries "name" and "password"');
   }
+  if (name !== urlName) throw new PalletError('INVALID_ARGUMENT', `the login names user ${JSON.stringify(name)} but the URL names ${JSON.stringify(urlName)}`);
   const user = await services.auth.authenticator.login(name, password, request.ip);
   // From here on the request acts as that user (for the registry check below).
   request.principal = { kind: 'user', user, via: 'password' };

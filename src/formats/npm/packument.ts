@@ -130,8 +130,13 @@ export function abbreviate(full: Packument): Packument {
   return { name: full.name, modified: full.modified ?? full.time?.modified ?? new Date(0).toISOString(), 'dist-tags': full['dist-tags'], versions };
 }
 
+export interface SerializedPackument {
+  body: string;
+  etag: string;
+}
+
 /** A packument as sent: its JSON body and a strong ETag of exactly those bytes. */
-export function serializePackument(packument: Packument): { body: string; etag: string } {
+export function serializePackument(packument: Packument): SerializedPackument {
   const body = JSON.stringify(packument);
   return { body, etag: `"${createHash('sha256').update(body).digest('base64url')}"` };
 }

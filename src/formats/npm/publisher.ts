@@ -202,12 +202,14 @@ function diffVersions(name: string, stored: readonly NpmVersionRecord[], sent: R
   return { deprecated, removeVersions };
 }
 
-/** The dist-tags after an update: the sent ones (each naming a version that stays), `latest` kept. */
+/** The dist-tags after an update: the sent ones (each naming a version that stays, or one removed now, which drops it), `latest` kept. */
 function sentTags(name: string, sent: unknown, current: Record<string, string>, left: readonly string[], removed: readonly string[]): Record<string, string> {
   if (sent === undefined) return removed.reduce((tags, version) => retag(tags, version, left), current);
   if (!isObject(sent)) throw new PalletError('INVALID_ARGUMENT', 'dist-tags must be an object');
   const out: Record<string, string> = {};
   for (const [tag, target] of Object.entries(sent)) {
+    // A tag still naming a version this update removes goes with it (npm moves them itself).
+    if (typeof target === 'string' && removed.includes(target)) continue;
     if (typeof target !== 'string' || !left.includes(target)) throw new PalletError('INVALID_ARGUMENT', `${name}: dist-tag ${tag} must name a published version`);
     if (current[tag] !== target) checkTagName(tag);
     out[tag] = target;

@@ -28,12 +28,13 @@ import { readRequestBody } from '../../base/streams.js';
 import { externalBaseUrl } from '../../config/config.js';
 import { auditAction, requireAccess } from '../../http/pkg-access.js';
 import { principalOf } from '../../http/request-auth.js';
+import { actorName } from '../../auth/principal.js';
 import type { Services } from '../../services.js';
 import type { NpmSettings } from './config.js';
 import { NPM_STATUS, sendNpmError } from './errors.js';
 import { login } from './login.js';
 import { parseNpmPath, type NpmPath } from './names.js';
-import { ABBREVIATED_TYPE, abbreviate, serializePackument } from './packument.js';
+import { ABBREVIATED_TYPE, abbreviate, serializePackument, type Packument, type SerializedPackument } from './packument.js';
 import type { NpmPackages, NpmRequestContext } from './packages.js';
 import type { NpmPublisher, PutOptions, PutResult } from './publisher.js';
 import type { NpmMetrics } from './npm-metrics.js';
@@ -99,7 +100,20 @@ async function readJson(request: FastifyRequest, limit: number): Promise<unknown
  * by the parsed path. Each checks its action with `requireAccess` before touching anything.
  */
 class NpmApi {
+  /** Serialized forms of packuments that are shared objects (a registry's cached own ones). */
+  readonly #bodies = new WeakMap<Packument, { full?: SerializedPackument; abbreviated?: SerializedPackument }>();
+
   constructor(private readonly o: NpmRouteOptions) {}
+
+  /** The packument's body and ETag, serialized once per (frozen, shared) packument object. */
+  #serialized(full: Packument, abbreviated: boolean): SerializedPackument {
+    const make = () => serializePackument(abbreviated ? abbreviate(full) : full);
+    if (!Object.isFrozen(full)) return make();
+    const entry = this.#bodies.get(full) ?? {};
+    this.#bodies.set(full, entry);
+    const form = abbreviated ? 'abbreviated' : 'full';
+    return (entry[form] ??= make());
+  }
 
   readonly packument: Handler = async (request, reply, path) => {
     if (path.kind !== 'package' || path.rev !== undefined) throw notFound(request);
@@ -109,7 +123,7 @@ class NpmApi {
     const write = (request.query as Record<string, unknown>).write !== undefined;
     const abbreviated = accept.includes(ABBREVIATED_TYPE) && !write;
     const full = await this.o.packages.packument(ref, path.name, { ...contextOf(request, this.o.services), abbreviated, write });
-    const { body, etag } = serializePackument(abbreviated ? abbreviate(full) : full);
+    const { body, etag } = this.#serialized(full, abbreviated);
     reply.header('ETag', etag).header('Vary', 'Accept, Authorization').header('Cache-Control', 'no-cache');
     const match = request.headers['if-none-match'];
     if (typeof match === 'string' && match.split(',').some((m) => m.trim() === etag)) return reply.code(304).send();
@@ -157,8 +171,9 @@ class NpmApi {
       request.metricsRoute = 'npm.whoami';
       await requireAccess(request, 'pull');
       const principal = principalOf(request);
-      if (principal.kind !== 'user') throw new PalletError('UNAUTHORIZED', 'you are not logged in');
-      return reply.send({ username: principal.user.username });
+      const username = actorName(principal);
+      if (username === null) throw new PalletError('UNAUTHORIZED', 'you are not logged in');
+      return reply.send({ username });
     }
     if (key === 'v1/search') return this.search(request, reply);
     const tags = distTagPath(segments);
@@ -196,9 +211,10 @@ class NpmApi {
     const segments = path.kind === 'registry' ? path.segments : [];
     if (segments[0] === 'user' && segments.length === 2 && segments[1]!.startsWith('org.couchdb.user:')) {
       request.metricsRoute = 'npm.login';
-      auditAction(request, 'npm.login', segments[1]!.slice('org.couchdb.user:'.length));
+      const user = segments[1]!.slice('org.couchdb.user:'.length);
+      auditAction(request, 'npm.login', user);
       const body = await readJson(request, this.o.settings.jsonBytes);
-      return reply.code(201).send(await login(request, this.o.services, body));
+      return reply.code(201).send(await login(request, this.o.services, user, body));
     }
     return this.setTag(request, reply, path);
   };

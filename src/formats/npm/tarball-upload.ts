@@ -105,7 +105,13 @@ export class TarballUpload implements AttachmentSink {
   async commit(): Promise<BlobRecord> {
     if (!this.#staged) throw new Error('commit before the tarball ended');
     this.#settled = true;
-    return this.#blobs.finishUpload(this.#loc, this.#upload, this.#staged.digest);
+    try {
+      return await this.#blobs.finishUpload(this.#loc, this.#upload, this.#staged.digest);
+    } catch (err) {
+      // A commit that failed (storage, quota, a lost lease) leaves no session behind.
+      await this.#blobs.cancelUpload(this.#upload).catch(() => undefined);
+      throw err;
+    }
   }
 
   /** Discards whatever was staged (no-op after commit). */

@@ -1,15 +1,23 @@
-/** New Artifact Registry: type cards (the served package types), name (live name-rule check), description, labels. */
+/**
+ * New Artifact Registry: type cards (the served package types), name (live name-rule check),
+ * description, labels, and the chosen format's settings when it declares any (only values that
+ * differ from the defaults are sent).
+ */
 import { useId, useState, type FormEvent } from 'react';
 import { api, type Registry } from '../api.js';
 import { nameProblem, parseLabels } from '../format.js';
 import { usePackageTypes } from '../package-types.js';
 import { ErrorBanner, Modal } from '../ui.js';
 import { NameField, TypeCards } from './name-field.js';
+import { changedSettings, FormatSettingsFields, type SettingValue } from '../pages/format-settings.js';
 
 export function NewRegistryDialog({ space, onClose, onCreated }: { space: string; onClose: () => void; onCreated: (r: Registry) => void }) {
   const { types, error: typesError } = usePackageTypes();
   const [chosen, setType] = useState<string | null>(null);
   const packageType = chosen ?? types?.[0]?.type ?? '';
+  const specs = types?.find((t) => t.type === packageType)?.settings ?? {};
+  const defaults = Object.fromEntries(Object.entries(specs).map(([key, spec]) => [key, spec.default])) as Record<string, SettingValue>;
+  const [settings, setSettings] = useState<Record<string, SettingValue>>({});
   const [identifier, setIdentifier] = useState('');
   const [description, setDescription] = useState('');
   const [labels, setLabels] = useState('');
@@ -26,7 +34,9 @@ export function NewRegistryDialog({ space, onClose, onCreated }: { space: string
     setBusy(true);
     setError(null);
     try {
-      const created = await api<Registry>('POST', '/registries', { space, identifier, packageType, kind: 'local', description, labels: parseLabels(labels) });
+      const changed = changedSettings(defaults, { ...defaults, ...settings });
+      const body = { space, identifier, packageType, kind: 'local', description, labels: parseLabels(labels), ...(Object.keys(changed).length > 0 ? { settings: changed } : {}) };
+      const created = await api<Registry>('POST', '/registries', body);
       onCreated(created);
     } catch (err) {
       setError(err);
@@ -39,7 +49,15 @@ export function NewRegistryDialog({ space, onClose, onCreated }: { space: string
       <form onSubmit={(e) => void submit(e)} noValidate>
         <p className="muted">In space {space}</p>
         <ErrorBanner error={typesError} />
-        {types ? <TypeCards legend="Registry type" types={types} value={packageType} onChange={setType} /> : !typesError && <p role="status">Loading package types…</p>}
+        {types ? <TypeCards
+            legend="Registry type"
+            types={types}
+            value={packageType}
+            onChange={(type) => {
+              setType(type);
+              setSettings({});
+            }}
+          /> : !typesError && <p role="status">Loading package types…</p>}
         <NameField label="Registry name" value={identifier} onChange={setIdentifier} touched={touched} />
         <div className="field">
           <label htmlFor={descId}>Description (optional)</label>
@@ -52,6 +70,7 @@ export function NewRegistryDialog({ space, onClose, onCreated }: { space: string
             Separate labels with commas or spaces.
           </p>
         </div>
+        <FormatSettingsFields specs={specs} values={{ ...defaults, ...settings }} onChange={setSettings} />
         <ErrorBanner error={error} />
         <div className="modal-actions">
           <button type="button" onClick={onClose}>

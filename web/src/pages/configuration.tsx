@@ -2,7 +2,8 @@
  * A registry's Configuration: description, labels, and under Advanced (Optional) → Configure
  * Upstream the ordered list of upstream proxies (same root space, same type), reorderable by
  * drag and drop and by the Move up / Move down buttons. Saved with one `PATCH` (`upstreams`
- * replaces the list). Unsaved changes are flagged and guarded against leaving the page.
+ * replaces the list), with the format's per-registry settings (`format-settings.tsx`, only the
+ * changed keys). Unsaved changes are flagged and guarded against leaving the page.
  */
 import { useEffect, useId, useMemo, useRef, useState, type DragEvent, type FormEvent } from 'react';
 import { api, query, registryPath, type Registry, type RegistryList } from '../api.js';
@@ -10,11 +11,13 @@ import { parseLabels } from '../format.js';
 import { sourceLabel, usePackageTypes } from '../package-types.js';
 import { useLeaveGuard } from '../router.js';
 import { ErrorBanner, TypeIcon, useAsync } from '../ui.js';
+import { changedSettings, FormatSettingsFields, type SettingValue } from './format-settings.js';
 
 export function ConfigurationTab({ registry, onSaved }: { registry: Registry; onSaved: () => void }) {
   const [description, setDescription] = useState(registry.description);
   const [labels, setLabels] = useState(registry.labels.join(', '));
   const [upstreams, setUpstreams] = useState<string[]>(registry.upstreams);
+  const [settings, setSettings] = useState<Record<string, SettingValue>>(registry.settings);
   const [error, setError] = useState<unknown>(null);
   const [saved, setSaved] = useState(false);
   const [busy, setBusy] = useState(false);
@@ -25,7 +28,8 @@ export function ConfigurationTab({ registry, onSaved }: { registry: Registry; on
   const dirty =
     description !== registry.description ||
     parseLabels(labels).join(',') !== registry.labels.join(',') ||
-    upstreams.join(',') !== registry.upstreams.join(',');
+    upstreams.join(',') !== registry.upstreams.join(',') ||
+    Object.keys(changedSettings(registry.settings, settings)).length > 0;
   useLeaveGuard(dirty ? 'You have unsaved changes to this configuration. Leave without saving?' : null);
   useEffect(() => {
     if (dirty) setSaved(false);
@@ -38,10 +42,13 @@ export function ConfigurationTab({ registry, onSaved }: { registry: Registry; on
     try {
       const body: Record<string, unknown> = { description, labels: parseLabels(labels) };
       if (registry.kind === 'local') body.upstreams = upstreams;
+      const changed = changedSettings(registry.settings, settings);
+      if (Object.keys(changed).length > 0) body.settings = changed;
       const updated = await api<Registry>('PATCH', registryPath(registry), body);
       setDescription(updated.description);
       setLabels(updated.labels.join(', '));
       setUpstreams(updated.upstreams);
+      setSettings(updated.settings);
       setSaved(true);
       onSaved();
     } catch (err) {
@@ -64,6 +71,7 @@ export function ConfigurationTab({ registry, onSaved }: { registry: Registry; on
           Separate labels with commas or spaces.
         </p>
       </div>
+      {packageType && <FormatSettingsFields specs={packageType.settings} values={settings} onChange={setSettings} />}
       {registry.kind === 'upstream' && registry.upstream && (
         <section className="card">
           <h3>Upstream source</h3>
@@ -99,6 +107,7 @@ export function ConfigurationTab({ registry, onSaved }: { registry: Registry; on
           setDescription(registry.description);
           setLabels(registry.labels.join(', '));
           setUpstreams(registry.upstreams);
+          setSettings(registry.settings);
         }}>
           Discard
         </button>

@@ -1,15 +1,19 @@
 /**
  * A registry's page: its header (Setup Client, and Delete in the menu beside it) and tabs
  * Artifacts | Configuration. Under Artifacts: the artifact list → an artifact's versions → one
- * version. Every list is paged and sorted by the server.
+ * version (`version-detail.tsx`). Every list is paged and sorted by the server. Artifacts and
+ * versions of every format are drawn the same way; a package version (a format not served over
+ * OCI) is named by its version string instead of a digest. Delete is in each row's menu.
  */
 import { useEffect, useId, useState } from 'react';
-import { api, enc, query, registryPath, type Artifact, type ArtifactList, type Registry, type Version, type VersionDetail, type VersionList } from '../api.js';
+import { api, enc, query, registryPath, type Artifact, type ArtifactList, type Registry, type Version, type VersionList } from '../api.js';
 import { bytes, count, hostPath, shortDigest, when } from '../format.js';
 import { pullCommand, usePackageTypes } from '../package-types.js';
 import { Link, navigate, useLocation } from '../router.js';
 import { Command, DataTable, ErrorBanner, Labels, Menu, Pager, TypeIcon, useAsync, type SortState } from '../ui.js';
 import { DeleteRegistryDialog } from '../dialogs/delete-registry.js';
+import { DeleteArtifactDialog, type DeleteTarget } from '../dialogs/delete-artifact.js';
+import { VersionView } from './version-detail.js';
 import { SetupClientPanel } from '../dialogs/setup-client.js';
 import { ConfigurationTab } from './configuration.js';
 
@@ -51,7 +55,7 @@ export function RegistryPage({ root, identifier, rest, onSpace }: { root: string
         {version && (
           <>
             <span aria-hidden="true">/</span>
-            <span aria-current="page">{shortDigest(version)}</span>
+            <span aria-current="page">{version.includes(':') ? shortDigest(version) : version}</span>
           </>
         )}
       </nav>
@@ -164,6 +168,7 @@ function ArtifactsList({ registry }: { registry: Registry }) {
     [base, p.q, p.sort, p.order, p.page, p.size],
   );
   const data = list.data;
+  const [deleting, setDeleting] = useState<DeleteTarget | null>(null);
   return (
     <>
       <SearchBox value={p.q} label="Search artifacts" onSearch={(q) => p.update({ q, page: 1 }, true)} />
@@ -219,12 +224,32 @@ function ArtifactsList({ registry }: { registry: Registry }) {
                   return command ? <Command text={command} label={`Copy pull command for ${a.name}`} /> : null;
                 },
               },
+              {
+                header: 'Actions',
+                className: 'actions',
+                // A local registry's cached artifacts belong to its upstream proxies: read-only here.
+                render: (a) =>
+                  a.cached && registry.kind === 'local' ? null : (
+                    <Menu label={`Actions for ${a.name}`} items={[{ label: 'Delete', danger: true, onSelect: () => setDeleting({ artifact: a.name }) }]} />
+                  ),
+              },
             ]}
           />
           <Pager page={p.page} size={p.size} total={data.total} noun="artifacts" onPage={(page) => p.update({ page })} onSize={(size) => p.update({ size, page: 1 })} />
         </>
       ) : (
         <p role="status">Loading artifacts…</p>
+      )}
+      {deleting && (
+        <DeleteArtifactDialog
+          registry={registry}
+          target={deleting}
+          onClose={() => setDeleting(null)}
+          onDeleted={() => {
+            setDeleting(null);
+            list.reload();
+          }}
+        />
       )}
     </>
   );
@@ -238,58 +263,86 @@ function VersionsList({ registry, artifact }: { registry: Registry; artifact: st
     () => api<VersionList>('GET', `${base}/versions${query({ q: p.q, sort: p.sort, order: p.order, page: p.page, size: p.size })}`),
     [base, p.q, p.sort, p.order, p.page, p.size],
   );
+  const [deleting, setDeleting] = useState<DeleteTarget | null>(null);
   const data = list.data;
+  // Package versions (a format not served over OCI) are named by their version string.
+  const packaged = type ? !type.ociBased : (data?.items.some((v) => v.version !== undefined) ?? false);
+  const refOf = (v: Version): string => v.version ?? v.digest;
+  const labelOf = (v: Version): string => v.version ?? shortDigest(v.digest);
+  // A local registry's cached artifacts belong to its upstream proxies: read-only here.
+  const about = useAsync(() => api<Artifact>('GET', base), [base]);
+  const readOnly = registry.kind === 'local' && about.data?.cached === true;
+  const tags = {
+    header: 'Tags',
+    render: (v: Version) =>
+      v.tags.length > 0 ? (
+        <ul className="labels" aria-label="Tags">
+          {v.tags.map((t) => (
+            <li key={t} className="label tag">
+              {t}
+            </li>
+          ))}
+        </ul>
+      ) : (
+        <span className="muted">untagged</span>
+      ),
+  };
+  const name = packaged
+    ? {
+        header: 'Version',
+        sort: 'version',
+        render: (v: Version) => (
+          <Link to={`${base}/versions/${enc(refOf(v))}`} className="mono strong">
+            {v.version}
+          </Link>
+        ),
+      }
+    : {
+        header: 'Digest',
+        sort: 'digest',
+        render: (v: Version) => (
+          <Link to={`${base}/versions/${enc(v.digest)}`} className="mono" title={v.digest}>
+            {shortDigest(v.digest)}
+          </Link>
+        ),
+      };
   return (
     <>
       <h2>
         {artifact} <span className="muted small">versions</span>
       </h2>
-      <SearchBox value={p.q} label="Search versions (tag or digest)" onSearch={(q) => p.update({ q, page: 1 }, true)} />
+      <SearchBox value={p.q} label={packaged ? 'Search versions (version or tag)' : 'Search versions (tag or digest)'} onSearch={(q) => p.update({ q, page: 1 }, true)} />
       <ErrorBanner error={list.error} />
       {data ? (
         <>
           <DataTable<Version>
             caption={`Versions of ${artifact}`}
             rows={data.items}
-            rowKey={(v) => v.digest}
+            rowKey={refOf}
             sort={{ sort: p.sort, order: p.order }}
             onSort={(s) => p.update({ sort: s.sort, order: s.order, page: 1 })}
             busy={list.loading}
             columns={[
-              {
-                header: 'Tags',
-                render: (v) =>
-                  v.tags.length > 0 ? (
-                    <ul className="labels" aria-label="Tags">
-                      {v.tags.map((t) => (
-                        <li key={t} className="label tag">
-                          {t}
-                        </li>
-                      ))}
-                    </ul>
-                  ) : (
-                    <span className="muted">untagged</span>
-                  ),
-              },
-              {
-                header: 'Digest',
-                sort: 'digest',
-                render: (v) => (
-                  <Link to={`${base}/versions/${enc(v.digest)}`} className="mono" title={v.digest}>
-                    {shortDigest(v.digest)}
-                  </Link>
-                ),
-              },
+              ...(packaged ? [name, tags, { header: 'Files', numeric: true, render: (v: Version) => count(v.files?.length ?? 0) }] : [tags, name]),
               { header: 'Size', sort: 'size', numeric: true, render: (v) => bytes(v.size) },
               { header: 'Created', sort: 'createdAt', render: (v) => <time dateTime={v.createdAt}>{when(v.createdAt)}</time> },
-              { header: 'Downloads', sort: 'downloadCount', numeric: true, render: (v) => count(v.downloadCount) },
+              ...(packaged ? [] : [{ header: 'Downloads', sort: 'downloadCount', numeric: true, render: (v: Version) => count(v.downloadCount) }]),
               {
                 header: 'Pull',
                 className: 'pull',
                 render: (v) => {
-                  const command = pullCommand(type, registry, artifact, v.tags[0] ?? v.digest);
-                  return command ? <Command text={command} label={`Copy pull command for ${v.tags[0] ?? shortDigest(v.digest)}`} /> : null;
+                  const reference = v.version ?? v.tags[0] ?? v.digest;
+                  const command = pullCommand(type, registry, artifact, reference);
+                  return command ? <Command text={command} label={`Copy pull command for ${v.version ?? v.tags[0] ?? shortDigest(v.digest)}`} /> : null;
                 },
+              },
+              {
+                header: 'Actions',
+                className: 'actions',
+                render: (v) =>
+                  readOnly ? null : (
+                    <Menu label={`Actions for ${labelOf(v)}`} items={[{ label: 'Delete', danger: true, onSelect: () => setDeleting({ artifact, version: refOf(v), label: labelOf(v) }) }]} />
+                  ),
               },
             ]}
           />
@@ -298,148 +351,17 @@ function VersionsList({ registry, artifact }: { registry: Registry; artifact: st
       ) : (
         <p role="status">Loading versions…</p>
       )}
-    </>
-  );
-}
-
-function VersionView({ registry, artifact, version }: { registry: Registry; artifact: string; version: string }) {
-  const base = `${registryPath(registry)}/artifacts/${enc(artifact)}`;
-  const detail = useAsync(() => api<VersionDetail>('GET', `${base}/versions/${enc(version)}`), [base, version]);
-  const type = usePackageTypes().find(registry.packageType);
-  const v = detail.data;
-  if (!v) return detail.error ? <ErrorBanner error={detail.error} /> : <p role="status">Loading…</p>;
-  const pulls = [...v.tags, v.digest].map((reference) => pullCommand(type, registry, artifact, reference)).filter((c): c is string => c !== null);
-  return (
-    <div className="detail">
-      <h2>
-        {artifact}
-        {v.tags.length > 0 && <span className="muted">:{v.tags.join(', ')}</span>}
-      </h2>
-      <dl className="facts">
-        <dt>Digest</dt>
-        <dd className="mono">{v.digest}</dd>
-        <dt>Media type</dt>
-        <dd className="mono">{v.mediaType}</dd>
-        {v.artifactType && (
-          <>
-            <dt>Artifact type</dt>
-            <dd className="mono">{v.artifactType}</dd>
-          </>
-        )}
-        <dt>Size</dt>
-        <dd>{bytes(v.size)}</dd>
-        <dt>Created</dt>
-        <dd>{when(v.createdAt)}</dd>
-        <dt>Downloads</dt>
-        <dd>{count(v.downloadCount)}</dd>
-      </dl>
-      {pulls.length > 0 && (
-        <>
-          <h3>Pull</h3>
-          {pulls.map((command) => (
-            <Command key={command} text={command} />
-          ))}
-        </>
+      {deleting && (
+        <DeleteArtifactDialog
+          registry={registry}
+          target={deleting}
+          onClose={() => setDeleting(null)}
+          onDeleted={() => {
+            setDeleting(null);
+            list.reload();
+          }}
+        />
       )}
-
-      {formatMetadata(v).map(([key, facts]) => (
-        <section key={key} aria-label={heading(key)}>
-          <h3>{heading(key)}</h3>
-          <dl className="facts">
-            {Object.entries(facts)
-              .filter(([, value]) => typeof value === 'string' || typeof value === 'number')
-              .map(([name, value]) => (
-                <Fact key={name} name={name} value={String(value)} />
-              ))}
-          </dl>
-        </section>
-      ))}
-
-      {v.platforms && (
-        <>
-          <h3>Platforms</h3>
-          <DataTable
-            caption="Platforms of this index"
-            rowKey={(p) => p.digest}
-            rows={v.platforms}
-            columns={[
-              {
-                header: 'Platform',
-                render: (p) => (p.platform ? `${p.platform.os}/${p.platform.architecture}${p.platform.variant ? `/${p.platform.variant}` : ''}` : 'unknown'),
-              },
-              {
-                header: 'Digest',
-                render: (p) => (
-                  <Link to={`${base}/versions/${enc(p.digest)}`} className="mono" title={p.digest}>
-                    {shortDigest(p.digest)}
-                  </Link>
-                ),
-              },
-              { header: 'Media type', render: (p) => <span className="mono small">{p.mediaType}</span> },
-              { header: 'Manifest size', numeric: true, render: (p) => bytes(p.size) },
-            ]}
-          />
-        </>
-      )}
-
-      {v.layers.length > 0 && (
-        <>
-          <h3>Layers</h3>
-          <DataTable
-            caption="Layers, in order"
-            rowKey={(l) => `${l.digest}-${v.layers.indexOf(l)}`}
-            rows={v.layers}
-            columns={[
-              { header: '#', numeric: true, render: (l) => v.layers.indexOf(l) + 1 },
-              { header: 'Digest', render: (l) => <span className="mono" title={l.digest}>{shortDigest(l.digest)}</span> },
-              { header: 'Media type', render: (l) => <span className="mono small">{l.mediaType}</span> },
-              { header: 'Size', numeric: true, render: (l) => bytes(l.size) },
-            ]}
-          />
-        </>
-      )}
-
-      {v.config && (
-        <>
-          <h3>Config</h3>
-          <dl className="facts">
-            <Fact name="Digest" value={v.config.digest} mono />
-            <Fact name="Media type" value={v.config.mediaType} mono />
-            <Fact name="Size" value={bytes(v.config.size)} />
-          </dl>
-        </>
-      )}
-      <details>
-        <summary>Manifest</summary>
-        <pre className="json">{JSON.stringify(v.manifest, null, 2)}</pre>
-      </details>
-    </div>
-  );
-}
-
-/** The fields of a version detail every format has; the UI draws each in its own way. */
-const COMMON_DETAIL = new Set(['digest', 'tags', 'mediaType', 'artifactType', 'size', 'manifestSize', 'createdAt', 'downloadCount', 'name', 'annotations', 'subject', 'manifest', 'config', 'layers', 'platforms']);
-
-/** A format's own metadata in a version detail (any other object field), by field name. */
-function formatMetadata(v: VersionDetail): Array<[string, Record<string, unknown>]> {
-  const out: Array<[string, Record<string, unknown>]> = [];
-  for (const [key, value] of Object.entries(v)) {
-    if (!COMMON_DETAIL.has(key) && value !== null && typeof value === 'object' && !Array.isArray(value)) out.push([key, value as Record<string, unknown>]);
-  }
-  return out;
-}
-
-/** `someField` → `Some field`. */
-function heading(key: string): string {
-  const words = key.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase();
-  return words.charAt(0).toUpperCase() + words.slice(1);
-}
-
-function Fact({ name, value, mono }: { name: string; value: string; mono?: boolean }) {
-  return (
-    <>
-      <dt>{name}</dt>
-      <dd className={mono ? 'mono' : undefined}>{value}</dd>
     </>
   );
 }

@@ -25,5 +25,5 @@ export function createNpmUpstreams({ core, npm, versions, settings }: NpmUpstrea
   );
   const fileHosts = config.upstream.fileHosts.split(',').map((h) => h.trim()).filter(Boolean);
   const tarballs = new UpstreamTarballs({ cache, store: services.store, blobs: services.blobs, versions: new NpmCachedVersions(npm, versions), fileHosts });
-  return new NpmUpstreamAdapter({ store: services.store, cache, packuments, tarballs, maxAuditBytes: MAX_AUDIT_BYTES });
+  return new NpmUpstreamAdapter({ store: services.store, cache, packuments, tarballs, maxAuditBytes: MAX_AUDIT_BYTES, renderedBytes: settings.upstreamPackumentCacheMb * MIB });
 }

@@ -25,7 +25,7 @@ import type { NpmRequestContext, NpmUpstreams, OpenedTarball } from '../packages
 import type { Packument } from '../packument.js';
 import { mergePackuments, packumentObject, readPackument, versionOfFile, type MergeSource, type PackumentDoc } from './packument-doc.js';
 import { forwardAudit } from './upstream-audit.js';
-import type { CachedPackument, UpstreamPackuments } from './upstream-packuments.js';
+import { WeightedLru, type CachedPackument, type UpstreamPackuments } from './upstream-packuments.js';
 import type { PackumentForm } from './upstream-packument-store.js';
 import type { UpstreamTarballs } from './upstream-tarballs.js';
 
@@ -36,6 +36,8 @@ export interface NpmUpstreamDeps {
   tarballs: UpstreamTarballs;
   /** Largest audit answer read from an upstream. */
   maxAuditBytes: number;
+  /** Served packuments kept in memory, by the size of the upstream bodies they were made from. */
+  renderedBytes: number;
 }
 
 function formOf(ctx: NpmRequestContext): PackumentForm {
@@ -52,8 +54,12 @@ const MAX_LISTS = 1_000;
 
 export class NpmUpstreamAdapter implements NpmUpstreams {
   private readonly lists = new Map<string, { updatedAt: unknown; until: number; proxies: readonly RegistryRecord[] }>();
+  /** The last packument served per registry, form, URL and package, with what it was made of. */
+  private readonly rendered: WeightedLru<{ stamp: readonly unknown[]; packument: Packument; bytes: number }>;
 
-  constructor(private readonly deps: NpmUpstreamDeps) {}
+  constructor(private readonly deps: NpmUpstreamDeps) {
+    this.rendered = new WeightedLru(deps.renderedBytes);
+  }
 
   private async proxiesOf(registry: RegistryRecord): Promise<readonly RegistryRecord[]> {
     if (registry.kind !== 'local') return [registry];
@@ -74,17 +80,24 @@ export class NpmUpstreamAdapter implements NpmUpstreams {
     const proxies = await this.proxiesOf(registry);
     if (local && proxies.length === 0) return own;
     const found = await collectInOrder<CachedPackument | undefined>(proxies, (proxy) => this.deps.packuments.get(root, proxy, name, form, ctx.log), local, () => undefined);
+    if (!found.some((copy) => copy !== undefined)) return own;
+    // The same inputs (the own document object and each proxy's copy) give the same frozen
+    // object, which the routes serialize once.
+    const key = `${registry.id}\0${form}\0${ctx.registryUrl}\0${name}`;
+    const stamp = [own, ...found];
+    const known = this.rendered.get(key);
+    if (known && known.stamp.length === stamp.length && known.stamp.every((s, i) => s === stamp[i])) return known.packument;
     const sources: MergeSource<string>[] = [];
     if (own) sources.push({ origin: registry.id, doc: readPackument(own, name) });
     found.forEach((copy, i) => {
       if (copy) sources.push({ origin: proxies[i]!.id, doc: copy.doc });
     });
-    if (sources.length === 0) return undefined;
-    if (own && sources.length === 1) return own;
     const doc: PackumentDoc = sources.length === 1 ? sources[0]!.doc : mergePackuments(name, sources, own?.['dist-tags']).doc;
     const out = packumentObject(doc, form, ctx.registryUrl) as Packument;
     // The local package's revision, which a client sends back with a change.
     if (own?._rev !== undefined) out._rev = own._rev;
+    Object.freeze(out);
+    this.rendered.set(key, { stamp, packument: out, bytes: found.reduce((n, copy) => n + (copy?.bytes ?? 0), 0) });
     return out;
   }
 

@@ -77,7 +77,7 @@ export function upstreamPath(name: string): string {
 }
 
 /** Least recently used map bounded by a total weight. */
-class WeightedLru<V extends { bytes: number }> {
+export class WeightedLru<V extends { bytes: number }> {
   private readonly map = new Map<string, V>();
   private total = 0;
   constructor(private readonly budget: number) {}
