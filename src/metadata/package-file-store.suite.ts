@@ -223,6 +223,19 @@ export function packageFileStoreSuite(name: string, open: () => Promise<OpenedPa
       assert.equal(hello.updatedAt, versions[0]!.createdAt, 'an artifact was updated when its newest version was recorded');
       assert.ok(versions[0]!.createdAt > versions[1]!.createdAt);
       assert.deepEqual(await s.files.listArtifacts([]), []);
+      assert.deepEqual(
+        (await s.files.listArtifacts([p.registry.id, q.registry.id], 'hello')).map((x) => [x.artifact, x.registryId, x.versionCount, x.newestVersion]),
+        listed.filter((x) => x.artifact === 'hello').map((x) => [x.artifact, x.registryId, x.versionCount, x.newestVersion]),
+        'one artifact: the same rows as in the whole listing',
+      );
+      assert.deepEqual(await s.files.listArtifacts([p.registry.id], 'nothing'), []);
+      const counted = await s.files.countArtifacts([p.registry.id, q.registry.id, p.registry.id, 'no-such-registry']);
+      assert.deepEqual(
+        [counted.get(p.registry.id), counted.get(q.registry.id), counted.size],
+        [2, 1, 2],
+        'distinct artifacts (not versions or files), as numbers; a registry without files is absent',
+      );
+      assert.deepEqual(await s.files.countArtifacts([]), new Map());
       assert.deepEqual(await s.files.listVersions(p.registry.id, 'nothing'), []);
       const files = await s.files.listFilesOf(p.registry.id, 'hello', ['2.0.0', '1.0.0', 'nothing', '2.0.0']);
       assert.deepEqual(files.map((f) => [f.version, f.path]), [

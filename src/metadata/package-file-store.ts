@@ -106,9 +106,15 @@ export interface PackageFileStore {
   // --- Listing for the management views (a version without files is not listed) ---
   /**
    * The artifacts of `registryIds` that have package files, aggregated in SQL, by artifact then
-   * registry id; empty for an empty list.
+   * registry id; empty for an empty list. With `artifact`, only that artifact's rows (one
+   * artifact's page without aggregating the whole registry).
    */
-  listArtifacts(registryIds: readonly string[]): Promise<PackageArtifactRecord[]>;
+  listArtifacts(registryIds: readonly string[], artifact?: string): Promise<PackageArtifactRecord[]>;
+  /**
+   * How many artifacts with package files each of `registryIds` has (registries without any
+   * are absent): the registry stats, counted in SQL without aggregating every file.
+   */
+  countArtifacts(registryIds: readonly string[]): Promise<Map<string, number>>;
   /** The versions of one artifact of a registry, newest first (then by version, descending). */
   listVersions(registryId: string, artifact: string): Promise<PackageVersionRecord[]>;
   /** The files of several versions of one artifact (a page of a listing), by version then path. */

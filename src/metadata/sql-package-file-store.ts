@@ -140,7 +140,7 @@ export class SqlPackageFileStore implements PackageFileStore {
 
   // --- Listing for the management views ---------------------------------------------------
 
-  async listArtifacts(registryIds: readonly string[]): Promise<PackageArtifactRecord[]> {
+  async listArtifacts(registryIds: readonly string[], artifact?: string): Promise<PackageArtifactRecord[]> {
     const ids = [...new Set(registryIds)];
     const out: PackageArtifactRecord[] = [];
     for (let i = 0; i < ids.length; i += LIST_CHUNK) {
@@ -152,26 +152,36 @@ export class SqlPackageFileStore implements PackageFileStore {
           eb.fn.count<number>(sql`distinct version`).as('version_count'),
           eb.fn.sum<number>('size').as('size_bytes'),
           eb.fn.max<number>('created_at').as('updated_at'),
-          eb
-            .selectFrom('package_files as newest')
-            .select('newest.version')
-            .whereRef('newest.registry_id', '=', 'package_files.registry_id')
-            .whereRef('newest.artifact', '=', 'package_files.artifact')
-            .orderBy('newest.created_at', 'desc')
-            .orderBy('newest.version', 'desc')
-            .limit(1)
-            .as('newest_version'),
+          // The newest version in the same pass: the greatest "<created_at, 20 digits> <version>"
+          // (a correlated subquery per artifact cost 3-5x the whole aggregate on 20k artifacts).
+          sql<string>`max(${this.dialect === 'postgres' ? sql`(lpad(created_at::text, ${NEWEST_PAD}, '0') || ' ' || version) collate "C"` : sql`printf('%0${sql.raw(String(NEWEST_PAD))}d', created_at) || ' ' || version`})`.as('newest_version'),
         ])
         .where('registry_id', 'in', ids.slice(i, i + LIST_CHUNK))
+        .$if(artifact !== undefined, (qb) => qb.where('artifact', '=', artifact!))
         .groupBy(['registry_id', 'artifact'])
         .orderBy('artifact')
         .orderBy('registry_id')
         .execute();
       for (const r of rows) {
-        out.push({ registryId: r.registry_id, artifact: r.artifact, versionCount: Number(r.version_count), sizeBytes: Number(r.size_bytes), updatedAt: Number(r.updated_at), newestVersion: r.newest_version ?? '' });
+        out.push({ registryId: r.registry_id, artifact: r.artifact, versionCount: Number(r.version_count), sizeBytes: Number(r.size_bytes), updatedAt: Number(r.updated_at), newestVersion: (r.newest_version ?? '').slice(NEWEST_PAD + 1) });
       }
     }
     return ids.length > LIST_CHUNK ? out.sort((a, b) => (a.artifact === b.artifact ? cmp(a.registryId, b.registryId) : cmp(a.artifact, b.artifact))) : out;
+  }
+
+  async countArtifacts(registryIds: readonly string[]): Promise<Map<string, number>> {
+    const ids = [...new Set(registryIds)];
+    const out = new Map<string, number>();
+    for (let i = 0; i < ids.length; i += LIST_CHUNK) {
+      const rows = await this.db
+        .selectFrom('package_files')
+        .select((eb) => ['registry_id', eb.fn.count<number>(sql`distinct artifact`).as('artifacts')])
+        .where('registry_id', 'in', ids.slice(i, i + LIST_CHUNK))
+        .groupBy('registry_id')
+        .execute();
+      for (const r of rows) out.set(r.registry_id, Number(r.artifacts));
+    }
+    return out;
   }
 
   async listVersions(registryId: string, artifact: string): Promise<PackageVersionRecord[]> {
@@ -210,6 +220,9 @@ export class SqlPackageFileStore implements PackageFileStore {
     return out;
   }
 }
+
+/** Digits of `created_at` (ms) in the newest-version key: more than any time has. */
+const NEWEST_PAD = 20;
 
 /** Registry ids, or versions, per listing query (a registry and its upstream list: a handful in practice). */
 const LIST_CHUNK = 500;

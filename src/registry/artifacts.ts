@@ -105,9 +105,17 @@ const ARTIFACT_SORT: SortKeys<ArtifactView> = {
   updatedAt: (a) => a.updatedAt,
 };
 
+/**
+ * A version string's sort key: runs of digits compare as numbers (`2.0.0` < `10.0.0`), the rest
+ * as text. Format-neutral (no semver or PEP 440 rules: `10.0.0` < `10.0.0-rc.1`).
+ */
+function numbersFirst(version: string): string {
+  return version.replace(/\d+/g, (digits) => digits.replace(/^0+(?=\d)/, '').padStart(20, '0'));
+}
+
 const VERSION_SORT: SortKeys<VersionView> = {
   createdAt: (v) => v.createdAt,
-  version: (v) => v.version ?? v.digest,
+  version: (v) => (v.version === undefined ? v.digest : numbersFirst(v.version)),
   digest: (v) => v.digest,
   size: (v) => v.size,
   downloadCount: (v) => v.downloadCount,
@@ -259,7 +267,7 @@ export class ArtifactService {
     const ref = await this.registries.getRef(root, identifier);
     const pkg = this.packagesFor(ref);
     if (pkg) {
-      const row = (await pkg.artifacts(ref)).find((a) => a.artifact === name);
+      const row = (await pkg.artifacts(ref, name)).find((a) => a.artifact === name);
       if (!row) throw artifactNotFound(ref, name);
       return { ...toPackageArtifactView(row), latestVersion: await pkg.latestVersion(row.source, row) };
     }

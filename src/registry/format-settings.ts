@@ -35,7 +35,8 @@ export function checkFormatSettings(
     if (!setting) {
       const known = Object.keys(declared);
       const hint = known.length > 0 ? `; ${spec.type} registries take ${known.join(', ')}` : `; ${spec.type} registries have no settings`;
-      throw invalid(`settings.${key} is not a setting of ${spec.type} registries${hint}`, `settings.${key}`);
+      const field = `settings.${clip(key)}`;
+      throw invalid(`${field} is not a setting of ${spec.type} registries${hint}`, field);
     }
     if (raw === null) {
       delete out[key];
@@ -50,20 +51,32 @@ function checkValue(key: string, setting: RegistrySettingSpec, raw: unknown): bo
   const field = `settings.${key}`;
   switch (setting.type) {
     case 'boolean':
-      if (typeof raw !== 'boolean') throw invalid(`${field} must be true or false; got ${JSON.stringify(raw)}`, field);
+      if (typeof raw !== 'boolean') throw invalid(`${field} must be true or false; got ${shown(raw)}`, field);
       return raw;
     case 'string':
-      if (typeof raw !== 'string') throw invalid(`${field} must be a string; got ${JSON.stringify(raw)}`, field);
-      if (setting.enum && !setting.enum.includes(raw)) throw invalid(`${field} must be one of ${setting.enum.join(', ')}; got ${JSON.stringify(raw)}`, field);
+      if (typeof raw !== 'string') throw invalid(`${field} must be a string; got ${shown(raw)}`, field);
+      if (setting.enum && !setting.enum.includes(raw)) throw invalid(`${field} must be one of ${setting.enum.join(', ')}; got ${shown(raw)}`, field);
       if (raw.length > 1024) throw invalid(`${field} is at most 1024 characters long`, field);
       return raw;
     case 'integer': {
-      if (typeof raw !== 'number' || !Number.isSafeInteger(raw)) throw invalid(`${field} must be an integer; got ${JSON.stringify(raw)}`, field);
+      if (typeof raw !== 'number' || !Number.isSafeInteger(raw)) throw invalid(`${field} must be an integer; got ${shown(raw)}`, field);
       if (setting.minimum !== undefined && raw < setting.minimum) throw invalid(`${field} must be at least ${setting.minimum}; got ${raw}`, field);
       if (setting.maximum !== undefined && raw > setting.maximum) throw invalid(`${field} must be at most ${setting.maximum}; got ${raw}`, field);
       return raw;
     }
   }
+}
+
+/** At most this many characters of a refused key or value go into an error message. */
+const SHOWN_CHARS = 64;
+
+function clip(text: string): string {
+  return text.length > SHOWN_CHARS ? `${text.slice(0, SHOWN_CHARS)}…` : text;
+}
+
+/** A refused value in an error message: JSON, cut short (a hostile value is not echoed whole). */
+function shown(raw: unknown): string {
+  return clip(JSON.stringify(raw) ?? String(raw));
 }
 
 /** Every setting the format declares, with the stored value or else the default. */

@@ -70,9 +70,12 @@ export class PackageArtifacts {
     private readonly packageTypes: PackageTypes,
   ) {}
 
-  /** Whether the registry's artifacts are package files (its format is not served over OCI). */
+  /**
+   * Whether the registry's artifacts are package files (its format is not served over OCI). A
+   * registry of a format this build does not serve keeps the plain OCI view.
+   */
   handles(registry: RegistryRecord): boolean {
-    return !this.packageTypes.get(registry.packageType).ociBased;
+    return this.packageTypes.find(registry.packageType)?.ociBased === false;
   }
 
   /** The registry itself, then (local registries) the proxies of its upstream list, in order. */
@@ -82,11 +85,14 @@ export class PackageArtifacts {
     return [{ registry, cached: false }, ...proxies.map((p) => ({ registry: p, cached: true }))];
   }
 
-  /** Every visible artifact, the first source of each name winning, by name. */
-  async artifacts(ref: RegistryRef): Promise<PackageArtifactRow[]> {
+  /** Every visible artifact (or only `name`), the first source of each name winning, by name. */
+  async artifacts(ref: RegistryRef, name?: string): Promise<PackageArtifactRow[]> {
     const sources = await this.sources(ref.registry);
     const rank = new Map(sources.map((s, i) => [s.registry.id, i]));
-    const rows = await this.files.listArtifacts(sources.map((s) => s.registry.id));
+    const rows = await this.files.listArtifacts(
+      sources.map((s) => s.registry.id),
+      name,
+    );
     const best = new Map<string, PackageArtifactRecord>();
     for (const row of rows) {
       const held = best.get(row.artifact);
@@ -138,7 +144,7 @@ export class PackageArtifacts {
       if (spec.versionDetail) out[spec.versionDetail.field] = null;
     }
     const packages = this.packagesOf(source.packageType);
-    if (own && own.mediaType === undefined && packages?.detail) out[own.field] = await packages.detail(source, artifact, version);
+    if (own && own.mediaType === undefined && packages?.detail) out[own.field] = (await packages.detail(source, artifact, version)) ?? null;
     return out;
   }
 

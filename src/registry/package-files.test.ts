@@ -27,6 +27,9 @@ function recordingStore(): { store: PackageFileStore; puts: PackageVersionFiles[
     async listArtifacts() {
       return [];
     },
+    async countArtifacts() {
+      return new Map();
+    },
     async listVersions() {
       return [];
     },

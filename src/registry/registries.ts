@@ -93,7 +93,7 @@ export class RegistryService {
     private readonly packageTypes: PackageTypes,
     destinations?: DestinationCheck,
     /** Package files, so that artifacts of formats not served over OCI count in the stats. */
-    packageFiles?: Pick<PackageFileStore, 'listArtifacts'>,
+    packageFiles?: Pick<PackageFileStore, 'countArtifacts'>,
   ) {
     this.views = new RegistryViews(store, baseUrl, packageTypes, packageFiles);
     this.upstreamConfigs = new UpstreamConfigs(secrets, packageTypes, destinations);
@@ -190,7 +190,7 @@ export class RegistryService {
       ...(filter.q ? { q: filter.q } : {}),
     });
     const records = visible ? matching.filter((r) => visible(r, spacePaths.get(r.spaceId) ?? '')) : matching;
-    const stats = await this.views.stats(records.map((r) => r.id));
+    const stats = await this.views.stats(records);
     const pathById = new Map(spaces.map((s) => [s.id, s.path]));
     // Upstream lists are read only for the page shown, so they are filled in after paging.
     const recordOf = new Map<RegistryView, RegistryRecord>();
@@ -235,8 +235,9 @@ export class RegistryService {
     const isPublic = checkBoolean(patch.public, 'public');
     if (isPublic !== undefined) changes.public = isPublic;
     if (patch.upstream !== undefined) changes.upstream = await this.upstreamConfigs.forPatch(registry, patch.upstream);
-    const settings = checkFormatSettings(this.packageTypes.get(registry.packageType), patch.settings, registry.settings);
-    if (settings !== undefined) changes.settings = settings;
+    // Only a PATCH of settings needs the format (a registry of a format this build does not
+    // serve keeps the rest of its configuration editable).
+    if (patch.settings !== undefined) changes.settings = checkFormatSettings(this.packageTypes.get(registry.packageType), patch.settings, registry.settings);
     const upstreamIds = await this.resolveUpstreams(
       { rootSpaceId: rootSpace.id, rootPath: rootSpace.path, identifier: registry.identifier, packageType: registry.packageType, kind: registry.kind },
       patch.upstreams,

@@ -69,24 +69,23 @@ export class RegistryViews {
     private readonly baseUrl: string,
     private readonly packageTypes?: PackageTypes,
     /** Artifacts of formats not served over OCI are package files, not repositories with versions. */
-    private readonly packageFiles?: Pick<PackageFileStore, 'listArtifacts'>,
+    private readonly packageFiles?: Pick<PackageFileStore, 'countArtifacts'>,
   ) {}
 
-  /** Stats per registry id (see the header for what counts as an artifact). */
-  async stats(ids: string[]): Promise<Map<string, RegistryStats>> {
-    if (ids.length === 0) return new Map();
+  /**
+   * Stats per registry id (see the header for what counts as an artifact). A registry of a
+   * format not served over OCI counts what its artifact list shows: its package artifacts (an
+   * OCI-based format that also records package files, as Helm does, counts its OCI artifacts).
+   */
+  async stats(records: ReadonlyArray<Pick<RegistryRecord, 'id' | 'packageType'>>): Promise<Map<string, RegistryStats>> {
+    if (records.length === 0) return new Map();
+    const ids = records.map((r) => r.id);
     const stats = await this.store.registryStats(ids);
-    const artifacts = new Map<string, number>();
-    const count = (registryId: string) => artifacts.set(registryId, (artifacts.get(registryId) ?? 0) + 1);
-    const oci = new Set<string>();
-    for (const a of await this.store.listArtifacts(ids)) {
-      if (a.versionCount === 0) continue;
-      count(a.registryId);
-      oci.add(`${a.registryId}\n${a.name}`);
-    }
-    // A package artifact that is also a repository with OCI versions counts once.
-    for (const a of (await this.packageFiles?.listArtifacts(ids)) ?? []) {
-      if (!oci.has(`${a.registryId}\n${a.artifact}`)) count(a.registryId);
+    const packaged = !this.packageFiles ? [] : records.filter((r) => this.packageTypes?.find(r.packageType)?.ociBased === false).map((r) => r.id);
+    const artifacts = packaged.length > 0 && this.packageFiles ? await this.packageFiles.countArtifacts(packaged) : new Map<string, number>();
+    const oci = ids.filter((id) => !packaged.includes(id));
+    for (const a of oci.length > 0 ? await this.store.listArtifacts(oci) : []) {
+      if (a.versionCount > 0) artifacts.set(a.registryId, (artifacts.get(a.registryId) ?? 0) + 1);
     }
     for (const [id, s] of stats) stats.set(id, { ...s, artifactCount: artifacts.get(id) ?? 0 });
     return stats;
@@ -94,7 +93,7 @@ export class RegistryViews {
 
   /** The view of one registry, with its stats and upstream list read now. */
   async view(record: RegistryRecord, spacePath: string, rootPath: string): Promise<RegistryView> {
-    const stats = (await this.stats([record.id])).get(record.id) ?? EMPTY_STATS;
+    const stats = (await this.stats([record])).get(record.id) ?? EMPTY_STATS;
     const upstreams = record.kind === 'local' ? (await this.store.listUpstreams(record.id)).map((u) => u.identifier) : [];
     return this.present(record, spacePath, rootPath, upstreams, stats);
   }

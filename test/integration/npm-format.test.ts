@@ -8,6 +8,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { connect, type AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { dropTestSchema, testSchema, TEST_DATABASE_URL } from '../../src/metadata/test-databases.js';
 import { blobFiles, startInProcess, type Harness } from '../helpers/inproc.js';
@@ -202,6 +204,22 @@ describe('npm registry API (in process)', () => {
         assert.deepEqual(await h.app.services.store.listStaleUploads(Date.now() + 3_600_000), [], 'no upload session is left behind');
       });
     }
+  });
+
+  it('leaves nothing behind when the client goes away in the middle of a publish', async () => {
+    await h.app.server.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = h.app.server.server.address() as AddressInfo;
+    const body = Buffer.from(JSON.stringify(publishDoc('cut', '1.0.0', tarball('cut', 200_000))));
+    const socket = connect(port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write(`PUT ${BASE}/cut HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${h.auth.authorization}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`);
+    socket.write(body.subarray(0, Math.floor(body.length / 2)));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    socket.destroy();
+    for (let i = 0; i < 50 && (await h.app.services.store.listStaleUploads(Date.now() + 3_600_000)).length > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual(await h.app.services.store.listStaleUploads(Date.now() + 3_600_000), [], 'the staged tarball is discarded');
+    assert.equal((await req('GET', 'cut')).status, 404);
+    assert.deepEqual(await files('cut', '1.0.0'), []);
   });
 
   it('manages dist-tags: list, add, move, remove; latest stays', async () => {

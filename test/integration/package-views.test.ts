@@ -210,6 +210,13 @@ describe('package views and format settings', () => {
       assert.equal(res.json.code, 'INVALID_ARGUMENT');
       assert.match(res.json.message, message);
     }
+    // A hostile value or key is not echoed back whole (nor into the logs).
+    for (const settings of [{ allowOverwrite: 'x'.repeat(200_000) }, { flavor: 'y'.repeat(200_000) }, { maxFiles: { deep: 'z'.repeat(200_000) } }, { ['k'.repeat(200_000)]: true }]) {
+      const res = await h.call<{ code: string; message: string; details: { field: string } }>('PATCH', `${API}/set`, { settings });
+      assert.equal(res.status, 400);
+      assert.ok(res.text.length < 2_000, `${res.text.length} bytes of error for ${JSON.stringify(settings).length} bytes of settings`);
+      assert.match(res.json.details.field, /^settings\./);
+    }
     const onCreate = await h.call<{ message: string; details: { field: string } }>('POST', '/api/v1/registries', { space: 'acme', identifier: 'bad', packageType: 'demo', settings: { flavor: 3 } });
     assert.equal(onCreate.status, 400, onCreate.text);
     assert.equal(onCreate.json.details.field, 'settings.flavor');
@@ -228,6 +235,14 @@ describe('package views and format settings', () => {
     assert.equal(await put('set', 'one', '1.0.0', 'a.txt'), 201);
     const detail = await h.call<Detail>('GET', `${API}/set/artifacts/one/versions/1.0.0`);
     assert.deepEqual(detail.json.demo, { flavor: 'fancy', fileCount: 1, dependencies: [{ name: 'left-pad', range: '^1.0.0' }] });
+  });
+
+  it('sorts package versions by version as numbers, not as text', async () => {
+    for (const v of ['2.0.0', '10.0.0', '9.1.0', '10.0.0-rc.1']) assert.equal(await put('set', 'numbers', v, 'n.tgz'), 201);
+    const asc = await h.call<Page<Version>>('GET', `${API}/set/artifacts/numbers/versions?sort=version&order=asc`);
+    assert.deepEqual(asc.json.items.map((v) => v.version), ['2.0.0', '9.1.0', '10.0.0', '10.0.0-rc.1']);
+    const desc = await h.call<Page<Version>>('GET', `${API}/set/artifacts/numbers/versions?sort=version&order=desc&size=1`);
+    assert.deepEqual(desc.json.items.map((v) => v.version), ['10.0.0-rc.1']);
   });
 
   it('refuses readers and tokens of another registry', async () => {
@@ -265,6 +280,36 @@ describe('package views and format settings', () => {
     assert.equal((await h.call('DELETE', `${API}/pkgs/artifacts/cachedpkg`)).status, 404, "a local registry's cached view is read-only");
     assert.equal((await h.call('DELETE', `${API}/remote/artifacts/cachedpkg/versions/3.0.0`)).status, 204, 'the proxy itself deletes it');
     assert.deepEqual((await h.call<Page<Artifact>>('GET', `${API}/pkgs/artifacts`)).json.items.map((a) => a.name), ['hello']);
+  });
+
+  it('keeps a registry of a format this build does not serve manageable (PATCH, artifacts)', async () => {
+    const { services } = h.app;
+    const space = await services.store.findSpace('acme');
+    await services.store.createRegistry({ spaceId: space!.id, identifier: 'gone', packageType: 'retired', kind: 'local', description: '', labels: [], public: false, upstream: null, settings: { old: true } });
+    const patched = await h.call<Registry & { description: string }>('PATCH', `${API}/gone`, { description: 'kept for its data' });
+    assert.equal(patched.status, 200, patched.text);
+    assert.equal(patched.json.description, 'kept for its data');
+    assert.deepEqual(patched.json.settings, {});
+    const settings = await h.call<{ code: string }>('PATCH', `${API}/gone`, { settings: { old: false } });
+    assert.equal(settings.status, 400, 'settings of a format not served cannot be checked');
+    const list = await h.call<Page<Artifact>>('GET', `${API}/gone/artifacts`);
+    assert.equal(list.status, 200, list.text);
+    assert.deepEqual(list.json.items, []);
+  });
+
+  it("counts package artifacts only where the artifact list shows them (not an OCI format's package files)", async () => {
+    // Helm records its chart versions as package files too; a classic proxy's cached charts have
+    // no OCI manifest, so its artifact list (the OCI view) does not show them.
+    assert.equal((await h.call('POST', '/api/v1/registries', { space: 'acme', identifier: 'charts', packageType: 'helm' })).status, 201);
+    await record('charts', 'mychart', '1.0.0', Buffer.from('not really a chart\n'));
+    const list = await h.call<Page<Artifact>>('GET', `${API}/charts/artifacts`);
+    const one = await h.call<Registry>('GET', `${API}/charts`);
+    const all = await h.call<{ items: Array<Registry & { identifier: string }> }>('GET', '/api/v1/registries?space=acme');
+    assert.equal(one.json.artifactCount, list.json.total, 'the registry counts what its artifact list shows');
+    assert.equal(all.json.items.find((r) => r.identifier === 'charts')?.artifactCount, list.json.total);
+    const remote = await h.call<Page<Artifact>>('GET', `${API}/remote/artifacts`);
+    assert.ok(remote.json.total > 0);
+    assert.equal(all.json.items.find((r) => r.identifier === 'remote')?.artifactCount, remote.json.total, 'a proxy of a package format counts its cached packages');
   });
 
   it('lists a format without a management part, and refuses its deletions clearly', async () => {

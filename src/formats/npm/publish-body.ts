@@ -69,6 +69,8 @@ export class PublishBodyScanner {
   readonly #stack: Frame[] = [];
   readonly #meta: Buffer[] = [];
   #metaBytes = 0;
+  /** Metadata bytes of the current chunk not yet copied (a view into it). */
+  #pending: Buffer | undefined;
   /** Inside a string: 'key' (collecting), 'value' (copying), 'data' (decoding); undefined outside. */
   #string: 'key' | 'value' | 'data' | undefined;
   #escaped = false;
@@ -104,11 +106,13 @@ export class PublishBodyScanner {
       }
       this.#copy(chunk.subarray(start, i));
     }
+    this.#flush();
   }
 
   /** The parsed document, once every chunk was pushed. */
   async finish(): Promise<Record<string, unknown>> {
     if (this.#string !== undefined || this.#stack.length > 0 || !this.#ended) throw invalid('the body ends inside the document');
+    this.#flush();
     let parsed: unknown;
     try {
       parsed = JSON.parse(Buffer.concat(this.#meta, this.#metaBytes).toString('utf8'));
@@ -125,7 +129,20 @@ export class PublishBodyScanner {
     if (this.#metaBytes > this.#options.metadataBytes) {
       throw new PalletError('TOO_LARGE', `the package metadata exceeds the limit of ${this.#options.metadataBytes} bytes`, { limit: this.#options.metadataBytes });
     }
-    this.#meta.push(Buffer.from(bytes));
+    // Adjacent pieces of one chunk (structure, keys, values) are kept as one view and copied
+    // once per chunk, not once per string.
+    const pending = this.#pending;
+    if (pending && pending.buffer === bytes.buffer && pending.byteOffset + pending.length === bytes.byteOffset) {
+      this.#pending = Buffer.from(pending.buffer, pending.byteOffset, pending.length + bytes.length);
+      return;
+    }
+    this.#flush();
+    this.#pending = bytes;
+  }
+
+  #flush(): void {
+    if (this.#pending) this.#meta.push(Buffer.from(this.#pending));
+    this.#pending = undefined;
   }
 
   /** One byte outside any string. */

@@ -78,10 +78,10 @@ export class NpmPublisher {
     try {
       let total = 0;
       // Not destroyed on an early stop: the client still gets the answer (see readRequestBody).
-      for await (const chunk of body.iterator({ destroyOnReturn: false })) {
-        total += (chunk as Buffer).length;
+      for await (const chunk of cutOffAsInvalid(body.iterator({ destroyOnReturn: false }))) {
+        total += chunk.length;
         if (total > this.settings.publishBytes) throw new PalletError('TOO_LARGE', `the publish body exceeds the limit of ${this.settings.publishBytes} bytes`);
-        await scanner.push(chunk as Buffer);
+        await scanner.push(chunk);
       }
       const doc = await scanner.finish();
       if (!upload) return await this.#update(ref, name, doc, options);
@@ -165,6 +165,25 @@ export class NpmPublisher {
     const pkg = await this.deps.npm.findPackage(ref.registry.id, name);
     if (!pkg) throw new PalletError('NOT_FOUND', `package ${name} not found`, { name });
     return pkg;
+  }
+}
+
+/** The body's chunks; a client that goes away mid-body is INVALID_ARGUMENT (a 4xx, not a server error). */
+async function* cutOffAsInvalid(chunks: AsyncIterable<unknown>): AsyncGenerator<Buffer> {
+  const iterator = chunks[Symbol.asyncIterator]();
+  for (;;) {
+    let next: IteratorResult<unknown>;
+    try {
+      next = await iterator.next();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || (err as Error).message === 'aborted') {
+        throw new PalletError('INVALID_ARGUMENT', 'the publish body ended early: the client went away');
+      }
+      throw err;
+    }
+    if (next.done) return;
+    yield next.value as Buffer;
   }
 }
 
