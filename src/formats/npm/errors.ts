@@ -5,32 +5,10 @@
 import type { FastifyReply } from 'fastify';
 import type { ErrorCode } from '../../base/errors.js';
 import { retryAfterSeconds } from '../../base/retry.js';
+import { PKG_STATUS } from '../../http/pkg-errors.js';
 
-export const NPM_STATUS: Record<ErrorCode, number> = {
-  BLOB_UNKNOWN: 404,
-  BLOB_UPLOAD_INVALID: 400,
-  BLOB_UPLOAD_UNKNOWN: 404,
-  DIGEST_INVALID: 400,
-  MANIFEST_BLOB_UNKNOWN: 400,
-  MANIFEST_INVALID: 400,
-  MANIFEST_UNKNOWN: 404,
-  NAME_INVALID: 400,
-  NAME_UNKNOWN: 404,
-  SIZE_INVALID: 400,
-  UNAUTHORIZED: 401,
-  DENIED: 403,
-  UNSUPPORTED: 405,
-  TOOMANYREQUESTS: 429,
-  RANGE_INVALID: 416,
-  NOT_FOUND: 404,
-  ALREADY_EXISTS: 409,
-  CONFLICT: 409,
-  INVALID_NAME: 400,
-  INVALID_ARGUMENT: 400,
-  TOO_LARGE: 413,
-  UNAVAILABLE: 503,
-  INSUFFICIENT_STORAGE: 507,
-};
+/** The shared `/pkg` status table (`http/pkg-errors.ts`). */
+export const NPM_STATUS: Readonly<Record<ErrorCode, number>> = PKG_STATUS;
 
 /** An upstream served bytes that do not match the checksum its metadata states: a bad gateway, not "try later". */
 function isUpstreamMismatch(code: ErrorCode, detail: unknown): boolean {
