@@ -14,10 +14,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './server.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const VERDACCIO_BIN = join(REPO_ROOT, '.test-tools/verdaccio/node_modules/verdaccio/bin/verdaccio');
@@ -49,17 +49,6 @@ export interface Verdaccio {
   saveStorage(dest: string): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close(() => (port ? resolve(port) : reject(new Error('could not pick a free port'))));
-    });
-  });
-}
 
 function configYaml(dir: string, uplink: string | undefined): string {
   const proxy = uplink ? '\n    proxy: origin' : '';
