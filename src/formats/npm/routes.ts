@@ -47,12 +47,21 @@ export interface NpmRouteOptions {
   settings: NpmSettings;
 }
 
+/** Largest `from` of a search (far past any registry's packages; keeps the SQL offset an integer). */
+const MAX_SEARCH_FROM = 1_000_000_000;
+
 type Handler = (request: FastifyRequest, reply: FastifyReply, path: NpmPath) => Promise<FastifyReply>;
 
-/** The path below `/pkg/<root>/<registry>/npm/`, still URL-encoded, without the query. */
+/**
+ * The path below `/pkg/<root>/<registry>/npm/`, still URL-encoded, without the query. The
+ * prefix's four segments are skipped however many slashes separate them (the router ignores
+ * repeated slashes: `/pkg/acme//js/npm/-rev/1` must not read as package `npm`).
+ */
 function pathOf(request: FastifyRequest): string {
-  const url = request.url.split('?')[0]!;
-  return url.split('/').slice(5).join('/');
+  const parts = request.url.split('?')[0]!.split('/');
+  let i = 0;
+  for (let seen = 0; i < parts.length && seen < 4; i++) if (parts[i] !== '') seen++;
+  return parts.slice(i).join('/');
 }
 
 /** This registry's npm URL as the client reaches it (the configured base URL wins). */
@@ -190,7 +199,8 @@ class NpmApi {
     const query = request.query as Record<string, string | undefined>;
     const text = String(query.text ?? '').slice(0, 256);
     const size = Math.min(Math.max(Number.parseInt(query.size ?? '20', 10) || 20, 1), this.o.settings.maxSearchResults);
-    const from = Math.max(Number.parseInt(query.from ?? '0', 10) || 0, 0);
+    // Bounded: an offset past what either database takes as an integer was a 500.
+    const from = Math.min(Math.max(Number.parseInt(query.from ?? '0', 10) || 0, 0), MAX_SEARCH_FROM);
     return reply.send(await this.o.packages.search(ref, text, size, from, registryUrlOf(request, this.o.services)));
   };
 
