@@ -41,6 +41,8 @@ function isObject(value: unknown): value is Record<string, unknown> {
 /** A dist-tag name npm accepts: URL-safe, not empty, and not something that reads as a version. */
 export function checkTagName(tag: string): string {
   if (tag === '' || tag.length > 256 || encodeURIComponent(tag) !== tag) throw bad(`invalid dist-tag ${JSON.stringify(tag.slice(0, 100))}: it must be a URL-safe word`);
+  // An own key `__proto__` is kept by some writes and lost by others (assignment sets a prototype).
+  if (tag === '__proto__') throw bad('invalid dist-tag "__proto__"');
   if (/^v?\d/i.test(tag)) throw bad(`invalid dist-tag ${JSON.stringify(tag)}: a tag must not look like a version or range`);
   return tag;
 }

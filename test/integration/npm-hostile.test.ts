@@ -1,0 +1,92 @@
+/**
+ * Hostile requests to an npm registry that the main suite (npm-format.test.ts) does not send:
+ * search offsets past any integer, a client making up Host headers to multiply cached
+ * packuments, repeated slashes in the prefix, and dist-tag names that are Object.prototype's.
+ * Each answer is a clear 4xx (or the plain answer), never a 500, and nothing is half-changed.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { FormatCore } from '../../src/formats/format.js';
+import { FORMATS } from '../../src/formats/index.js';
+import { LocalPackages } from '../../src/formats/npm/local-packages.js';
+import { SqlNpmStore } from '../../src/formats/npm/store/sql-npm-store.js';
+import { startInProcess, type Harness } from '../helpers/inproc.js';
+import { escapedName, publishDoc } from '../helpers/npm.js';
+
+const BASE = '/pkg/acme/js/npm';
+
+describe('npm registry API: hostile requests (in process)', () => {
+  let h: Harness;
+  let core: FormatCore | undefined;
+
+  async function req(method: string, path: string, body?: unknown): Promise<{ status: number; body: string; json: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+    const res = await h.app.server.inject({
+      method: method as 'GET',
+      url: path.startsWith('/') ? path : `${BASE}/${path}`,
+      headers: { authorization: h.auth.authorization, ...(payload !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...(payload !== undefined ? { payload } : {}),
+    });
+    let json: unknown;
+    try {
+      json = res.body ? JSON.parse(res.body) : undefined;
+    } catch {
+      json = undefined;
+    }
+    return { status: res.statusCode, body: res.body, json };
+  }
+
+  before(async () => {
+    // The npm format as served, with its core kept to build a second reader over the same rows.
+    const formats = FORMATS.map((f) => (f.type === 'npm' ? { ...f, create: (c: FormatCore) => ((core = c), f.create!(c)) } : f));
+    h = await startInProcess({}, undefined, formats);
+    assert.equal((await h.call('POST', '/api/v1/spaces', { path: 'acme' })).status, 201);
+    assert.equal((await h.call('POST', '/api/v1/registries', { space: 'acme', identifier: 'js', packageType: 'npm', kind: 'local' })).status, 201);
+    for (const name of ['one', 'two', '@sc/three']) assert.equal((await req('PUT', escapedName(name), publishDoc(name, '1.0.0'))).status, 201);
+  });
+
+  after(async () => {
+    await h?.close();
+  });
+
+  it('answers a search offset past any integer with an empty page, not a 500', async () => {
+    for (const from of ['99999999999999999999', `1${'0'.repeat(400)}`, String(2 ** 63)]) {
+      const res = await req('GET', `-/v1/search?text=&from=${from}`);
+      assert.equal(res.status, 200, `${from}: ${res.body}`);
+      assert.deepEqual(res.json.objects, []);
+      assert.equal(res.json.total, 3);
+    }
+  });
+
+  it('keeps one built packument per package however many registry URLs (Host headers) ask for it', async () => {
+    const { database, services } = core!;
+    const registry = (await services.store.findRegistry((await services.store.findSpace('acme'))!.id, 'js'))!;
+    const local = new LocalPackages({ npm: new SqlNpmStore(database.db, database.dialect), blobs: services.blobs }, 2);
+    const first = await local.packument(registry, 'one', 'http://a.test/npm');
+    await local.packument(registry, 'two', 'http://a.test/npm');
+    for (let i = 0; i < 5; i++) {
+      const url = `http://made-up-${i}.test/npm`;
+      const doc = await local.packument(registry, 'two', url);
+      assert.equal(doc!.versions['1.0.0']!.dist.tarball, `${url}/two/-/two-1.0.0.tgz`, 'each URL gets its own tarball links');
+    }
+    assert.equal(await local.packument(registry, 'one', 'http://a.test/npm'), first, 'the other package stayed cached');
+  });
+
+  it('reads the path after the prefix whatever slashes the router ignored in it', async () => {
+    const got = await req('GET', '/pkg/acme//js/npm/one');
+    assert.equal(got.status, 200, got.body);
+    assert.equal(got.json.name, 'one');
+    assert.equal((await req('GET', '//pkg/acme/js//npm/@sc%2fthree/1.0.0')).json?.name, '@sc/three');
+    // Not the package "npm" at revision 1: the registry's own endpoint, which takes no DELETE.
+    assert.equal((await req('DELETE', '/pkg/acme//js/npm/-rev/1')).status, 404);
+  });
+
+  it('refuses __proto__ as a dist-tag and answers 404 for removing a tag the package does not have', async () => {
+    assert.equal((await req('PUT', '-/package/one/dist-tags/__proto__', '"1.0.0"')).status, 400);
+    const doc = publishDoc('one', '1.0.1');
+    const res = await req('PUT', 'one', JSON.stringify(doc).replace('"dist-tags":{', '"dist-tags":{"__proto__":"1.0.1",'));
+    assert.equal(res.status, 400, res.body);
+    for (const tag of ['toString', 'constructor', '__proto__', 'hasOwnProperty']) assert.equal((await req('DELETE', `-/package/one/dist-tags/${tag}`)).status, 404, tag);
+    assert.deepEqual((await req('GET', '-/package/one/dist-tags')).json, { latest: '1.0.0' });
+  });
+});
