@@ -81,6 +81,13 @@ describe('npm registry API: hostile requests (in process)', () => {
     assert.equal((await req('DELETE', '/pkg/acme//js/npm/-rev/1')).status, 404);
   });
 
+  it('refuses a version with build metadata: no twin of a published version, no retired number back', async () => {
+    const twin = await req('PUT', 'two', publishDoc('two', '1.0.0+evil'));
+    assert.equal(twin.status, 400, twin.body);
+    assert.deepEqual(Object.keys((await req('GET', 'two')).json.versions), ['1.0.0']);
+    assert.equal((await req('GET', 'two/-/two-1.0.0+evil.tgz')).status, 404);
+  });
+
   it('refuses __proto__ as a dist-tag and answers 404 for removing a tag the package does not have', async () => {
     assert.equal((await req('PUT', '-/package/one/dist-tags/__proto__', '"1.0.0"')).status, 400);
     const doc = publishDoc('one', '1.0.1');

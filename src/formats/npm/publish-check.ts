@@ -84,6 +84,9 @@ export function checkPublish(pkg: PackageName, doc: Record<string, unknown>, sta
   if (numbers.length !== 1) throw bad(`a publish carries exactly one version, not ${numbers.length}`);
   const version = numbers[0]!;
   if (!isValidVersion(version)) throw bad(`invalid version ${JSON.stringify(version.slice(0, 100))}: it must be a semantic version (1.2.3)`);
+  // npm drops build metadata before it publishes (semver.clean); a hand-made `1.0.0+x` beside
+  // 1.0.0 would be a second version of equal precedence, and would bring back a retired number.
+  if (version.includes('+')) throw bad(`invalid version ${JSON.stringify(version.slice(0, 100))}: a published version has no build metadata (publish ${version.slice(0, version.indexOf('+')).slice(0, 100)})`);
   const label = `${name}@${version}`;
   const sent = doc.versions[version];
   if (!isObject(sent)) throw bad(`${label}: the version must be a package.json object`);
