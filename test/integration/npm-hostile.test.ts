@@ -19,12 +19,12 @@ describe('npm registry API: hostile requests (in process)', () => {
   let h: Harness;
   let core: FormatCore | undefined;
 
-  async function req(method: string, path: string, body?: unknown): Promise<{ status: number; body: string; json: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  async function req(method: string, path: string, body?: unknown, auth: string | null = h.auth.authorization): Promise<{ status: number; body: string; json: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
     const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
     const res = await h.app.server.inject({
       method: method as 'GET',
       url: path.startsWith('/') ? path : `${BASE}/${path}`,
-      headers: { authorization: h.auth.authorization, ...(payload !== undefined ? { 'content-type': 'application/json' } : {}) },
+      headers: { ...(auth ? { authorization: auth } : {}), ...(payload !== undefined ? { 'content-type': 'application/json' } : {}) },
       ...(payload !== undefined ? { payload } : {}),
     });
     let json: unknown;
@@ -39,7 +39,7 @@ describe('npm registry API: hostile requests (in process)', () => {
   before(async () => {
     // The npm format as served, with its core kept to build a second reader over the same rows.
     const formats = FORMATS.map((f) => (f.type === 'npm' ? { ...f, create: (c: FormatCore) => ((core = c), f.create!(c)) } : f));
-    h = await startInProcess({}, undefined, formats);
+    h = await startInProcess({ npm: { metadataBytes: 256 * 1024 } }, undefined, formats);
     assert.equal((await h.call('POST', '/api/v1/spaces', { path: 'acme' })).status, 201);
     assert.equal((await h.call('POST', '/api/v1/registries', { space: 'acme', identifier: 'js', packageType: 'npm', kind: 'local' })).status, 201);
     for (const name of ['one', 'two', '@sc/three']) assert.equal((await req('PUT', escapedName(name), publishDoc(name, '1.0.0'))).status, 201);
@@ -79,6 +79,23 @@ describe('npm registry API: hostile requests (in process)', () => {
     assert.equal((await req('GET', '//pkg/acme/js//npm/@sc%2fthree/1.0.0')).json?.name, '@sc/three');
     // Not the package "npm" at revision 1: the registry's own endpoint, which takes no DELETE.
     assert.equal((await req('DELETE', '/pkg/acme//js/npm/-rev/1')).status, 404);
+  });
+
+  it('parses JSON bodies within bounds: deep or value-heavy documents are refused, not parsed on the event loop', async () => {
+    // An anonymous login with a MB of nested arrays: JSON.parse alone held the loop for about a second.
+    const deep = await req('PUT', '-/user/org.couchdb.user:admin', `${'['.repeat(512 * 1024)}${']'.repeat(512 * 1024)}`, null);
+    assert.equal(deep.status, 400);
+    assert.match(deep.json.error, /nests deeper/);
+    assert.equal((await req('PUT', '-/package/one/dist-tags/beta', `[${'0,'.repeat(5000)}0]`)).status, 400);
+    // A publish whose metadata is mostly tiny values (limit: metadataBytes / 16 of them).
+    const heavy = publishDoc('heavy', '1.0.0') as { versions: Record<string, Record<string, unknown>> };
+    heavy.versions['1.0.0']!.keywords = new Array(40_000).fill(0);
+    const res = await req('PUT', 'heavy', heavy);
+    assert.equal(res.status, 400, res.body);
+    assert.match(res.json.error, /more than \d+ values/);
+    const proto = JSON.stringify(publishDoc('heavy', '1.0.0')).replace('"license":', '"__proto__":{"polluted":1},"license":');
+    assert.equal((await req('PUT', 'heavy', proto)).status, 400);
+    assert.equal((await req('GET', 'heavy')).status, 404, 'nothing stored');
   });
 
   it('refuses a version with build metadata: no twin of a published version, no retired number back', async () => {

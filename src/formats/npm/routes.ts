@@ -24,6 +24,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isPalletError, PalletError } from '../../base/errors.js';
+import { parseJsonBounded } from '../../base/bounded-parse.js';
 import { readRequestBody } from '../../base/streams.js';
 import { externalBaseUrl } from '../../config/config.js';
 import { auditAction, requireAccess } from '../../http/pkg-access.js';
@@ -95,12 +96,17 @@ function distTagPath(segments: readonly string[]): { name: string; tag?: string 
   return rest.length === 3 ? { name, tag: rest[2]! } : { name };
 }
 
+/**
+ * A small JSON body (a dist-tag's version, a login), parsed within bounds: a login takes
+ * anonymous bodies, and a few MB of nested arrays held JSON.parse (and the event loop) seconds.
+ */
 async function readJson(request: FastifyRequest, limit: number): Promise<unknown> {
   const body = await readRequestBody(request.raw, limit);
   try {
-    return JSON.parse(body.toString('utf8')) as unknown;
-  } catch {
-    throw new PalletError('INVALID_ARGUMENT', 'the body is not JSON');
+    return await parseJsonBounded(body, { maxBytes: limit, maxNodes: 1_000, maxDepth: 8, maxAliases: 0, timeoutMs: 2_000 });
+  } catch (err) {
+    if (isPalletError(err, 'INVALID_ARGUMENT')) throw new PalletError('INVALID_ARGUMENT', `the body is not a small JSON document: ${err.message}`);
+    throw err;
   }
 }
 
