@@ -19,7 +19,7 @@ describe('npm registry API: hostile requests (in process)', () => {
   let h: Harness;
   let core: FormatCore | undefined;
 
-  async function req(method: string, path: string, body?: unknown, auth: string | null = h.auth.authorization): Promise<{ status: number; body: string; json: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  async function req(method: string, path: string, body?: unknown, auth: string | null = h.auth.authorization ?? null): Promise<{ status: number; body: string; json: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
     const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
     const res = await h.app.server.inject({
       method: method as 'GET',
