@@ -98,6 +98,24 @@ describe('npm registry API: hostile requests (in process)', () => {
     assert.equal((await req('GET', 'heavy')).status, 404, 'nothing stored');
   });
 
+  it('refuses control characters in names, tags, user names and search text (a NUL was a 500 on PostgreSQL)', async () => {
+    for (const [method, path, body] of [
+      ['GET', 'a%00b'],
+      ['GET', '-/package/a%00b/dist-tags'],
+      ['GET', '-/v1/search?text=a%00b'],
+      ['PUT', '-/package/one/dist-tags/x%00', '"1.0.0"'],
+      ['PUT', '-/user/org.couchdb.user:a%00b', { name: 'a\u0000b', password: 'x' }],
+      ['DELETE', 'a%00b/-rev/1-x'],
+    ] as const) {
+      const res = await req(method, path, body);
+      assert.equal(res.status, 400, `${method} ${path}: ${res.body}`);
+    }
+    const doc = (await req('GET', 'one')).json;
+    doc.versions['1.0.0'].deprecated = 'gone\u0000';
+    assert.equal((await req('PUT', `one/-rev/${doc._rev}`, doc)).status, 400, 'a NUL in a deprecation message');
+    assert.equal((await req('GET', 'one')).json.versions['1.0.0'].deprecated, undefined);
+  });
+
   it('refuses a version with build metadata: no twin of a published version, no retired number back', async () => {
     const twin = await req('PUT', 'two', publishDoc('two', '1.0.0+evil'));
     assert.equal(twin.status, 400, twin.body);

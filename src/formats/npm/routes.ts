@@ -34,7 +34,7 @@ import type { Services } from '../../services.js';
 import type { NpmSettings } from './config.js';
 import { NPM_STATUS, sendNpmError } from './errors.js';
 import { login } from './login.js';
-import { parseNpmPath, type NpmPath } from './names.js';
+import { CONTROL, parseNpmPath, type NpmPath } from './names.js';
 import { ABBREVIATED_TYPE, abbreviate, serializePackument, type Packument, type SerializedPackument } from './packument.js';
 import type { NpmPackages, NpmRequestContext } from './packages.js';
 import type { NpmPublisher, PutOptions, PutResult } from './publisher.js';
@@ -204,6 +204,7 @@ class NpmApi {
     const ref = await requireAccess(request, 'pull');
     const query = request.query as Record<string, string | undefined>;
     const text = String(query.text ?? '').slice(0, 256);
+    if (CONTROL.test(text)) throw new PalletError('INVALID_ARGUMENT', 'the search text holds a control character');
     const size = Math.min(Math.max(Number.parseInt(query.size ?? '20', 10) || 20, 1), this.o.settings.maxSearchResults);
     // Bounded: an offset past what either database takes as an integer was a 500.
     const from = Math.min(Math.max(Number.parseInt(query.from ?? '0', 10) || 0, 0), MAX_SEARCH_FROM);
