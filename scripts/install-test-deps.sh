@@ -28,3 +28,15 @@ if command -v systemctl >/dev/null && systemctl is-active --quiet docker-registr
   systemctl stop docker-registry || true
 fi
 pkill -f '^/usr/bin/docker-registry serve /etc/docker/registry/config.yml' 2>/dev/null || true
+# Verdaccio (a real npm registry) plays npmjs for the npm upstream tests and is the peer in
+# `npm run bench:npm`. It is installed outside the project's dependencies, into the gitignored
+# .test-tools/verdaccio/ (6.8.0 runs on Node 20 once node-fetch is pinned to 2.7.0).
+verdaccio_dir="$(cd "$(dirname "$0")/.." && pwd)/.test-tools/verdaccio"
+if [ ! -x "$verdaccio_dir/node_modules/.bin/verdaccio" ]; then
+  echo "installing verdaccio 6.8.0 into $verdaccio_dir" >&2
+  mkdir -p "$verdaccio_dir"
+  cat >"$verdaccio_dir/package.json" <<'JSON'
+{ "name": "pallet-test-verdaccio", "private": true, "dependencies": { "verdaccio": "6.8.0" }, "overrides": { "node-fetch": "2.7.0" } }
+JSON
+  npm install --prefix "$verdaccio_dir" --no-audit --no-fund --loglevel=error >/dev/null
+fi

@@ -330,6 +330,18 @@ export function packageFileStoreSuite(name: string, open: () => Promise<OpenedPa
       assert.equal((await s.files.findVersionFile(key(p, '1'), 'same/path.bin'))?.digest, winners[0]!.record.digest);
     });
 
+    it('lets concurrent puts of one version settle on one whole set, across replicas (last writer wins, no error)', async () => {
+      const p = await place();
+      const files = await Promise.all(Array.from({ length: 6 }, () => stored(p)));
+      const puts = await Promise.allSettled(
+        files.map((f, i) => (i % 2 === 0 ? s.files : s.replica.files).putVersionFiles(version(p, '1.0.0', [{ ...f, path: 'pkg.tgz' }]))),
+      );
+      assert.deepEqual(puts.map((r) => r.status), puts.map(() => 'fulfilled'), JSON.stringify(puts.filter((r) => r.status === 'rejected')));
+      const rows = await s.files.listVersionFiles(key(p, '1.0.0'));
+      assert.equal(rows.length, 1, 'one whole set, not a mix');
+      assert.ok(files.some((f) => f.digest === rows[0]!.digest));
+    });
+
     it('keeps an added file through GC, and lets it go once the file is deleted', async () => {
       const p = await place();
       const a = await stored(p);

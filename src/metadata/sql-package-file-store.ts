@@ -14,8 +14,15 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import { PalletError } from '../base/errors.js';
 import type { AddedVersionFile, PackageArtifactRecord, PackageFile, PackageFileRecord, PackageFileStore, PackageVersionFile, PackageVersionFiles, PackageVersionKey, PackageVersionRecord } from './package-file-store.js';
 import type { Database, Dialect, PackageFilesTable } from './schema.js';
-import { guard } from './sql-errors.js';
+import { guard, violationOf } from './sql-errors.js';
 import { dbNow } from './sql-gc-store.js';
+
+/** A unique violation on a version's rows: another request wrote the same version meanwhile. */
+class ConcurrentVersionWrite extends Error {
+  constructor(readonly error: PalletError) {
+    super(error.message);
+  }
+}
 
 /** A Kysely query over `package_files` that takes `where` (select, update, delete). */
 interface FileQuery<Q> {
@@ -43,8 +50,32 @@ export class SqlPackageFileStore implements PackageFileStore {
     private readonly dialect: Dialect,
   ) {}
 
+  /**
+   * Concurrent puts of one version: the last writer wins. On PostgreSQL they queue on an
+   * advisory lock of the version; a unique violation on the insert can then only come from a
+   * concurrent `addVersionFile` of the same path (paths are checked distinct first), and the
+   * put runs again: its delete now sees that row.
+   */
   async putVersionFiles(input: PackageVersionFiles): Promise<PackageFileRecord[]> {
+    if (new Set(input.files.map((f) => f.path)).size !== input.files.length) {
+      throw new PalletError('INVALID_ARGUMENT', `${input.artifact} ${input.version}: two files with the same path`);
+    }
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#putVersionFilesOnce(input);
+      } catch (err) {
+        if (!(err instanceof ConcurrentVersionWrite) || attempt >= 3) throw err instanceof ConcurrentVersionWrite ? err.error : err;
+      }
+    }
+  }
+
+  async #putVersionFilesOnce(input: PackageVersionFiles): Promise<PackageFileRecord[]> {
     return this.db.transaction().execute(async (trx) => {
+      // PostgreSQL: puts of one version queue on a lock of their own, taken before any other
+      // (so it joins no lock cycle); SQLite's write lock already serializes them.
+      if (this.dialect === 'postgres') {
+        await sql`select pg_advisory_xact_lock(hashtextextended(${`package_files ${input.registryId} ${input.artifact} ${input.version}`}, 0))`.execute(trx);
+      }
       const rootSpaceId = await this.#hold(trx, input, input.files);
       await this.#deleteRows(trx, input);
       if (input.files.length === 0) return [];
@@ -61,9 +92,16 @@ export class SqlPackageFileStore implements PackageFileStore {
         size: f.size,
         created_at: createdAt,
       }));
-      await guard(trx.insertInto('package_files').values(rows).execute(), {
+      const insert = trx
+        .insertInto('package_files')
+        .values(rows)
+        .execute()
+        .catch((err: unknown) => {
+          if (violationOf(err) === 'unique') throw new ConcurrentVersionWrite(new PalletError('CONFLICT', `${input.artifact} ${input.version}: written concurrently by another request; try again`));
+          throw err;
+        });
+      await guard(insert, {
         foreignKey: () => new PalletError('NOT_FOUND', `${input.artifact} ${input.version}: its registry, repository or manifest is gone`),
-        unique: () => new PalletError('INVALID_ARGUMENT', `${input.artifact} ${input.version}: two files with the same path`),
       });
       return rows.map(toRecord);
     });

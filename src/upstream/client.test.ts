@@ -307,6 +307,39 @@ describe('RegistryClient failures and redirects', () => {
     }
   });
 
+  it('exchanges a file with the caller\'s headers and body: a Bearer token up front, never to another origin', async () => {
+    const other = await listen((_req, res) => res.writeHead(200).end('elsewhere'));
+    const reg = await listen((req, res) => {
+      if (req.url === '/moved') return void res.writeHead(307, { location: `${other.url}/there` }).end();
+      if (req.headers.authorization !== 'Bearer tok') return void res.writeHead(401).end();
+      if (req.headers['if-none-match'] === '"v1"') return void res.writeHead(304).end();
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => res.writeHead(200, { etag: '"v1"' }).end(`${req.method} ${Buffer.concat(chunks).toString()}`));
+    });
+    const c = client(reg.url, { credentials: { username: '_authToken', password: 'tok' }, redirectHosts: [`127.0.0.1:${new URL(other.url).port}`] });
+    const anonymous = client(reg.url);
+    try {
+      const got = await c.exchangeFile('POST', `${reg.url}/doc`, { body: Buffer.from('{"a":1}'), headers: { 'content-type': 'application/json' }, bearer: true });
+      assert.equal(got.status, 200);
+      assert.equal((await readLimited(got.body, 1024)).toString(), 'POST {"a":1}');
+      assert.equal(reg.seen.length, 1, 'the token went with the first request');
+      const again = await c.exchangeFile('GET', `${reg.url}/doc`, { headers: { 'if-none-match': '"v1"' }, bearer: true });
+      assert.equal(again.status, 304);
+      again.body.resume();
+      const moved = await c.exchangeFile('GET', `${reg.url}/moved`, { bearer: true });
+      moved.body.resume();
+      assert.equal(moved.crossOrigin, true);
+      assert.deepEqual(other.seen, [{ method: 'GET', url: '/there', authorization: undefined }]);
+      await assert.rejects(anonymous.exchangeFile('GET', `${reg.url}/doc`), (err) => isPalletError(err, 'DENIED'));
+    } finally {
+      c.close();
+      anonymous.close();
+      await close(other.server);
+      await close(reg.server);
+    }
+  });
+
   it('follows redirects only over http(s), never from https to http, and to other origins only when listed', () => {
     const origin = 'https://registry.example.com';
     const from = new URL(`${origin}/v2/app/blobs/x`);

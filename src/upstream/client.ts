@@ -117,6 +117,12 @@ export interface BlobResponse {
   crossOrigin: boolean;
 }
 
+/** The answer of `exchangeFile`: any status but the errors it throws; the caller consumes or destroys `body`. */
+export interface FileExchange extends BlobResponse {
+  status: number;
+  headers: IncomingMessage['headers'];
+}
+
 export interface FileOptions {
   /**
    * A large body the caller streams (a chart archive): the deadline covers the headers only.
@@ -332,6 +338,38 @@ export class RegistryClient {
     return { size: lengthOf(res), body: res, crossOrigin };
   }
 
+  /**
+   * One request to a URL on the upstream with the caller's headers (an `Accept` for a format's
+   * metadata, `If-None-Match`) and an optional small body (a POST a format forwards): resolves to
+   * the response whatever its status, except 401/403 → DENIED, 429 → TOOMANYREQUESTS and 5xx →
+   * UNAVAILABLE (their bodies are discarded). The configured credentials go with the first
+   * request when `bearer` or Basic is known to be wanted, and always on a 401, to the upstream's
+   * own origin only (redirects elsewhere drop them). `bearer`: the password is sent as
+   * `Authorization: Bearer <password>` (a registry token, as npm registries take it).
+   */
+  async exchangeFile(method: 'GET' | 'POST', href: string, options: { headers?: OutgoingHttpHeaders; body?: Buffer; stream?: boolean; bearer?: boolean } = {}): Promise<FileExchange> {
+    const url = new URL(href);
+    const own = url.origin === new URL(this.url).origin;
+    const c = this.options.credentials;
+    const auth = own && c ? (options.bearer ? `Bearer ${c.password}` : this.basicHeader()) : undefined;
+    const deadline = this.deadline();
+    const small = !options.stream;
+    const base: OutgoingHttpHeaders = { ...options.headers, ...(options.body ? { 'content-length': options.body.length } : {}) };
+    const first = options.bearer || this.auth.scheme === 'basic';
+    let { res, crossOrigin } = await this.send('file', method, url.href, first && auth ? { ...base, authorization: auth } : base, deadline, small, options.body);
+    if (res.statusCode === 401 && auth && !first) {
+      res.resume();
+      this.auth = { scheme: 'basic' };
+      ({ res, crossOrigin } = await this.send('file', method, url.href, { ...base, authorization: auth }, deadline, small, options.body));
+    }
+    const status = res.statusCode ?? 0;
+    if (status === 401 || status === 403 || status === 429 || status >= 500) {
+      res.resume();
+      throw this.statusError(res, `${method} ${url.pathname}`);
+    }
+    return { status, headers: res.headers, size: lengthOf(res), body: res, crossOrigin };
+  }
+
   /** Closes idle sockets; requests in flight finish. */
   close(): void {
     this.agents.http.destroy();
@@ -464,7 +502,7 @@ export class RegistryClient {
    * One HTTP exchange, following redirects (see the header for which); resolves once the
    * response headers are in. `small`: the deadline also covers the body.
    */
-  private async send(kind: RequestKind, method: string, href: string, headers: OutgoingHttpHeaders, deadline: Deadline, small = false): Promise<Exchange> {
+  private async send(kind: RequestKind, method: string, href: string, headers: OutgoingHttpHeaders, deadline: Deadline, small = false, body?: Buffer): Promise<Exchange> {
     let url = new URL(href);
     const origin = url.origin;
     for (let hop = 0; ; hop++) {
@@ -474,7 +512,7 @@ export class RegistryClient {
         ...(sameOrigin ? headers : Object.fromEntries(Object.entries(headers).filter(([k]) => k !== 'authorization'))),
       };
       this.options.observer?.request?.(kind, method);
-      const res = await this.exchange(method, url, outgoing, deadline, small);
+      const res = await this.exchange(method, url, outgoing, deadline, small, body);
       const remaining = header(res, 'ratelimit-remaining');
       if (remaining !== undefined) {
         const n = Number.parseInt(remaining, 10);
@@ -509,7 +547,7 @@ export class RegistryClient {
    * One request. The idle timer (`timeoutMs`) stays armed while the body streams; the deadline
    * fires once headers are late, or for a `small` body once the body is not complete by then.
    */
-  private exchange(method: string, url: URL, headers: OutgoingHttpHeaders, deadline: Deadline, small: boolean): Promise<IncomingMessage> {
+  private exchange(method: string, url: URL, headers: OutgoingHttpHeaders, deadline: Deadline, small: boolean, body?: Buffer): Promise<IncomingMessage> {
     const timeoutMs = this.options.timeoutMs;
     return new Promise((resolve, reject) => {
       const https = url.protocol === 'https:';
@@ -540,7 +578,7 @@ export class RegistryClient {
         if (!res) clearTimeout(timer);
         reject(this.failure(err, `${method} ${url.pathname}`));
       });
-      req.end();
+      req.end(body);
     });
   }
 

@@ -50,11 +50,23 @@ describe('npm registries with the real npm CLI', () => {
     return file;
   }
 
+  /**
+   * The environment of every npm run: this process's, less the `npm_*` variables an outer `npm test`
+   * exports (its cache, prefix and the machine's own npmrc settings such as
+   * omit-lockfile-registry-resolved would override the test's userconfig).
+   */
+  const npmEnv = (config: string): NodeJS.ProcessEnv => ({
+    ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_/i.test(key))),
+    HOME: home,
+    npm_config_userconfig: config,
+    NO_COLOR: '1',
+  });
+
   const authLine = (token: string, identifier = 'js') => `//${server().host}/pkg/acme/${identifier}/npm/:_authToken=${token}`;
 
   function npm(config: string, cwd: string, args: string[]): Promise<Run> {
     return new Promise((resolve, reject) => {
-      execFile('npm', args, { cwd, env: { ...process.env, HOME: home, npm_config_userconfig: config, NO_COLOR: '1' }, timeout: 120_000 }, (err, stdout, stderr) => {
+      execFile('npm', args, { cwd, env: npmEnv(config), timeout: 120_000 }, (err, stdout, stderr) => {
         if (err) reject(Object.assign(new Error(`npm ${args.join(' ')} failed: ${stderr || stdout}`), { stdout, stderr }));
         else resolve({ stdout, stderr });
       });
@@ -65,7 +77,7 @@ describe('npm registries with the real npm CLI', () => {
   function npmLogin(config: string, args: string[], username: string, password: string): Promise<string> {
     const command = ['npm', 'login', ...args].map((a) => `'${a}'`).join(' ');
     return new Promise((resolve, reject) => {
-      const child = execFile('script', ['-qec', command, '/dev/null'], { cwd: home, env: { ...process.env, HOME: home, npm_config_userconfig: config, NO_COLOR: '1' }, timeout: 60_000 }, (err, stdout) => {
+      const child = execFile('script', ['-qec', command, '/dev/null'], { cwd: home, env: npmEnv(config), timeout: 60_000 }, (err, stdout) => {
         if (err) reject(new Error(`npm login failed: ${stdout}`));
         else resolve(stdout);
       });

@@ -32,6 +32,8 @@ export interface CountingProxy {
   reset(): void;
   /** Corrupts the body of blob GETs whose path contains `digest` (undefined: stop corrupting). */
   corrupt(digest: string | undefined): void;
+  /** Corrupts the body of any GET whose path matches `path` (an npm tarball; undefined: stop). */
+  corruptPath(path: RegExp | undefined): void;
   /** Holds requests whose path matches `path` for `ms` before forwarding them (undefined: stop). */
   delay(path: RegExp | undefined, ms?: number): void;
   close(): Promise<void>;
@@ -55,10 +57,19 @@ class FlipByte extends Transform {
   }
 }
 
-export async function startCountingProxy(target: string): Promise<CountingProxy> {
+export interface CountingProxyOptions {
+  /**
+   * Forward the client's Host header (default: the target's), for upstreams that build URLs
+   * from it (an npm registry's tarball URLs then point back through the proxy).
+   */
+  keepHost?: boolean;
+}
+
+export async function startCountingProxy(target: string, options: CountingProxyOptions = {}): Promise<CountingProxy> {
   const upstream = new URL(target);
   const requests: ProxiedRequest[] = [];
   let corrupting: string | undefined;
+  let corruptingPath: RegExp | undefined;
   let delaying: { path: RegExp; ms: number } | undefined;
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -74,7 +85,7 @@ export async function startCountingProxy(target: string): Promise<CountingProxy>
   };
 
   const forward = (req: IncomingMessage, res: ServerResponse, record: ProxiedRequest): void => {
-    const headers = { ...req.headers, host: upstream.host };
+    const headers = options.keepHost ? { ...req.headers } : { ...req.headers, host: upstream.host };
     const out = httpRequest(
       { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers },
       (answer) => {
@@ -82,7 +93,9 @@ export async function startCountingProxy(target: string): Promise<CountingProxy>
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         const length = Number(answer.headers['content-length'] ?? 0);
         const corrupt =
-          corrupting !== undefined && req.method === 'GET' && record.path.includes('/blobs/') && record.path.includes(corrupting) && length > 0;
+          req.method === 'GET' &&
+          length > 0 &&
+          ((corrupting !== undefined && record.path.includes('/blobs/') && record.path.includes(corrupting)) || (corruptingPath !== undefined && corruptingPath.test(record.path)));
         answer.on('data', (chunk: Buffer) => {
           record.bytes += chunk.length;
         });
@@ -112,6 +125,9 @@ export async function startCountingProxy(target: string): Promise<CountingProxy>
     },
     corrupt: (digest) => {
       corrupting = digest;
+    },
+    corruptPath: (path) => {
+      corruptingPath = path;
     },
     delay: (path, ms = 0) => {
       delaying = path ? { path, ms } : undefined;

@@ -143,4 +143,23 @@ describe('web UI: package versions and format settings', { timeout: 120_000 }, (
     const registry = (await (await call('GET', '/api/v1/registries/acme/made-in-ui')).json()) as { settings: Record<string, unknown> };
     assert.deepEqual(registry.settings, { allowOverwrite: true, flavor: 'plain', maxFiles: 3 });
   });
+  it("fills a generated token into the Setup Client's steps (an npm registry's .npmrc)", async () => {
+    assert.equal((await call('POST', '/api/v1/registries', { space: 'acme', identifier: 'js', packageType: 'npm' })).status, 201);
+    await page.goto(`${url}/registries/acme/js`);
+    await page.getByRole('button', { name: 'Setup Client' }).click();
+    const panel = page.getByRole('dialog', { name: 'Setup Client: js' });
+    const authLine = (value: string) => new RegExp(`^//[^/]+/pkg/acme/js/npm/:_authToken=${value}$`);
+    await panel.getByText(authLine('<access token>')).waitFor();
+    await panel.getByRole('button', { name: 'Generate token' }).click();
+    const token = (await panel.getByTestId('new-token').textContent()) ?? '';
+    assert.match(token, /^pallet_/);
+    await panel.getByText(authLine(token)).waitFor();
+    assert.equal(await panel.getByText(authLine('<access token>')).count(), 0);
+    const whoami = await fetch(`${url}/pkg/acme/js/npm/-/whoami`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(whoami.status, 200, 'the filled-in token is what npm sends');
+    assert.deepEqual(await whoami.json(), { username: 'admin' });
+    await screenshot(page, '43-setup-client-npm-token');
+    await page.keyboard.press('Escape');
+    await panel.waitFor({ state: 'detached' });
+  });
 });

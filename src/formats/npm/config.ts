@@ -15,6 +15,10 @@ export const NPM_CONFIG_DEFAULTS = {
   packumentCacheEntries: 1000,
   /** Most results one search answers (npm asks for 20 by default; npmjs caps at 250). */
   maxSearchResults: 250,
+  /** Largest packument an upstream proxy accepts (public full packuments reach tens of MiB). */
+  upstreamPackumentBytes: 128 * 1024 * 1024,
+  /** Parsed upstream packuments kept in memory per process, by body size (MiB). */
+  upstreamPackumentCacheMb: 256,
 };
 
 export type NpmSettings = typeof NPM_CONFIG_DEFAULTS;

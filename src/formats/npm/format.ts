@@ -17,6 +17,7 @@ import { npmRoutes } from './routes.js';
 import { npmMigration } from './store/npm-migration.js';
 import type { NpmStore } from './store/npm-store.js';
 import { SqlNpmStore } from './store/sql-npm-store.js';
+import { createNpmUpstreams, upstreamPackumentsMigration } from './upstream/index.js';
 
 /** What the upstream adapter is built from (see NOTES-npm.md). */
 export interface NpmUpstreamDeps {
@@ -117,10 +118,10 @@ export const npmFormat: PackageFormat = {
   defaultSource: 'npmjs',
   urlSchemes: ['http:', 'https:'],
   urlHint: 'an npm registry (serving packuments at <url>/<package>)',
-  migrations: { npm_0001_packages: npmMigration },
+  migrations: { npm_0001_packages: npmMigration, npm_0002_upstream_packuments: upstreamPackumentsMigration },
   config: NPM_CONFIG_DEFAULTS,
   versionDetail: { field: 'npm', description: 'npm metadata of the version: dependencies, integrity, shasum, deprecation, dist-tags naming it' },
   setup,
   pullCommand,
-  create: (core) => createNpmParts(core),
+  create: (core) => createNpmParts(core, createNpmUpstreams),
 };

@@ -27,6 +27,13 @@ export interface NpmRequestContext {
   log: Log;
   /** Aborted when the client goes away. */
   signal?: AbortSignal;
+  /** The client asked for the abbreviated packument (upstreams are asked for that form too). */
+  abbreviated?: boolean;
+  /**
+   * `?write=true`: the client reads the packument to change it (deprecate, dist-tag, unpublish)
+   * and sends it back, so a local registry answers its own document, without upstream versions.
+   */
+  write?: boolean;
 }
 
 export interface OpenedTarball {

@@ -134,9 +134,10 @@ class NpmApi {
     if (path.kind !== 'package' || path.rev !== undefined) throw notFound(request);
     request.metricsRoute = 'npm.packument';
     const ref = await requireAccess(request, 'pull');
-    const full = await this.o.packages.packument(ref, path.name, contextOf(request, this.o.services));
     const accept = String(request.headers.accept ?? '');
-    const abbreviated = accept.includes(ABBREVIATED_TYPE) && (request.query as Record<string, unknown>).write === undefined;
+    const write = (request.query as Record<string, unknown>).write !== undefined;
+    const abbreviated = accept.includes(ABBREVIATED_TYPE) && !write;
+    const full = await this.o.packages.packument(ref, path.name, { ...contextOf(request, this.o.services), abbreviated, write });
     const { body, etag } = this.#serialized(full, abbreviated);
     reply.header('ETag', etag).header('Vary', 'Accept, Authorization').header('Cache-Control', 'no-cache');
     const match = request.headers['if-none-match'];

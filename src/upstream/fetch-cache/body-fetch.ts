@@ -177,6 +177,8 @@ export class BodyFetcher {
         mismatch: (err) =>
           new PalletError('UNAVAILABLE', `upstream ${f.upstream.label} served content for ${f.subject} that does not match ${f.digest ?? 'its checksum or size'} (${message(err)}); it was not cached`, {
             upstream: f.upstream.label,
+            // A format may answer this one as a bad gateway (npm: 502) rather than "try later".
+            reason: 'DIGEST_MISMATCH',
             ...(f.digest ? { digest: f.digest } : {}),
           }),
         land: (outcome) => this.flights.land(f.flightKey, flight, outcome),

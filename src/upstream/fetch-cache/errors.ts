@@ -31,6 +31,7 @@ const REASONS: Record<string, string> = {
   TOO_SLOW: 'too-slow',
   ABANDONED: 'abandoned',
   WAIT_EXPIRED: 'wait-expired',
+  DIGEST_MISMATCH: 'digest-mismatch',
 };
 
 /** The `reason` label of `pallet_upstream_errors_total` for a failed upstream request. */

@@ -1,7 +1,9 @@
 /**
  * Setup Client: the login / push / pull commands for this registry's type (`GET …/setup`, host
  * and names filled in by the server), each with a copy button, and Generate token, which
- * creates an access token (`POST /user/tokens`) and shows it this once.
+ * creates an access token (`POST /user/tokens`) and shows it this once. Once a token exists, the
+ * steps show it where they name `<access token>` (an `.npmrc` `_authToken` line, a curl `-u`),
+ * so they can be copied as they are.
  */
 import { useState } from 'react';
 import { api, registryPath, type Registry, type Setup, type TokenCreated } from '../api.js';
@@ -63,7 +65,7 @@ export function SetupClientPanel({ registry, onClose }: { registry: Registry; on
           <li key={step.title}>
             <h3>{step.title}</h3>
             {step.commands.map((c) => (
-              <Command key={c} text={c} />
+              <Command key={c} text={token ? c.replaceAll('<access token>', token.token) : c} />
             ))}
             {step.note && <p className="hint">{step.note}</p>}
           </li>
