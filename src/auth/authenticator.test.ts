@@ -61,6 +61,14 @@ describe('Authenticator (basic credentials)', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  it('refuses a user name with a NUL before any lookup (PostgreSQL refuses NUL in text: it was a 500)', async () => {
+    const authn = authenticator();
+    users.checks = 0;
+    await assert.rejects(authn.login('car\u0000ol', 'first-password', '10.0.0.9'), (err: unknown) => isPalletError(err, 'UNAUTHORIZED'));
+    await assert.rejects(authn.basic('car\u0000ol', 'first-password', '10.0.0.9'), (err: unknown) => isPalletError(err, 'UNAUTHORIZED'));
+    assert.equal(users.checks, 0);
+  });
+
   it('runs the KDF once for many concurrent requests, then serves from the cache', async () => {
     const authn = authenticator();
     users.checks = 0;

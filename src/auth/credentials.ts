@@ -36,7 +36,8 @@ export function parseAuthorization(header: string | undefined): PresentedCredent
   if (scheme === 'basic' && value !== '') {
     const decoded = Buffer.from(value, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
-    if (colon > 0) return { type: 'basic', username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+    // A NUL in the user name reached the database (PostgreSQL refuses it in text: a 500 for any caller).
+    if (colon > 0 && !decoded.slice(0, colon).includes('\u0000')) return { type: 'basic', username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
   }
   throw new PalletError('UNAUTHORIZED', 'malformed Authorization header: expected Basic <base64 user:password> or Bearer <token>');
 }

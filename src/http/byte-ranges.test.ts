@@ -17,8 +17,12 @@ describe('byte ranges', () => {
     assert.deepEqual(rangeWithin('bytes=8-100', 10), { start: 8, end: 9 });
   });
 
-  it('refuses malformed ranges, multi-ranges and ranges outside the file, naming the size', () => {
-    for (const header of ['bytes=10-', 'bytes=5-4', 'bytes=-0', 'bytes=-', 'bytes=0-1,3-4', 'items=0-1', 'bytes=a-b']) {
+  it('ignores another unit and multi-ranges (the whole file, RFC 9110 §14.2)', () => {
+    for (const header of ['items=0-1', 'bytes=0-1,3-4', 'bytes=0-1, 20-30']) assert.equal(rangeWithin(header, 10), undefined, header);
+  });
+
+  it('refuses malformed ranges and ranges outside the file, naming the size', () => {
+    for (const header of ['bytes=10-', 'bytes=5-4', 'bytes=-0', 'bytes=-', 'bytes=a-b']) {
       assert.throws(() => rangeWithin(header, 10), (err: unknown) => isPalletError(err, 'RANGE_INVALID') && err.detail?.size === 10, header);
     }
     assert.throws(() => rangeWithin('bytes=0-', 0), (err: unknown) => isPalletError(err, 'RANGE_INVALID'), 'nothing to range over in an empty file');

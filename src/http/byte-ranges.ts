@@ -1,8 +1,9 @@
 /**
  * Single byte ranges of a stored file, the way every surface that serves blobs and files answers
  * them (`/v2` blobs, `/pkg` files): `Range: bytes=a-b | a- | -n` read against the file's size,
- * RANGE_INVALID (416, with a `Content-Range` naming the size) when it is malformed, a multi-range,
- * or outside the file, and the headers of a 200 or 206 answer.
+ * RANGE_INVALID (416, with a `Content-Range` naming the size) when it is malformed or outside the
+ * file, and the headers of a 200 or 206 answer. Another unit and a multi-range are ignored
+ * (the whole file), as RFC 9110 has it.
  */
 import type { FastifyReply } from 'fastify';
 import { isPalletError, PalletError } from '../base/errors.js';
@@ -14,7 +15,11 @@ import type { ByteRange } from '../storage/driver.js';
  */
 export function parseRange(header: string | undefined, size: number): ByteRange | undefined {
   if (!header) return undefined;
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  const value = header.trim();
+  // RFC 9110 §14.2: a range unit the server does not know MUST be ignored, and a server MAY
+  // ignore a multi-range; either is the whole file (200), not a 416 claiming no part exists.
+  if (!/^bytes=/i.test(value) || value.includes(',')) return undefined;
+  const m = /^bytes=(\d*)-(\d*)$/i.exec(value);
   if (!m || (m[1] === '' && m[2] === '')) throw new PalletError('RANGE_INVALID', `unsupported Range header ${JSON.stringify(header)}`, { size });
   if (m[1] === '') {
     const suffix = Number(m[2]);

@@ -24,6 +24,12 @@ describe('generic file coordinates', () => {
     }
   });
 
+  it('skips the prefix whatever slashes the router ignored in it, and still refuses an empty name segment', () => {
+    const file = { package: 't', version: '1', path: 'dir/f' };
+    for (const url of ['/pkg/acme//files/generic/t/1/dir/f', '//pkg/acme/files/generic/t/1/dir/f', '/pkg//acme/files//generic/t/1/dir/f']) assert.deepEqual(coordinatesOf(url), file, url);
+    assert.throws(() => coordinatesOf('/pkg/acme/files/generic//t/1/f'), (err: unknown) => isPalletError(err, 'INVALID_NAME'));
+  });
+
   it('names a file only with a version and a path, and encodes it back for an upstream URL', () => {
     assert.throws(() => fileOf(coordinatesOf(at('tool/1.0'))), (err: unknown) => isPalletError(err, 'INVALID_NAME'));
     const file = fileOf(coordinatesOf(at('tool/1.0/dir/a%20b%23c')));

@@ -62,12 +62,24 @@ function checkName(what: 'package' | 'version', value: string, max: number): voi
 }
 
 /**
+ * The segments after the prefix's four (`pkg`, root, registry, `generic`), however many slashes
+ * separate those: the router ignores repeated slashes, so `/pkg/acme//files/generic/t/1/f`
+ * reaches these routes too and must name `t/1/f`, not shift every name by one segment.
+ */
+function afterPrefix(pathname: string): string[] {
+  const parts = pathname.split('/');
+  let i = 0;
+  for (let seen = 0; i < parts.length && seen < 4; i++) if (parts[i] !== '') seen++;
+  return parts.slice(i);
+}
+
+/**
  * The coordinates after `/generic/` in a raw request URL (`request.raw.url`): the path up to
  * `?`, its first four segments (`pkg`, root, registry, `generic`) skipped.
  */
 export function coordinatesOf(rawUrl: string): Coordinates {
   const pathname = rawUrl.split('?', 1)[0] ?? '';
-  const segments = pathname.split('/').slice(5);
+  const segments = afterPrefix(pathname);
   if (segments.length === 0 || (segments.length === 1 && segments[0] === '')) throw invalid('no package named: the path is <package>/<version>/<file path>');
   const [pkg = '', version, ...file] = segments.map(decodeSegment);
   checkName('package', pkg, MAX_PACKAGE_CHARS);

@@ -13,6 +13,7 @@ import type { OpenedTarball } from './packages.js';
 import type { NpmPackageRecord, NpmStore, NpmVersionRecord } from './store/npm-store.js';
 
 interface CachedPackument {
+  registryUrl: string;
   rev: number;
   createdAt: number;
   modifiedAt: number;
@@ -30,9 +31,12 @@ function deepFreeze<T>(value: T): T {
 
 export class LocalPackages {
   /**
-   * Built packuments by registry, name and URL, least recently used first. An entry is used
-   * only while the package row still has its rev and times (every write moves the rev, in any
-   * process), so it never serves a stale document; the row is read on every request.
+   * Built packuments by registry and name, least recently used first. An entry is used only
+   * while the package row still has its rev and times (every write moves the rev, in any
+   * process), so it never serves a stale document; the row is read on every request. One entry
+   * per package, for the last registry URL asked: the URL comes from the Host header when no
+   * base URL is configured, and an entry per URL let a client fill the cache with copies of
+   * one large packument under as many made-up hosts.
    */
   readonly #cache = new Map<string, CachedPackument>();
 
@@ -49,16 +53,16 @@ export class LocalPackages {
   async packument(registry: RegistryRecord, name: string, registryUrl: string): Promise<Packument | undefined> {
     const pkg = await this.deps.npm.findPackage(registry.id, name);
     if (!pkg) return undefined;
-    const key = `${registry.id}\0${name}\0${registryUrl}`;
+    const key = `${registry.id}\0${name}`;
     const hit = this.#cache.get(key);
-    if (hit && hit.rev === pkg.rev && hit.createdAt === pkg.createdAt && hit.modifiedAt === pkg.modifiedAt) {
+    if (hit && hit.registryUrl === registryUrl && hit.rev === pkg.rev && hit.createdAt === pkg.createdAt && hit.modifiedAt === pkg.modifiedAt) {
       this.#cache.delete(key);
       this.#cache.set(key, hit);
       return hit.packument;
     }
     const packument = deepFreeze(buildPackument(pkg, await this.deps.npm.listVersions(registry.id, name), registryUrl));
     this.#cache.delete(key);
-    this.#cache.set(key, { rev: pkg.rev, createdAt: pkg.createdAt, modifiedAt: pkg.modifiedAt, packument });
+    this.#cache.set(key, { registryUrl, rev: pkg.rev, createdAt: pkg.createdAt, modifiedAt: pkg.modifiedAt, packument });
     while (this.#cache.size > this.cacheEntries) this.#cache.delete(this.#cache.keys().next().value!);
     return packument;
   }

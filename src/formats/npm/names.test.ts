@@ -24,6 +24,7 @@ describe('npm names and paths', () => {
     assert.deepEqual(parseNpmPath('a/1.0.0'), { kind: 'version', name: 'a', spec: '1.0.0' });
     assert.deepEqual(parseNpmPath('-/v1/search'), { kind: 'registry', segments: ['v1', 'search'] });
     for (const bad of ['', 'a/b/c', 'a//b', 'a/-', '@acme', 'a/-/f/x', '%E0%A4%A']) assert.throws(() => parseNpmPath(bad), /no npm registry endpoint|malformed/, bad);
+    for (const bad of ['a%00b', '@acme%2fu%0a', 'a/-/a-1.0.0.tgz%7f', '-/user/org.couchdb.user:a%00']) assert.throws(() => parseNpmPath(bad), /control character/, bad);
     assert.equal(tarballFileName('@acme/util', '1.0.0'), 'util-1.0.0.tgz');
   });
 

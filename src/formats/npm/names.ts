@@ -62,12 +62,18 @@ export type NpmPath =
   | { kind: 'version'; name: string; spec: string }
   | { kind: 'registry'; segments: string[] };
 
+/** Control characters: in no npm name, tag, version or user name (and PostgreSQL refuses a NUL in text: that was a 500). */
+export const CONTROL = /[\u0000-\u001f\u007f]/;
+
 function decode(segment: string): string {
+  let decoded: string;
   try {
-    return decodeURIComponent(segment);
+    decoded = decodeURIComponent(segment);
   } catch {
     throw new PalletError('INVALID_ARGUMENT', `malformed URL segment ${JSON.stringify(segment.slice(0, 100))}`);
   }
+  if (CONTROL.test(decoded)) throw new PalletError('INVALID_ARGUMENT', `URL segment ${JSON.stringify(segment.slice(0, 100))} holds a control character`);
+  return decoded;
 }
 
 /**

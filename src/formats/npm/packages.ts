@@ -124,7 +124,7 @@ export class NpmPackages {
     if (tag === 'latest') throw new PalletError('INVALID_ARGUMENT', 'the latest tag cannot be removed');
     return this.#retryOnConflict(async () => {
       const pkg = await this.#localPackage(ref, name);
-      if (!(tag in pkg.distTags)) throw new PalletError('NOT_FOUND', `package ${name} has no dist-tag ${tag}`, { name, tag });
+      if (!Object.hasOwn(pkg.distTags, tag)) throw new PalletError('NOT_FOUND', `package ${name} has no dist-tag ${tag}`, { name, tag });
       const distTags = { ...pkg.distTags };
       delete distTags[tag];
       await this.deps.versions.update(ref.registry.id, name, pkg.rev, { distTags });

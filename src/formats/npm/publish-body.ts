@@ -8,8 +8,9 @@
  * the content of the string at `_attachments.<file>.data` (the tarball, base64): that string is
  * base64-decoded as it arrives and handed, chunk by chunk, to `onAttachment`'s sink (which
  * hashes and stores it with backpressure); in the metadata buffer it becomes `""`. Once the
- * body has ended the metadata buffer (now small) is parsed with `JSON.parse`, which also checks
- * that the whole document is valid JSON. So:
+ * body has ended the metadata buffer (now small) is parsed (`parseJsonBounded`: in a worker when
+ * it is large, within a number of values), which also checks that the whole document is valid
+ * JSON and has no `__proto__` key. So:
  *
  *   bytes ─┬─ structure, keys, other values ──► metadata buffer (≤ metadataBytes) ─► JSON.parse
  *          └─ _attachments.*.data (base64) ──► decoder ──► sink (hash, blob upload session)
@@ -24,7 +25,8 @@
  * padding in the middle), more than one attachment with data, nesting deeper than 100. TOO_LARGE: metadata over its
  * limit, or a whole body over the body limit (checked by the caller from the bytes read).
  */
-import { PalletError } from '../../base/errors.js';
+import { parseJsonBounded } from '../../base/bounded-parse.js';
+import { isPalletError, PalletError } from '../../base/errors.js';
 
 /** Where the decoded bytes of one attachment go. */
 export interface AttachmentSink {
@@ -113,11 +115,16 @@ export class PublishBodyScanner {
   async finish(): Promise<Record<string, unknown>> {
     if (this.#string !== undefined || this.#stack.length > 0 || !this.#ended) throw invalid('the body ends inside the document');
     this.#flush();
+    // Bounded: a few MB of tiny values took JSON.parse seconds on the event loop; documents over
+    // a few KB are parsed in a worker, within a count of values proportional to the limit.
+    const bytes = Buffer.concat(this.#meta, this.#metaBytes);
+    const limits = { maxBytes: Math.max(this.#options.metadataBytes, bytes.length), maxNodes: Math.max(10_000, Math.floor(this.#options.metadataBytes / 16)), maxDepth: MAX_DEPTH + 1, maxAliases: 0, timeoutMs: 10_000 };
     let parsed: unknown;
     try {
-      parsed = JSON.parse(Buffer.concat(this.#meta, this.#metaBytes).toString('utf8'));
+      parsed = await parseJsonBounded(bytes, limits);
     } catch (err) {
-      throw invalid((err as Error).message);
+      if (isPalletError(err, 'INVALID_ARGUMENT')) throw invalid(err.message);
+      throw err;
     }
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw invalid('the body is not a JSON object');
     return parsed as Record<string, unknown>;

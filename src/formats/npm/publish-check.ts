@@ -41,6 +41,8 @@ function isObject(value: unknown): value is Record<string, unknown> {
 /** A dist-tag name npm accepts: URL-safe, not empty, and not something that reads as a version. */
 export function checkTagName(tag: string): string {
   if (tag === '' || tag.length > 256 || encodeURIComponent(tag) !== tag) throw bad(`invalid dist-tag ${JSON.stringify(tag.slice(0, 100))}: it must be a URL-safe word`);
+  // An own key `__proto__` is kept by some writes and lost by others (assignment sets a prototype).
+  if (tag === '__proto__') throw bad('invalid dist-tag "__proto__"');
   if (/^v?\d/i.test(tag)) throw bad(`invalid dist-tag ${JSON.stringify(tag)}: a tag must not look like a version or range`);
   return tag;
 }
@@ -82,6 +84,9 @@ export function checkPublish(pkg: PackageName, doc: Record<string, unknown>, sta
   if (numbers.length !== 1) throw bad(`a publish carries exactly one version, not ${numbers.length}`);
   const version = numbers[0]!;
   if (!isValidVersion(version)) throw bad(`invalid version ${JSON.stringify(version.slice(0, 100))}: it must be a semantic version (1.2.3)`);
+  // npm drops build metadata before it publishes (semver.clean); a hand-made `1.0.0+x` beside
+  // 1.0.0 would be a second version of equal precedence, and would bring back a retired number.
+  if (version.includes('+')) throw bad(`invalid version ${JSON.stringify(version.slice(0, 100))}: a published version has no build metadata (publish ${version.slice(0, version.indexOf('+')).slice(0, 100)})`);
   const label = `${name}@${version}`;
   const sent = doc.versions[version];
   if (!isObject(sent)) throw bad(`${label}: the version must be a package.json object`);

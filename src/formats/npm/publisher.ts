@@ -215,6 +215,7 @@ function diffVersions(name: string, stored: readonly NpmVersionRecord[], sent: R
     }
     if (entry.deprecated !== undefined && typeof entry.deprecated !== 'string') throw new PalletError('INVALID_ARGUMENT', `${name}@${row.version}: deprecated must be a string`);
     const message = typeof entry.deprecated === 'string' && entry.deprecated !== '' ? entry.deprecated : null;
+    if (message?.includes('\u0000')) throw new PalletError('INVALID_ARGUMENT', `${name}@${row.version}: the deprecation message holds a NUL character`);
     if (message !== null && message.length > 4096) throw new PalletError('INVALID_ARGUMENT', `${name}@${row.version}: the deprecation message is longer than 4096 characters`);
     if (message !== row.deprecated) deprecated[row.version] = message;
   }

@@ -24,6 +24,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isPalletError, PalletError } from '../../base/errors.js';
+import { parseJsonBounded } from '../../base/bounded-parse.js';
 import { readRequestBody } from '../../base/streams.js';
 import { externalBaseUrl } from '../../config/config.js';
 import { auditAction, requireAccess } from '../../http/pkg-access.js';
@@ -33,7 +34,7 @@ import type { Services } from '../../services.js';
 import type { NpmSettings } from './config.js';
 import { NPM_STATUS, sendNpmError } from './errors.js';
 import { login } from './login.js';
-import { parseNpmPath, type NpmPath } from './names.js';
+import { CONTROL, parseNpmPath, type NpmPath } from './names.js';
 import { ABBREVIATED_TYPE, abbreviate, serializePackument, type Packument, type SerializedPackument } from './packument.js';
 import type { NpmPackages, NpmRequestContext } from './packages.js';
 import type { NpmPublisher, PutOptions, PutResult } from './publisher.js';
@@ -47,12 +48,21 @@ export interface NpmRouteOptions {
   settings: NpmSettings;
 }
 
+/** Largest `from` of a search (far past any registry's packages; keeps the SQL offset an integer). */
+const MAX_SEARCH_FROM = 1_000_000_000;
+
 type Handler = (request: FastifyRequest, reply: FastifyReply, path: NpmPath) => Promise<FastifyReply>;
 
-/** The path below `/pkg/<root>/<registry>/npm/`, still URL-encoded, without the query. */
+/**
+ * The path below `/pkg/<root>/<registry>/npm/`, still URL-encoded, without the query. The
+ * prefix's four segments are skipped however many slashes separate them (the router ignores
+ * repeated slashes: `/pkg/acme//js/npm/-rev/1` must not read as package `npm`).
+ */
 function pathOf(request: FastifyRequest): string {
-  const url = request.url.split('?')[0]!;
-  return url.split('/').slice(5).join('/');
+  const parts = request.url.split('?')[0]!.split('/');
+  let i = 0;
+  for (let seen = 0; i < parts.length && seen < 4; i++) if (parts[i] !== '') seen++;
+  return parts.slice(i).join('/');
 }
 
 /** This registry's npm URL as the client reaches it (the configured base URL wins). */
@@ -86,12 +96,17 @@ function distTagPath(segments: readonly string[]): { name: string; tag?: string 
   return rest.length === 3 ? { name, tag: rest[2]! } : { name };
 }
 
+/**
+ * A small JSON body (a dist-tag's version, a login), parsed within bounds: a login takes
+ * anonymous bodies, and a few MB of nested arrays held JSON.parse (and the event loop) seconds.
+ */
 async function readJson(request: FastifyRequest, limit: number): Promise<unknown> {
   const body = await readRequestBody(request.raw, limit);
   try {
-    return JSON.parse(body.toString('utf8')) as unknown;
-  } catch {
-    throw new PalletError('INVALID_ARGUMENT', 'the body is not JSON');
+    return await parseJsonBounded(body, { maxBytes: limit, maxNodes: 1_000, maxDepth: 8, maxAliases: 0, timeoutMs: 2_000 });
+  } catch (err) {
+    if (isPalletError(err, 'INVALID_ARGUMENT')) throw new PalletError('INVALID_ARGUMENT', `the body is not a small JSON document: ${err.message}`);
+    throw err;
   }
 }
 
@@ -190,8 +205,10 @@ class NpmApi {
     const ref = await requireAccess(request, 'pull');
     const query = request.query as Record<string, string | undefined>;
     const text = String(query.text ?? '').slice(0, 256);
+    if (CONTROL.test(text)) throw new PalletError('INVALID_ARGUMENT', 'the search text holds a control character');
     const size = Math.min(Math.max(Number.parseInt(query.size ?? '20', 10) || 20, 1), this.o.settings.maxSearchResults);
-    const from = Math.max(Number.parseInt(query.from ?? '0', 10) || 0, 0);
+    // Bounded: an offset past what either database takes as an integer was a 500.
+    const from = Math.min(Math.max(Number.parseInt(query.from ?? '0', 10) || 0, 0), MAX_SEARCH_FROM);
     return reply.send(await this.o.packages.search(ref, text, size, from, registryUrlOf(request, this.o.services)));
   };
 
