@@ -7,6 +7,7 @@
  * {"<name>-<v>.tgz": {content_type, data, length}}}`.
  */
 import { PalletError } from '../../base/errors.js';
+import { isJsonObject } from '../../base/json.js';
 import type { PackageName } from './names.js';
 import { PACKAGE_FIELDS } from './packument.js';
 import { isValidVersion } from './semver.js';
@@ -34,10 +35,6 @@ function bad(message: string): PalletError {
   return new PalletError('INVALID_ARGUMENT', message);
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
 /** A dist-tag name npm accepts: URL-safe, not empty, and not something that reads as a version. */
 export function checkTagName(tag: string): string {
   if (tag === '' || tag.length > 256 || encodeURIComponent(tag) !== tag) throw bad(`invalid dist-tag ${JSON.stringify(tag.slice(0, 100))}: it must be a URL-safe word`);
@@ -50,7 +47,7 @@ export function checkTagName(tag: string): string {
 /** Checks `dist.integrity` and `dist.shasum` as sent against what was computed while staging. */
 function checkDist(dist: unknown, staged: StagedTarball, label: string): void {
   if (dist === undefined) return;
-  if (!isObject(dist)) throw bad(`${label}: dist must be an object`);
+  if (!isJsonObject(dist)) throw bad(`${label}: dist must be an object`);
   if (dist.shasum !== undefined && dist.shasum !== staged.shasum) {
     throw bad(`${label}: dist.shasum ${String(dist.shasum).slice(0, 100)} does not match the tarball (sha1 ${staged.shasum})`);
   }
@@ -79,7 +76,7 @@ export function checkPublish(pkg: PackageName, doc: Record<string, unknown>, sta
   const name = pkg.name;
   if (doc.name !== undefined && doc.name !== name) throw bad(`the document names package ${JSON.stringify(doc.name)}, not ${name} of the URL`);
   if (doc._id !== undefined && doc._id !== name) throw bad(`the document's _id ${JSON.stringify(doc._id)} is not ${name}`);
-  if (!isObject(doc.versions)) throw bad('a publish must carry "versions"');
+  if (!isJsonObject(doc.versions)) throw bad('a publish must carry "versions"');
   const numbers = Object.keys(doc.versions);
   if (numbers.length !== 1) throw bad(`a publish carries exactly one version, not ${numbers.length}`);
   const version = numbers[0]!;
@@ -89,13 +86,13 @@ export function checkPublish(pkg: PackageName, doc: Record<string, unknown>, sta
   if (version.includes('+')) throw bad(`invalid version ${JSON.stringify(version.slice(0, 100))}: a published version has no build metadata (publish ${version.slice(0, version.indexOf('+')).slice(0, 100)})`);
   const label = `${name}@${version}`;
   const sent = doc.versions[version];
-  if (!isObject(sent)) throw bad(`${label}: the version must be a package.json object`);
+  if (!isJsonObject(sent)) throw bad(`${label}: the version must be a package.json object`);
   if (sent.name !== name) throw bad(`${label}: its package.json names ${JSON.stringify(sent.name)}, not ${name}`);
   if (sent.version !== version) throw bad(`${label}: its package.json has version ${JSON.stringify(sent.version)}`);
 
   const attachments = doc._attachments;
   const file = `${name}-${version}.tgz`;
-  if (!isObject(attachments) || Object.keys(attachments).length !== 1 || !isObject(attachments[file])) {
+  if (!isJsonObject(attachments) || Object.keys(attachments).length !== 1 || !isJsonObject(attachments[file])) {
     throw bad(`${label}: a publish carries exactly one attachment, ${file}`);
   }
   if (staged.file !== file) throw bad(`${label}: the tarball data is under ${JSON.stringify(staged.file)}, not ${file}`);
@@ -104,7 +101,7 @@ export function checkPublish(pkg: PackageName, doc: Record<string, unknown>, sta
   checkDist(sent.dist, staged, label);
 
   const tags = doc['dist-tags'] ?? { latest: version };
-  if (!isObject(tags)) throw bad(`${label}: dist-tags must be an object`);
+  if (!isJsonObject(tags)) throw bad(`${label}: dist-tags must be an object`);
   const distTags = Object.entries(tags).map(([tag, target]) => {
     if (target !== version) throw bad(`${label}: a publish may only tag the version it publishes (${tag} → ${String(target)})`);
     return checkTagName(tag);

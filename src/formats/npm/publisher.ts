@@ -19,6 +19,7 @@
  */
 import type { Readable } from 'node:stream';
 import { PalletError } from '../../base/errors.js';
+import { isJsonObject } from '../../base/json.js';
 import type { MetadataStore } from '../../metadata/store.js';
 import type { BlobService } from '../../registry/blobs.js';
 import type { RegistryRef } from '../../registry/registries.js';
@@ -48,10 +49,6 @@ export interface PutOptions {
 
 /** What a PUT did. */
 export type PutResult = { kind: 'published'; version: string } | { kind: 'updated'; removed: string[] };
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
 
 export class NpmPublisher {
   constructor(
@@ -128,7 +125,7 @@ export class NpmPublisher {
   async #update(ref: RegistryRef, name: string, doc: Record<string, unknown>, options: PutOptions): Promise<PutResult> {
     const { npm, versions } = this.deps;
     if (doc.name !== undefined && doc.name !== name) throw new PalletError('INVALID_ARGUMENT', `the document names package ${JSON.stringify(doc.name)}, not ${name} of the URL`);
-    if (!isObject(doc.versions)) throw new PalletError('INVALID_ARGUMENT', 'a package update must carry "versions" (a publish must carry its tarball in "_attachments")');
+    if (!isJsonObject(doc.versions)) throw new PalletError('INVALID_ARGUMENT', 'a package update must carry "versions" (a publish must carry its tarball in "_attachments")');
     const pkg = await npm.findPackage(ref.registry.id, name);
     if (!pkg) throw new PalletError('NOT_FOUND', `package ${name} not found: publish it with its tarball first`, { name });
     const rev = checkRev(pkg, options.rev ?? (typeof doc._rev === 'string' ? doc._rev : undefined));
@@ -208,8 +205,8 @@ function diffVersions(name: string, stored: readonly NpmVersionRecord[], sent: R
       removeVersions.push(row.version);
       continue;
     }
-    if (!isObject(entry)) throw new PalletError('INVALID_ARGUMENT', `${name}@${row.version}: a version must be an object`);
-    const dist = isObject(entry.dist) ? entry.dist : {};
+    if (!isJsonObject(entry)) throw new PalletError('INVALID_ARGUMENT', `${name}@${row.version}: a version must be an object`);
+    const dist = isJsonObject(entry.dist) ? entry.dist : {};
     if ((dist.integrity !== undefined && dist.integrity !== row.integrity) || (dist.shasum !== undefined && dist.shasum !== row.shasum)) {
       throw new PalletError('INVALID_ARGUMENT', `${name}@${row.version}: a published version's content cannot change`);
     }
@@ -225,7 +222,7 @@ function diffVersions(name: string, stored: readonly NpmVersionRecord[], sent: R
 /** The dist-tags after an update: the sent ones (each naming a version that stays, or one removed now, which drops it), `latest` kept. */
 function sentTags(name: string, sent: unknown, current: Record<string, string>, left: readonly string[], removed: readonly string[]): Record<string, string> {
   if (sent === undefined) return removed.reduce((tags, version) => retag(tags, version, left), current);
-  if (!isObject(sent)) throw new PalletError('INVALID_ARGUMENT', 'dist-tags must be an object');
+  if (!isJsonObject(sent)) throw new PalletError('INVALID_ARGUMENT', 'dist-tags must be an object');
   const out: Record<string, string> = {};
   for (const [tag, target] of Object.entries(sent)) {
     // A tag still naming a version this update removes goes with it (npm moves them itself).
