@@ -204,10 +204,15 @@ export class NpmPackages {
 export function retag(distTags: Record<string, string>, removed: string, left: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [tag, target] of Object.entries(distTags)) if (target !== removed) out[tag] = target;
-  if (out.latest === undefined) {
+  return withLatest(out, left);
+}
+
+/** `tags` (changed in place) with `latest` pointed at the highest of `left` when it has none. */
+export function withLatest(tags: Record<string, string>, left: readonly string[]): Record<string, string> {
+  if (tags.latest === undefined) {
     const highest = highestVersion(left);
-    if (highest !== undefined) out.latest = highest;
+    if (highest !== undefined) tags.latest = highest;
   }
-  return out;
+  return tags;
 }
 

@@ -26,11 +26,10 @@ import type { RegistryRef } from '../../registry/registries.js';
 import type { NpmSettings } from './config.js';
 import { checkPackageName } from './names.js';
 import type { NpmVersions } from './npm-versions.js';
-import { retag, type NpmPackages } from './packages.js';
+import { retag, withLatest, type NpmPackages } from './packages.js';
 import { revNumber } from './packument.js';
 import { checkPublish, checkTagName, type Publisher } from './publish-check.js';
 import { PublishBodyScanner } from './publish-body.js';
-import { highestVersion } from './semver.js';
 import type { NpmPackageRecord, NpmStore, NpmVersionRecord, PackageChange } from './store/npm-store.js';
 import { TarballUpload } from './tarball-upload.js';
 
@@ -231,9 +230,5 @@ function sentTags(name: string, sent: unknown, current: Record<string, string>, 
     if (current[tag] !== target) checkTagName(tag);
     out[tag] = target;
   }
-  if (out.latest === undefined) {
-    const highest = highestVersion(left);
-    if (highest !== undefined) out.latest = highest;
-  }
-  return out;
+  return withLatest(out, left);
 }
