@@ -139,8 +139,9 @@ export class NpmPackages {
   async removeVersion(registry: RegistryRecord, name: string, version: string): Promise<void> {
     await this.#retryOnConflict(async () => {
       const pkg = await this.deps.npm.findPackage(registry.id, name);
-      if (!pkg || !(await this.deps.npm.findVersion(registry.id, name, version))) throw new PalletError('NOT_FOUND', `no version ${name}@${version}`, { name, version });
-      const left = (await this.deps.npm.listVersions(registry.id, name)).map((v) => v.version).filter((v) => v !== version);
+      const stored = pkg ? (await this.deps.npm.listVersions(registry.id, name)).map((v) => v.version) : [];
+      if (!pkg || !stored.includes(version)) throw new PalletError('NOT_FOUND', `no version ${name}@${version}`, { name, version });
+      const left = stored.filter((v) => v !== version);
       await this.deps.versions.update(registry.id, name, pkg.rev, { removeVersions: [version], distTags: retag(pkg.distTags, version, left) });
     });
   }
