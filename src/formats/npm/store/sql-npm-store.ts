@@ -210,7 +210,7 @@ export class SqlNpmStore implements NpmStore {
     return { total: Number(count.n), packages: rows.map(toPackage) };
   }
 
-  /** Moves the package's rev (checking it equals `expected` when given); the row before the move. */
+  /** Moves the package's rev (checking it equals `expected` when given); the row after the move. */
   async #bump(trx: Transaction<NpmDatabase>, registryId: string, name: string, expected: number | undefined, now: number): Promise<NpmPackageRecord> {
     let update = trx
       .updateTable('npm_packages')
