@@ -23,14 +23,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateTree, nerfDart, npmHome, publishTree, writeProject, type NpmHome } from '../test/helpers/npm-client.js';
 import { startVerdaccio, type Verdaccio } from '../test/helpers/verdaccio.js';
+import { intEnv } from './env.js';
 import { saveReport } from './report.js';
 import { startPallet, stopOnExit, type PalletServer } from './servers.js';
 import { runWrk } from './wrk.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const PACKAGES = Number(process.env.BENCH_NPM_PACKAGES ?? 200);
-const ROUNDS = Number(process.env.BENCH_NPM_ROUNDS ?? 3);
-const WRK_SECONDS = Number(process.env.BENCH_WRK_SECONDS ?? 10);
+const PACKAGES = intEnv('BENCH_NPM_PACKAGES', 200);
+const ROUNDS = intEnv('BENCH_NPM_ROUNDS', 3);
+const WRK_SECONDS = intEnv('BENCH_WRK_SECONDS', 10);
 const PAYLOAD = 16 * 1024;
 const SEED_DIR = join(ROOT, `.test-tools/bench-npm-origin-${PACKAGES}-${PAYLOAD}`);
 

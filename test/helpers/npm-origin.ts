@@ -10,6 +10,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
+import { describeTarball } from './npm.js';
 
 export interface OriginVersion {
   tarball: Buffer;
@@ -44,7 +45,7 @@ export interface NpmOrigin {
 }
 
 export function integrityOf(bytes: Buffer): string {
-  return `sha512-${createHash('sha512').update(bytes).digest('base64')}`;
+  return describeTarball(bytes).integrity;
 }
 
 export function tarballOfName(name: string, version: string): Buffer {
@@ -71,7 +72,8 @@ function sendPackument(origin: NpmOrigin, name: string, bump: (key: string) => v
   const versions: Record<string, unknown> = {};
   for (const [v, { tarball: bytes, manifest }] of pkg.versions) {
     const file = `${name.split('/').pop()}-${v}.tgz`;
-    versions[v] = { ...manifest, dist: { tarball: `${origin.url}/${name}/-/${file}`, integrity: integrityOf(bytes), shasum: createHash('sha1').update(bytes).digest('hex') } };
+    const { integrity, shasum } = describeTarball(bytes);
+    versions[v] = { ...manifest, dist: { tarball: `${origin.url}/${name}/-/${file}`, integrity, shasum } };
   }
   const abbreviated = String(req.headers.accept ?? '').includes('application/vnd.npm.install-v1+json');
   const modified = '2024-01-01T00:00:00.000Z';

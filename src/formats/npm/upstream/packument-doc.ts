@@ -2,7 +2,7 @@
  * Upstream packuments as npm proxies serve them: reading an untrusted upstream document into a
  * checked form (`readPackument`), the tarball of a version (`tarballOf`), the ordered merge of
  * several registries' packuments (`mergePackuments`) and rendering with tarball URLs rewritten
- * to Pallet (`renderPackument`). Pure functions, no I/O.
+ * to Pallet (`packumentObject`). Pure functions, no I/O.
  *
  * What an upstream document must be: a JSON object whose `name` is the package asked for (when
  * it has one) and whose `versions` is an object. A version is kept when its key is a plausible
@@ -193,8 +193,4 @@ export function packumentObject(doc: PackumentDoc, form: 'full' | 'install', bas
   return form === 'full'
     ? { _id: doc.name, ...doc.fields, name: doc.name, 'dist-tags': doc.distTags, versions, time: doc.time }
     : { name: doc.name, ...(modified ? { modified } : {}), 'dist-tags': doc.distTags, versions };
-}
-
-export function renderPackument(doc: PackumentDoc, form: 'full' | 'install', base: string): Buffer {
-  return Buffer.from(JSON.stringify(packumentObject(doc, form, base)));
 }
