@@ -31,14 +31,6 @@ export interface PackageFileView {
   size: number;
 }
 
-/** The fields of a package version in `VersionView` (beside the shared ones). */
-export interface PackageVersionFields {
-  /** The version string (`1.2.3`); what `{version}` in the version URLs takes. */
-  version: string;
-  /** Its files, by path. */
-  files: PackageFileView[];
-}
-
 /** Where a package artifact's versions live: the registry itself, or a proxy of its upstream list. */
 export interface PackageSource {
   registry: RegistryRecord;
@@ -54,7 +46,6 @@ export interface PackageArtifactRow extends PackageArtifactRecord {
 export interface PackageVersionRow {
   version: string;
   tags: string[];
-  files: PackageFileView[];
   sizeBytes: number;
   createdAt: number;
 }
@@ -119,7 +110,7 @@ export class PackageArtifacts {
       const tags = await this.tagsOf(source.registry, artifact);
       return {
         source,
-        versions: records.map((v) => ({ version: v.version, tags: [...(tags.get(v.version) ?? [])].sort(), files: [], sizeBytes: v.sizeBytes, createdAt: v.createdAt })),
+        versions: records.map((v) => ({ version: v.version, tags: [...(tags.get(v.version) ?? [])].sort(), sizeBytes: v.sizeBytes, createdAt: v.createdAt })),
       };
     }
     throw artifactNotFound(ref, artifact);

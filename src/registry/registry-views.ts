@@ -83,7 +83,8 @@ export class RegistryViews {
     const stats = await this.store.registryStats(ids);
     const packaged = !this.packageFiles ? [] : records.filter((r) => this.packageTypes?.find(r.packageType)?.ociBased === false).map((r) => r.id);
     const artifacts = packaged.length > 0 && this.packageFiles ? await this.packageFiles.countArtifacts(packaged) : new Map<string, number>();
-    const oci = ids.filter((id) => !packaged.includes(id));
+    const packagedIds = new Set(packaged);
+    const oci = ids.filter((id) => !packagedIds.has(id));
     for (const a of oci.length > 0 ? await this.store.listArtifacts(oci) : []) {
       if (a.versionCount > 0) artifacts.set(a.registryId, (artifacts.get(a.registryId) ?? 0) + 1);
     }

@@ -69,8 +69,10 @@ export class GenericFiles {
     const max = this.maxFileBytes;
     if (max > 0 && options.length !== undefined && options.length > max) throw new PalletError('TOO_LARGE', `a file is at most ${max} bytes (generic.maxFileBytes); this one is ${options.length}`);
     const key = versionKey(registry, file);
-    const existing = await this.packageFiles.findFile(key, file.path);
-    if (existing && !options.replace && options.digest !== undefined && existing.digest !== options.digest) throw conflict(file, existing);
+    if (!options.replace && options.digest !== undefined) {
+      const existing = await this.packageFiles.findFile(key, file.path);
+      if (existing && existing.digest !== options.digest) throw conflict(file, existing);
+    }
 
     const repo = await this.store.ensureRepository(registry.id, file.package);
     const loc = { rootSpaceId: root.id, repositoryId: repo.id };

@@ -48,16 +48,13 @@ export class GenericUpstreams {
 
   /** The file from `proxy`: its cache, another download's fetch, or its upstream; undefined on a 404. */
   async fetch(root: SpaceRecord, proxy: RegistryRecord, file: FileCoordinates, options: FetchOptions): Promise<ProxiedFile | undefined> {
-    const upstream = this.cache.upstream(root, proxy, options.log);
-    if (!upstream) {
-      const cached = await this.cached(root, proxy, file);
-      return cached && { cached };
-    }
-    const url = `${upstream.config.url.replace(/\/+$/, '')}/${encodePath(file)}`;
     const findCached = async (): Promise<ProxiedFile | undefined> => {
       const cached = await this.cached(root, proxy, file);
       return cached && { cached };
     };
+    const upstream = this.cache.upstream(root, proxy, options.log);
+    if (!upstream) return findCached();
+    const url = `${upstream.config.url.replace(/\/+$/, '')}/${encodePath(file)}`;
     return this.cache.fetchBody<ProxiedFile>({
       upstream,
       log: options.log,
