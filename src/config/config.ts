@@ -160,8 +160,10 @@ export interface Config {
     /** Largest blob or chart fetched from an upstream (bigger bodies are cut off); 0: no limit. */
     maxBlobBytes: number;
     /**
-     * Hosts (comma-separated names, or `*.suffix`) besides a Helm upstream's own origin that
-     * chart URLs in its index.yaml may point at (e.g. `github.com` for GitHub release assets).
+     * Hosts (comma-separated names, `name:port`, or `*.suffix`) besides an upstream's own
+     * origin that the file URLs in its metadata may point at: chart URLs in a Helm index.yaml
+     * (e.g. `github.com` for GitHub release assets), tarball URLs in an npm packument. Read
+     * once for every format by `upstream/fetch-cache/file-hosts.ts`.
      */
     fileHosts: string;
   };

@@ -22,6 +22,7 @@ import { isJsonObject } from '../../base/json.js';
 import { parseYamlText, type ParseLimits } from '../../base/parse-core.js';
 import { isChartName, isChartVersion } from './chart-archive.js';
 import { chartFileName, compareVersions, flow, makeSource, type IndexSource } from './chart-index.js';
+import { fileHostListed } from '../../upstream/fetch-cache/file-hosts.js';
 
 export interface IndexReadOptions {
   /** Where the index was fetched from: relative chart URLs resolve against it, and its origin may serve charts. */
@@ -143,22 +144,13 @@ function servedFields(item: Record<string, unknown>): Record<string, unknown> {
   };
 }
 
-/** Whether `host` is listed (`name` or `*.suffix`, case-insensitive). */
-export function hostListed(host: string, hosts: readonly string[]): boolean {
-  const h = host.toLowerCase();
-  return hosts.some((entry) => {
-    const e = entry.toLowerCase();
-    return e.startsWith('*.') ? h.endsWith(e.slice(1)) && h.length > e.length - 1 : h === e;
-  });
-}
-
 /**
  * Where a chart URL of an index may lead: http(s) only, on the index's own origin or a listed
  * host. The reason it may not, or undefined when it may.
  */
 export function chartUrlRefusal(url: URL, index: URL, fileHosts: readonly string[]): 'url-scheme' | 'url-host' | undefined {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'url-scheme';
-  if (url.origin === index.origin || hostListed(url.hostname, fileHosts)) return undefined;
+  if (url.origin === index.origin || fileHostListed(url, fileHosts)) return undefined;
   return 'url-host';
 }
 

@@ -16,6 +16,7 @@ import { helmMigration } from './store/helm-migration.js';
 import { SqlHelmStore } from './store/sql-helm-store.js';
 import { HelmUpstreams } from './upstream/helm-upstream.js';
 import { HelmIndexMetrics } from './upstream/index-metrics.js';
+import { parseFileHosts } from '../../upstream/fetch-cache/file-hosts.js';
 
 /** Largest upstream index.yaml a helm proxy accepts (public indexes run to tens of MiB). */
 const UPSTREAM_INDEX_BYTES = 128 * 1024 * 1024;
@@ -37,7 +38,7 @@ function create({ config, services, database, metrics }: FormatCore): FormatPart
       maxIndexBytes: UPSTREAM_INDEX_BYTES,
       maxIndexEntries: settings.maxIndexEntries,
       indexReadTimeoutMs: settings.indexReadSeconds * 1000,
-      fileHosts: config.upstream.fileHosts.split(',').map((h) => h.trim()).filter(Boolean),
+      fileHosts: parseFileHosts(config.upstream.fileHosts),
     },
   );
   const charts = new ChartService(store, helm, versions, blobs, manifests, { allowOverwrite: settings.allowOverwrite }, upstreams);

@@ -9,6 +9,7 @@ import { NpmUpstreamAdapter } from './npm-upstream.js';
 import { UpstreamPackumentStore } from './upstream-packument-store.js';
 import { UpstreamPackuments } from './upstream-packuments.js';
 import { UpstreamTarballs } from './upstream-tarballs.js';
+import { parseFileHosts } from '../../../upstream/fetch-cache/file-hosts.js';
 
 export { upstreamPackumentsMigration } from './upstream-packument-store.js';
 
@@ -23,7 +24,7 @@ export function createNpmUpstreams({ core, npm, versions, settings }: NpmUpstrea
     { cache, store: new UpstreamPackumentStore(database.db) },
     { maxBytes: settings.upstreamPackumentBytes, memoryBytes: settings.upstreamPackumentCacheMb * MIB },
   );
-  const fileHosts = config.upstream.fileHosts.split(',').map((h) => h.trim()).filter(Boolean);
+  const fileHosts = parseFileHosts(config.upstream.fileHosts);
   const tarballs = new UpstreamTarballs({ cache, store: services.store, blobs: services.blobs, versions: new NpmCachedVersions(npm, versions), fileHosts });
   return new NpmUpstreamAdapter({ store: services.store, cache, packuments, tarballs, maxAuditBytes: MAX_AUDIT_BYTES, renderedBytes: settings.upstreamPackumentCacheMb * MIB });
 }

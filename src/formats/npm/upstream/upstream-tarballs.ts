@@ -23,6 +23,7 @@ import type { FetchCache } from '../../../upstream/fetch-cache/fetch-cache.js';
 import type { UpstreamLog } from '../../../upstream/fetch-cache/upstreams.js';
 import { tarballOf, type JsonObject, type PackumentDoc } from './packument-doc.js';
 import { bearerOf } from './upstream-packuments.js';
+import { fileHostListed } from '../../../upstream/fetch-cache/file-hosts.js';
 
 /** A tarball as the routes send it. */
 export interface TarballFile {
@@ -106,7 +107,7 @@ export class UpstreamTarballs {
     const upstream = this.deps.cache.upstream(root, registry, request.log);
     if (!ref || !upstream) return undefined;
     const at = new URL(ref.url);
-    if (at.origin !== new URL(upstream.config.url).origin && !this.deps.fileHosts.some((h) => h.toLowerCase() === at.host.toLowerCase() || h.toLowerCase() === at.hostname.toLowerCase())) {
+    if (at.origin !== new URL(upstream.config.url).origin && !fileHostListed(at, this.deps.fileHosts)) {
       throw new PalletError('UNAVAILABLE', `upstream ${upstream.label}: the tarball of ${name}@${version} is at ${at.origin}, neither the upstream's origin nor a host of upstream.fileHosts`, { upstream: upstream.label });
     }
     const manifest = doc.versions.get(version)!;
